@@ -1,0 +1,62 @@
+"""Channel registry. Built-ins register through the same entry-point group an outside plugin
+would use (`auditor.channels` in pyproject.toml); the built-in table below is the fallback for
+a source checkout that was never installed.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+
+from ..errors import UsageError
+from .base import Channel, Embeddings
+
+ENTRY_POINT_GROUP = "auditor.channels"
+_BUILTIN = {
+    "pdq": "auditor.channels.pdq:PDQChannel",
+    "clip": "auditor.channels.clip:ClipChannel",
+}
+
+
+def registered() -> dict[str, str]:
+    """Channel name -> 'module:Class', built-ins first, then plugins."""
+    table = dict(_BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        table.setdefault(ep.name, ep.value)
+    return table
+
+
+def channel_class(name: str) -> type[Channel]:
+    table = registered()
+    if name not in table:
+        raise UsageError(f"unknown channel '{name}' (known: {', '.join(sorted(table))})")
+    module, _, attr = table[name].partition(":")
+    cls = getattr(import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Channel)):
+        raise UsageError(f"channel '{name}' ({table[name]}) is not an auditor Channel")
+    return cls
+
+
+def create_channel(name: str, config: dict) -> Channel:
+    return channel_class(name)(config)
+
+
+def parse_channel_list(text: str | list[str] | None, default: list[str]) -> list[str]:
+    if text is None:
+        names = list(default)
+    elif isinstance(text, str):
+        names = [n.strip() for n in text.split(",") if n.strip()]
+    else:
+        names = list(text)
+    if not names:
+        raise UsageError("no channels given")
+    known = registered()
+    for n in names:
+        if n not in known:
+            raise UsageError(f"unknown channel '{n}' (known: {', '.join(sorted(known))})")
+    if len(set(names)) != len(names):
+        raise UsageError(f"channel listed twice in '{','.join(names)}'")
+    return names
+
+
+__all__ = ["Channel", "Embeddings", "channel_class", "create_channel", "parse_channel_list", "registered"]

@@ -1,0 +1,297 @@
+"""The `clip` channel: an open_clip image tower, L2-normalised vectors, inner product.
+
+Semantic and style resemblance (re-rendered characters, new poses) that hashes cannot see.
+
+Weights come from one of three places, and never from nowhere:
+- an open_clip pretrained tag (default `laion2b_s34b_b79k`), found in the Hugging Face cache;
+- a checkpoint file given as `pretrained = "/path/to/open_clip_model.safetensors"`;
+- an open_clip folder given as `model = "local-dir:/path"` (open_clip_config.json + weights).
+When none is there, `ModelWeightsMissing` says how to fetch them. open_clip itself would build
+a randomly initialised model from a `local-dir:` without weights; we refuse that.
+
+Preprocessing follows the weights' own preprocess config (size, mean, std, interpolation,
+resize mode) but runs on numpy/OpenCV arrays in batches rather than PIL one image at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reference_index.files import sha256_file
+
+from ..errors import MissingDependency, ModelWeightsMissing, UsageError
+from .base import Channel, Embeddings
+
+LOCAL_DIR = "local-dir:"
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+_INTERPOLATION = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+
+
+def resolve_device(requested: str) -> str:
+    """'cpu', 'cuda', 'cuda:N' or 'auto' -> a device torch can use, or a clear error."""
+    import torch
+
+    requested = (requested or "cpu").strip().lower()
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cpu":
+        return "cpu"
+    if requested == "cuda" or requested.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise MissingDependency(
+                f"device '{requested}' was asked for, but torch sees no CUDA GPU on this machine "
+                "(use --device cpu, or install a CUDA build of torch on a machine with a GPU)"
+            )
+        if ":" in requested:
+            index = int(requested.split(":", 1)[1])
+            if index >= torch.cuda.device_count():
+                raise UsageError(f"device '{requested}': only {torch.cuda.device_count()} GPU(s) present")
+        return requested
+    raise UsageError(f"unknown device '{requested}' (use cpu, cuda, cuda:N or auto)")
+
+
+@lru_cache(maxsize=8)
+def _weights_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def weights_sha256(path: str | Path) -> str:
+    st = os.stat(path)
+    return _weights_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _how_to_fetch(model: str, tag: str, repo_id: str | None) -> str:
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
+    )
+    lines = [
+        f"CLIP weights for {model} / {tag} are not on this machine (looked in the Hugging Face cache {cache}).",
+        "Get them in one of these ways:",
+        "  1. On a machine with internet access:",
+        "       pip install open_clip_torch",
+        f"       python -c \"import open_clip; open_clip.create_model_and_transforms('{model}', pretrained='{tag}')\"",
+    ]
+    if repo_id:
+        folder = "models--" + repo_id.replace("/", "--")
+        lines.append(f"     then copy {folder} from that machine's Hugging Face cache into {cache}/ here")
+        lines.append("     (or set HF_HUB_CACHE to the folder that holds the copy).")
+    lines += [
+        "  2. Point at a checkpoint file:  --clip-pretrained /path/to/open_clip_model.safetensors",
+        "  3. Point at an open_clip folder: --clip-model local-dir:/path/to/folder",
+        "  4. Where the hub is reachable, allow a download: set channels.clip.allow_download = true.",
+        "Or scan with the weight-free channel only: --channels pdq",
+    ]
+    return "\n".join(lines)
+
+
+def resolve_weights(model: str, pretrained: str | None, allow_download: bool) -> tuple[dict, str]:
+    """Where the weights are, as (keyword arguments for open_clip, weights file path).
+
+    Raises ModelWeightsMissing when they are not on this machine (and download is not allowed),
+    UsageError for a model or tag open_clip does not know.
+    """
+    import open_clip
+
+    if model.startswith(LOCAL_DIR):
+        folder = Path(model[len(LOCAL_DIR):]).expanduser()
+        if not folder.is_dir():
+            raise ModelWeightsMissing(f"open_clip folder not found: {folder}")
+        if not (folder / "open_clip_config.json").is_file():
+            raise ModelWeightsMissing(f"{folder}: no open_clip_config.json in this open_clip folder")
+        # Same search open_clip performs, so that the file we hash is the file it loads.
+        found = open_clip.factory._find_checkpoint_in_dir(folder)
+        if not found:
+            raise ModelWeightsMissing(
+                f"{folder}: no weights file (*.safetensors, *.bin or *.pth) beside open_clip_config.json; "
+                "open_clip would fall back to random weights, which auditor refuses"
+            )
+        return {"model_name": f"{LOCAL_DIR}{folder}"}, found
+
+    if model not in open_clip.list_models():
+        raise UsageError(f"unknown open_clip model '{model}' (see open_clip.list_models())")
+    if not pretrained:
+        raise UsageError("the clip channel needs weights: set channels.clip.pretrained to a tag or a file")
+    candidate = Path(pretrained).expanduser()
+    if candidate.is_file():
+        return {"model_name": model, "pretrained": str(candidate)}, str(candidate)
+    if os.sep in pretrained or pretrained.endswith(WEIGHT_SUFFIXES):
+        raise ModelWeightsMissing(f"checkpoint file not found: {candidate}")
+
+    cfg = open_clip.get_pretrained_cfg(model, pretrained)
+    if not cfg:
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
+        raise UsageError(f"unknown pretrained tag '{pretrained}' for {model} (known: {tags})")
+    preprocess = {
+        key: cfg[src]
+        for key, src in (
+            ("image_mean", "mean"),
+            ("image_std", "std"),
+            ("image_interpolation", "interpolation"),
+            ("image_resize_mode", "resize_mode"),
+        )
+        if cfg.get(src) is not None
+    }
+    repo_id = None
+    path = None
+    if cfg.get("hf_hub"):
+        from huggingface_hub import try_to_load_from_cache
+
+        # "org/repo/" or "org/repo/filename"
+        repo_id = "/".join(cfg["hf_hub"].strip("/").split("/")[:2])
+        names = ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        if cfg.get("hf_hub_filename"):
+            names.insert(0, cfg["hf_hub_filename"])
+        for name in names:
+            hit = try_to_load_from_cache(repo_id, name)
+            if isinstance(hit, str) and os.path.isfile(hit):
+                path = hit
+                break
+    elif cfg.get("url"):
+        cached = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(cfg["url"])
+        if cached.is_file():
+            path = str(cached)
+    if path is None:
+        if not allow_download:
+            raise ModelWeightsMissing(_how_to_fetch(model, pretrained, repo_id))
+        try:
+            path = open_clip.download_pretrained(cfg)
+        except Exception as exc:  # network errors come in many types
+            raise ModelWeightsMissing(
+                f"download of {model} / {pretrained} failed: {exc}\n" + _how_to_fetch(model, pretrained, repo_id)
+            ) from exc
+    return {"model_name": model, "pretrained": path, **preprocess}, path
+
+
+class ClipChannel(Channel):
+    name = "clip"
+    metric = "ip"
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        s = self.settings
+        self.model_spec = str(s.get("model", "ViT-B-32"))
+        self.pretrained = s.get("pretrained") or None
+        self.batch_size = int(s.get("batch_size", 32))
+        self.device = resolve_device(str(s.get("device", "cpu")))
+        self._kwargs, self.weights_path = resolve_weights(
+            self.model_spec, self.pretrained, bool(s.get("allow_download", False))
+        )
+        self._visual = None
+        self._load()
+
+    def _load(self) -> None:
+        import open_clip
+        import torch
+
+        try:
+            model, _, _ = open_clip.create_model_and_transforms(
+                device=self.device, load_weights=True, **self._kwargs
+            )
+        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+            raise ModelWeightsMissing(f"{self.weights_path}: open_clip could not load these weights: {exc}") from exc
+        model.eval()
+        self._visual = model.visual
+        pp = self._preprocess = dict(open_clip.get_model_preprocess_cfg(model))
+        size = pp.get("size", 224)
+        self.image_size = tuple(size) if isinstance(size, (list, tuple)) else (int(size), int(size))
+        self.mean = np.asarray(pp.get("mean"), dtype=np.float32)
+        self.std = np.asarray(pp.get("std"), dtype=np.float32)
+        self.interpolation = str(pp.get("interpolation") or "bicubic")
+        self.resize_mode = str(pp.get("resize_mode") or "shortest")
+        with torch.inference_mode():
+            probe = torch.zeros((1, 3, *self.image_size), device=self.device)
+            self.dim = int(self._visual(probe).shape[-1])
+        if self.model_spec.startswith(LOCAL_DIR):
+            cfg = json.loads((Path(self.model_spec[len(LOCAL_DIR):]) / "open_clip_config.json").read_text())
+            self._architecture = cfg.get("model_cfg", {})
+        else:
+            self._architecture = open_clip.get_model_config(self.model_spec) or {}
+
+    def identity(self) -> dict:
+        return {
+            "name": self.name,
+            "metric": self.metric,
+            "dim": self.dim,
+            "model": self.model_spec if not self.model_spec.startswith(LOCAL_DIR) else "local-dir",
+            "architecture_sha256": hashlib.sha256(
+                json.dumps(self._architecture, sort_keys=True).encode()
+            ).hexdigest()[:16],
+            "pretrained": self.pretrained if self.pretrained and os.sep not in self.pretrained else None,
+            "weights_sha256": weights_sha256(self.weights_path),
+            "preprocess": {
+                "size": list(self.image_size),
+                "mean": [round(float(x), 6) for x in self.mean],
+                "std": [round(float(x), 6) for x in self.std],
+                "interpolation": self.interpolation,
+                "resize_mode": self.resize_mode,
+                "resizer": "opencv",
+            },
+            "normalised": "L2",
+        }
+
+    def source(self) -> dict:
+        out = {"weights_path": str(self.weights_path), "model_spec": self.model_spec}
+        for pkg in ("open_clip_torch", "torch"):
+            try:
+                out[pkg] = version(pkg)
+            except PackageNotFoundError:  # pragma: no cover
+                pass
+        return out
+
+    # -- preprocessing ----------------------------------------------------------------------
+    def _prepare(self, image: np.ndarray) -> np.ndarray:
+        th, tw = self.image_size
+        h, w = image.shape[:2]
+        interp = _INTERPOLATION.get(self.interpolation, cv2.INTER_CUBIC)
+        if self.resize_mode == "squash":
+            out = cv2.resize(image, (tw, th), interpolation=interp)
+        elif self.resize_mode == "longest":
+            scale = min(th / h, tw / w)
+            nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+            resized = cv2.resize(image, (nw, nh), interpolation=interp)
+            out = np.zeros((th, tw, 3), dtype=np.uint8)
+            y, x = (th - nh) // 2, (tw - nw) // 2
+            out[y : y + nh, x : x + nw] = resized
+        else:  # "shortest": resize the shorter side, then centre-crop (open_clip's default)
+            scale = max(th / h, tw / w)
+            nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
+            resized = cv2.resize(image, (nw, nh), interpolation=interp)
+            y, x = (nh - th) // 2, (nw - tw) // 2
+            out = resized[y : y + th, x : x + tw]
+        return out
+
+    def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images -> float32 NCHW batch, normalised as the weights expect."""
+        batch = np.stack([self._prepare(im) for im in images]).astype(np.float32)
+        batch *= 1.0 / 255.0
+        batch -= self.mean
+        batch /= self.std
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+    def encode(self, batch: np.ndarray) -> np.ndarray:
+        """The raw encoder: a preprocessed batch -> L2-normalised float32 vectors."""
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            feats = self._visual(x).float()
+            feats = torch.nn.functional.normalize(feats, dim=-1)
+            return feats.cpu().numpy()
+
+    def embed_batch(self, images: list[np.ndarray]) -> Embeddings:
+        vectors = self.encode(self.preprocess(images))
+        return Embeddings(vectors.astype(np.float32, copy=False), np.ones(len(images), dtype=bool), None)
+
+    def similarity(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(raw, dtype=np.float32), 0.0, 1.0)
+
+    def is_hit(self, raw: np.ndarray) -> np.ndarray:
+        return np.asarray(raw) >= float(self.settings.get("min_similarity", 0.9))

@@ -1,0 +1,297 @@
+"""The command line: each command parses, calls one library function, renders.
+
+Exit codes: 0 success; 1 some inputs failed (each reported); 2 usage error (bad option, bad
+config, wrong or mismatched index); 3 a missing dependency or missing model weights; 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from reference_index import (
+    CatalogueConflict,
+    ChannelMismatch,
+    FingerprintMismatch,
+    IndexCorrupt,
+    IndexLocked,
+    IndexNotFound,
+    ReferenceIndex,
+    ReferenceIndexError,
+)
+
+from . import __version__
+from .config import load_config
+from .errors import AuditorError, InputError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
+index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")
+app.add_typer(index_app, name="index")
+
+_INDEX_EXIT = {
+    IndexNotFound: 2,
+    FingerprintMismatch: 2,
+    ChannelMismatch: 2,
+    CatalogueConflict: 2,
+    IndexCorrupt: 1,
+    IndexLocked: 1,
+}
+
+
+def err(message: str) -> None:
+    typer.echo(f"auditor: {message}", err=True)
+
+
+def handle_errors(fn):
+    """Turn the library's typed errors into one message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            err("interrupted; everything finished before the interruption is kept")
+            raise typer.Exit(130)
+        except AuditorError as exc:
+            err(f"error: {exc}")
+            raise typer.Exit(exc.exit_code)
+        except ReferenceIndexError as exc:
+            err(f"error: {exc}")
+            raise typer.Exit(next((c for t, c in _INDEX_EXIT.items() if isinstance(exc, t)), 1))
+
+    return wrapper
+
+
+def _config(config: Optional[Path], clip_model=None, clip_pretrained=None, device=None, batch_size=None) -> dict:
+    clip = {}
+    if clip_model:
+        clip["model"] = clip_model
+    if clip_pretrained:
+        clip["pretrained"] = clip_pretrained
+    if device:
+        clip["device"] = device
+    if batch_size:
+        clip["batch_size"] = batch_size
+    return load_config(config, {"channels": {"clip": clip}} if clip else None)
+
+
+ConfigOpt = typer.Option(None, "--config", help="TOML file whose settings replace the defaults.", exists=False)
+ClipModelOpt = typer.Option(None, "--clip-model", help="open_clip model name, or local-dir:/path/to/folder.")
+ClipPretrainedOpt = typer.Option(None, "--clip-pretrained", help="open_clip pretrained tag, or a checkpoint file.")
+DeviceOpt = typer.Option(None, "--device", help="Device for the clip channel: cpu, cuda, cuda:N or auto.")
+
+
+@app.command()
+@handle_errors
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"auditor {__version__}")
+
+
+@app.command()
+@handle_errors
+def channels(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+) -> None:
+    """List the registered channels with their fingerprints (or why one cannot load)."""
+    from .channels import create_channel, registered
+
+    cfg = _config(config, clip_model, clip_pretrained)
+    out = {}
+    for name, target in registered().items():
+        try:
+            ch = create_channel(name, cfg)
+            out[name] = {"class": target, "status": "ok", "metric": ch.metric, "dim": ch.dim, "fingerprint": ch.fingerprint()}
+        except AuditorError as exc:
+            out[name] = {"class": target, "status": "unavailable", "reason": str(exc)}
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for name, entry in out.items():
+        if entry["status"] == "ok":
+            fp = entry["fingerprint"]
+            detail = ", ".join(
+                f"{k}={v}" for k, v in fp.items() if k not in ("id", "name", "source", "metric", "dim", "preprocess")
+            )
+            typer.echo(f"{name:6} {entry['metric']:8} dim={entry['dim']:<5} fingerprint={fp['id']}  {detail}")
+        else:
+            typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
+
+
+def _print_ingest(result) -> None:
+    if result.status == "error":
+        err(f"error: {result.path}: {result.message}")
+    else:
+        typer.echo(f"{result.status:8} {result.ref_id}  {result.frames} frames  ({result.message})", err=True)
+
+
+def _finish_ingest(report) -> None:
+    added = sum(r.status == "added" for r in report.results)
+    skipped = sum(r.status == "skipped" for r in report.results)
+    typer.echo(f"{added} added, {skipped} skipped, {len(report.failed)} failed -> {report.index_path}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@index_app.command("add")
+@handle_errors
+def index_add(
+    paths: List[Path] = typer.Argument(..., help="Videos or stills of one work."),
+    index: Path = typer.Option(..., "--index", help="Index folder (created if absent)."),
+    work: str = typer.Option(..., "--work", help="Title of the work these files belong to."),
+    owner: str = typer.Option(..., "--owner", help="Rights holder of the work."),
+    channels_: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
+    ref_id: Optional[str] = typer.Option(None, "--ref-id", help="Reference id (one PATH only; default: file stem)."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Add files of one work to an index."""
+    from .channels import parse_channel_list
+    from .ingest import CatalogueItem, add_items
+
+    if ref_id and len(paths) != 1:
+        raise typer.BadParameter("--ref-id needs exactly one PATH")
+    cfg = _config(config, clip_model, clip_pretrained, device)
+    names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
+    items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
+    _finish_ingest(add_items(index, items, cfg, names, progress=_print_ingest))
+
+
+@index_app.command("build")
+@handle_errors
+def index_build(
+    catalogue: Path = typer.Option(..., "--catalogue", help="CSV: path,work,owner[,episode,title,first_published,ref_id,notes]."),
+    index: Path = typer.Option(..., "--index", help="Index folder (created if absent)."),
+    channels_: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Index every file a catalogue CSV lists (paths relative to the CSV). Re-runs skip what is in."""
+    from .channels import parse_channel_list
+    from .ingest import add_items, read_catalogue_csv
+
+    cfg = _config(config, clip_model, clip_pretrained, device)
+    names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
+    items = read_catalogue_csv(catalogue)
+    _finish_ingest(add_items(index, items, cfg, names, progress=_print_ingest))
+
+
+@index_app.command("info")
+@handle_errors
+def index_info(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    verify: bool = typer.Option(False, "--verify", help="Also check every file against its SHA-256."),
+) -> None:
+    """Show what an index holds: channels, fingerprints, counts, works."""
+    with ReferenceIndex.open(index) as idx:
+        info = idx.info()
+        problems = idx.verify() if verify else None
+    if problems is not None:
+        info["verified"] = not problems
+        info["problems"] = problems
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
+    else:
+        c = info["counts"]
+        typer.echo(f"index      {info['path']}")
+        typer.echo(f"id         {info['index_id']}  (generation {info['generation']}, {info['format']})")
+        typer.echo(f"manifest   sha256 {info['manifest_sha256']}")
+        typer.echo(f"catalogue  {c['works']} works, {c['videos']} videos/stills, {c['frames']} frames")
+        for name, ch in info["channels"].items():
+            typer.echo(
+                f"channel    {name}: {ch['vectors']} vectors, {ch['metric']}, dim {ch['dim']}, "
+                f"{ch['structure']}, fingerprint {ch['fingerprint']['id']}"
+            )
+        for w in info["works"]:
+            typer.echo(f"work       {w['work']} ({w['owner']}): {w['videos']} files, {w['frames']} frames")
+        if problems is not None:
+            typer.echo("verified   all files match their SHA-256" if not problems else "PROBLEMS:")
+            for p in problems:
+                typer.echo(f"  {p}")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _print_outcome(o) -> None:
+    if o.status == "error":
+        err(f"error: {o.path}: {o.error}")
+
+
+def _render_table(outcomes) -> None:
+    headers = ("clip", "status", "flagged", "level", "score", "work")
+    rows = []
+    for o in outcomes:
+        v = o.verdict or {}
+        rows.append(
+            (
+                o.query_id,
+                o.status,
+                ("yes" if v.get("flagged") else "no") if o.status == "ok" else "-",
+                v.get("level", "-") if o.status == "ok" else (o.error or "")[:60],
+                f"{v.get('score', 0):.3f}" if o.status == "ok" else "-",
+                o.top_work or "-",
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    for r in [headers] + rows:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+@app.command()
+@handle_errors
+def scan(
+    paths: List[Path] = typer.Argument(..., help="Suspect clips."),
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    out: Path = typer.Option(..., "--out", help="Folder for evidence JSON, matches.csv and summary.csv."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Scan suspect clips against an index (every channel it holds) and write evidence."""
+    from .scan import scan_paths
+
+    cfg = _config(config, clip_model, clip_pretrained, device)
+    report = scan_paths(paths, index, out, cfg, progress=_print_outcome)
+    _render_table(report.outcomes)
+    typer.echo(f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's footage, index and results.")) -> None:
+    """Make a small drawn catalogue and two suspect clips, index, scan and show the verdicts."""
+    from .demo import run_demo
+
+    typer.echo(f"making demo footage, index and scan in {out} ...", err=True)
+    run = run_demo(out)
+    _render_table(run.scan.outcomes)
+    for o in run.scan.outcomes:
+        if o.verdict:
+            typer.echo(f"- {o.verdict['summary']}")
+    typer.echo(f"catalogue  {run.folder / 'catalogue'}")
+    typer.echo(f"index      {run.index}")
+    typer.echo(f"evidence   {run.results}  (*.evidence.json, matches.csv, summary.csv)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Adding a rights holder's catalogue to a reference index.
+
+Each file is sampled and embedded in full before anything is written, so a bad file costs
+that file alone; the index is committed every `commit_every` files and when the run ends or is
+interrupted, so a long build loses at most the file in hand.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from reference_index import CatalogueConflict, ReferenceIndex
+from reference_index.files import sha256_file
+from reference_index.store import MANIFEST
+
+from .channels import Channel, create_channel
+from .errors import InputError, UsageError
+from .pipeline import embed_file
+
+CATALOGUE_REQUIRED = ("path", "work", "owner")
+CATALOGUE_OPTIONAL = ("episode", "title", "first_published", "ref_id", "notes")
+
+
+@dataclass
+class CatalogueItem:
+    """One file of the catalogue with its rights metadata."""
+
+    path: Path
+    work: str
+    owner: str
+    ref_id: str | None = None
+    episode: str | None = None
+    title: str | None = None
+    first_published: str | None = None
+    notes: str | None = None
+
+    @property
+    def effective_ref_id(self) -> str:
+        return self.ref_id or self.path.stem
+
+    def video_metadata(self) -> dict:
+        return {k: getattr(self, k) for k in ("episode", "title", "first_published", "notes")}
+
+
+@dataclass
+class IngestResult:
+    path: str
+    status: str  # "added", "skipped" or "error"
+    ref_id: str | None = None
+    frames: int = 0
+    message: str = ""
+
+
+@dataclass
+class IngestReport:
+    index_path: str
+    results: list[IngestResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[IngestResult]:
+        return [r for r in self.results if r.status == "error"]
+
+
+def read_catalogue_csv(csv_path: str | Path) -> list[CatalogueItem]:
+    """Rows of a catalogue CSV (`path,work,owner` + optional columns); paths relative to the CSV."""
+    csv_path = Path(csv_path)
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"{csv_path}: cannot read catalogue: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{csv_path}: catalogue is not UTF-8 text") from exc
+    reader = csv.DictReader(text.splitlines())
+    columns = [c.strip() for c in (reader.fieldnames or [])]
+    missing = [c for c in CATALOGUE_REQUIRED if c not in columns]
+    if missing:
+        raise UsageError(f"{csv_path}: catalogue lacks column(s) {', '.join(missing)} (needs {','.join(CATALOGUE_REQUIRED)})")
+    unknown = [c for c in columns if c not in CATALOGUE_REQUIRED + CATALOGUE_OPTIONAL]
+    if unknown:
+        raise UsageError(f"{csv_path}: unknown column(s) {', '.join(unknown)}")
+    items = []
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        if not any(row.values()):
+            continue
+        for c in CATALOGUE_REQUIRED:
+            if not row.get(c):
+                raise UsageError(f"{csv_path}:{line}: empty '{c}'")
+        p = Path(row["path"])
+        items.append(
+            CatalogueItem(
+                path=p if p.is_absolute() else (csv_path.parent / p),
+                work=row["work"],
+                owner=row["owner"],
+                **{k: (row.get(k) or None) for k in CATALOGUE_OPTIONAL},
+            )
+        )
+    if not items:
+        raise UsageError(f"{csv_path}: catalogue has no rows")
+    return items
+
+
+def open_channels(names: Iterable[str], config: dict) -> dict[str, Channel]:
+    return {name: create_channel(name, config) for name in names}
+
+
+def prepare_index(index_path: str | Path, channel_names: list[str] | None, config: dict):
+    """Open (or create) the index and the channels it needs; refuse mismatches before any work."""
+    index_path = Path(index_path)
+    if (index_path / MANIFEST).exists():
+        index = ReferenceIndex.open(index_path)
+        if channel_names is not None:
+            index.check_channels(channel_names)
+        channels = open_channels(list(index.channels), config)
+        for name, ch in channels.items():
+            index.check_fingerprint(name, ch.fingerprint())
+        return index, channels
+    names = channel_names or list(config["channels"]["default"])
+    channels = open_channels(names, config)
+    specs = {n: {"metric": c.metric, "dim": c.dim, "fingerprint": c.fingerprint()} for n, c in channels.items()}
+    return ReferenceIndex.create(index_path, specs), channels
+
+
+def add_items(
+    index_path: str | Path,
+    items: list[CatalogueItem],
+    config: dict,
+    channel_names: list[str] | None = None,
+    commit_every: int = 20,
+    progress: Callable[[IngestResult], None] | None = None,
+) -> IngestReport:
+    """Sample, embed and add every item; per-file errors are recorded, not raised."""
+    index, channels = prepare_index(index_path, channel_names, config)
+    index.close()
+    fps = float(config["sampling"]["reference"]["fps"])
+    report = IngestReport(str(index_path))
+    with index.writer() as writer:
+        try:
+            for item in items:
+                result = _add_one(writer, item, channels, fps, config)
+                report.results.append(result)
+                if progress:
+                    progress(result)
+                if writer.pending >= commit_every:
+                    writer.checkpoint()
+        except KeyboardInterrupt:
+            # Every file added so far is complete: keep them (the writer commits on a clean exit).
+            report.interrupted = True
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return report
+
+
+def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict) -> IngestResult:
+    path = str(item.path)
+    ref_id = item.effective_ref_id
+    try:
+        if writer.ref_id_taken(ref_id):
+            # Same bytes under the same id: a re-run. Different bytes: a clash the user must settle.
+            try:
+                digest = sha256_file(item.path)
+            except OSError as exc:
+                raise InputError(item.path, f"cannot read: {exc.strerror or exc}") from exc
+            found = writer.find_sha256(digest)
+            if found and found[0] == ref_id:
+                return IngestResult(path, "skipped", ref_id, 0, f"already indexed as '{ref_id}'")
+            raise InputError(item.path, f"ref_id '{ref_id}' is already used by another file; give it a ref_id")
+        embedded = embed_file(item.path, fps, channels, config)
+        found = writer.find_sha256(embedded.info.sha256)
+        if found:
+            return IngestResult(path, "skipped", found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")
+        if embedded.n_frames == 0:
+            raise InputError(item.path, "no frames could be sampled")
+        info = embedded.info.to_dict() | {"sampling_fps": fps}
+        vectors = {n: (e.keep, e.vectors) for n, e in embedded.embeddings.items()}
+        n = writer.add_video(
+            work=item.work,
+            owner=item.owner,
+            ref_id=ref_id,
+            info=info,
+            times=embedded.times,
+            vectors=vectors,
+            video_metadata=item.video_metadata(),
+        )
+        kept = {name: int(e.keep.sum()) for name, e in embedded.embeddings.items()}
+        note = ", ".join(f"{name} {k}/{n}" for name, k in kept.items())
+        return IngestResult(path, "added", ref_id, n, f"frames per channel: {note}")
+    except InputError as exc:
+        return IngestResult(path, "error", ref_id, 0, exc.reason)
+    except CatalogueConflict as exc:
+        return IngestResult(path, "error", ref_id, 0, str(exc))

@@ -1,0 +1,270 @@
+"""Reading clips and stills with OpenCV: frames at a chosen rate, with true timestamps.
+
+Every frame that leaves this module is RGB uint8, downscaled so its longer side is at most
+`sampling.max_side`, and carries the time (seconds) at which the source shows it. Rotation
+metadata is applied by OpenCV's FFmpeg backend; variable frame rate is handled by reading each
+frame's own timestamp instead of assuming a constant rate.
+
+Limits in the `[limits]` config table bound what one hostile input can make us allocate or
+decode; an input over a limit raises `LimitExceeded` naming the file and the limit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from reference_index.files import sha256_file
+
+from .errors import InputError, LimitExceeded
+
+STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass
+class Frame:
+    """One sampled frame: its position among the samples, its time, its RGB pixels."""
+
+    index: int
+    t: float
+    image: np.ndarray
+
+
+@dataclass
+class MediaInfo:
+    """What we know of one input file. Filled as far as possible before decoding starts."""
+
+    path: str
+    kind: str  # "video" or "still"
+    sha256: str
+    size_bytes: int
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    duration_s: float = 0.0
+    frames_decoded: int = 0
+    frames_sampled: int = 0
+    rotation: int = 0
+    reported_frame_count: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "width": self.width,
+            "height": self.height,
+            "fps": round(self.fps, 6),
+            "duration_s": round(self.duration_s, 6),
+            "frames_decoded": self.frames_decoded,
+            "frames_sampled": self.frames_sampled,
+            "rotation": self.rotation,
+            "warnings": list(self.warnings),
+        }
+
+
+def is_still(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in STILL_SUFFIXES
+
+
+def _check_file(path: Path, limits: dict) -> int:
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(path, "empty file")
+    if size > limits["max_file_bytes"]:
+        raise LimitExceeded(path, f"file is {size} bytes, over the limit of {limits['max_file_bytes']}")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "not readable (permission denied)")
+    return size
+
+
+def _check_size(path: Path, width: int, height: int, limits: dict, what: str) -> None:
+    if width > limits["max_width"] or height > limits["max_height"]:
+        raise LimitExceeded(
+            path,
+            f"{what} is {width}x{height}, over the limit of "
+            f"{limits['max_width']}x{limits['max_height']}",
+        )
+    if width * height > limits["max_pixels"]:
+        raise LimitExceeded(
+            path, f"{what} has {width * height} pixels, over the limit of {limits['max_pixels']}"
+        )
+
+
+def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    side = max(h, w)
+    if side <= max_side:
+        return image
+    scale = max_side / side
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class MediaReader:
+    """Opens one clip or still and yields its frames at `fps` samples per second.
+
+    `info` is filled on construction (checksum, container properties, limits checked) and
+    completed while frames are read (frames decoded, duration actually seen).
+    """
+
+    def __init__(self, path: str | Path, fps: float, config: dict):
+        self.path = Path(path)
+        self.fps = float(fps)
+        if self.fps <= 0:
+            raise ValueError("sampling fps must be positive")
+        self.limits = config["limits"]
+        self.max_side = int(config["sampling"]["max_side"])
+        size = _check_file(self.path, self.limits)
+        try:
+            digest = sha256_file(self.path)
+        except OSError as exc:
+            raise InputError(self.path, f"cannot read: {exc.strerror or exc}") from exc
+        kind = "still" if is_still(self.path) else "video"
+        self.info = MediaInfo(path=str(self.path), kind=kind, sha256=digest, size_bytes=size)
+        if kind == "still":
+            self._probe_still()
+        else:
+            self._probe_video()
+
+    # -- stills -------------------------------------------------------------------------
+    def _probe_still(self) -> None:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(self.path) as im:  # reads the header only
+                width, height = im.size
+        except (UnidentifiedImageError, OSError) as exc:
+            raise InputError(self.path, "not a readable image") from exc
+        _check_size(self.path, width, height, self.limits, "image")
+        self.info.width, self.info.height = width, height
+
+    def _still_frames(self) -> Iterator[Frame]:
+        # imdecode from bytes rather than imread: works for any path encoding; EXIF
+        # orientation is applied by IMREAD_COLOR.
+        data = np.frombuffer(self.path.read_bytes(), dtype=np.uint8)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        if bgr is None or bgr.size == 0:
+            raise InputError(self.path, "image could not be decoded (truncated or corrupt)")
+        h, w = bgr.shape[:2]
+        _check_size(self.path, w, h, self.limits, "image")
+        self.info.width, self.info.height = w, h
+        self.info.frames_decoded = 1
+        self.info.frames_sampled = 1
+        rgb = cv2.cvtColor(_downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
+        yield Frame(index=0, t=0.0, image=rgb)
+
+    # -- videos -------------------------------------------------------------------------
+    def _open_capture(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise InputError(
+                self.path, "not a readable video (FFmpeg could not open it: corrupt, truncated or not a video)"
+            )
+        # Apply rotation metadata (phones record portrait video as rotated landscape).
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        return cap
+
+    def _probe_video(self) -> None:
+        cap = self._open_capture()
+        try:
+            width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
+        finally:
+            cap.release()
+        _check_size(self.path, width, height, self.limits, "video")
+        if rotation in (90, 270, -90):
+            width, height = height, width
+        if not (0 < fps < 1000):
+            fps = 0.0  # unknown; timestamps from the stream are used instead
+        self.info.width, self.info.height, self.info.fps = width, height, fps
+        self.info.rotation = rotation
+        self.info.reported_frame_count = max(count, 0)
+
+    def _video_frames(self) -> Iterator[Frame]:
+        limits = self.limits
+        cap = self._open_capture()
+        step = 1.0 / self.fps
+        native = self.info.fps or 25.0
+        half_native = 0.5 / native
+        next_target = 0.0
+        decoded = 0
+        sampled = 0
+        last_t = -1.0
+        try:
+            while True:
+                if not cap.grab():
+                    break
+                decoded += 1
+                if decoded > limits["max_decoded_frames"]:
+                    raise LimitExceeded(
+                        self.path, f"more than {limits['max_decoded_frames']} frames in the stream"
+                    )
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                # Some containers give no usable timestamps: fall back to the nominal rate.
+                if not np.isfinite(t) or t <= last_t or t < 0:
+                    t = (decoded - 1) / native if last_t < 0 else last_t + 1.0 / native
+                last_t = t
+                if t > limits["max_duration_s"]:
+                    raise LimitExceeded(
+                        self.path, f"longer than the limit of {limits['max_duration_s']:.0f} s"
+                    )
+                if t + half_native < next_target:
+                    continue
+                ok, bgr = cap.retrieve()
+                if not ok or bgr is None:
+                    continue
+                h, w = bgr.shape[:2]
+                _check_size(self.path, w, h, limits, "decoded frame")
+                sampled += 1
+                if sampled > limits["max_sampled_frames"]:
+                    raise LimitExceeded(
+                        self.path, f"more than {limits['max_sampled_frames']} sampled frames"
+                    )
+                if sampled == 1 and (w, h) != (self.info.width, self.info.height):
+                    self.info.width, self.info.height = w, h
+                rgb = cv2.cvtColor(_downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
+                yield Frame(index=sampled - 1, t=round(t, 6), image=rgb)
+                while next_target <= t + half_native:
+                    next_target += step
+        finally:
+            cap.release()
+            self.info.frames_decoded = decoded
+            self.info.frames_sampled = sampled
+            if last_t >= 0:
+                self.info.duration_s = last_t + 1.0 / native
+        if decoded == 0:
+            raise InputError(self.path, "no decodable frames (empty, truncated or not a video)")
+        if self.info.fps == 0.0 and last_t > 0:
+            self.info.fps = (decoded - 1) / last_t if decoded > 1 else 0.0
+        reported = self.info.reported_frame_count
+        if native and reported and decoded < 0.5 * reported and reported - decoded > native:
+            # Frame counts in headers are often wrong, so this is a note, not a failure.
+            self.info.warnings.append(
+                f"decoded {decoded} frames of the {reported} the container reports (truncated stream or wrong header)"
+            )
+
+    def frames(self) -> Iterator[Frame]:
+        """Sampled frames in time order. Raises InputError/LimitExceeded for bad inputs."""
+        if self.info.kind == "still":
+            yield from self._still_frames()
+        else:
+            try:
+                yield from self._video_frames()
+            except cv2.error as exc:
+                raise InputError(self.path, f"decoding failed: {exc.err or exc}") from exc

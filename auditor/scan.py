@@ -1,0 +1,249 @@
+"""Scanning suspect clips against a reference index and turning the hits into evidence."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from reference_index import ReferenceIndex
+
+from .channels import Channel
+from .errors import InputError
+from .evidence import (
+    SCHEMA,
+    matches_rows,
+    tool_block,
+    write_evidence,
+    write_matches_csv,
+    write_summary_csv,
+)
+from .ingest import open_channels
+from .pipeline import EmbeddedMedia, embed_file
+from .scoring import Hit, build_segments, per_work, verdict
+
+TOP_PER_FRAME = 3  # matches per frame and channel kept in the evidence
+
+
+class Scanner:
+    """Holds an open index and its channels (model loaded once) and scans clips one by one."""
+
+    def __init__(self, index_path: str | Path, config: dict):
+        self.config = config
+        self.index = ReferenceIndex.open(index_path)
+        self.channels: dict[str, Channel] = open_channels(list(self.index.channels), config)
+        self.fingerprints = {}
+        for name, ch in self.channels.items():
+            fp = ch.fingerprint()
+            self.index.check_fingerprint(name, fp)
+            self.fingerprints[name] = fp
+
+    def close(self) -> None:
+        self.index.close()
+
+    def scan(self, path: str | Path, query_id: str | None = None) -> dict:
+        """Evidence for one clip (a dict of schema auditor.evidence/1). Raises InputError."""
+        fps = float(self.config["sampling"]["query"]["fps"])
+        embedded = embed_file(path, fps, self.channels, self.config)
+        if embedded.n_frames == 0:
+            raise InputError(path, "no frames could be sampled")
+        return self._evidence(embedded, query_id or Path(path).stem)
+
+    def _search(self, embedded: EmbeddedMedia):
+        k = int(self.config["search"]["top_k"])
+        found = {}
+        ids_seen: set[int] = set()
+        for name, emb in embedded.embeddings.items():
+            rows = np.nonzero(emb.keep)[0]
+            scores, ids = self.index.search(name, emb.vectors[rows], k)
+            found[name] = (rows, scores, ids)
+            ids_seen.update(int(i) for i in ids[ids >= 0].ravel())
+        return found, self.index.frame_refs(ids_seen)
+
+    def _evidence(self, embedded: EmbeddedMedia, query_id: str) -> dict:
+        info = embedded.info
+        times = embedded.times
+        found, refs = self._search(embedded)
+        frames = [{"index": i, "t": round(float(t), 3), "quality": {}, "used": {}, "top": {}} for i, t in enumerate(times)]
+        hits: list[Hit] = []
+        for name, (rows, scores, ids) in found.items():
+            ch = self.channels[name]
+            emb = embedded.embeddings[name]
+            for i in range(len(times)):
+                frames[i]["used"][name] = bool(emb.keep[i])
+                if emb.quality is not None:
+                    frames[i]["quality"][name] = round(float(emb.quality[i]), 2)
+            sims = ch.similarity(scores)
+            hit_mask = ch.is_hit(scores) & (ids >= 0)
+            for r, q in enumerate(rows):
+                top = []
+                for j in range(ids.shape[1]):
+                    fid = int(ids[r, j])
+                    if fid < 0 or fid not in refs:
+                        continue
+                    ref = refs[fid]
+                    if len(top) < TOP_PER_FRAME:
+                        top.append(
+                            {
+                                "ref_id": ref.ref_id,
+                                "ref_t": round(ref.t, 3),
+                                "raw": round(float(scores[r, j]), 6),
+                                "similarity": round(float(sims[r, j]), 6),
+                                "hit": bool(hit_mask[r, j]),
+                            }
+                        )
+                    if hit_mask[r, j]:
+                        hits.append(
+                            Hit(
+                                q_index=int(q),
+                                q_t=float(times[q]),
+                                channel=name,
+                                frame_id=fid,
+                                ref_id=ref.ref_id,
+                                kind=ref.kind,
+                                work=ref.work,
+                                owner=ref.owner,
+                                ref_t=float(ref.t),
+                                raw=float(scores[r, j]),
+                                sim=float(sims[r, j]),
+                            )
+                        )
+                frames[q]["top"][name] = top
+        ref_durations = {}
+        for ref_id in {h.ref_id for h in hits}:
+            v = self.index.video(ref_id)
+            ref_durations[ref_id] = float(v["duration_s"]) if v else 0.0
+        duration = info.duration_s
+        step = 1.0 / embedded.sampling_fps
+        segments = build_segments(hits, self.config, step, duration, ref_durations)
+        work_names = {s.work for s in segments}
+        works = per_work(segments, duration, {w: self.index.work_metadata(w) for w in work_names})
+        clip = info.to_dict()
+        clip["frames_used"] = {n: int(e.keep.sum()) for n, e in embedded.embeddings.items()}
+        clip["frames_dropped_low_quality"] = {
+            n: int((~e.keep).sum()) for n, e in embedded.embeddings.items() if e.quality is not None
+        }
+        clip["sampling_fps"] = embedded.sampling_fps
+        return {
+            "schema": SCHEMA,
+            "query_id": query_id,
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "clip": clip,
+            "index": {
+                "id": self.index.index_id,
+                "path": str(self.index.path),
+                "manifest_sha256": self.index.manifest_sha256,
+                "generation": self.index.manifest["generation"],
+                "counts": self.index.manifest["catalogue"].get("counts", {}),
+            },
+            "tool": tool_block(self.fingerprints, self.config),
+            "verdict": verdict(segments, self.config, Path(info.path).name),
+            "works": works,
+            "frames": frames,
+        }
+
+
+@dataclass
+class ClipOutcome:
+    path: str
+    query_id: str
+    status: str  # "ok" or "error"
+    evidence_path: str | None = None
+    verdict: dict | None = None
+    top_work: str | None = None
+    segments: int = 0
+    error: str | None = None
+
+    def summary_row(self) -> dict:
+        v = self.verdict or {}
+        return {
+            "query_id": self.query_id,
+            "path": self.path,
+            "status": self.status,
+            "flagged": "" if self.status != "ok" else str(bool(v.get("flagged"))).lower(),
+            "level": v.get("level", ""),
+            "score": "" if self.status != "ok" else f"{float(v.get('score', 0.0)):.6f}",
+            "top_work": self.top_work or "",
+            "segments": self.segments if self.status == "ok" else "",
+            "evidence": self.evidence_path or "",
+            "error": self.error or "",
+        }
+
+
+@dataclass
+class ScanReport:
+    out_dir: str
+    outcomes: list[ClipOutcome] = field(default_factory=list)
+    matches_csv: str = ""
+    summary_csv: str = ""
+
+    @property
+    def failed(self) -> list[ClipOutcome]:
+        return [o for o in self.outcomes if o.status == "error"]
+
+
+def query_ids(paths: list[Path]) -> list[str]:
+    """File stems, made unique where two inputs share a stem (the clip's position is appended)."""
+    stems = [p.stem for p in paths]
+    seen: dict[str, int] = {}
+    out = []
+    for stem in stems:
+        if stems.count(stem) > 1:
+            seen[stem] = seen.get(stem, 0) + 1
+            out.append(f"{stem}-{seen[stem]}")
+        else:
+            out.append(stem)
+    return out
+
+
+def scan_paths(
+    paths: list[str | Path],
+    index_path: str | Path,
+    out_dir: str | Path,
+    config: dict,
+    progress: Callable[[ClipOutcome], None] | None = None,
+    scanner: Scanner | None = None,
+) -> ScanReport:
+    """Scan every clip; a bad clip costs that clip alone. Writes evidence, matches.csv, summary.csv."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    own = scanner is None
+    scanner = scanner or Scanner(index_path, config)
+    report = ScanReport(str(out))
+    rows: list[dict] = []
+    paths = [Path(p) for p in paths]
+    try:
+        for path, qid in zip(paths, query_ids(paths)):
+            try:
+                ev = scanner.scan(path, qid)
+            except InputError as exc:
+                outcome = ClipOutcome(str(path), qid, "error", error=exc.reason)
+            else:
+                written = write_evidence(out, ev)
+                rows.extend(matches_rows(ev))
+                outcome = ClipOutcome(
+                    str(path),
+                    qid,
+                    "ok",
+                    evidence_path=str(written),
+                    verdict=ev["verdict"],
+                    top_work=ev["works"][0]["work"] if ev["works"] else None,
+                    segments=sum(len(w["segments"]) for w in ev["works"]),
+                )
+            report.outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+    finally:
+        # Also on Ctrl-C: the CSVs list every clip finished so far.
+        report.matches_csv = str(out / "matches.csv")
+        report.summary_csv = str(out / "summary.csv")
+        write_matches_csv(report.matches_csv, rows)
+        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        if own:
+            with contextlib.suppress(Exception):
+                scanner.close()
+    return report
