@@ -126,11 +126,17 @@ def channels(
             typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
 
 
-def _print_ingest(result) -> None:
-    if result.status == "error":
-        err(f"error: {result.path}: {result.message}")
-    else:
-        typer.echo(f"{result.status:8} {result.ref_id}  {result.frames} frames  ({result.message})", err=True)
+def _ingest_printer(total: int):
+    done = [0]
+
+    def show(result) -> None:
+        done[0] += 1
+        if result.status == "error":
+            err(f"[{done[0]}/{total}] error: {result.path}: {result.message}")
+        else:
+            typer.echo(f"[{done[0]}/{total}] {result.status} {result.ref_id}: {result.frames} frames ({result.message})", err=True)
+
+    return show
 
 
 def _finish_ingest(report) -> None:
@@ -164,7 +170,7 @@ def index_add(
     cfg = _config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
-    _finish_ingest(add_items(index, items, cfg, names, progress=_print_ingest))
+    _finish_ingest(add_items(index, items, cfg, names, progress=_ingest_printer(len(items))))
 
 
 @index_app.command("build")
@@ -185,7 +191,7 @@ def index_build(
     cfg = _config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = read_catalogue_csv(catalogue)
-    _finish_ingest(add_items(index, items, cfg, names, progress=_print_ingest))
+    _finish_ingest(add_items(index, items, cfg, names, progress=_ingest_printer(len(items))))
 
 
 @index_app.command("info")
@@ -225,9 +231,19 @@ def index_info(
         raise typer.Exit(1)
 
 
-def _print_outcome(o) -> None:
-    if o.status == "error":
-        err(f"error: {o.path}: {o.error}")
+def _outcome_printer(total: int):
+    done = [0]
+
+    def show(o) -> None:
+        done[0] += 1
+        if o.status == "error":
+            err(f"[{done[0]}/{total}] error: {o.path}: {o.error}")
+        else:
+            v = o.verdict
+            state = "flagged" if v["flagged"] else "not flagged"
+            typer.echo(f"[{done[0]}/{total}] {o.query_id}: {state}, {v['level']} ({v['score']:.3f})", err=True)
+
+    return show
 
 
 def _render_table(outcomes) -> None:
@@ -265,7 +281,7 @@ def scan(
     from .scan import scan_paths
 
     cfg = _config(config, clip_model, clip_pretrained, device)
-    report = scan_paths(paths, index, out, cfg, progress=_print_outcome)
+    report = scan_paths(paths, index, out, cfg, progress=_outcome_printer(len(paths)))
     _render_table(report.outcomes)
     typer.echo(f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
     if report.failed:

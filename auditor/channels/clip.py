@@ -68,10 +68,19 @@ def weights_sha256(path: str | Path) -> str:
     return _weights_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
+def hub_cache_dir() -> str:
+    """The Hugging Face hub cache folder, read from the environment now (not at import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
 def _how_to_fetch(model: str, tag: str, repo_id: str | None) -> str:
-    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
-    )
+    cache = hub_cache_dir()
     lines = [
         f"CLIP weights for {model} / {tag} are not on this machine (looked in the Hugging Face cache {cache}).",
         "Get them in one of these ways:",
@@ -150,7 +159,7 @@ def resolve_weights(model: str, pretrained: str | None, allow_download: bool) ->
         if cfg.get("hf_hub_filename"):
             names.insert(0, cfg["hf_hub_filename"])
         for name in names:
-            hit = try_to_load_from_cache(repo_id, name)
+            hit = try_to_load_from_cache(repo_id, name, cache_dir=hub_cache_dir())
             if isinstance(hit, str) and os.path.isfile(hit):
                 path = hit
                 break
@@ -162,7 +171,7 @@ def resolve_weights(model: str, pretrained: str | None, allow_download: bool) ->
         if not allow_download:
             raise ModelWeightsMissing(_how_to_fetch(model, pretrained, repo_id))
         try:
-            path = open_clip.download_pretrained(cfg)
+            path = open_clip.download_pretrained(cfg, cache_dir=hub_cache_dir())
         except Exception as exc:  # network errors come in many types
             raise ModelWeightsMissing(
                 f"download of {model} / {pretrained} failed: {exc}\n" + _how_to_fetch(model, pretrained, repo_id)
@@ -178,7 +187,8 @@ class ClipChannel(Channel):
         super().__init__(config)
         s = self.settings
         self.model_spec = str(s.get("model", "ViT-B-32"))
-        self.pretrained = s.get("pretrained") or None
+        # an open_clip folder carries its own weights: a pretrained tag does not apply to it
+        self.pretrained = None if self.model_spec.startswith(LOCAL_DIR) else (s.get("pretrained") or None)
         self.batch_size = int(s.get("batch_size", 32))
         self.device = resolve_device(str(s.get("device", "cpu")))
         self._kwargs, self.weights_path = resolve_weights(

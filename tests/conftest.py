@@ -1,0 +1,62 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpers import CORPUS, make_tiny_open_clip, write_copy, write_scene  # noqa: E402
+
+from auditor.config import load_config  # noqa: E402
+
+
+@pytest.fixture
+def config():
+    return load_config()
+
+
+@pytest.fixture
+def pdq_config():
+    return load_config(overrides={"channels": {"default": ["pdq"]}})
+
+
+@pytest.fixture(scope="session")
+def footage(tmp_path_factory):
+    """A small catalogue (two works, one still) and suspects: a copy and an unrelated clip."""
+    d = tmp_path_factory.mktemp("footage")
+    refs = {
+        "ep01": write_scene(d / "ref" / "ep01.mp4", 11, 10.0),
+        "ep02": write_scene(d / "ref" / "ep02.mp4", 12, 8.0),
+        "other": write_scene(d / "ref" / "other.mp4", 21, 8.0),
+    }
+    copy = write_copy(d / "suspects" / "copy.mp4", 11, 3.0, 7.0, lead_in=2.0, tail=1.0)
+    unrelated = write_scene(d / "suspects" / "unrelated.mp4", 95, 6.0, size=(400, 224), fps=25.0)
+    return {"dir": d, "refs": refs, "copy": copy, "unrelated": unrelated}
+
+
+@pytest.fixture(scope="session")
+def pdq_index(footage, tmp_path_factory):
+    from auditor.ingest import CatalogueItem, add_items
+
+    cfg = load_config(overrides={"channels": {"default": ["pdq"]}})
+    idx = tmp_path_factory.mktemp("pdq_index") / "idx"
+    items = [
+        CatalogueItem(footage["refs"]["ep01"], "Star Courier", "Demo Studio", episode="1"),
+        CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio", episode="2"),
+        CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Example Pictures"),
+    ]
+    report = add_items(idx, items, cfg, ["pdq"])
+    assert not report.failed, report.failed
+    return idx
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory):
+    return make_tiny_open_clip(tmp_path_factory.mktemp("tiny_clip") / "model", seed=0)
+
+
+@pytest.fixture
+def corpus():
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS

@@ -1,0 +1,183 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import reference_index as ri
+from reference_index import store
+
+FP_PDQ = {"id": "pdq-aaaa", "name": "pdq", "algorithm": "PDQ"}
+FP_CLIP = {"id": "clip-bbbb", "name": "clip", "model": "ViT-B-32", "weights_sha256": "1" * 64}
+
+
+def make(path):
+    return ri.ReferenceIndex.create(
+        path,
+        {
+            "pdq": {"metric": "hamming", "dim": 256, "fingerprint": FP_PDQ},
+            "clip": {"metric": "ip", "dim": 8, "fingerprint": FP_CLIP},
+        },
+    )
+
+
+def add(writer, ref_id, n, seed, work="Work A", owner="Studio A", path=None):
+    rng = np.random.default_rng(seed)
+    pdq = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    clip = rng.normal(size=(n, 8)).astype(np.float32)
+    clip /= np.linalg.norm(clip, axis=1, keepdims=True)
+    keep = np.ones(n, bool)
+    keep[0] = False  # first frame featureless: no PDQ vector
+    writer.add_video(
+        work=work,
+        owner=owner,
+        ref_id=ref_id,
+        info={"path": path or f"{ref_id}.mp4", "sha256": f"sha-{ref_id}", "kind": "video",
+              "duration_s": n / 2, "fps": 24, "width": 320, "height": 180},
+        times=np.arange(n) * 0.5,
+        vectors={"pdq": (keep, pdq), "clip": (np.ones(n, bool), clip)},
+    )
+    return pdq, clip
+
+
+def test_add_reopen_and_search_map_back_to_videos_and_times(tmp_path):
+    idx = make(tmp_path / "idx")
+    with idx.writer() as w:
+        pdq, clip = add(w, "ep01", 6, seed=1)
+        add(w, "ep02", 4, seed=2, work="Work B", owner="Studio B")
+    idx = ri.ReferenceIndex.open(tmp_path / "idx")
+    info = idx.info()
+    assert info["counts"] == {"works": 2, "videos": 2, "frames": 10}
+    assert info["channels"]["pdq"]["vectors"] == 8 and info["channels"]["clip"]["vectors"] == 10
+    d, ids = idx.search("pdq", pdq[3:4], 1)
+    ref = idx.frame_refs(ids.ravel())[int(ids[0, 0])]
+    assert d[0, 0] == 0 and (ref.ref_id, ref.t, ref.work, ref.owner) == ("ep01", 1.5, "Work A", "Studio A")
+    s, ids = idx.search("clip", clip[5:6], 1)
+    assert s[0, 0] == pytest.approx(1.0, abs=1e-5)
+    assert idx.frame_refs(ids.ravel())[int(ids[0, 0])].t == 2.5
+    _, ids = idx.search("pdq", pdq[0:1], 8)  # ep01's first frame (id 1) was kept out of PDQ
+    assert 1 not in ids[0] and 2 in ids[0]
+    assert idx.verify() == []
+
+
+def test_fingerprint_and_channel_mismatch_are_refused_with_both_named(tmp_path):
+    idx = make(tmp_path / "idx")
+    idx.check_fingerprint("clip", FP_CLIP)
+    other = dict(FP_CLIP, id="clip-cccc", weights_sha256="2" * 64)
+    with pytest.raises(ri.FingerprintMismatch) as e:
+        idx.check_fingerprint("clip", other)
+    assert "clip-bbbb" in str(e.value) and "clip-cccc" in str(e.value)
+    with pytest.raises(ri.ChannelMismatch, match="holds channels clip,pdq"):
+        idx.check_channels(["pdq"])
+
+
+def test_catalogue_conflicts_leave_the_index_unchanged(tmp_path):
+    idx = make(tmp_path / "idx")
+    with idx.writer() as w:
+        add(w, "ep01", 3, seed=1)
+        with pytest.raises(ri.CatalogueConflict, match="already used"):
+            add(w, "ep01", 3, seed=2, path="elsewhere/ep01.mp4")
+        with pytest.raises(ri.CatalogueConflict, match="already owned by 'Studio A'"):
+            add(w, "ep09", 3, seed=3, owner="Somebody Else")
+    idx = ri.ReferenceIndex.open(tmp_path / "idx")
+    assert idx.info()["counts"]["frames"] == 3
+    assert idx.info()["channels"]["clip"]["vectors"] == 3
+
+
+def test_an_error_inside_a_writer_discards_its_changes(tmp_path):
+    idx = make(tmp_path / "idx")
+    with idx.writer() as w:
+        add(w, "ep01", 3, seed=1)
+    with pytest.raises(RuntimeError):
+        with idx.writer() as w:
+            add(w, "ep02", 3, seed=2)
+            raise RuntimeError("boom")
+    idx = ri.ReferenceIndex.open(tmp_path / "idx")
+    assert [v["ref_id"] for v in idx.videos()] == ["ep01"]
+    assert sorted(p.name for p in (tmp_path / "idx").glob("gen-*")) == ["gen-000002"]
+
+
+def test_a_failure_while_committing_leaves_the_previous_index_readable(tmp_path, monkeypatch):
+    idx = make(tmp_path / "idx")
+    with idx.writer() as w:
+        add(w, "ep01", 3, seed=1)
+    before = (tmp_path / "idx" / "manifest.json").read_bytes()
+
+    def fail(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "atomic_write_bytes", fail)
+    with pytest.raises(OSError):
+        with idx.writer() as w:
+            add(w, "ep02", 3, seed=2)
+    monkeypatch.undo()
+    assert (tmp_path / "idx" / "manifest.json").read_bytes() == before
+    idx = ri.ReferenceIndex.open(tmp_path / "idx")
+    assert [v["ref_id"] for v in idx.videos()] == ["ep01"]
+    with idx.writer() as w:  # the next writer cleans up and works
+        add(w, "ep02", 3, seed=2)
+    assert len(ri.ReferenceIndex.open(tmp_path / "idx").videos()) == 2
+
+
+def test_a_process_killed_mid_write_leaves_the_previous_index_readable(tmp_path):
+    idx = make(tmp_path / "idx")
+    with idx.writer() as w:
+        add(w, "ep01", 3, seed=1)
+    # A child process adds a video, starts committing (vector files written) and dies hard.
+    script = textwrap.dedent(
+        f"""
+        import os, sys, numpy as np
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import reference_index as ri
+        from reference_index import store
+        from test_index import add
+        def die(*a, **k):
+            os._exit(9)
+        store._write_manifest = die
+        w = ri.IndexWriter({str(tmp_path / "idx")!r})
+        w.__enter__()
+        add(w, "ep02", 4, seed=2)
+        w.__exit__(None, None, None)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 2  # the half-written generation is there
+    idx = ri.ReferenceIndex.open(tmp_path / "idx")
+    assert [v["ref_id"] for v in idx.videos()] == ["ep01"]
+    assert idx.verify() == []
+    with idx.writer() as w:
+        add(w, "ep03", 2, seed=3)
+    idx = ri.ReferenceIndex.open(tmp_path / "idx")
+    assert [v["ref_id"] for v in idx.videos()] == ["ep01", "ep03"]
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 1
+
+
+def test_damaged_files_are_detected(tmp_path):
+    idx = make(tmp_path / "idx")
+    with idx.writer() as w:
+        add(w, "ep01", 5, seed=1)
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    gen = tmp_path / "idx" / f"gen-{manifest['generation']:06d}"
+    clip_file = gen / manifest["channels"]["clip"]["file"]
+    data = bytearray(clip_file.read_bytes())
+    data[-5] ^= 0xFF  # same size, different bytes
+    clip_file.write_bytes(bytes(data))
+    problems = ri.ReferenceIndex.open(tmp_path / "idx").verify()
+    assert len(problems) == 1 and "clip.faiss" in problems[0]
+    clip_file.write_bytes(bytes(data[:100]))  # truncated
+    with pytest.raises(ri.IndexCorrupt, match="damaged"):
+        ri.ReferenceIndex.open(tmp_path / "idx")
+
+
+def test_not_an_index_and_a_second_writer(tmp_path):
+    with pytest.raises(ri.IndexNotFound):
+        ri.ReferenceIndex.open(tmp_path)
+    idx = make(tmp_path / "idx")
+    with idx.writer():
+        with pytest.raises(ri.IndexLocked):
+            with idx.writer():
+                pass
