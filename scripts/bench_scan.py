@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Throughput of the scan pipeline's stages on real footage, measured in one run.
+
+Prints, for the clips used (../shared/corpus/videos when present, else generated footage):
+- decode: frames decoded per second by the OpenCV reader (and frames sampled per second);
+- pdq: frames hashed per second;
+- clip raw encoder: images per second through the image tower alone, on preprocessed batches;
+- clip pipeline: images per second through decode + sample + preprocess + encode (embed_file);
+and the pipeline / raw-encoder ratio.
+
+CLIP weights: the real ViT-B-32 / laion2b_s34b_b79k when they are in the Hugging Face cache;
+otherwise a randomly initialised ViT-B-32 saved to a temporary open_clip folder and loaded
+through the same `local-dir:` path (throughput does not depend on weight values; the figures
+say which was used).
+
+    .venv/bin/python scripts/bench_scan.py [--fps 5] [--clips N] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from auditor import synth
+from auditor.channels import create_channel
+from auditor.config import load_config
+from auditor.errors import ModelWeightsMissing
+from auditor.pipeline import embed_file
+from auditor.sampling import MediaReader
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "videos"
+
+
+def clips(limit: int | None, workdir: Path) -> tuple[list[Path], str]:
+    if CORPUS.is_dir():
+        found = sorted(p for p in CORPUS.iterdir() if p.is_file())
+        return (found[:limit] if limit else found), f"corpus ({CORPUS})"
+    made = [synth.write_clip(workdir / f"gen{i}.mp4", lambda t, s=i: synth.scene_frame(s, t, 640, 360), 20.0)
+            for i in range(limit or 4)]
+    return made, "generated drawn footage (640x360, 20 s each)"
+
+
+def clip_channel(config: dict, batch_size: int, workdir: Path):
+    config["channels"]["clip"]["batch_size"] = batch_size
+    try:
+        return create_channel("clip", config), "ViT-B-32 / laion2b_s34b_b79k (real weights)"
+    except ModelWeightsMissing:
+        import open_clip
+        from safetensors.torch import save_file
+
+        folder = workdir / "vit-b-32-random"
+        folder.mkdir()
+        cfg = open_clip.get_model_config("ViT-B-32")
+        (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {}}))
+        torch.manual_seed(0)
+        model = open_clip.create_model("ViT-B-32", pretrained=None)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+        del model
+        config["channels"]["clip"]["model"] = f"local-dir:{folder}"
+        return create_channel("clip", config), "ViT-B-32, random init (timing only: real weights not on this machine)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fps", type=float, default=None, help="sampling rate (default: the query rate in the config)")
+    ap.add_argument("--clips", type=int, default=None, help="use only the first N clips")
+    ap.add_argument("--batch-size", type=int, default=32)
+    args = ap.parse_args()
+    config = load_config()
+    fps = args.fps or config["sampling"]["query"]["fps"]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        paths, source = clips(args.clips, workdir)
+        print(f"footage: {source}, {len(paths)} clips; sampling {fps:g} frames/s; torch threads {torch.get_num_threads()}")
+
+        # 1. decode
+        t0 = time.perf_counter()
+        frames, decoded = [], 0
+        for p in paths:
+            r = MediaReader(p, fps, config)
+            frames.extend(f.image for f in r.frames())
+            decoded += r.info.frames_decoded
+        dt = time.perf_counter() - t0
+        print(f"decode         {decoded / dt:9.1f} frames decoded/s   ({len(frames) / dt:.1f} sampled/s; {decoded} frames in {dt:.2f} s)")
+
+        # 2. pdq
+        pdq = create_channel("pdq", config)
+        t0 = time.perf_counter()
+        emb = pdq.embed(frames)
+        dt = time.perf_counter() - t0
+        print(f"pdq            {len(frames) / dt:9.1f} frames/s           ({int(emb.keep.sum())}/{len(frames)} kept at quality >= {pdq.min_quality})")
+
+        # 3. clip raw encoder vs pipeline
+        clip, weights = clip_channel(config, args.batch_size, workdir)
+        print(f"clip model     {weights}; batch {clip.batch_size}; device {clip.device}")
+        batch = clip.preprocess(frames[: clip.batch_size])
+        clip.encode(batch)  # warm-up
+        n_batches = max(2, min(8, len(frames) // clip.batch_size))
+        t0 = time.perf_counter()
+        for _ in range(n_batches):
+            clip.encode(batch)
+        raw = n_batches * len(batch) / (time.perf_counter() - t0)
+        print(f"clip raw       {raw:9.1f} images/s           (encoder alone, {n_batches} batches of {len(batch)})")
+        t0 = time.perf_counter()
+        n = 0
+        for p in paths:
+            n += embed_file(p, fps, {"clip": clip}, config).n_frames
+        pipe = n / (time.perf_counter() - t0)
+        print(f"clip pipeline  {pipe:9.1f} images/s           (decode + sample + preprocess + encode, {n} frames)")
+        print(f"ratio          {pipe / raw:9.2f}  pipeline / raw encoder")
+
+
+if __name__ == "__main__":
+    main()
