@@ -193,3 +193,6 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
         return IngestResult(path, "error", ref_id, 0, exc.reason)
     except CatalogueConflict as exc:
         return IngestResult(path, "error", ref_id, 0, str(exc))
+    except (MemoryError, OSError, ValueError, RuntimeError) as exc:
+        # Whatever one file does to a decoder or a library, the rest of the catalogue goes on.
+        return IngestResult(path, "error", ref_id, 0, f"unexpected {type(exc).__name__}: {exc}")

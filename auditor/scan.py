@@ -222,6 +222,9 @@ def scan_paths(
                 ev = scanner.scan(path, qid)
             except InputError as exc:
                 outcome = ClipOutcome(str(path), qid, "error", error=exc.reason)
+            except (MemoryError, OSError, ValueError, RuntimeError) as exc:
+                # Whatever one file does to a decoder or a library, the batch goes on.
+                outcome = ClipOutcome(str(path), qid, "error", error=f"unexpected {type(exc).__name__}: {exc}")
             else:
                 written = write_evidence(out, ev)
                 rows.extend(matches_rows(ev))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+import numpy as np
+
 LEVELS = ("near-identical copy", "strong resemblance", "weak resemblance", "no match")
 
 
@@ -96,23 +98,25 @@ def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
 
 
 def _offset_clusters(hits: list[Hit], tol: float, min_frames: int) -> list[list[Hit]]:
-    """Greedy: take the offset most query frames agree on, remove its hits, repeat."""
-    remaining = list(hits)
+    """Greedy: take the time offset most hits agree on (within `tol`), remove its hits, repeat.
+
+    Sliding-window counts over sorted offsets: O(n log n) per cluster, so long copies with
+    thousands of hits stay fast.
+    """
+    remaining = sorted(hits, key=lambda h: h.offset)
     clusters = []
-    while remaining:
-        best_support, best_offset = 0, 0.0
-        for cand in {round(h.offset, 2) for h in remaining}:
-            support = len({h.q_index for h in remaining if abs(h.offset - cand) <= tol})
-            if support > best_support or (support == best_support and abs(cand) < abs(best_offset)):
-                best_support, best_offset = support, cand
-        if best_support < min_frames:
+    while len(remaining) >= min_frames:
+        offs = np.fromiter((h.offset for h in remaining), dtype=np.float64, count=len(remaining))
+        support = np.searchsorted(offs, offs + tol, "right") - np.searchsorted(offs, offs - tol, "left")
+        centre = float(offs[int(np.argmax(support))])
+        window = np.abs(offs - centre) <= tol
+        centre = float(np.median(offs[window]))  # re-centre on the members
+        window = np.abs(offs - centre) <= tol
+        members = [h for h, w in zip(remaining, window) if w]
+        if len({h.q_index for h in members}) < min_frames:
             break
-        members = [h for h in remaining if abs(h.offset - best_offset) <= tol]
-        centre = statistics.median(h.offset for h in members)
-        members = [h for h in remaining if abs(h.offset - centre) <= tol]
         clusters.append(members)
-        chosen = {id(h) for h in members}
-        remaining = [h for h in remaining if id(h) not in chosen]
+        remaining = [h for h, w in zip(remaining, window) if not w]
     return clusters
 
 

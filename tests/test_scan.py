@@ -185,3 +185,19 @@ def test_evidence_parameters_follow_the_config(footage, pdq_index, tmp_path):
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     assert ev["tool"]["parameters"]["segments"]["min_frames"] == 100
     assert ev["verdict"]["flagged"] is False  # no segment is long enough: no verdict
+
+
+def test_an_unexpected_failure_on_one_clip_costs_that_clip_alone(footage, pdq_index, pdq_config, tmp_path, monkeypatch):
+    from auditor import scan as scan_mod
+
+    real = scan_mod.Scanner.scan
+
+    def flaky(self, path, query_id=None):
+        if "unrelated" in str(path):
+            raise RuntimeError("decoder exploded")
+        return real(self, path, query_id)
+
+    monkeypatch.setattr(scan_mod.Scanner, "scan", flaky)
+    report = scan_paths([footage["unrelated"], footage["copy"]], pdq_index, tmp_path, pdq_config)
+    assert [o.status for o in report.outcomes] == ["error", "ok"]
+    assert "RuntimeError: decoder exploded" in report.outcomes[0].error

@@ -1,0 +1,75 @@
+import pytest
+
+from auditor.config import load_config
+from auditor.scoring import Hit, build_segments, verdict
+
+
+def hits_for(ref_id, pairs, channel="pdq", raw=10.0, work="W", kind="video"):
+    return [
+        Hit(q_index=round(q * 5), q_t=q, channel=channel, frame_id=i, ref_id=ref_id, kind=kind, work=work,
+            owner="O", ref_t=r, raw=raw, sim=1 - raw / 128)
+        for i, (q, r) in enumerate(pairs)
+    ]
+
+
+def seg_tuple(s):
+    return (s.ref_id, round(s.query_start, 1), round(s.query_end, 1), round(s.ref_start, 1), round(s.ref_end, 1))
+
+
+CFG = load_config()
+
+
+def test_one_offset_one_segment_and_stray_hits_ignored():
+    hits = hits_for("ep1", [(q / 5, q / 5 + 10.0) for q in range(5, 16)])  # q 1.0-3.0 -> ref 11-13
+    hits += hits_for("ep1", [(0.2, 40.0), (3.8, 2.0)])  # strays at other offsets
+    hits += hits_for("ep9", [(1.0, 5.0), (1.2, 5.2)])  # too short for a segment
+    segs = build_segments(hits, CFG, 0.2, 10.0, {"ep1": 30.0, "ep9": 30.0})
+    assert [seg_tuple(s) for s in segs] == [("ep1", 1.0, 3.2, 11.0, 13.2)]
+    assert len(segs[0].pairs) == 11
+
+
+def test_two_works_and_a_gap_split_into_separate_segments():
+    a = hits_for("ep1", [(q / 5, q / 5 + 2.0) for q in range(0, 10)], work="A")  # q 0-1.8
+    a += hits_for("ep1", [(q / 5, q / 5 + 2.0) for q in range(25, 35)], work="A")  # q 5-6.8, gap of 3.2 s
+    b = hits_for("mov", [(q / 5, q / 5 - 1.0) for q in range(12, 22)], work="B")  # q 2.4-4.2
+    segs = build_segments(a + b, CFG, 0.2, 8.0, {"ep1": 20.0, "mov": 20.0})
+    assert sorted(seg_tuple(s) for s in segs) == [
+        ("ep1", 0.0, 2.0, 2.0, 4.0),
+        ("ep1", 5.0, 7.0, 7.0, 9.0),
+        ("mov", 2.4, 4.4, 1.4, 3.4),
+    ]
+
+
+def test_held_frames_hitting_several_reference_frames_stay_one_segment():
+    # animation holds: each query frame also matches the neighbouring reference frames
+    hits = []
+    for q in range(10):
+        t = q / 5
+        hits += hits_for("ep1", [(t, t + 4.0)], raw=8.0)
+        hits += hits_for("ep1", [(t, t + 4.5), (t, t + 3.5)], raw=20.0)
+    segs = build_segments(hits, CFG, 0.2, 2.0, {"ep1": 20.0})
+    assert len(segs) == 1
+    assert seg_tuple(segs[0]) == ("ep1", 0.0, 2.0, 4.0, 6.0)
+    assert all(p.raw == 8.0 for p in segs[0].pairs)  # the best pair per query frame
+
+
+def test_levels_follow_the_configured_rules_and_reach_the_verdict():
+    close = build_segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], raw=6.0), CFG, 0.2, 2, {"ep1": 9})
+    assert close[0].level == "near-identical copy" and "6 <= 20" in close[0].rule
+    looser = build_segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], raw=28.0), CFG, 0.2, 2, {"ep1": 9})
+    assert looser[0].level == "strong resemblance"
+    semantic = hits_for("ep1", [(q / 5, q / 5) for q in range(10)], channel="clip", raw=0.91)
+    weak = build_segments(semantic, CFG, 0.2, 2, {"ep1": 9})
+    assert weak[0].level == "weak resemblance"
+    v = verdict(weak, CFG, "x.mp4")
+    assert v["flagged"] is False and v["level"] == "weak resemblance"
+    assert verdict(close, CFG, "x.mp4")["flagged"] is True
+    assert verdict([], CFG, "x.mp4") == pytest.approx(
+        {**verdict([], CFG, "x.mp4"), "flagged": False, "level": "no match", "score": 0.0}
+    )
+
+
+def test_stills_match_over_query_time_alone():
+    hits = hits_for("art", [(q / 5, 0.0) for q in range(5, 20)], kind="still")
+    segs = build_segments(hits, CFG, 0.2, 5.0, {"art": 0.0})
+    assert seg_tuple(segs[0]) == ("art", 1.0, 4.0, 0.0, 0.0)
