@@ -126,17 +126,30 @@ def channels(
             typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
 
 
-def _ingest_printer(total: int):
+def _progress(total: int, describe):
+    """A progress callback printing `[done/total] ...` to stderr; `describe(item)` gives
+    (failed, text) for one finished file."""
     done = [0]
 
-    def show(result) -> None:
+    def show(item) -> None:
         done[0] += 1
-        if result.status == "error":
-            err(f"[{done[0]}/{total}] error: {result.path}: {result.message}")
-        else:
-            typer.echo(f"[{done[0]}/{total}] {result.status} {result.ref_id}: {result.frames} frames ({result.message})", err=True)
+        failed, text = describe(item)
+        typer.echo(f"{'auditor: ' if failed else ''}[{done[0]}/{total}] {text}", err=True)
 
     return show
+
+
+def _describe_ingest(r) -> tuple[bool, str]:
+    if r.status == "error":
+        return True, f"error: {r.path}: {r.message}"
+    return False, f"{r.status} {r.ref_id}: {r.frames} frames ({r.message})"
+
+
+def _describe_scan(o) -> tuple[bool, str]:
+    if o.status == "error":
+        return True, f"error: {o.path}: {o.error}"
+    v = o.verdict
+    return False, f"{o.query_id}: {'flagged' if v['flagged'] else 'not flagged'}, {v['level']} ({v['score']:.3f})"
 
 
 def _finish_ingest(report) -> None:
@@ -170,7 +183,7 @@ def index_add(
     cfg = _config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
-    _finish_ingest(add_items(index, items, cfg, names, progress=_ingest_printer(len(items))))
+    _finish_ingest(add_items(index, items, cfg, names, progress=_progress(len(items), _describe_ingest)))
 
 
 @index_app.command("build")
@@ -191,7 +204,7 @@ def index_build(
     cfg = _config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = read_catalogue_csv(catalogue)
-    _finish_ingest(add_items(index, items, cfg, names, progress=_ingest_printer(len(items))))
+    _finish_ingest(add_items(index, items, cfg, names, progress=_progress(len(items), _describe_ingest)))
 
 
 @index_app.command("info")
@@ -231,21 +244,6 @@ def index_info(
         raise typer.Exit(1)
 
 
-def _outcome_printer(total: int):
-    done = [0]
-
-    def show(o) -> None:
-        done[0] += 1
-        if o.status == "error":
-            err(f"[{done[0]}/{total}] error: {o.path}: {o.error}")
-        else:
-            v = o.verdict
-            state = "flagged" if v["flagged"] else "not flagged"
-            typer.echo(f"[{done[0]}/{total}] {o.query_id}: {state}, {v['level']} ({v['score']:.3f})", err=True)
-
-    return show
-
-
 def _render_table(outcomes) -> None:
     headers = ("clip", "status", "flagged", "level", "score", "work")
     rows = []
@@ -281,7 +279,7 @@ def scan(
     from .scan import scan_paths
 
     cfg = _config(config, clip_model, clip_pretrained, device)
-    report = scan_paths(paths, index, out, cfg, progress=_outcome_printer(len(paths)))
+    report = scan_paths(paths, index, out, cfg, progress=_progress(len(paths), _describe_scan))
     _render_table(report.outcomes)
     typer.echo(f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
     if report.failed:
