@@ -286,6 +286,44 @@ def scan(
         raise typer.Exit(1)
 
 
+@app.command("eval")
+@handle_errors
+def eval_(
+    matches: Path = typer.Option(..., "--matches", help="matches.csv from a scan (VSC 2022 format)."),
+    truth: Path = typer.Option(..., "--truth", help="Truth CSV: query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform]."),
+    evidence: Optional[Path] = typer.Option(None, "--evidence", help="Folder of evidence JSON: clip decisions use their verdicts."),
+    iou: float = typer.Option(0.5, "--iou", help="Overlap IoU a predicted segment needs to count as found."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Score matches against a truth file.
+
+    Segment AP (micro, VSC-style): predictions ranked by score are matched one to one to truth
+    segments of the same query and reference when the IoU of their [query interval] x [reference
+    interval] boxes is at least --iou (query intervals alone for stills). Clip recall and
+    false-positive rate: a clip is detected when its evidence verdict is flagged (with
+    --evidence) or when matches.csv has a row for it. Recall per transform when the truth has a
+    transform column. A query with no copy is a truth row with an empty ref_id.
+    """
+    from .evaluate import evaluate
+
+    r = evaluate(matches, truth, evidence, iou)
+    if as_json:
+        typer.echo(json.dumps(r.to_dict(), indent=2))
+        return
+    typer.echo(f"segment AP        {r.segment_ap:.3f}  (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} truth segments found, {r.predicted_segments} predicted)")
+    typer.echo(f"clip recall       {r.clip_recall:.3f}  ({r.positives} clips with copies; decision: {r.decision})")
+    typer.echo(f"clip FP rate      {r.clip_fpr:.3f}  ({len(r.false_positives)} of {r.negatives} clips without copies)")
+    if r.per_transform:
+        typer.echo("per transform     clips  clip recall  segment recall")
+        for name, t in r.per_transform.items():
+            seg = "-" if t["segment_recall"] is None else f"{t['segment_recall']:.2f}"
+            typer.echo(f"  {name:16} {t['clips']:5}  {t['clip_recall']:11.2f}  {seg:>14}")
+    if r.missed:
+        typer.echo(f"missed            {', '.join(r.missed)}")
+    if r.false_positives:
+        typer.echo(f"false positives   {', '.join(r.false_positives)}")
+
+
 @app.command()
 @handle_errors
 def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's footage, index and results.")) -> None:

@@ -39,8 +39,12 @@ def embed_file(
     channels: dict[str, Channel],
     config: dict,
     on_frames: Callable[[int], None] | None = None,
+    query: bool = False,
 ) -> EmbeddedMedia:
-    """Sample `path` at `fps` and embed every sampled frame with every channel."""
+    """Sample `path` at `fps` and embed every sampled frame with every channel.
+
+    `query=True` embeds as a suspect clip: channels may add variants of each frame.
+    """
     reader = MediaReader(path, fps, config)
     times: list[float] = []
     parts: dict[str, list[Embeddings]] = {name: [] for name in channels}
@@ -50,7 +54,7 @@ def embed_file(
         if not chunk:
             return
         for name, ch in channels.items():
-            parts[name].append(ch.embed(chunk))
+            parts[name].append(ch.embed(chunk, query=query))
         if on_frames:
             on_frames(len(chunk))
         chunk.clear()

@@ -48,20 +48,37 @@ class Scanner:
     def scan(self, path: str | Path, query_id: str | None = None) -> dict:
         """Evidence for one clip (a dict of schema auditor.evidence/1). Raises InputError."""
         fps = float(self.config["sampling"]["query"]["fps"])
-        embedded = embed_file(path, fps, self.channels, self.config)
+        embedded = embed_file(path, fps, self.channels, self.config, query=True)
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
         return self._evidence(embedded, query_id or Path(path).stem)
 
     def _search(self, embedded: EmbeddedMedia):
+        """Per channel: the kept query rows and, for each, its top-k reference frames as
+        (frame_id, raw score, variant) best first, the best variant per reference frame."""
         k = int(self.config["search"]["top_k"])
         found = {}
         ids_seen: set[int] = set()
         for name, emb in embedded.embeddings.items():
+            lower_is_better = self.channels[name].metric == "hamming"
             rows = np.nonzero(emb.keep)[0]
-            scores, ids = self.index.search(name, emb.vectors[rows], k)
-            found[name] = (rows, scores, ids)
-            ids_seen.update(int(i) for i in ids[ids >= 0].ravel())
+            best: list[dict[int, tuple[float, str]]] = [{} for _ in rows]
+            for variant, vectors in [("original", emb.vectors), *(emb.variants or {}).items()]:
+                scores, ids = self.index.search(name, vectors[rows], k)
+                for r in range(len(rows)):
+                    cands = best[r]
+                    for raw, fid in zip(scores[r].tolist(), ids[r].tolist()):
+                        if fid < 0:
+                            continue
+                        old = cands.get(fid)
+                        if old is None or (raw < old[0] if lower_is_better else raw > old[0]):
+                            cands[fid] = (raw, variant)
+            ranked = [
+                sorted(((fid, raw, var) for fid, (raw, var) in c.items()), key=lambda x: x[1], reverse=not lower_is_better)[:k]
+                for c in best
+            ]
+            found[name] = (rows, ranked)
+            ids_seen.update(fid for cands in ranked for fid, _, _ in cands)
         return found, self.index.frame_refs(ids_seen)
 
     def _evidence(self, embedded: EmbeddedMedia, query_id: str) -> dict:
@@ -70,33 +87,33 @@ class Scanner:
         found, refs = self._search(embedded)
         frames = [{"index": i, "t": round(float(t), 3), "quality": {}, "used": {}, "top": {}} for i, t in enumerate(times)]
         hits: list[Hit] = []
-        for name, (rows, scores, ids) in found.items():
+        for name, (rows, ranked) in found.items():
             ch = self.channels[name]
             emb = embedded.embeddings[name]
             for i in range(len(times)):
                 frames[i]["used"][name] = bool(emb.keep[i])
                 if emb.quality is not None:
                     frames[i]["quality"][name] = round(float(emb.quality[i]), 2)
-            sims = ch.similarity(scores)
-            hit_mask = ch.is_hit(scores) & (ids >= 0)
-            for r, q in enumerate(rows):
+            for q, cands in zip(rows, ranked):
+                cands = [c for c in cands if c[0] in refs]
+                raws = np.array([c[1] for c in cands], dtype=np.float64)
+                sims = ch.similarity(raws)
+                is_hit = ch.is_hit(raws)
                 top = []
-                for j in range(ids.shape[1]):
-                    fid = int(ids[r, j])
-                    if fid < 0 or fid not in refs:
-                        continue
+                for (fid, raw, variant), sim, hit in zip(cands, sims, is_hit):
                     ref = refs[fid]
                     if len(top) < TOP_PER_FRAME:
                         top.append(
                             {
                                 "ref_id": ref.ref_id,
                                 "ref_t": round(ref.t, 3),
-                                "raw": round(float(scores[r, j]), 6),
-                                "similarity": round(float(sims[r, j]), 6),
-                                "hit": bool(hit_mask[r, j]),
+                                "raw": round(float(raw), 6),
+                                "similarity": round(float(sim), 6),
+                                "variant": variant,
+                                "hit": bool(hit),
                             }
                         )
-                    if hit_mask[r, j]:
+                    if hit:
                         hits.append(
                             Hit(
                                 q_index=int(q),
@@ -108,8 +125,9 @@ class Scanner:
                                 work=ref.work,
                                 owner=ref.owner,
                                 ref_t=float(ref.t),
-                                raw=float(scores[r, j]),
-                                sim=float(sims[r, j]),
+                                raw=float(raw),
+                                sim=float(sim),
+                                variant=variant,
                             )
                         )
                 frames[q]["top"][name] = top

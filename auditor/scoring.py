@@ -34,6 +34,7 @@ class Hit:
     ref_t: float
     raw: float  # distance (hamming) or similarity (ip)
     sim: float  # mapped to [0, 1]
+    variant: str = "original"  # which variant of the query frame matched (e.g. flip_horizontal)
 
     @property
     def offset(self) -> float:
@@ -79,6 +80,7 @@ class Segment:
                     "channel": h.channel,
                     "raw": round(float(h.raw), 6),
                     "similarity": round(float(h.sim), 6),
+                    "variant": h.variant,
                 }
                 for h in self.pairs
             ],

@@ -27,6 +27,8 @@ class Embeddings:
     vectors: np.ndarray
     keep: np.ndarray
     quality: np.ndarray | None = None
+    # query side only: further vectors per frame for variants of it (e.g. "flip_horizontal")
+    variants: dict[str, np.ndarray] | None = None
 
     @staticmethod
     def concat(parts: Sequence["Embeddings"], width: int, dtype) -> "Embeddings":
@@ -35,8 +37,11 @@ class Embeddings:
         quality = None
         if all(p.quality is not None for p in parts):
             quality = np.concatenate([p.quality for p in parts])
+        variants = None
+        if all(p.variants for p in parts):
+            variants = {k: np.concatenate([p.variants[k] for p in parts]) for k in parts[0].variants}
         return Embeddings(
-            np.concatenate([p.vectors for p in parts]), np.concatenate([p.keep for p in parts]), quality
+            np.concatenate([p.vectors for p in parts]), np.concatenate([p.keep for p in parts]), quality, variants
         )
 
 
@@ -91,11 +96,13 @@ class Channel(ABC):
     def embed_batch(self, images: list[np.ndarray]) -> Embeddings:
         """Embed one batch of RGB uint8 images."""
 
-    def embed(self, images: Sequence[np.ndarray]) -> Embeddings:
-        parts = [
-            self.embed_batch(list(images[i : i + self.batch_size]))
-            for i in range(0, len(images), self.batch_size)
-        ]
+    def embed_query_batch(self, images: list[np.ndarray]) -> Embeddings:
+        """Embed a batch of query frames; a channel may add variants (flips, rotations)."""
+        return self.embed_batch(images)
+
+    def embed(self, images: Sequence[np.ndarray], query: bool = False) -> Embeddings:
+        one = self.embed_query_batch if query else self.embed_batch
+        parts = [one(list(images[i : i + self.batch_size])) for i in range(0, len(images), self.batch_size)]
         return Embeddings.concat(parts, self.vector_width, self.vector_dtype)
 
     # -- scores ---------------------------------------------------------------------------

@@ -12,9 +12,14 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 import pdqhash
 
+from ..imageops import trim_borders
 from .base import Channel, Embeddings
 
 PDQ_BITS = 256
+# the order in which pdqhash.compute_dihedral returns the hashes of a frame's 8 symmetries
+DIHEDRAL = (
+    "original", "rot90", "rot180", "rot270", "flip_vertical", "flip_horizontal", "transpose", "transverse",
+)
 
 
 class PDQChannel(Channel):
@@ -31,6 +36,7 @@ class PDQChannel(Channel):
             "dim": self.dim,
             "bit_packing": "numpy.packbits, big-endian within each byte",
             "input": f"RGB, longer side <= {self.config['sampling']['max_side']} px (INTER_AREA)",
+            "trim_borders": self.trim,
         }
 
     def source(self) -> dict:
@@ -47,15 +53,43 @@ class PDQChannel(Channel):
     def max_distance(self) -> int:
         return int(self.settings.get("max_distance", 31))
 
+    @property
+    def trim(self) -> bool:
+        """Hash the picture inside near-black letterbox/pillarbox bars, on both sides alike."""
+        return bool(self.settings.get("trim_borders", True))
+
+    @property
+    def dihedral(self) -> bool:
+        return bool(self.settings.get("query_dihedral", True))
+
+    def _prepare(self, image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(trim_borders(image) if self.trim else image)
+
     def embed_batch(self, images: list[np.ndarray]) -> Embeddings:
         n = len(images)
         vectors = np.zeros((n, PDQ_BITS // 8), dtype=np.uint8)
         quality = np.zeros(n, dtype=np.float32)
         for i, image in enumerate(images):
-            bits, q = pdqhash.compute(np.ascontiguousarray(image))
+            bits, q = pdqhash.compute(self._prepare(image))
             vectors[i] = np.packbits(bits.astype(np.uint8))
             quality[i] = q
         return Embeddings(vectors, quality >= self.min_quality, quality)
+
+    def embed_query_batch(self, images: list[np.ndarray]) -> Embeddings:
+        """Query frames also give the hashes of their 7 other symmetries (mirrored or rotated
+        copies then match the original); PDQ derives them from one transform, at little cost."""
+        if not self.dihedral:
+            return self.embed_batch(images)
+        n = len(images)
+        all_vectors = np.zeros((len(DIHEDRAL), n, PDQ_BITS // 8), dtype=np.uint8)
+        quality = np.zeros(n, dtype=np.float32)
+        for i, image in enumerate(images):
+            hashes, q = pdqhash.compute_dihedral(self._prepare(image))
+            for v, bits in enumerate(hashes):
+                all_vectors[v, i] = np.packbits(bits.astype(np.uint8))
+            quality[i] = q
+        variants = {name: all_vectors[v] for v, name in enumerate(DIHEDRAL) if name != "original"}
+        return Embeddings(all_vectors[0], quality >= self.min_quality, quality, variants)
 
     def similarity(self, raw: np.ndarray) -> np.ndarray:
         # Unrelated hashes sit near 128 bits apart; identical ones at 0.

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Index an evaluation set, scan its queries and print the evaluation figures.
+
+    .venv/bin/python scripts/make_eval_set.py --out eval-set      # once
+    .venv/bin/python scripts/run_eval.py eval-set [--channels pdq] [--config my.toml]
+
+Uses the library functions the CLI uses; the index and results go under the set's folder
+(index-<channels>/, results-<channels>/), rebuilt on each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+from auditor.config import load_config
+from auditor.evaluate import evaluate
+from auditor.ingest import add_items, read_catalogue_csv
+from auditor.scan import scan_paths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--channels", default="pdq")
+    ap.add_argument("--config", type=Path, default=None)
+    ap.add_argument("--iou", type=float, default=0.5)
+    args = ap.parse_args()
+    config = load_config(args.config)
+    names = args.channels.split(",")
+    tag = "-".join(names)
+    index = args.folder / f"index-{tag}"
+    results = args.folder / f"results-{tag}"
+    for d in (index, results):
+        if d.exists():
+            shutil.rmtree(d)
+    t0 = time.perf_counter()
+    ingest = add_items(index, read_catalogue_csv(args.folder / "catalogue.csv"), config, names)
+    t1 = time.perf_counter()
+    queries = sorted((args.folder / "queries").glob("*.mp4"))
+    scan = scan_paths(queries, index, results, config)
+    t2 = time.perf_counter()
+    r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou)
+    print(f"channels {args.channels}; index {len(ingest.results)} references in {t1 - t0:.1f} s "
+          f"({len(ingest.failed)} failed); scan {len(queries)} clips in {t2 - t1:.1f} s ({len(scan.failed)} failed)")
+    print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, {r.predicted_segments} predicted)")
+    print(f"clip recall    {r.clip_recall:.3f}   ({r.positives} clips with copies)")
+    print(f"clip FP rate   {r.clip_fpr:.3f}   ({len(r.false_positives)}/{r.negatives} negatives flagged)")
+    print("transform       clips  clip recall  segment recall")
+    for name, t in r.per_transform.items():
+        seg = "-" if t["segment_recall"] is None else f"{t['segment_recall']:.2f}"
+        print(f"  {name:14} {t['clips']:5}  {t['clip_recall']:11.2f}  {seg:>14}")
+    if r.missed:
+        print("missed:", " ".join(r.missed))
+    if r.false_positives:
+        print("false positives:", " ".join(r.false_positives))
+
+
+if __name__ == "__main__":
+    main()
