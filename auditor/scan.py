@@ -131,13 +131,15 @@ class Scanner:
                             )
                         )
                 frames[q]["top"][name] = top
-        ref_durations = {}
+        ref_durations, ref_steps = {}, {}
         for ref_id in {h.ref_id for h in hits}:
-            v = self.index.video(ref_id)
-            ref_durations[ref_id] = float(v["duration_s"]) if v else 0.0
+            v = self.index.video(ref_id) or {}
+            ref_durations[ref_id] = float(v.get("duration_s") or 0.0)
+            fps = v.get("sampling_fps") or self.config["sampling"]["reference"]["fps"]
+            ref_steps[ref_id] = 1.0 / float(fps)
         duration = info.duration_s
         step = 1.0 / embedded.sampling_fps
-        segments = build_segments(hits, self.config, step, duration, ref_durations)
+        segments = build_segments(hits, self.config, step, duration, ref_durations, ref_steps)
         work_names = {s.work for s in segments}
         works = per_work(segments, duration, {w: self.index.work_metadata(w) for w in work_names})
         clip = info.to_dict()

@@ -99,27 +99,80 @@ def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
     return runs
 
 
-def _offset_clusters(hits: list[Hit], tol: float, min_frames: int) -> list[list[Hit]]:
-    """Greedy: take the time offset most hits agree on (within `tol`), remove its hits, repeat.
+def _chains(hits: list[Hit], cfg: dict, ref_step: float) -> list[list[Hit]]:
+    """Chains of hits that move forward in both timelines at a plausible speed (dynamic
+    programming over hits sorted by query time, after Tan et al.'s temporal network).
 
-    Sliding-window counts over sorted offsets: O(n log n) per cluster, so long copies with
-    thousands of hits stay fast.
+    A hit j may follow hit i when 0 < dq <= max_gap and the reference advances by
+    speed * dq, for a speed in [min_speed, max_speed], give or take `tol` (the reference
+    sampling step plus the configured tolerance, as sparse reference sampling quantises ref_t).
+    Each chain maximises the sum of similarities; its hits are removed and the next is found.
     """
-    remaining = sorted(hits, key=lambda h: h.offset)
-    clusters = []
-    while len(remaining) >= min_frames:
-        offs = np.fromiter((h.offset for h in remaining), dtype=np.float64, count=len(remaining))
-        support = np.searchsorted(offs, offs + tol, "right") - np.searchsorted(offs, offs - tol, "left")
-        centre = float(offs[int(np.argmax(support))])
-        window = np.abs(offs - centre) <= tol
-        centre = float(np.median(offs[window]))  # re-centre on the members
-        window = np.abs(offs - centre) <= tol
-        members = [h for h, w in zip(remaining, window) if w]
-        if len({h.q_index for h in members}) < min_frames:
+    seg = cfg["segments"]
+    max_gap = float(seg["max_gap_s"])
+    lo, hi = float(seg["min_speed"]), float(seg["max_speed"])
+    tol = float(seg["offset_tolerance_s"]) + ref_step
+    min_frames = int(seg["min_frames"])
+    # a query frame's best few hits on this reference are enough; more only slows the search
+    per_q: dict[int, list[Hit]] = {}
+    for h in hits:
+        per_q.setdefault(h.q_index, []).append(h)
+    pool = [h for lst in per_q.values() for h in sorted(lst, key=lambda h: -h.sim)[:6]]
+    chains = []
+    while True:
+        pool.sort(key=lambda h: (h.q_t, h.ref_t))
+        n = len(pool)
+        if len({h.q_index for h in pool}) < min_frames:
             break
-        clusters.append(members)
-        remaining = [h for h, w in zip(remaining, window) if not w]
-    return clusters
+        q = np.array([h.q_t for h in pool])
+        r = np.array([h.ref_t for h in pool])
+        w = np.array([h.sim for h in pool])
+        score = w.copy()
+        prev = np.full(n, -1)
+        for j in range(n):
+            start = int(np.searchsorted(q, q[j] - max_gap, "left"))
+            end = int(np.searchsorted(q, q[j], "left"))
+            if end <= start:
+                continue
+            dq = q[j] - q[start:end]
+            dr = r[j] - r[start:end]
+            ok = (dr >= lo * dq - tol) & (dr <= hi * dq + tol)
+            if ok.any():
+                cand = np.where(ok, score[start:end], -np.inf)
+                i = int(np.argmax(cand))
+                if cand[i] + w[j] > score[j]:
+                    score[j] = cand[i] + w[j]
+                    prev[j] = start + i
+        j = int(np.argmax(score))
+        path = []
+        while j >= 0:
+            path.append(j)
+            j = int(prev[j])
+        chain = [pool[i] for i in reversed(path)]
+        if len({h.q_index for h in chain}) < min_frames:
+            break
+        chains.append(chain)
+        taken = {id(pool[i]) for i in path}
+        pool = [h for h in pool if id(h) not in taken]
+    return chains
+
+
+def _fit_line(pairs: list[Hit], lo: float, hi: float) -> tuple[float, float]:
+    """ref_t = a * q_t + b over a chain: Theil-Sen slope (robust to quantised ref times),
+    clamped to the allowed speeds, and the median intercept."""
+    q = np.array([h.q_t for h in pairs])
+    r = np.array([h.ref_t for h in pairs])
+    if len(pairs) >= 2 and q[-1] > q[0]:
+        i, j = np.triu_indices(len(q), k=1)
+        far = (q[j] - q[i]) >= 0.5 * (q[-1] - q[0])  # long baselines only: short ones are noise
+        if not far.any():
+            far = np.ones_like(i, dtype=bool)
+        a = float(np.median((r[j] - r[i])[far] / (q[j] - q[i])[far]))
+    else:
+        a = 1.0
+    a = min(max(a, lo), hi)
+    b = float(np.median(r - a * q))
+    return a, b
 
 
 def _level(stats: dict, cfg: dict, min_frames: int) -> tuple[str, str]:
@@ -165,41 +218,51 @@ def build_segments(
     query_step: float,
     clip_duration: float,
     ref_durations: dict[str, float],
+    ref_steps: dict[str, float] | None = None,
 ) -> list[Segment]:
+    """Segments from hits. `ref_steps`: each reference's sampling interval (seconds)."""
     seg_cfg = config["segments"]
-    tol = float(seg_cfg["offset_tolerance_s"])
     max_gap = float(seg_cfg["max_gap_s"])
     min_frames = int(seg_cfg["min_frames"])
     min_duration = float(seg_cfg["min_duration_s"])
+    lo, hi = float(seg_cfg["min_speed"]), float(seg_cfg["max_speed"])
+    ref_steps = ref_steps or {}
     by_ref: dict[str, list[Hit]] = {}
     for h in hits:
         by_ref.setdefault(h.ref_id, []).append(h)
     segments: list[Segment] = []
     for ref_id, ref_hits in by_ref.items():
         kind = ref_hits[0].kind
-        clusters = [ref_hits] if kind == "still" else _offset_clusters(ref_hits, tol, min_frames)
-        for cluster in clusters:
-            for run in _runs(cluster, max_gap):
+        if kind == "still":
+            chains = _runs(ref_hits, max_gap)
+        else:
+            chains = _chains(ref_hits, config, ref_steps.get(ref_id, 0.5))
+        found: list[Segment] = []
+        for chain in chains:
+            for run in (_runs(chain, max_gap) if kind != "still" else [chain]):
                 best: dict[int, Hit] = {}
                 for h in run:
                     if h.q_index not in best or h.sim > best[h.q_index].sim:
                         best[h.q_index] = h
                 pairs = sorted(best.values(), key=lambda h: h.q_t)
                 q_start = pairs[0].q_t
-                q_end = min(clip_duration, pairs[-1].q_t + query_step) if clip_duration else pairs[-1].q_t + query_step
+                q_end = pairs[-1].q_t + query_step
+                if clip_duration:
+                    q_end = min(clip_duration, q_end)
                 if len(pairs) < min_frames or q_end - q_start < min_duration:
                     continue
                 if kind == "still":
                     r_start = r_end = 0.0
+                    speed = None
                 else:
-                    offset = statistics.median(h.offset for h in pairs)
+                    speed, b = _fit_line(pairs, lo, hi)
                     ref_len = ref_durations.get(ref_id) or float("inf")
-                    r_start = max(0.0, q_start + offset)
-                    r_end = min(ref_len, q_end + offset)
+                    r_start = min(max(0.0, speed * q_start + b), ref_len)
+                    r_end = min(max(r_start, speed * q_end + b), ref_len)
                 stats = _channel_stats(run)
                 level, rule = _level(stats, config, min_frames)
                 agreeing = [name for name, s in stats.items() if s["frames"] >= min_frames]
-                segments.append(
+                found.append(
                     Segment(
                         ref_id=ref_id,
                         work=pairs[0].work,
@@ -213,12 +276,28 @@ def build_segments(
                         level=level,
                         rule=rule,
                         channels=agreeing or sorted(stats),
-                        channel_stats=stats,
+                        channel_stats=stats | ({"speed": round(speed, 3)} if speed is not None else {}),
                         pairs=pairs,
                     )
                 )
+        segments.extend(_suppress_overlaps(found))
     segments.sort(key=lambda s: (level_rank(s.level), -s.score, s.query_start))
     return segments
+
+
+def _suppress_overlaps(segments: list[Segment]) -> list[Segment]:
+    """On one reference, keep the strongest of segments that cover the same query time (a
+    static scene gives parallel chains at nearby offsets: they are one match, not several)."""
+    kept: list[Segment] = []
+    for s in sorted(segments, key=lambda s: (level_rank(s.level), -len(s.pairs) * s.score)):
+        overlaps = any(
+            min(s.query_end, k.query_end) - max(s.query_start, k.query_start)
+            > 0.5 * min(s.query_end - s.query_start, k.query_end - k.query_start)
+            for k in kept
+        )
+        if not overlaps:
+            kept.append(s)
+    return kept
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:

@@ -233,12 +233,15 @@ class Writer:
 
 
 def render_segment(wr: Writer, ref: Footage, r0: float, seconds: float, speed: float, edit) -> tuple[float, float, float, float]:
-    """Write `seconds` of output showing ref from r0 at `speed`; returns (qs, qe, rs, re)."""
+    """Write `seconds` of output showing ref from r0 at `speed`; returns (qs, qe, rs, re).
+
+    The reference picture is fitted inside the output frame (bars where the aspect differs),
+    never cropped: the only edits are the ones the transform names."""
     qs = wr.t
     n = int(round(seconds * OUT_FPS))
     for i in range(n):
         t = i / OUT_FPS
-        wr.put(edit(fit(ref.at(r0 + speed * t), *wr.size), t))
+        wr.put(edit(_pad(ref.at(r0 + speed * t), wr.size, fill=0), t))
     qe = wr.t
     return qs, qe, r0, r0 + speed * n / OUT_FPS
 
@@ -376,12 +379,12 @@ def main() -> None:
           f"{args.negatives} negatives -> {out}")
 
 
-def _pad(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Fit a portrait still inside a landscape frame with dark bars."""
+def _pad(image: np.ndarray, size: tuple[int, int], fill: int = 16) -> np.ndarray:
+    """Fit an image inside a frame of `size`, with dark bars where the aspect differs."""
     w, h = size
     s = min(w / image.shape[1], h / image.shape[0])
-    r = cv2.resize(image, (int(image.shape[1] * s), int(image.shape[0] * s)), interpolation=cv2.INTER_AREA)
-    out = np.full((h, w, 3), 16, np.uint8)
+    r = cv2.resize(image, (max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    out = np.full((h, w, 3), fill, np.uint8)
     y, x = (h - r.shape[0]) // 2, (w - r.shape[1]) // 2
     out[y : y + r.shape[0], x : x + r.shape[1]] = r
     return out

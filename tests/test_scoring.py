@@ -73,3 +73,27 @@ def test_stills_match_over_query_time_alone():
     hits = hits_for("art", [(q / 5, 0.0) for q in range(5, 20)], kind="still")
     segs = build_segments(hits, CFG, 0.2, 5.0, {"art": 0.0})
     assert seg_tuple(segs[0]) == ("art", 1.0, 4.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("speed", [0.5, 0.75, 1.3, 1.5])
+def test_speed_changes_are_followed_with_the_reference_interval_scaled(speed):
+    # query sampled at 5 fps, reference at 2 fps: ref_t is quantised to the nearest 0.5 s
+    pairs = []
+    for q in range(2 * 5, 7 * 5):  # query seconds 2.0-7.0
+        t = q / 5
+        r = 10.0 + speed * (t - 2.0)
+        pairs.append((t, round(r * 2) / 2))
+    segs = build_segments(hits_for("ep1", pairs), CFG, 0.2, 9.0, {"ep1": 60.0}, {"ep1": 0.5})
+    assert len(segs) == 1
+    s = segs[0]
+    assert (s.query_start, s.query_end) == pytest.approx((2.0, 7.0), abs=0.01)
+    assert s.ref_start == pytest.approx(10.0, abs=0.3)
+    assert s.ref_end == pytest.approx(10.0 + 5.0 * speed, abs=0.4)
+    assert s.channel_stats["speed"] == pytest.approx(speed, abs=0.08)
+
+
+def test_dropped_frames_inside_a_copy_do_not_split_it():
+    pairs = [(q / 5, 20 + q / 5) for q in range(0, 40) if q % 7 not in (3, 4)]  # two of every seven lost
+    segs = build_segments(hits_for("ep1", pairs), CFG, 0.2, 8.0, {"ep1": 60.0}, {"ep1": 0.5})
+    # the last kept frame is 7.4 s (7.6 and 7.8 are among the lost)
+    assert [seg_tuple(s) for s in segs] == [("ep1", 0.0, 7.6, 20.0, 27.6)]
