@@ -121,7 +121,10 @@ def prepare_index(index_path: str | Path, channel_names: list[str] | None, confi
         return index, channels
     names = channel_names or list(config["channels"]["default"])
     channels = open_channels(names, config)
-    specs = {n: {"metric": c.metric, "dim": c.dim, "fingerprint": c.fingerprint()} for n, c in channels.items()}
+    specs = {
+        n: {"metric": c.metric, "dim": c.dim, "per_frame": c.per_frame, "fingerprint": c.fingerprint()}
+        for n, c in channels.items()
+    }
     return ReferenceIndex.create(index_path, specs), channels
 
 
@@ -175,8 +178,8 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
             return IngestResult(path, "skipped", found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")
         if embedded.n_frames == 0:
             raise InputError(item.path, "no frames could be sampled")
-        info = embedded.info.to_dict() | {"sampling_fps": fps}
-        vectors = {n: (e.keep, e.vectors) for n, e in embedded.embeddings.items()}
+        info = embedded.info.to_dict() | {"sampling_fps": fps, "path": str(Path(item.path).resolve())}
+        vectors = {n: e.rows_and_vectors() for n, e in embedded.embeddings.items()}
         n = writer.add_video(
             work=item.work,
             owner=item.owner,

@@ -24,7 +24,8 @@ from .evidence import (
 )
 from .ingest import open_channels
 from .pipeline import EmbeddedMedia, embed_file
-from .scoring import Hit, build_segments, per_work, verdict
+from .scoring import Hit, apply_verification, build_segments, level_rank, per_work, verdict
+from .verify import FrameSource, pick_pairs, verify_segment
 
 TOP_PER_FRAME = 3  # matches per frame and channel kept in the evidence
 
@@ -36,6 +37,7 @@ class Scanner:
         self.config = config
         self.index = ReferenceIndex.open(index_path)
         self.channels: dict[str, Channel] = open_channels(list(self.index.channels), config)
+        self.frame_source = FrameSource(config)
         self.fingerprints = {}
         for name, ch in self.channels.items():
             fp = ch.fingerprint()
@@ -54,32 +56,33 @@ class Scanner:
         return self._evidence(embedded, query_id or Path(path).stem)
 
     def _search(self, embedded: EmbeddedMedia):
-        """Per channel: the kept query rows and, for each, its top-k reference frames as
-        (frame_id, raw score, variant) best first, the best variant per reference frame."""
         k = int(self.config["search"]["top_k"])
         found = {}
         ids_seen: set[int] = set()
         for name, emb in embedded.embeddings.items():
-            lower_is_better = self.channels[name].metric == "hamming"
-            rows = np.nonzero(emb.keep)[0]
-            best: list[dict[int, tuple[float, str]]] = [{} for _ in rows]
-            for variant, vectors in [("original", emb.vectors), *(emb.variants or {}).items()]:
-                scores, ids = self.index.search(name, vectors[rows], k)
-                for r in range(len(rows)):
-                    cands = best[r]
-                    for raw, fid in zip(scores[r].tolist(), ids[r].tolist()):
-                        if fid < 0:
-                            continue
-                        old = cands.get(fid)
-                        if old is None or (raw < old[0] if lower_is_better else raw > old[0]):
-                            cands[fid] = (raw, variant)
-            ranked = [
-                sorted(((fid, raw, var) for fid, (raw, var) in c.items()), key=lambda x: x[1], reverse=not lower_is_better)[:k]
-                for c in best
-            ]
+            rows, ranked = self.channels[name].candidates(emb, lambda v, kk, n=name: self.index.search(n, v, kk), k)
             found[name] = (rows, ranked)
             ids_seen.update(fid for cands in ranked for fid, _, _ in cands)
         return found, self.index.frame_refs(ids_seen)
+
+    def _verify(self, clip_path: str, segments: list) -> tuple[list, list]:
+        """Geometric verification of the strongest segments; returns (kept, rejected)."""
+        cfg = self.config["verify"]
+        if not cfg["enabled"] or not segments:
+            return segments, []
+        todo = segments[: int(cfg["max_segments"])]
+        times = [h.q_t for s in todo for h in pick_pairs(s.pairs, int(cfg["pairs_per_segment"]))]
+        frames = self.frame_source.query_frames(clip_path, times)
+        kept, rejected = [], []
+        videos = {s.ref_id: self.index.video(s.ref_id) for s in todo}
+        checked = {id(s) for s in todo}
+        for s in segments:
+            if id(s) in checked and not apply_verification(s, verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg), self.config):
+                rejected.append(s)
+            else:
+                kept.append(s)
+        kept.sort(key=lambda s: (level_rank(s.level), -s.score, s.query_start))
+        return kept, rejected
 
     def _evidence(self, embedded: EmbeddedMedia, query_id: str) -> dict:
         info = embedded.info
@@ -140,6 +143,7 @@ class Scanner:
         duration = info.duration_s
         step = 1.0 / embedded.sampling_fps
         segments = build_segments(hits, self.config, step, duration, ref_durations, ref_steps)
+        segments, rejected = self._verify(info.path, segments)
         work_names = {s.work for s in segments}
         works = per_work(segments, duration, {w: self.index.work_metadata(w) for w in work_names})
         clip = info.to_dict()
@@ -163,6 +167,7 @@ class Scanner:
             "tool": tool_block(self.fingerprints, self.config),
             "verdict": verdict(segments, self.config, Path(info.path).name),
             "works": works,
+            "rejected_segments": [{k: v for k, v in s.to_dict().items() if k != "pairs"} for s in rejected],
             "frames": frames,
         }
 

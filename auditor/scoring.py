@@ -57,6 +57,7 @@ class Segment:
     channels: list[str]
     channel_stats: dict
     pairs: list[Hit] = field(default_factory=list)
+    verification: dict | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +73,7 @@ class Segment:
             "rule": self.rule,
             "channels": self.channels,
             "channel_stats": self.channel_stats,
+            "verification": self.verification,
             "frames": len(self.pairs),
             "pairs": [
                 {
@@ -207,7 +209,7 @@ def _channel_stats(hits: list[Hit]) -> dict:
             if h.channel == name and (h.q_index not in per_frame or h.sim > per_frame[h.q_index].sim):
                 per_frame[h.q_index] = h
         raws = [h.raw for h in per_frame.values()]
-        key = "median_distance" if name == "pdq" else "median_similarity"
+        key = {"pdq": "median_distance", "orb": "median_votes"}.get(name, "median_similarity")
         stats[name] = {"frames": len(per_frame), key: round(float(statistics.median(raws)), 6)}
     return stats
 
@@ -298,6 +300,29 @@ def _suppress_overlaps(segments: list[Segment]) -> list[Segment]:
         if not overlaps:
             kept.append(s)
     return kept
+
+
+def apply_verification(segment: Segment, record: dict, config: dict) -> bool:
+    """Attach a verification record and let it move the level. False: drop the segment (only
+    local-feature votes supported it, and the frames did not match geometrically)."""
+    segment.verification = record
+    v = config["verify"]
+    if record["status"] == "verified":
+        median = record["median_inliers"]
+        words = (
+            f"local features: {record['pairs_verified']} of {record['pairs_checked']} frame pairs verified "
+            f"(RANSAC, median {median:g} inliers"
+        )
+        if median >= v["near_identical_min_inliers"] and level_rank(segment.level) > 0:
+            segment.level, segment.rule = LEVELS[0], f"{words} >= {v['near_identical_min_inliers']}); " + segment.rule
+        elif level_rank(segment.level) > 1:
+            segment.level, segment.rule = LEVELS[1], f"{words} >= {v['min_inliers']} per pair); " + segment.rule
+        if "local" not in segment.channels:
+            segment.channels = segment.channels + ["local"]
+        return True
+    if record["status"] == "not verified" and set(segment.channels) <= {"orb"}:
+        return False
+    return True
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:

@@ -44,6 +44,9 @@ from .files import atomic_write_bytes, sha256_file
 from .vectors import ChannelVectors
 
 FORMAT = "reference_index/1"
+# Channels with many vectors per frame (local features) store id = frame_id << MANY_SHIFT | rank.
+MANY_SHIFT = 10
+MAX_PER_FRAME = 1 << MANY_SHIFT
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 CATALOGUE = "catalogue.sqlite"
@@ -125,7 +128,11 @@ class ReferenceIndex:
 
     @classmethod
     def create(cls, path: str | Path, channels: dict[str, dict]) -> "ReferenceIndex":
-        """Create an empty index. `channels`: name -> {"metric", "dim", "fingerprint"}."""
+        """Create an empty index. `channels`: name -> {"metric", "dim", "fingerprint"[, "per_frame"]}.
+
+        per_frame is "one" (a vector per frame: hashes, embeddings; the FAISS id is the frame id)
+        or "many" (local features: FAISS id = frame_id << MANY_SHIFT | rank within the frame).
+        """
         path = Path(path)
         if (path / MANIFEST).exists():
             raise CatalogueConflict(f"{path}: an index already exists here")
@@ -155,9 +162,13 @@ class ReferenceIndex:
                 vec = empty[name] = ChannelVectors(spec["metric"], spec["dim"])
                 fname = _vector_file(name, spec["metric"])
                 vec.save(gen / fname)
+                per_frame = spec.get("per_frame", "one")
+                if per_frame not in ("one", "many"):
+                    raise ChannelMismatch(f"channel {name}: per_frame must be 'one' or 'many'")
                 manifest["channels"][name] = {
                     "metric": spec["metric"],
                     "dim": int(spec["dim"]),
+                    "per_frame": per_frame,
                     "fingerprint": spec["fingerprint"],
                     "file": fname,
                 }
@@ -210,7 +221,11 @@ class ReferenceIndex:
         return self._vectors[name]
 
     def search(self, name: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.vectors(name).search(vectors, k)
+        """(scores, frame ids), each (n, k); -1 where there is no neighbour."""
+        scores, ids = self.vectors(name).search(vectors, k)
+        if self.channels[name].get("per_frame", "one") == "many":
+            ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
+        return scores, ids
 
     def frame_refs(self, frame_ids: Iterable[int]) -> dict[int, catalogue.FrameRef]:
         return catalogue.frame_refs(self._conn, frame_ids)
@@ -244,6 +259,7 @@ class ReferenceIndex:
                     "metric": spec["metric"],
                     "dim": spec["dim"],
                     "vectors": spec.get("count", 0),
+                    "per_frame": spec.get("per_frame", "one"),
                     "structure": spec.get("structure"),
                     "fingerprint": spec["fingerprint"],
                 }
@@ -405,7 +421,8 @@ class IndexWriter:
         video_metadata: dict | None = None,
         work_metadata: dict | None = None,
     ) -> int:
-        """Add one video (or still) with its sampled frames and, per channel, (keep mask, vectors).
+        """Add one video (or still) with its sampled frames and, per channel, (rows, vectors):
+        `rows[i]` is the index (into `times`) of the frame vector i belongs to.
 
         All or nothing: a conflict leaves the catalogue and the vectors as they were.
         Returns the number of frames added.
@@ -413,12 +430,22 @@ class IndexWriter:
         if sorted(vectors) != sorted(self.channels):
             raise ChannelMismatch(f"vectors for {sorted(vectors)}, index has {sorted(self.channels)}")
         n = len(times)
-        for name, (keep, vecs) in vectors.items():
-            if len(keep) != n or len(vecs) != n:
-                raise ValueError(f"channel {name}: {len(vecs)} vectors for {n} frames")
-            if n and np.asarray(vecs).shape[1:] != (self._vectors[name].width,):
-                raise ValueError(f"channel {name}: vectors of width {np.asarray(vecs).shape[1:]}, "
+        for name, (rows, vecs) in vectors.items():
+            rows = np.asarray(rows, dtype=np.int64)
+            vecs = np.asarray(vecs)
+            if len(rows) != len(vecs):
+                raise ValueError(f"channel {name}: {len(vecs)} vectors but {len(rows)} rows")
+            if len(rows) and (rows.min() < 0 or rows.max() >= n):
+                raise ValueError(f"channel {name}: rows outside the {n} frames")
+            if len(vecs) and vecs.shape[1:] != (self._vectors[name].width,):
+                raise ValueError(f"channel {name}: vectors of width {vecs.shape[1:]}, "
                                  f"the index stores {self._vectors[name].width}")
+            many = self.channels[name].get("per_frame", "one") == "many"
+            counts = np.bincount(rows, minlength=n) if len(rows) else np.zeros(n, int)
+            if not many and (counts > 1).any():
+                raise ValueError(f"channel {name}: one vector per frame, got several for a frame")
+            if many and (counts > MAX_PER_FRAME).any():
+                raise ValueError(f"channel {name}: more than {MAX_PER_FRAME} vectors for one frame")
         self._conn.execute("SAVEPOINT add_video")
         try:
             work_id = catalogue.upsert_work(self._conn, work, owner, work_metadata)
@@ -431,9 +458,18 @@ class IndexWriter:
                 raise CatalogueConflict(f"{info.get('path')}: catalogue refused the entry: {exc}") from exc
             raise
         self._conn.execute("RELEASE add_video")
-        for name, (keep, vecs) in vectors.items():
-            keep = np.asarray(keep, dtype=bool)
-            self._vectors[name].add(ids[keep], np.asarray(vecs)[keep])
+        for name, (rows, vecs) in vectors.items():
+            rows = np.asarray(rows, dtype=np.int64)
+            if self.channels[name].get("per_frame", "one") == "many":
+                order = np.argsort(rows, kind="stable")
+                rank = np.empty_like(rows)
+                sorted_rows = rows[order]
+                starts = np.searchsorted(sorted_rows, sorted_rows, "left")
+                rank[order] = np.arange(len(rows)) - starts
+                vector_ids = (ids[rows] << MANY_SHIFT) | rank
+            else:
+                vector_ids = ids[rows]
+            self._vectors[name].add(vector_ids, np.asarray(vecs))
         self.pending += 1
         return n
 

@@ -38,7 +38,7 @@ def add(writer, ref_id, n, seed, work="Work A", owner="Studio A", path=None):
         info={"path": path or f"{ref_id}.mp4", "sha256": f"sha-{ref_id}", "kind": "video",
               "duration_s": n / 2, "fps": 24, "width": 320, "height": 180},
         times=np.arange(n) * 0.5,
-        vectors={"pdq": (keep, pdq), "clip": (np.ones(n, bool), clip)},
+        vectors={"pdq": (np.nonzero(keep)[0], pdq[keep]), "clip": (np.arange(n), clip)},
     )
     return pdq, clip
 

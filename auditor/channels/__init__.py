@@ -15,6 +15,7 @@ ENTRY_POINT_GROUP = "auditor.channels"
 _BUILTIN = {
     "pdq": "auditor.channels.pdq:PDQChannel",
     "clip": "auditor.channels.clip:ClipChannel",
+    "orb": "auditor.channels.orb:ORBChannel",
 }
 
 

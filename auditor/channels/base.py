@@ -10,9 +10,12 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
+
+Candidate = tuple[int, float, str]  # (reference frame id, raw score, query variant)
+SearchFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -29,6 +32,15 @@ class Embeddings:
     quality: np.ndarray | None = None
     # query side only: further vectors per frame for variants of it (e.g. "flip_horizontal")
     variants: dict[str, np.ndarray] | None = None
+    # channels with many vectors per frame (local features): the frame index of each vector
+    owner: np.ndarray | None = None
+
+    def rows_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(frame index of each stored vector, vectors) as the reference index takes them."""
+        if self.owner is not None:
+            return self.owner, self.vectors
+        rows = np.nonzero(self.keep)[0]
+        return rows, self.vectors[rows]
 
     @staticmethod
     def concat(parts: Sequence["Embeddings"], width: int, dtype) -> "Embeddings":
@@ -40,8 +52,16 @@ class Embeddings:
         variants = None
         if all(p.variants for p in parts):
             variants = {k: np.concatenate([p.variants[k] for p in parts]) for k in parts[0].variants}
+        owner = None
+        if all(p.owner is not None for p in parts):
+            offsets = np.cumsum([0] + [len(p.keep) for p in parts[:-1]])
+            owner = np.concatenate([p.owner + off for p, off in zip(parts, offsets)]).astype(np.int64)
         return Embeddings(
-            np.concatenate([p.vectors for p in parts]), np.concatenate([p.keep for p in parts]), quality, variants
+            np.concatenate([p.vectors for p in parts]),
+            np.concatenate([p.keep for p in parts]),
+            quality,
+            variants,
+            owner,
         )
 
 
@@ -56,6 +76,7 @@ class Channel(ABC):
 
     name: ClassVar[str]
     metric: ClassVar[str]  # "ip" (float vectors, inner product) or "hamming" (bit vectors)
+    per_frame: ClassVar[str] = "one"  # or "many" (local features)
     dim: int  # vector dimension; number of bits for "hamming"
     batch_size: int = 64
 
@@ -104,6 +125,30 @@ class Channel(ABC):
         one = self.embed_query_batch if query else self.embed_batch
         parts = [one(list(images[i : i + self.batch_size])) for i in range(0, len(images), self.batch_size)]
         return Embeddings.concat(parts, self.vector_width, self.vector_dtype)
+
+    # -- search -----------------------------------------------------------------------------
+    def candidates(self, emb: Embeddings, search: SearchFn, k: int) -> tuple[np.ndarray, list[list[Candidate]]]:
+        """The query rows this channel can vouch for and, for each, its top-k reference frames
+        as (frame_id, raw score, variant), best first. `search(vectors, k)` gives (scores,
+        frame ids) from the index. One vector per frame: the best variant per reference frame."""
+        lower_is_better = self.metric == "hamming"
+        rows = np.nonzero(emb.keep)[0]
+        best: list[dict[int, tuple[float, str]]] = [{} for _ in rows]
+        for variant, vectors in [("original", emb.vectors), *(emb.variants or {}).items()]:
+            scores, ids = search(vectors[rows], k)
+            for r in range(len(rows)):
+                cands = best[r]
+                for raw, fid in zip(scores[r].tolist(), ids[r].tolist()):
+                    if fid < 0:
+                        continue
+                    old = cands.get(fid)
+                    if old is None or (raw < old[0] if lower_is_better else raw > old[0]):
+                        cands[fid] = (raw, variant)
+        ranked = [
+            sorted(((fid, raw, var) for fid, (raw, var) in c.items()), key=lambda x: x[1], reverse=not lower_is_better)[:k]
+            for c in best
+        ]
+        return rows, ranked
 
     # -- scores ---------------------------------------------------------------------------
     @abstractmethod
