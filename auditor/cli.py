@@ -145,6 +145,30 @@ def _describe_ingest(r) -> tuple[bool, str]:
     return False, f"{r.status} {r.ref_id}: {r.frames} frames ({r.message})"
 
 
+@index_app.command("calibrate")
+@handle_errors
+def index_calibrate(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    background: Optional[List[Path]] = typer.Option(None, "--background", help="Footage known to contain none of the catalogue (repeatable)."),
+    frames_per_work: int = typer.Option(400, "--frames-per-work", help="Leave-one-work-out: frames sampled per work."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the frames sampled (reproducible p-values)."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Build null score distributions (background footage, or leave-one-work-out) for p-values."""
+    from .calibrate import calibrate
+
+    cfg = _config(config, clip_model, clip_pretrained, device)
+    data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=lambda m: typer.echo(m, err=True))
+    for name, ch in data["channels"].items():
+        xs = ch["samples"]
+        mid = xs[len(xs) // 2] if xs else float("nan")
+        typer.echo(f"{name:6} {len(xs)} null frames by {data['method']}, median best score {mid:g}")
+    typer.echo(f"calibration stored in {index}")
+
+
 def _describe_scan(o) -> tuple[bool, str]:
     if o.status == "error":
         return True, f"error: {o.path}: {o.error}"
@@ -229,6 +253,7 @@ def index_info(
         typer.echo(f"id         {info['index_id']}  (generation {info['generation']}, {info['format']})")
         typer.echo(f"manifest   sha256 {info['manifest_sha256']}")
         typer.echo(f"catalogue  {c['works']} works, {c['videos']} videos/stills, {c['frames']} frames")
+        typer.echo("calibrated " + ("yes (p-values in evidence)" if info["calibrated"] else "no (run: auditor index calibrate)"))
         for name, ch in info["channels"].items():
             typer.echo(
                 f"channel    {name}: {ch['vectors']} vectors, {ch['metric']}, dim {ch['dim']}, "

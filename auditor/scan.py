@@ -24,7 +24,8 @@ from .evidence import (
 )
 from .ingest import open_channels
 from .pipeline import EmbeddedMedia, embed_file
-from .scoring import Hit, apply_verification, build_segments, level_rank, per_work, verdict
+from .calibrate import NullModel
+from .scoring import Hit, apply_calibration, apply_verification, build_segments, level_rank, per_work, verdict
 from .verify import FrameSource, pick_pairs, verify_segment
 
 TOP_PER_FRAME = 3  # matches per frame and channel kept in the evidence
@@ -43,6 +44,12 @@ class Scanner:
             fp = ch.fingerprint()
             self.index.check_fingerprint(name, fp)
             self.fingerprints[name] = fp
+        cal = self.index.calibration()
+        self.null = None
+        if cal and all(
+            cal["channels"].get(n, {}).get("fingerprint_id") == fp["id"] for n, fp in self.fingerprints.items()
+        ):
+            self.null = NullModel(cal, self.channels, config)
 
     def close(self) -> None:
         self.index.close()
@@ -144,6 +151,11 @@ class Scanner:
         step = 1.0 / embedded.sampling_fps
         segments = build_segments(hits, self.config, step, duration, ref_durations, ref_steps)
         segments, rejected = self._verify(info.path, segments)
+        trials = len(times) * max(1, int(self.index.manifest["catalogue"].get("counts", {}).get("videos", 1)))
+        if self.null is not None:
+            for s in segments:
+                apply_calibration(s, self.null.segment(s.pairs, trials), self.config)
+            segments.sort(key=lambda s: (level_rank(s.level), -s.score, s.query_start))
         work_names = {s.work for s in segments}
         works = per_work(segments, duration, {w: self.index.work_metadata(w) for w in work_names})
         clip = info.to_dict()
@@ -166,6 +178,11 @@ class Scanner:
             },
             "tool": tool_block(self.fingerprints, self.config),
             "verdict": verdict(segments, self.config, Path(info.path).name),
+            "calibration": {
+                "calibrated": self.null is not None,
+                "method": self.null.describe() if self.null else "index not calibrated: no p-values (run auditor index calibrate)",
+                "trials": trials,
+            },
             "works": works,
             "rejected_segments": [{k: v for k, v in s.to_dict().items() if k != "pairs"} for s in rejected],
             "frames": frames,

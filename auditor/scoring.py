@@ -58,6 +58,7 @@ class Segment:
     channel_stats: dict
     pairs: list[Hit] = field(default_factory=list)
     verification: dict | None = None
+    calibration: dict | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -73,6 +74,9 @@ class Segment:
             "rule": self.rule,
             "channels": self.channels,
             "channel_stats": self.channel_stats,
+            "p_value": (self.calibration or {}).get("p_value"),
+            "log10_p_value": (self.calibration or {}).get("log10_p_value"),
+            "expected_false_matches": (self.calibration or {}).get("expected_false_matches"),
             "verification": self.verification,
             "frames": len(self.pairs),
             "pairs": [
@@ -325,6 +329,19 @@ def apply_verification(segment: Segment, record: dict, config: dict) -> bool:
     return True
 
 
+def apply_calibration(segment: Segment, stats: dict, config: dict) -> None:
+    """Attach p-value figures; a segment too likely by chance is held at weak resemblance."""
+    segment.calibration = stats
+    limit = float(config["calibration"]["max_expected_false_matches"])
+    e = stats.get("expected_false_matches")
+    if e is not None and e > limit and level_rank(segment.level) < 2:
+        segment.rule = (
+            f"held at weak resemblance: {e:.3g} expected false matches > {limit:g} "
+            f"(was {segment.level}: {segment.rule})"
+        )
+        segment.level = LEVELS[2]
+
+
 def _union_length(intervals: list[tuple[float, float]]) -> float:
     total, cur_s, cur_e = 0.0, None, None
     for s, e in sorted(intervals):
@@ -357,6 +374,8 @@ def per_work(segments: list[Segment], clip_duration: float, work_metadata: dict[
                 "matched_seconds": round(matched, 3),
                 "share_of_clip": round(matched / clip_duration, 4) if clip_duration else None,
                 "channels": sorted({c for s in segs for c in s.channels}),
+                "p_value": best.to_dict()["p_value"],
+                "expected_false_matches": best.to_dict()["expected_false_matches"],
                 "best_segment": {k: v for k, v in best.to_dict().items() if k != "pairs"},
                 "segments": [s.to_dict() for s in segs],
             }
@@ -372,6 +391,9 @@ def verdict(segments: list[Segment], config: dict, clip_name: str) -> dict:
             "flagged": False,
             "level": LEVELS[-1],
             "score": 0.0,
+            "p_value": None,
+            "log10_p_value": None,
+            "expected_false_matches": None,
             "rule": "no segment: no run of consecutive frames matched one reference at a steady time offset",
             "summary": f"No part of {clip_name} matches the reference index.",
         }
@@ -387,10 +409,19 @@ def verdict(segments: list[Segment], config: dict, clip_name: str) -> dict:
     )
     if len(segments) > 1:
         summary += f" {len(segments) - 1} further segment(s) in the evidence."
+    cal = best.calibration or {}
+    if cal.get("p_value") is not None:
+        summary += (
+            f" Unrelated footage matches this well with probability {cal['p_value']:.2g} "
+            f"({cal['expected_false_matches']:.2g} expected false matches in this scan)."
+        )
     return {
         "flagged": best.level in flag_levels,
         "level": best.level,
         "score": round(best.score, 6),
+        "p_value": cal.get("p_value"),
+        "log10_p_value": cal.get("log10_p_value"),
+        "expected_false_matches": cal.get("expected_false_matches"),
         "rule": best.rule,
         "summary": summary,
     }

@@ -50,6 +50,7 @@ MAX_PER_FRAME = 1 << MANY_SHIFT
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 CATALOGUE = "catalogue.sqlite"
+CALIBRATION = "calibration.json"
 
 
 def _now() -> str:
@@ -230,6 +231,41 @@ class ReferenceIndex:
     def frame_refs(self, frame_ids: Iterable[int]) -> dict[int, catalogue.FrameRef]:
         return catalogue.frame_refs(self._conn, frame_ids)
 
+    def work_frame_ids(self) -> dict[str, np.ndarray]:
+        """Frame ids of every work (for leave-one-work-out calibration)."""
+        out: dict[str, list[int]] = {}
+        for fid, work in self._conn.execute(
+            "SELECT f.frame_id, w.name FROM frames f JOIN videos v USING(video_id) JOIN works w USING(work_id)"
+        ):
+            out.setdefault(work, []).append(fid)
+        return {w: np.asarray(ids, dtype=np.int64) for w, ids in out.items()}
+
+    def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
+        vec = self.vectors(name)
+        all_ids = faiss.vector_to_array(vec.index.id_map).astype(np.int64)
+        many = self.channels[name].get("per_frame", "one") == "many"
+        frame_of = all_ids >> MANY_SHIFT if many else all_ids
+        pos = {int(f): i for i, f in enumerate(frame_ids)}
+        sel = np.nonzero(np.isin(frame_of, frame_ids))[0]
+        rows = np.array([pos[int(f)] for f in frame_of[sel]], dtype=np.int64)
+        inner = vec.index.index
+        if vec.metric == "hamming":
+            out = np.stack([inner.reconstruct(int(i)) for i in sel]) if len(sel) else np.zeros((0, vec.width), np.uint8)
+        else:
+            out = np.stack([inner.reconstruct(int(i)) for i in sel]) if len(sel) else np.zeros((0, vec.width), np.float32)
+        return rows, out
+
+    def calibration(self) -> dict | None:
+        """The stored null distributions (see auditor.calibrate), or None."""
+        entry = self.manifest.get("calibration")
+        if not entry:
+            return None
+        f = self.path / _gen_dir(self.manifest["generation"]) / entry["file"]
+        if not f.is_file() or f.stat().st_size != entry["bytes"]:
+            raise IndexCorrupt(f"{f}: calibration file missing or damaged")
+        return json.loads(f.read_text())
+
     def works(self) -> list[dict]:
         return catalogue.works(self._conn)
 
@@ -254,6 +290,7 @@ class ReferenceIndex:
             "updated_utc": self.manifest.get("updated_utc"),
             "versions": self.manifest.get("versions", {}),
             "counts": counts,
+            "calibrated": bool(self.manifest.get("calibration")),
             "channels": {
                 name: {
                     "metric": spec["metric"],
@@ -272,7 +309,8 @@ class ReferenceIndex:
         """Full check of every file against its recorded SHA-256; returns the problems found."""
         problems = []
         gen = self.path / _gen_dir(self.manifest["generation"])
-        for entry in [self.manifest["catalogue"]] + list(self.channels.values()):
+        extra = [self.manifest["calibration"]] if self.manifest.get("calibration") else []
+        for entry in [self.manifest["catalogue"]] + list(self.channels.values()) + extra:
             f = gen / entry["file"]
             if not f.is_file():
                 problems.append(f"{f}: missing")
@@ -306,7 +344,9 @@ def _write_manifest(path: Path, manifest: dict, vectors: dict[str, ChannelVector
         manifest["catalogue"]["counts"] = catalogue.counts(conn)
     finally:
         conn.close()
-    for entry in [manifest["catalogue"]] + list(manifest["channels"].values()):
+    for entry in [manifest["catalogue"]] + list(manifest["channels"].values()) + (
+        [manifest["calibration"]] if manifest.get("calibration") else []
+    ):
         f = gen / entry["file"]
         with open(f, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -371,6 +411,9 @@ class IndexWriter:
             name: ChannelVectors.load(old / spec["file"], spec["metric"], spec["dim"])
             for name, spec in manifest["channels"].items()
         }
+        self._calibration: bytes | None = None
+        if manifest.get("calibration"):
+            self._calibration = (old / manifest["calibration"]["file"]).read_bytes()
         self._new_gen = new_gen
         self.pending = 0
 
@@ -381,6 +424,11 @@ class IndexWriter:
         self._conn = None
         for name, vec in self._vectors.items():
             vec.save(new / self.manifest["channels"][name]["file"])
+        if self._calibration is not None:
+            (new / CALIBRATION).write_bytes(self._calibration)
+            self.manifest["calibration"] = {"file": CALIBRATION}
+        else:
+            self.manifest.pop("calibration", None)
         old_gen = self.manifest["generation"]
         self.manifest["generation"] = self._new_gen
         self.manifest["catalogue"]["file"] = CATALOGUE
@@ -402,6 +450,10 @@ class IndexWriter:
     @property
     def channels(self) -> dict[str, dict]:
         return self.manifest["channels"]
+
+    def set_calibration(self, data: dict) -> None:
+        """Store null distributions with the index (replacing any earlier ones)."""
+        self._calibration = (json.dumps(data, sort_keys=True) + "\n").encode()
 
     def find_sha256(self, sha256: str) -> tuple[str, str] | None:
         return catalogue.video_by_sha256(self._conn, sha256)
@@ -471,6 +523,8 @@ class IndexWriter:
                 vector_ids = ids[rows]
             self._vectors[name].add(vector_ids, np.asarray(vecs))
         self.pending += 1
+        # The catalogue changed: the stored null distributions no longer describe it.
+        self._calibration = None
         return n
 
 

@@ -77,6 +77,10 @@ class Channel(ABC):
     name: ClassVar[str]
     metric: ClassVar[str]  # "ip" (float vectors, inner product) or "hamming" (bit vectors)
     per_frame: ClassVar[str] = "one"  # or "many" (local features)
+    # whether a larger raw score (as `candidates` returns it) means a closer match
+    raw_higher_is_better: ClassVar[bool] = True
+    # names of the extra variants `embed_query_batch` adds (flips, rotations), if any
+    query_variant_names: tuple[str, ...] = ()
     dim: int  # vector dimension; number of bits for "hamming"
     batch_size: int = 64
 

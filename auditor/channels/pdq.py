@@ -27,6 +27,11 @@ class PDQChannel(Channel):
     metric = "hamming"
     dim = PDQ_BITS
     batch_size = 256
+    raw_higher_is_better = False  # Hamming distance
+
+    @property
+    def query_variant_names(self) -> tuple[str, ...]:
+        return DIHEDRAL[1:] if self.dihedral else ()
 
     def identity(self) -> dict:
         return {
