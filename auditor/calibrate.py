@@ -211,10 +211,13 @@ class NullModel:
             return {"p_value": None, "log10_p_value": None, "expected_false_matches": None, "frames_used": 0}
         logs = [math.log(max(self.frame_p(h.channel, h.raw), 1e-300)) for h in thinned]
         log_p = _log_chi2_sf_even(-2.0 * sum(logs), 2 * len(logs))
-        log_p = min(0.0, log_p)
+        floor = math.log(float(self.config["min_p_value"]))
+        at_floor = log_p < floor
+        log_p = min(0.0, max(log_p, floor))
         log_e = log_p + math.log(max(1, trials))
         return {
             "p_value": float(math.exp(log_p)),
+            "p_value_at_floor": at_floor,
             "log10_p_value": round(log_p / math.log(10), 3),
             "expected_false_matches": float(min(math.exp(log_e), float(trials))),
             "frames_used": len(thinned),
@@ -226,5 +229,6 @@ class NullModel:
             f"null distributions by {self.method} ({counts}); frame p-values empirical with +1 smoothing, a "
             f"Gumbel tail fit beyond the {TAIL_MIN}th most extreme null value, Sidak for query "
             f"variants, Bonferroni for {self.n_channels} channel(s); Fisher's method over pairs thinned to one per "
-            f"{self.config['decorrelation_s']} s; expected false matches = p x (query frames x reference videos)"
+            f"{self.config['decorrelation_s']} s; expected false matches = p x (query frames x reference videos); "
+            f"p-values below {self.config['min_p_value']:g} are reported as that floor"
         )

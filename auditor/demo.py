@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 
 from . import synth
+from .calibrate import calibrate
 from .config import load_config
 from .ingest import IngestReport, add_items, read_catalogue_csv
 from .scan import ScanReport, scan_paths
@@ -87,6 +88,7 @@ def run_demo(folder: str | Path, progress=None) -> DemoRun:
     if index.exists():  # a re-run starts from a fresh index, so the demo is deterministic
         shutil.rmtree(index)
     ingest = add_items(index, read_catalogue_csv(csv_path), config, ["pdq"])
+    calibrate(index, config)  # leave-one-work-out: p-values in the evidence
     results = folder / "results"
     scan = scan_paths(suspects, index, results, config, progress=progress)
     return DemoRun(folder, index, results, ingest, scan)

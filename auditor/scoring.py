@@ -75,6 +75,7 @@ class Segment:
             "channels": self.channels,
             "channel_stats": self.channel_stats,
             "p_value": (self.calibration or {}).get("p_value"),
+            "p_value_at_floor": (self.calibration or {}).get("p_value_at_floor"),
             "log10_p_value": (self.calibration or {}).get("log10_p_value"),
             "expected_false_matches": (self.calibration or {}).get("expected_false_matches"),
             "verification": self.verification,
@@ -392,6 +393,7 @@ def verdict(segments: list[Segment], config: dict, clip_name: str) -> dict:
             "level": LEVELS[-1],
             "score": 0.0,
             "p_value": None,
+            "p_value_at_floor": None,
             "log10_p_value": None,
             "expected_false_matches": None,
             "rule": "no segment: no run of consecutive frames matched one reference at a steady time offset",
@@ -411,15 +413,17 @@ def verdict(segments: list[Segment], config: dict, clip_name: str) -> dict:
         summary += f" {len(segments) - 1} further segment(s) in the evidence."
     cal = best.calibration or {}
     if cal.get("p_value") is not None:
+        bound = "below " if cal.get("p_value_at_floor") else ""
         summary += (
-            f" Unrelated footage matches this well with probability {cal['p_value']:.2g} "
-            f"({cal['expected_false_matches']:.2g} expected false matches in this scan)."
+            f" Unrelated footage matches this well with probability {bound}{cal['p_value']:.2g} "
+            f"({bound}{cal['expected_false_matches']:.2g} expected false matches in this scan)."
         )
     return {
         "flagged": best.level in flag_levels,
         "level": best.level,
         "score": round(best.score, 6),
         "p_value": cal.get("p_value"),
+        "p_value_at_floor": cal.get("p_value_at_floor"),
         "log10_p_value": cal.get("log10_p_value"),
         "expected_false_matches": cal.get("expected_false_matches"),
         "rule": best.rule,

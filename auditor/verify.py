@@ -165,6 +165,13 @@ class FrameSource:
         return cv2.cvtColor(_downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
 
 
+def pair_verified(check: PairCheck, cfg: dict) -> bool:
+    """Many inliers, or fewer that explain most matches (random matches never do both)."""
+    return check.inliers >= cfg["min_inliers"] or (
+        check.inliers >= cfg["min_inliers_small"] and check.inlier_ratio >= cfg["min_inlier_ratio_small"]
+    )
+
+
 def pick_pairs(pairs: list, n: int) -> list:
     """The segment's strongest pair, then pairs spread over its length."""
     if len(pairs) <= n:
@@ -193,14 +200,17 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
         checks.append(check)
     if not checks:
         return {"status": "unavailable", "reason": "frames could not be decoded again", "pairs": []}
-    verified = [c for c in checks if c.inliers >= cfg["min_inliers"]]
+    verified = [c for c in checks if pair_verified(c, cfg)]
     status = "verified" if len(verified) * 2 >= len(checks) else "not verified"
     return {
         "status": status,
         "method": f"SIFT, ratio test {cfg['ratio']}, RANSAC affine ({cfg['ransac_threshold_px']} px)",
         "pairs_checked": len(checks),
         "pairs_verified": len(verified),
-        "min_inliers": cfg["min_inliers"],
+        "rule": (
+            f">= {cfg['min_inliers']} inliers, or >= {cfg['min_inliers_small']} at an inlier ratio >= "
+            f"{cfg['min_inlier_ratio_small']}, on at least half the pairs"
+        ),
         "median_inliers": float(np.median([c.inliers for c in checks])),
         "pairs": [c.to_dict() for c in checks],
     }

@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--channels", default="pdq")
     ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--iou", type=float, default=0.5)
+    ap.add_argument("--calibrate", action="store_true", help="calibrate the index (leave-one-work-out) before scanning")
     args = ap.parse_args()
     config = load_config(args.config)
     names = args.channels.split(",")
@@ -38,12 +39,16 @@ def main() -> None:
             shutil.rmtree(d)
     t0 = time.perf_counter()
     ingest = add_items(index, read_catalogue_csv(args.folder / "catalogue.csv"), config, names)
+    if args.calibrate:
+        from auditor.calibrate import calibrate
+
+        calibrate(index, config)
     t1 = time.perf_counter()
     queries = sorted((args.folder / "queries").glob("*.mp4"))
     scan = scan_paths(queries, index, results, config)
     t2 = time.perf_counter()
     r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou)
-    print(f"channels {args.channels}; index {len(ingest.results)} references in {t1 - t0:.1f} s "
+    print(f"channels {args.channels}{' (calibrated, leave-one-work-out)' if args.calibrate else ''}; index {len(ingest.results)} references in {t1 - t0:.1f} s "
           f"({len(ingest.failed)} failed); scan {len(queries)} clips in {t2 - t1:.1f} s ({len(scan.failed)} failed)")
     print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, {r.predicted_segments} predicted)")
     print(f"clip recall    {r.clip_recall:.3f}   ({r.positives} clips with copies)")

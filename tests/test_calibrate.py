@@ -70,6 +70,9 @@ def test_leave_one_work_out_is_reproducible_and_gives_p_values(pdq_index, footag
     assert "probability" in v["summary"] and ev["calibration"]["calibrated"]
     seg = ev["works"][0]["segments"][0]
     assert seg["p_value"] == v["p_value"] and seg["log10_p_value"] < -6
+    assert v["p_value"] >= 1e-12  # never claimed beyond the configured floor
+    if v["p_value_at_floor"]:
+        assert "probability below 1e-12" in v["summary"]
     # adding to the index drops the calibration, which no longer describes it
     with ri.ReferenceIndex.open(idx).writer() as w:
         w.add_video(work="New", owner="N", ref_id="new", info={"path": "n.mp4", "sha256": "x", "kind": "video",

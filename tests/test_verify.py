@@ -1,0 +1,47 @@
+import cv2
+import numpy as np
+import pytest
+
+from auditor import synth
+from auditor.config import load_config
+from auditor.verify import match_frames
+
+CFG = load_config()["verify"]
+
+
+def scene(seed=3, t=1.0):
+    return synth.scene_frame(seed, t, 480, 270)
+
+
+def test_a_cropped_copy_verifies_with_the_crop_as_its_transform():
+    ref = scene()
+    crop = cv2.resize(ref[30:230, 60:420], (480, 270), interpolation=cv2.INTER_LINEAR)  # 75% crop, upscaled
+    check = match_frames(crop, ref, CFG)
+    assert check.inliers >= CFG["min_inliers"] and check.inlier_ratio > 0.5
+    a = np.array(check.transform)  # query -> reference: scale 0.75 and the crop's offset
+    assert a[0, 0] == pytest.approx(0.75, abs=0.05) and a[1, 1] == pytest.approx(200 / 270, abs=0.05)
+    assert a[0, 2] == pytest.approx(60, abs=6) and a[1, 2] == pytest.approx(30, abs=6)
+    assert len(check.points) == min(check.inliers, 60) and len(check.points[0]) == 4
+
+
+def test_a_picture_in_picture_copy_verifies_and_unrelated_frames_do_not():
+    ref = scene()
+    background = scene(seed=40, t=2.0)
+    pip = background.copy()
+    pip[20:155, 250:490 - 10] = cv2.resize(ref, (230, 135), interpolation=cv2.INTER_AREA)
+    check = match_frames(pip, ref, CFG)
+    assert check.inliers >= CFG["min_inliers"]
+    qx = np.array([p[0] for p in check.points])
+    assert qx.min() >= 245  # every inlier lies inside the inset
+    unrelated = match_frames(scene(seed=77, t=0.5), ref, CFG)
+    assert unrelated.inliers < CFG["min_inliers"]
+
+
+def test_a_mirrored_match_reports_points_in_the_original_query_frame():
+    ref = scene()
+    mirrored = np.ascontiguousarray(ref[:, ::-1])
+    plain = match_frames(mirrored, ref, CFG)
+    turned = match_frames(mirrored, ref, CFG, variant="flip_horizontal")
+    assert turned.inliers > 3 * max(plain.inliers, 1)
+    for qx, qy, rx, ry in turned.points:
+        assert qx == pytest.approx(479 - rx, abs=3) and qy == pytest.approx(ry, abs=3)
