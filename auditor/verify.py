@@ -70,6 +70,7 @@ class PairCheck:
             "inliers": self.inliers,
             "inlier_ratio": round(self.inlier_ratio, 4),
             "transform": self.transform,
+            "scales": None if (sc := transform_scales(self.transform)) is None else [round(x, 4) for x in sc],
             "points": self.points,
             "frame_sizes": [list(s) for s in self.frame_sizes],
         }
@@ -165,8 +166,35 @@ class FrameSource:
         return cv2.cvtColor(_downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
 
 
+def transform_scales(transform: list | None) -> tuple[float, float] | None:
+    """The two scales (singular values) of an affine transform's linear part, larger first."""
+    if transform is None:
+        return None
+    a = np.asarray(transform, dtype=np.float64)[:, :2]
+    if not np.isfinite(a).all():
+        return None
+    s = np.linalg.svd(a, compute_uv=False)
+    return float(s[0]), float(s[1])
+
+
+def plausible_transform(transform: list | None, cfg: dict) -> bool:
+    """A copied picture keeps its shape: both scales of the transform lie in
+    [min_scale, max_scale] and differ by at most `max_anisotropy` times. RANSAC on a few chance
+    matches between unrelated frames tends to find degenerate maps instead (the whole query
+    squeezed onto a line or a point of the reference)."""
+    scales = transform_scales(transform)
+    if scales is None:
+        return False
+    big, small = scales
+    return (
+        small >= cfg["min_scale"] and big <= cfg["max_scale"] and big <= cfg["max_anisotropy"] * small
+    )
+
+
 def pair_verified(check: PairCheck, cfg: dict) -> bool:
-    """Many inliers, or fewer that explain most matches (random matches never do both)."""
+    """A plausible transform with many inliers, or with fewer that explain most matches."""
+    if not plausible_transform(check.transform, cfg):
+        return False
     return check.inliers >= cfg["min_inliers"] or (
         check.inliers >= cfg["min_inliers_small"] and check.inlier_ratio >= cfg["min_inlier_ratio_small"]
     )
@@ -208,8 +236,9 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
         "pairs_checked": len(checks),
         "pairs_verified": len(verified),
         "rule": (
-            f">= {cfg['min_inliers']} inliers, or >= {cfg['min_inliers_small']} at an inlier ratio >= "
-            f"{cfg['min_inlier_ratio_small']}, on at least half the pairs"
+            f"an affine transform with both scales in [{cfg['min_scale']:g}, {cfg['max_scale']:g}] and at most "
+            f"{cfg['max_anisotropy']:g}x apart, with >= {cfg['min_inliers']} inliers, or >= {cfg['min_inliers_small']} "
+            f"at an inlier ratio >= {cfg['min_inlier_ratio_small']}, on at least half the pairs"
         ),
         "median_inliers": float(np.median([c.inliers for c in checks])),
         "pairs": [c.to_dict() for c in checks],

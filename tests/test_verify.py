@@ -45,3 +45,18 @@ def test_a_mirrored_match_reports_points_in_the_original_query_frame():
     assert turned.inliers > 3 * max(plain.inliers, 1)
     for qx, qy, rx, ry in turned.points:
         assert qx == pytest.approx(479 - rx, abs=3) and qy == pytest.approx(ry, abs=3)
+
+
+def test_a_degenerate_transform_never_verifies_however_many_inliers():
+    from auditor.verify import PairCheck, pair_verified, plausible_transform
+
+    # what RANSAC fits to chance matches between unrelated drawings: the query squeezed onto a line
+    squeezed = [[0.00853, -0.06027, 63.0], [-0.02118, 0.13736, 239.8]]
+    pip_inset = [[2.1, 0.02, -40.0], [0.01, 2.05, -30.0]]  # query inset -> reference, scale ~2
+    assert not plausible_transform(squeezed, CFG) and plausible_transform(pip_inset, CFG)
+    assert not plausible_transform([[3.0, 0.0, 0.0], [0.0, 0.5, 0.0]], CFG)  # 6x stretched: no copy
+    check = PairCheck(1.0, 2.0, "original", (400, 400), 40, 30, 0.75, squeezed, [], ((480, 270), (512, 362)))
+    assert not pair_verified(check, CFG)
+    check.transform = pip_inset
+    assert pair_verified(check, CFG)
+    assert check.to_dict()["scales"] == pytest.approx([2.1, 2.05], abs=0.03)

@@ -34,6 +34,8 @@ class ORBChannel(Channel):
         self.max_descriptor_distance = int(s.get("max_descriptor_distance", 40))
         self.neighbours = int(s.get("neighbours", 3))
         self.min_votes = int(s.get("min_votes", 30))
+        self.query_grid = int(s.get("query_grid", 4))
+        self.query_per_cell = int(s.get("query_per_cell", 18))
 
     def _orb(self, n: int):
         # small patches and a low FAST threshold: drawn animation has flat colour and few corners
@@ -50,13 +52,36 @@ class ORBChannel(Channel):
             "opencv": cv2.__version__,
         }
 
-    def _describe(self, images: list[np.ndarray], n_features: int) -> Embeddings:
-        orb = self._orb(n_features)
+    def _spread_keypoints(self, orb, gray: np.ndarray) -> list:
+        """The `features_query` strongest corners, plus the strongest `query_per_cell` of each
+        cell of a `query_grid` x `query_grid` grid. Sharp caption text and logos win a global
+        ranking of corners; the grid keeps the picture around them represented."""
+        kps = sorted(orb.detect(gray, None), key=lambda k: -k.response)
+        chosen = kps[: self.features_query]
+        if self.query_grid > 1 and self.query_per_cell > 0:
+            h, w = gray.shape
+            g = self.query_grid
+            taken: dict[tuple[int, int], int] = {}
+            for kp in chosen:
+                cell = (min(g - 1, int(kp.pt[1] * g / h)), min(g - 1, int(kp.pt[0] * g / w)))
+                taken[cell] = taken.get(cell, 0) + 1
+            for kp in kps[self.features_query :]:
+                cell = (min(g - 1, int(kp.pt[1] * g / h)), min(g - 1, int(kp.pt[0] * g / w)))
+                if taken.get(cell, 0) < self.query_per_cell:
+                    taken[cell] = taken.get(cell, 0) + 1
+                    chosen.append(kp)
+        return chosen
+
+    def _describe(self, images: list[np.ndarray], n_features: int, spread: bool = False) -> Embeddings:
+        orb = self._orb(4 * n_features if spread else n_features)
         vectors, owner = [], []
         keep = np.zeros(len(images), dtype=bool)
         for i, image in enumerate(images):
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-            _, desc = orb.detectAndCompute(gray, None)
+            if spread:
+                _, desc = orb.compute(gray, self._spread_keypoints(orb, gray))
+            else:
+                _, desc = orb.detectAndCompute(gray, None)
             if desc is None or len(desc) < 8:
                 continue
             keep[i] = True
@@ -70,7 +95,7 @@ class ORBChannel(Channel):
         return self._describe(images, self.features_reference)
 
     def embed_query_batch(self, images: list[np.ndarray]) -> Embeddings:
-        return self._describe(images, self.features_query)
+        return self._describe(images, self.features_query, spread=True)
 
     def candidates(self, emb: Embeddings, search: SearchFn, k: int) -> tuple[np.ndarray, list[list[Candidate]]]:
         """Votes: each query descriptor votes once for every reference frame among its nearest
