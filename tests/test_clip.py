@@ -160,9 +160,10 @@ def test_cli_exit_3_when_weights_are_missing(footage, tmp_path, monkeypatch):
 def test_pdq_and_clip_end_to_end_and_a_different_model_is_refused(footage, tiny_clip_dir, tmp_path):
     idx = tmp_path / "idx"
     model = f"local-dir:{tiny_clip_dir}"
-    # A random tiny tower puts every frame close together: only near-identical frames count as hits.
+    # A random tiny tower puts every frame close together (cosine > 0.99): only near-identical
+    # frames count as hits, and clip alone never reaches "strong resemblance".
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text("[channels.clip]\nmin_similarity = 0.99999\n")
+    cfg.write_text("[channels.clip]\nmin_similarity = 0.9992\n[verdict]\nstrong_min_median_clip_similarity = 0.99999\n")
     args = ["--clip-model", model, "--config", str(cfg)]
     r = runner.invoke(app, ["index", "add", str(footage["refs"]["ep01"]), str(footage["refs"]["other"]),
                             "--index", str(idx), "--work", "Star Courier", "--owner", "Demo Studio",
@@ -175,6 +176,9 @@ def test_pdq_and_clip_end_to_end_and_a_different_model_is_refused(footage, tiny_
     assert set(ev["tool"]["channels"]) == {"pdq", "clip"}
     assert ev["tool"]["channels"]["clip"]["weights_sha256"] == sha256_file(tiny_clip_dir / "open_clip_model.safetensors")
     assert ev["verdict"]["flagged"] and ev["works"][0]["segments"][0]["ref_id"] == "ep01"
+    # clip joins the fusion: its hits on the copied frames chain into the same segment as pdq's
+    assert {"pdq", "clip"} <= set(ev["works"][0]["segments"][0]["channels"])
+    assert ev["works"][0]["segments"][0]["channel_stats"]["clip"]["frames"] >= 3
     assert all(len(f["top"]["clip"]) == 3 for f in ev["frames"])
     # even a random tiny tower ranks the copied source first for most copied frames
     copied = [f for f in ev["frames"] if 2.2 <= f["t"] <= 5.8]
