@@ -27,7 +27,7 @@ from reference_index import (
 
 from . import __version__
 from .config import load_config
-from .errors import AuditorError, InputError
+from .errors import AuditorError, InputError, UsageError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")
@@ -84,6 +84,10 @@ ConfigOpt = typer.Option(None, "--config", help="TOML file whose settings replac
 ClipModelOpt = typer.Option(None, "--clip-model", help="open_clip model name, or local-dir:/path/to/folder.")
 ClipPretrainedOpt = typer.Option(None, "--clip-pretrained", help="open_clip pretrained tag, or a checkpoint file.")
 DeviceOpt = typer.Option(None, "--device", help="Device for the clip channel: cpu, cuda, cuda:N or auto.")
+LangOpt = typer.Option("en", "--lang", help="Report language: en or ja.")
+RedactOpt = typer.Option(False, "--redact-references", help="Downsample and watermark reference frames (reports that leave the rights holder).")
+SignOpt = typer.Option(None, "--sign", help="Sign the PDF with this PKCS#12 key (.p12/.pfx).")
+PassphraseOpt = typer.Option(None, "--passphrase-file", help="File holding the PKCS#12 passphrase (first line).")
 
 
 @app.command()
@@ -299,16 +303,80 @@ def scan(
     clip_model: Optional[str] = ClipModelOpt,
     clip_pretrained: Optional[str] = ClipPretrainedOpt,
     device: Optional[str] = DeviceOpt,
+    pdf: bool = typer.Option(False, "--pdf", help="Also write an evidence PDF beside the evidence of every flagged clip."),
+    lang: str = LangOpt,
+    redact_references: bool = RedactOpt,
+    sign: Optional[Path] = SignOpt,
+    passphrase_file: Optional[Path] = PassphraseOpt,
 ) -> None:
     """Scan suspect clips against an index (every channel it holds) and write evidence."""
     from .scan import scan_paths
 
     cfg = _config(config, clip_model, clip_pretrained, device)
-    report = scan_paths(paths, index, out, cfg, progress=_progress(len(paths), _describe_scan))
+    pdf_args = _report_args(lang, redact_references, sign, passphrase_file) if pdf else None
+    report = scan_paths(paths, index, out, cfg, progress=_progress(len(paths), _describe_scan), pdf=pdf_args)
     _render_table(report.outcomes)
     typer.echo(f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
     if report.failed:
         raise typer.Exit(1)
+
+
+
+
+def _report_args(lang: str, redact: bool, sign: Optional[Path], passphrase_file: Optional[Path]) -> dict:
+    """Check report options before any work starts (a missing font fails now, not per clip)."""
+    from .report import japanese_font_path
+    from .report_text import LANGS
+
+    if lang not in LANGS:
+        raise UsageError(f"--lang {lang!r}: choose one of {', '.join(LANGS)}")
+    if lang == "ja":
+        japanese_font_path()
+    if sign is not None and not sign.is_file():
+        raise UsageError(f"--sign {sign}: no such file")
+    passphrase = None
+    if passphrase_file is not None:
+        try:
+            passphrase = passphrase_file.read_text(encoding="utf-8").splitlines()[0].encode()
+        except (OSError, IndexError) as exc:
+            raise UsageError(f"--passphrase-file {passphrase_file}: cannot read a passphrase ({exc})") from None
+    return {"lang": lang, "redact_references": redact, "sign": sign, "passphrase": passphrase}
+
+
+@app.command()
+@handle_errors
+def report(
+    evidence: Path = typer.Argument(..., help="An evidence JSON written by auditor scan (its .frames folder beside it)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="PDF to write (default: beside the evidence, <clip>.report[.ja].pdf)."),
+    lang: str = LangOpt,
+    redact_references: bool = RedactOpt,
+    sign: Optional[Path] = SignOpt,
+    passphrase_file: Optional[Path] = PassphraseOpt,
+) -> None:
+    """Render the evidence PDF for one clip from its evidence JSON alone."""
+    from .report import render_report
+
+    path = render_report(evidence, out, **_report_args(lang, redact_references, sign, passphrase_file))
+    typer.echo(f"report written: {path}")
+
+
+@app.command()
+@handle_errors
+def verify(
+    pdf: Path = typer.Argument(..., help="An evidence PDF written by auditor report or scan --pdf."),
+    clip: Optional[Path] = typer.Option(None, "--clip", help="Also check that this file is the clip the report is about."),
+    trust: Optional[Path] = typer.Option(None, "--trust", help="Certificate (PEM/DER) the signature must chain to."),
+) -> None:
+    """Check a report: attached evidence vs printed hashes, the clip's SHA-256, the signature. Exit 0 only if all hold."""
+    from .report_check import verify_report
+
+    result = verify_report(pdf, clip, trust)
+    for c in result.checks:
+        typer.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    if not result.ok:
+        err(f"{pdf}: report does NOT verify")
+        raise typer.Exit(1)
+    typer.echo(f"{pdf}: report verifies")
 
 
 @app.command("eval")
@@ -364,6 +432,9 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     typer.echo(f"catalogue  {run.folder / 'catalogue'}")
     typer.echo(f"index      {run.index}")
     typer.echo(f"evidence   {run.results}  (*.evidence.json, matches.csv, summary.csv)")
+    for o in run.scan.outcomes:
+        if o.report_path:
+            typer.echo(f"report     {o.report_path}  (check it: auditor verify {o.report_path})")
 
 
 def main() -> None:

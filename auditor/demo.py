@@ -90,5 +90,5 @@ def run_demo(folder: str | Path, progress=None) -> DemoRun:
     ingest = add_items(index, read_catalogue_csv(csv_path), config, ["pdq"])
     calibrate(index, config)  # leave-one-work-out: p-values in the evidence
     results = folder / "results"
-    scan = scan_paths(suspects, index, results, config, progress=progress)
+    scan = scan_paths(suspects, index, results, config, progress=progress, pdf={"lang": "en"})
     return DemoRun(folder, index, results, ingest, scan)

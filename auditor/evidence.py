@@ -25,7 +25,7 @@ from . import __version__
 SCHEMA = "auditor.evidence/1"
 MATCHES_COLUMNS = ("query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score")
 SUMMARY_COLUMNS = (
-    "query_id", "path", "status", "flagged", "level", "score", "top_work", "segments", "evidence", "error",
+    "query_id", "path", "status", "flagged", "level", "score", "top_work", "segments", "evidence", "error", "report",
 )
 
 

@@ -11,7 +11,9 @@ from typing import Callable
 import numpy as np
 
 from reference_index import ReferenceIndex
+from reference_index.files import atomic_write_bytes
 
+from . import exhibits
 from .channels import Channel
 from .errors import InputError
 from .evidence import (
@@ -54,13 +56,16 @@ class Scanner:
     def close(self) -> None:
         self.index.close()
 
-    def scan(self, path: str | Path, query_id: str | None = None) -> dict:
-        """Evidence for one clip (a dict of schema auditor.evidence/1). Raises InputError."""
+    def scan(self, path: str | Path, query_id: str | None = None, out_dir: str | Path | None = None) -> dict:
+        """Evidence for one clip (a dict of schema auditor.evidence/1). Raises InputError.
+
+        With `out_dir`, the exhibit frames the evidence names are written there (the evidence
+        itself is the caller's to write, after them)."""
         fps = float(self.config["sampling"]["query"]["fps"])
         embedded = embed_file(path, fps, self.channels, self.config, query=True)
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
-        return self._evidence(embedded, query_id or Path(path).stem)
+        return self._evidence(embedded, query_id or Path(path).stem, out_dir)
 
     def _search(self, embedded: EmbeddedMedia):
         k = int(self.config["search"]["top_k"])
@@ -91,7 +96,7 @@ class Scanner:
         kept.sort(key=lambda s: (level_rank(s.level), -s.score, s.query_start))
         return kept, rejected
 
-    def _evidence(self, embedded: EmbeddedMedia, query_id: str) -> dict:
+    def _evidence(self, embedded: EmbeddedMedia, query_id: str, out_dir: str | Path | None = None) -> dict:
         info = embedded.info
         times = embedded.times
         found, refs = self._search(embedded)
@@ -156,6 +161,10 @@ class Scanner:
             for s in segments:
                 apply_calibration(s, self.null.segment(s.pairs, trials), self.config)
             segments.sort(key=lambda s: (level_rank(s.level), -s.score, s.query_start))
+        if out_dir is not None:
+            files = exhibits.collect(info.path, query_id, segments, self.index, self.frame_source, self.config)
+            for name, data in files.items():
+                atomic_write_bytes(Path(out_dir) / name, data)
         work_names = {s.work for s in segments}
         works = per_work(segments, duration, {w: self.index.work_metadata(w) for w in work_names})
         clip = info.to_dict()
@@ -184,6 +193,11 @@ class Scanner:
                 "trials": trials,
             },
             "works": works,
+            "references": {
+                ref_id: {k: v.get(k) for k in ("work", "kind", "path", "sha256", "duration_s")}
+                for ref_id in sorted({s.ref_id for s in segments})
+                if (v := self.index.video(ref_id))
+            },
             "rejected_segments": [{k: v for k, v in s.to_dict().items() if k != "pairs"} for s in rejected],
             "frames": frames,
         }
@@ -199,6 +213,7 @@ class ClipOutcome:
     top_work: str | None = None
     segments: int = 0
     error: str | None = None
+    report_path: str | None = None
 
     def summary_row(self) -> dict:
         v = self.verdict or {}
@@ -206,13 +221,14 @@ class ClipOutcome:
             "query_id": self.query_id,
             "path": self.path,
             "status": self.status,
-            "flagged": "" if self.status != "ok" else str(bool(v.get("flagged"))).lower(),
+            "flagged": "" if not v else str(bool(v.get("flagged"))).lower(),
             "level": v.get("level", ""),
-            "score": "" if self.status != "ok" else f"{float(v.get('score', 0.0)):.6f}",
+            "score": "" if not v else f"{float(v.get('score', 0.0)):.6f}",
             "top_work": self.top_work or "",
-            "segments": self.segments if self.status == "ok" else "",
+            "segments": self.segments if v else "",
             "evidence": self.evidence_path or "",
             "error": self.error or "",
+            "report": self.report_path or "",
         }
 
 
@@ -249,8 +265,13 @@ def scan_paths(
     config: dict,
     progress: Callable[[ClipOutcome], None] | None = None,
     scanner: Scanner | None = None,
+    pdf: dict | None = None,
 ) -> ScanReport:
-    """Scan every clip; a bad clip costs that clip alone. Writes evidence, matches.csv, summary.csv."""
+    """Scan every clip; a bad clip costs that clip alone. Writes evidence, matches.csv, summary.csv.
+
+    `pdf`: keyword arguments of `report.render_report` (lang, redact_references, sign,
+    passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
+    be rendered marks that clip as failed, with the reason; its evidence stays."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     own = scanner is None
@@ -261,7 +282,7 @@ def scan_paths(
     try:
         for path, qid in zip(paths, query_ids(paths)):
             try:
-                ev = scanner.scan(path, qid)
+                ev = scanner.scan(path, qid, out)
             except InputError as exc:
                 outcome = ClipOutcome(str(path), qid, "error", error=exc.reason)
             except (MemoryError, OSError, ValueError, RuntimeError) as exc:
@@ -279,6 +300,14 @@ def scan_paths(
                     top_work=ev["works"][0]["work"] if ev["works"] else None,
                     segments=sum(len(w["segments"]) for w in ev["works"]),
                 )
+                if pdf is not None and ev["verdict"]["flagged"]:
+                    from .errors import AuditorError
+                    from .report import render_report
+
+                    try:
+                        outcome.report_path = str(render_report(written, **pdf))
+                    except (AuditorError, OSError, ValueError) as exc:
+                        outcome.status, outcome.error = "error", f"evidence written, report failed: {exc}"
             report.outcomes.append(outcome)
             if progress:
                 progress(outcome)

@@ -59,6 +59,7 @@ class Segment:
     pairs: list[Hit] = field(default_factory=list)
     verification: dict | None = None
     calibration: dict | None = None
+    exhibits: list[dict] = field(default_factory=list)  # frame pictures for the report (exhibits.py)
 
     def to_dict(self) -> dict:
         return {
@@ -79,6 +80,7 @@ class Segment:
             "log10_p_value": (self.calibration or {}).get("log10_p_value"),
             "expected_false_matches": (self.calibration or {}).get("expected_false_matches"),
             "verification": self.verification,
+            "exhibits": self.exhibits,
             "frames": len(self.pairs),
             "pairs": [
                 {

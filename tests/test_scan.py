@@ -192,10 +192,10 @@ def test_an_unexpected_failure_on_one_clip_costs_that_clip_alone(footage, pdq_in
 
     real = scan_mod.Scanner.scan
 
-    def flaky(self, path, query_id=None):
+    def flaky(self, path, query_id=None, out_dir=None):
         if "unrelated" in str(path):
             raise RuntimeError("decoder exploded")
-        return real(self, path, query_id)
+        return real(self, path, query_id, out_dir)
 
     monkeypatch.setattr(scan_mod.Scanner, "scan", flaky)
     report = scan_paths([footage["unrelated"], footage["copy"]], pdq_index, tmp_path, pdq_config)
