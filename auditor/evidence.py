@@ -31,7 +31,8 @@ SUMMARY_COLUMNS = (
 
 def library_versions() -> dict:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("numpy", "opencv-python-headless", "faiss-cpu", "pdqhash", "open_clip_torch", "torch"):
+    for pkg in ("numpy", "opencv-python-headless", "faiss-cpu", "pdqhash", "open_clip_torch", "torch",
+                "reportlab", "matplotlib", "pyHanko"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

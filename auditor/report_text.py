@@ -159,7 +159,7 @@ TEXT = {
         "verdict_none": "{clip} のどの部分も参照インデックスと一致しません。",
         "flagged": "確認対象として指摘します。",
         "not_flagged": "指摘なし。",
-        "rule": "規則",
+        "rule": "規則（証拠 JSON の原文）",
         "verification": "検証",
         "exhibit_from": "照合時に保存したフレーム画像",
     },
