@@ -130,6 +130,52 @@ def channels(
             typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
 
 
+class ScanProgress:
+    """Progress of a batch scan on stderr: a live line on a terminal (clips done, frames per
+    second, time left), one plain line per clip otherwise, nothing with --quiet. Failures are
+    always printed, one line each."""
+
+    def __init__(self, total: int, quiet: bool = False, live: bool | None = None):
+        import time
+
+        self.total, self.quiet = total, quiet
+        self.live = sys.stderr.isatty() if live is None else live
+        self.done = self.frames = self.scanned = 0
+        self.clock = time.monotonic
+        self.start = self.clock()
+
+    def __call__(self, o) -> None:
+        self.done += 1
+        self.frames += o.frames
+        self.scanned += o.status == "ok"
+        failed, text = _describe_scan(o)
+        elapsed = max(1e-9, self.clock() - self.start)
+        if failed:
+            self._clear()
+            typer.echo(f"auditor: [{self.done}/{self.total}] {text}", err=True)
+        if self.quiet:
+            return
+        if not self.live:
+            if not failed:
+                typer.echo(f"[{self.done}/{self.total}] {text}", err=True)
+            return
+        rate = self.scanned / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = f"{int(left // 60)}:{int(left % 60):02d}" if left == left else "-"
+        width = 24
+        filled = int(width * self.done / max(1, self.total))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} clips  "
+                f"{self.frames / elapsed:.1f} frames/s  {eta} left  {o.query_id[:30]}")
+        sys.stderr.write("\r" + line[:120].ljust(120))
+        sys.stderr.flush()
+        if self.done == self.total:
+            sys.stderr.write("\n")
+
+    def _clear(self) -> None:
+        if self.live and not self.quiet:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+
+
 def _progress(total: int, describe):
     """A progress callback printing `[done/total] ...` to stderr; `describe(item)` gives
     (failed, text) for one finished file."""
@@ -296,9 +342,13 @@ def _render_table(outcomes) -> None:
 @app.command()
 @handle_errors
 def scan(
-    paths: List[Path] = typer.Argument(..., help="Suspect clips."),
+    paths: Optional[List[str]] = typer.Argument(None, help="Suspect clips: files, folders (searched recursively) or glob patterns."),
     index: Path = typer.Option(..., "--index", help="Index folder."),
     out: Path = typer.Option(..., "--out", help="Folder for evidence JSON, matches.csv and summary.csv."),
+    from_list: Optional[str] = typer.Option(None, "--from-list", help="File with one path a line ('-': standard input)."),
+    force: bool = typer.Option(False, "--force", help="Scan again clips whose evidence exists for the same clip, index and parameters."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (each loads the index and models once)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (failures are still reported)."),
     config: Optional[Path] = ConfigOpt,
     clip_model: Optional[str] = ClipModelOpt,
     clip_pretrained: Optional[str] = ClipPretrainedOpt,
@@ -309,14 +359,24 @@ def scan(
     sign: Optional[Path] = SignOpt,
     passphrase_file: Optional[Path] = PassphraseOpt,
 ) -> None:
-    """Scan suspect clips against an index (every channel it holds) and write evidence."""
+    """Scan suspect clips against an index (every channel it holds) and write evidence.
+
+    Re-runs skip clips already done; a bad clip is reported and the batch goes on (exit code 1)."""
+    from .batch import expand_inputs
     from .scan import scan_paths
 
     cfg = _config(config, clip_model, clip_pretrained, device)
+    inputs = expand_inputs(paths or [], from_list)
+    if not inputs:
+        raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
     pdf_args = _report_args(lang, redact_references, sign, passphrase_file) if pdf else None
-    report = scan_paths(paths, index, out, cfg, progress=_progress(len(paths), _describe_scan), pdf=pdf_args)
-    _render_table(report.outcomes)
-    typer.echo(f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
+    report = scan_paths(inputs, index, out, cfg, progress=ScanProgress(len(inputs), quiet), pdf=pdf_args,
+                        force=force, workers=workers)
+    if not quiet:
+        _render_table(report.outcomes)
+    counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "skipped", "error")}
+    typer.echo(f"{counts['ok']} scanned, {counts['skipped']} already done, {counts['error']} failed; "
+               f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
     if report.failed:
         raise typer.Exit(1)
 

@@ -431,6 +431,12 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     return out.getvalue()
 
 
+def default_report_path(evidence_path: str | Path, lang: str = "en") -> Path:
+    evidence_path = Path(evidence_path)
+    stem = evidence_path.name.removesuffix(".evidence.json").removesuffix(".json")
+    return evidence_path.with_name(f"{stem}.report{'' if lang == 'en' else '.' + lang}.pdf")
+
+
 def render_report(evidence_path: str | Path, out: str | Path | None = None, lang: str = "en",
                   redact_references: bool = False, sign: str | Path | None = None,
                   passphrase: bytes | None = None) -> Path:
@@ -444,10 +450,7 @@ def render_report(evidence_path: str | Path, out: str | Path | None = None, lang
     evidence_path = Path(evidence_path)
     evidence, raw, images = load_for_report(evidence_path)
     sha = hashlib.sha256(raw).hexdigest()
-    if out is None:
-        stem = evidence_path.name.removesuffix(".evidence.json").removesuffix(".json")
-        out = evidence_path.with_name(f"{stem}.report{'' if lang == 'en' else '.' + lang}.pdf")
-    out = Path(out)
+    out = Path(out) if out is not None else default_report_path(evidence_path, lang)
     story, font = _build_story(evidence, sha, images, lang, redact_references)
     t = TEXT[lang]
 

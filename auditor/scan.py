@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -207,13 +206,14 @@ class Scanner:
 class ClipOutcome:
     path: str
     query_id: str
-    status: str  # "ok" or "error"
+    status: str  # "ok", "skipped" (evidence of an earlier run, same clip, index and parameters) or "error"
     evidence_path: str | None = None
     verdict: dict | None = None
     top_work: str | None = None
     segments: int = 0
     error: str | None = None
     report_path: str | None = None
+    frames: int = 0  # frames sampled (0 for skipped and failed clips)
 
     def summary_row(self) -> dict:
         v = self.verdict or {}
@@ -266,58 +266,16 @@ def scan_paths(
     progress: Callable[[ClipOutcome], None] | None = None,
     scanner: Scanner | None = None,
     pdf: dict | None = None,
+    force: bool = False,
+    workers: int = 1,
+    task: Callable | None = None,
 ) -> ScanReport:
     """Scan every clip; a bad clip costs that clip alone. Writes evidence, matches.csv, summary.csv.
 
-    `pdf`: keyword arguments of `report.render_report` (lang, redact_references, sign,
-    passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
-    be rendered marks that clip as failed, with the reason; its evidence stays."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    own = scanner is None
-    scanner = scanner or Scanner(index_path, config)
-    report = ScanReport(str(out))
-    rows: list[dict] = []
-    paths = [Path(p) for p in paths]
-    try:
-        for path, qid in zip(paths, query_ids(paths)):
-            try:
-                ev = scanner.scan(path, qid, out)
-            except InputError as exc:
-                outcome = ClipOutcome(str(path), qid, "error", error=exc.reason)
-            except (MemoryError, OSError, ValueError, RuntimeError) as exc:
-                # Whatever one file does to a decoder or a library, the batch goes on.
-                outcome = ClipOutcome(str(path), qid, "error", error=f"unexpected {type(exc).__name__}: {exc}")
-            else:
-                written = write_evidence(out, ev)
-                rows.extend(matches_rows(ev))
-                outcome = ClipOutcome(
-                    str(path),
-                    qid,
-                    "ok",
-                    evidence_path=str(written),
-                    verdict=ev["verdict"],
-                    top_work=ev["works"][0]["work"] if ev["works"] else None,
-                    segments=sum(len(w["segments"]) for w in ev["works"]),
-                )
-                if pdf is not None and ev["verdict"]["flagged"]:
-                    from .errors import AuditorError
-                    from .report import render_report
+    Resumable, optionally parallel: see `auditor.batch`. `pdf`: keyword arguments of
+    `report.render_report` (lang, redact_references, sign, passphrase); with it, every flagged
+    clip also gets its evidence PDF. A report that cannot be rendered marks that clip as failed,
+    with the reason; its evidence stays."""
+    from .batch import run_batch
 
-                    try:
-                        outcome.report_path = str(render_report(written, **pdf))
-                    except (AuditorError, OSError, ValueError) as exc:
-                        outcome.status, outcome.error = "error", f"evidence written, report failed: {exc}"
-            report.outcomes.append(outcome)
-            if progress:
-                progress(outcome)
-    finally:
-        # Also on Ctrl-C: the CSVs list every clip finished so far.
-        report.matches_csv = str(out / "matches.csv")
-        report.summary_csv = str(out / "summary.csv")
-        write_matches_csv(report.matches_csv, rows)
-        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
-        if own:
-            with contextlib.suppress(Exception):
-                scanner.close()
-    return report
+    return run_batch(paths, index_path, out_dir, config, progress, scanner, pdf, force, workers, task)

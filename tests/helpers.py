@@ -80,3 +80,14 @@ def noise_image(path: Path, size=(200, 120), seed=0) -> Path:
     img = cv2.GaussianBlur(img, (9, 9), 0)
     cv2.imwrite(str(path), img)
     return path
+
+
+def crashing_scan(path: str, query_id: str, out_dir: str) -> dict:
+    """A worker task that dies like a decoder crash on clips named *crash*, and scans the rest."""
+    import os
+
+    from auditor import batch
+
+    if "crash" in Path(path).name:
+        os._exit(139)
+    return batch._worker_scan(path, query_id, out_dir)

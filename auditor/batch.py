@@ -1,0 +1,297 @@
+"""Batch scans: many clips, resumable, in parallel worker processes, a bad clip costing itself alone.
+
+- Inputs: files, folders (searched recursively for video and image files), glob patterns and
+  lists of paths (`--from-list FILE`, `-` for standard input).
+- Resumable: each clip's evidence is written atomically as soon as it is done. A re-run skips a
+  clip whose evidence already exists for the same clip SHA-256, index manifest and parameters
+  (`force=True` redoes it). An interrupted run loses nothing already written.
+- Workers: with `workers > 1`, clips are scanned in that many processes, each holding its own
+  index and models (loaded once); at most `2 x workers` clips are in flight, so memory stays
+  bounded whatever the number of clips. A worker that dies (a decoder crash on a hostile file)
+  costs the clip it was scanning: the clips in flight with it are retried one at a time.
+- `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
+  they were already done, and are rewritten atomically at the end (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import sys
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable, Iterable
+
+from reference_index.files import sha256_file
+
+from .errors import AuditorError, InputError, UsageError
+from .evidence import evidence_path, matches_rows, write_evidence, write_matches_csv, write_summary_csv
+from .sampling import STILL_SUFFIXES
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
+MEDIA_SUFFIXES = VIDEO_SUFFIXES | STILL_SUFFIXES
+
+
+# -- inputs ----------------------------------------------------------------------------------
+def expand_inputs(args: Iterable[str | Path], from_list: str | None = None, stdin=None) -> list[Path]:
+    """Paths to scan, in the order given, each once. Folders are searched recursively for media
+    files; patterns with * ? [ are expanded; a path that does not exist is kept (it becomes an
+    error row naming it) unless it is a pattern that matches nothing (a usage error)."""
+    items: list[str] = [str(a) for a in args]
+    if from_list is not None:
+        if from_list == "-":
+            lines = (stdin or sys.stdin).read().splitlines()
+        else:
+            try:
+                lines = Path(from_list).read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise UsageError(f"--from-list {from_list}: cannot read ({exc.strerror or exc})") from None
+        items += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    out: list[Path] = []
+    seen: set[str] = set()
+
+    def add(p: Path) -> None:
+        key = os.path.abspath(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    add(f)
+        elif not p.exists() and any(c in item for c in "*?["):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise UsageError(f"{item}: the pattern matches no file")
+            for m in matches:
+                if Path(m).is_file():
+                    add(Path(m))
+        else:
+            add(p)
+    return out
+
+
+# -- resuming --------------------------------------------------------------------------------
+def parameters_sha256(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def finished_evidence(out_dir: Path, query_id: str, clip_sha: str, manifest_sha: str, params_sha: str) -> dict | None:
+    """The evidence an earlier run wrote for this very clip, index and parameters, or None."""
+    path = evidence_path(out_dir, query_id)
+    try:
+        ev = json.loads(path.read_text(encoding="utf-8"))
+        same = (
+            ev["clip"]["sha256"] == clip_sha
+            and ev["index"]["manifest_sha256"] == manifest_sha
+            and parameters_sha256(ev["tool"]["parameters"]) == params_sha
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return ev if same else None
+
+
+# -- workers ---------------------------------------------------------------------------------
+_WORKER = {}
+
+
+def _worker_init(index_path: str, config: dict, threads: int) -> None:
+    """Runs once in each worker process: share the cores, open the index, load the models."""
+    import cv2
+
+    cv2.setNumThreads(threads)
+    with contextlib.suppress(Exception):
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+    if "torch" in sys.modules or any(n == "clip" for n in config.get("channels", {}).get("default", [])):
+        with contextlib.suppress(Exception):
+            import torch
+
+            torch.set_num_threads(threads)
+    from .scan import Scanner
+
+    _WORKER["scanner"] = Scanner(index_path, config)
+
+
+def _worker_scan(path: str, query_id: str, out_dir: str) -> dict:
+    return _WORKER["scanner"].scan(path, query_id, out_dir)
+
+
+# -- the batch -------------------------------------------------------------------------------
+def run_batch(
+    paths: list[str | Path],
+    index_path: str | Path,
+    out_dir: str | Path,
+    config: dict,
+    progress: Callable | None = None,
+    scanner=None,
+    pdf: dict | None = None,
+    force: bool = False,
+    workers: int = 1,
+    task: Callable | None = None,
+):
+    """Scan every clip (see the module docstring). Returns a ScanReport.
+
+    `task`: what a worker process runs per clip (a module-level function taking path, query id
+    and output folder), for tests; the default scans with the worker's Scanner."""
+    from .scan import ClipOutcome, Scanner, ScanReport, query_ids
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in paths]
+    ids = query_ids(paths)
+    own = scanner is None and workers <= 1
+    scanner = scanner if scanner is not None else (Scanner(index_path, config) if workers <= 1 else None)
+    from reference_index import ReferenceIndex
+
+    if scanner is not None:
+        manifest_sha = scanner.index.manifest_sha256
+    else:
+        with ReferenceIndex.open(index_path) as idx:
+            manifest_sha = idx.manifest_sha256
+    params_sha = parameters_sha256(config)
+    report = ScanReport(str(out))
+    rows: list[dict] = []
+
+    def finish(outcome: "ClipOutcome", ev: dict | None) -> None:
+        if ev is not None:
+            rows.extend(matches_rows(ev))
+            if pdf is not None and ev["verdict"]["flagged"]:
+                _render(outcome, pdf)
+        report.outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+
+    def done(path: Path, qid: str, ev: dict, status: str = "ok") -> None:
+        written = evidence_path(out, qid) if status == "skipped" else write_evidence(out, ev)
+        outcome = ClipOutcome(
+            str(path), qid, status, evidence_path=str(written), verdict=ev["verdict"],
+            top_work=ev["works"][0]["work"] if ev["works"] else None,
+            segments=sum(len(w["segments"]) for w in ev["works"]),
+            frames=0 if status == "skipped" else int(ev["clip"].get("frames_sampled") or 0),
+        )
+        finish(outcome, ev)
+
+    def failed(path: Path, qid: str, reason: str) -> None:
+        finish(ClipOutcome(str(path), qid, "error", error=reason), None)
+
+    # clips to scan, after skipping the finished ones
+    todo: list[tuple[Path, str]] = []
+    try:
+        for path, qid in zip(paths, ids):
+            if not path.is_file():
+                failed(path, qid, "file not found" if not path.exists() else "not a regular file")
+                continue
+            if not force:
+                try:
+                    clip_sha = sha256_file(path)
+                except OSError as exc:
+                    failed(path, qid, f"cannot read: {exc.strerror or exc}")
+                    continue
+                ev = finished_evidence(out, qid, clip_sha, manifest_sha, params_sha)
+                if ev is not None:
+                    done(path, qid, ev, status="skipped")
+                    continue
+            todo.append((path, qid))
+        if workers <= 1:
+            for path, qid in todo:
+                try:
+                    ev = scanner.scan(path, qid, out)
+                except InputError as exc:
+                    failed(path, qid, exc.reason)
+                except (MemoryError, OSError, ValueError, RuntimeError) as exc:
+                    # Whatever one file does to a decoder or a library, the batch goes on.
+                    failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
+                else:
+                    done(path, qid, ev)
+        else:
+            _run_pool(todo, str(index_path), str(out), config, workers, done, failed, task or _worker_scan)
+    finally:
+        # Also on Ctrl-C: the CSVs list every clip finished so far.
+        report.matches_csv = str(out / "matches.csv")
+        report.summary_csv = str(out / "summary.csv")
+        write_matches_csv(report.matches_csv, rows)
+        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        if own and scanner is not None:
+            with contextlib.suppress(Exception):
+                scanner.close()
+    return report
+
+
+def _render(outcome, pdf: dict) -> None:
+    from .report import default_report_path, render_report
+
+    existing = default_report_path(outcome.evidence_path, pdf.get("lang", "en"))
+    if outcome.status == "skipped" and existing.is_file():
+        outcome.report_path = str(existing)  # rendered by the earlier run from this same evidence
+        return
+    try:
+        outcome.report_path = str(render_report(outcome.evidence_path, **pdf))
+    except (AuditorError, OSError, ValueError) as exc:
+        outcome.status, outcome.error = "error", f"evidence written, report failed: {exc}"
+
+
+def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done, failed, task) -> None:
+    import multiprocessing as mp
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")  # no inherited threads or locks from this process
+
+    def new_pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init, initargs=(index_path, config, threads))
+
+    queue = deque(todo)
+    suspects: deque = deque()  # in flight when a worker died: retried one at a time
+    pool = new_pool(workers)
+    try:
+        while queue or suspects:
+            if suspects:  # isolate: one clip, one fresh worker
+                path, qid = suspects.popleft()
+                with new_pool(1) as solo:
+                    fut = solo.submit(task, str(path), qid, out)
+                    _collect(fut, path, qid, done, failed, died="the worker process died while scanning this clip "
+                             "(a crash in a decoder or library)")
+                continue
+            inflight: dict[Future, tuple[Path, str]] = {}
+            broken = False
+            while (queue or inflight) and not broken:
+                while queue and len(inflight) < 2 * workers:
+                    path, qid = queue.popleft()
+                    inflight[pool.submit(task, str(path), qid, out)] = (path, qid)
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    path, qid = inflight.pop(fut)
+                    if isinstance(fut.exception(), BrokenProcessPool):
+                        broken = True
+                        suspects.append((path, qid))
+                    else:
+                        _collect(fut, path, qid, done, failed)
+            if broken:
+                suspects.extend(inflight.values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool(workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _collect(fut: Future, path: Path, qid: str, done, failed, died: str | None = None) -> None:
+    exc = fut.exception()
+    if exc is None:
+        done(path, qid, fut.result())
+    elif isinstance(exc, InputError):
+        failed(path, qid, exc.reason)
+    elif isinstance(exc, BrokenProcessPool):
+        failed(path, qid, died or "the worker process died")
+    elif isinstance(exc, AuditorError):
+        raise exc  # an index or model problem: every clip would fail the same way
+    else:
+        failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")

@@ -1,0 +1,138 @@
+"""Batch scans: inputs, resuming, a run killed midway, worker processes and a worker that dies."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import crashing_scan, write_copy, write_scene
+from typer.testing import CliRunner
+
+from auditor.batch import expand_inputs
+from auditor.cli import app
+from auditor.scan import scan_paths
+
+runner = CliRunner()
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, footage):
+    """A folder tree of suspects: copies, unrelated clips, a still, and broken files."""
+    d = tmp_path_factory.mktemp("batch")
+    (d / "a").mkdir()
+    (d / "a" / "deep").mkdir()
+    write_copy(d / "a" / "copy1.mp4", 11, 3.0, 6.0, lead_in=1.0, tail=0.5)
+    write_copy(d / "a" / "deep" / "copy2.mp4", 11, 5.0, 8.0, lead_in=0.5, tail=0.5)
+    write_scene(d / "a" / "unrelated1.mp4", 95, 3.0, size=(400, 224), fps=25.0)
+    write_scene(d / "unrelated2.mp4", 96, 3.0)
+    (d / "a" / "notes.txt").write_text("not media")
+    (d / "a" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    (d / "a" / "empty.webm").write_bytes(b"")
+    return d
+
+
+def test_inputs_from_folders_patterns_and_lists(batch, tmp_path):
+    found = expand_inputs([str(batch / "a")])
+    names = [p.name for p in found]
+    assert names == ["broken.mp4", "copy1.mp4", "copy2.mp4", "empty.webm", "unrelated1.mp4"]  # sorted, recursive, media only
+    assert [p.name for p in expand_inputs([str(batch / "**" / "copy*.mp4")])] == ["copy1.mp4", "copy2.mp4"]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# suspects\n{batch / 'unrelated2.mp4'}\n\n{batch / 'a' / 'copy1.mp4'}\n")
+    both = expand_inputs([str(batch / "a" / "copy1.mp4")], str(listing))
+    assert [p.name for p in both] == ["copy1.mp4", "unrelated2.mp4"]  # each once
+    import io
+
+    assert [p.name for p in expand_inputs([], "-", stdin=io.StringIO(f"{batch / 'unrelated2.mp4'}\n"))] == ["unrelated2.mp4"]
+
+
+def test_a_batch_with_broken_files_rerun_skips_finished_clips(batch, pdq_index, tmp_path):
+    out = tmp_path / "out"
+    args = ["scan", str(batch), "--index", str(pdq_index), "--out", str(out), "--quiet"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1, r.output  # some inputs failed
+    summary = {row["query_id"]: row for row in read_csv(out / "summary.csv")}
+    assert summary["broken"]["status"] == "error" and "not a readable video" in summary["broken"]["error"]
+    assert summary["empty"]["status"] == "error" and "empty file" in summary["empty"]["error"]
+    assert {k for k, v in summary.items() if v["status"] == "ok"} == {"copy1", "copy2", "unrelated1", "unrelated2"}
+    assert summary["copy1"]["flagged"] == "true" and summary["unrelated2"]["flagged"] == "false"
+    assert "broken.mp4" in r.stderr  # failures are printed even with --quiet
+    first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.evidence.json")}
+    matches = read_csv(out / "matches.csv")
+
+    r = runner.invoke(app, args)
+    assert "0 scanned, 4 already done, 2 failed" in r.output
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.evidence.json")} == first  # nothing rewritten
+    assert read_csv(out / "matches.csv") == matches
+    again = {row["query_id"]: row for row in read_csv(out / "summary.csv")}
+    assert again["copy1"]["status"] == "skipped" and again["copy1"]["flagged"] == "true"
+
+    r = runner.invoke(app, args + ["--force"])
+    assert "4 scanned, 0 already done" in r.output
+    cfg = tmp_path / "other.toml"
+    cfg.write_text("[segments]\nmin_frames = 4\n")
+    r = runner.invoke(app, args + ["--config", str(cfg)])  # other parameters: the evidence is redone
+    assert "4 scanned, 0 already done" in r.output
+
+
+def test_a_run_killed_midway_resumes_with_nothing_lost_or_duplicated(batch, pdq_index, tmp_path):
+    clips = sorted(str(p) for p in batch.rglob("*.mp4") if p.name != "broken.mp4") * 1
+    listing = tmp_path / "clips.txt"
+    # the same four clips under twelve names: enough work to kill the run in the middle
+    names = []
+    for i in range(3):
+        for c in clips:
+            link = tmp_path / "in" / f"{i}_{Path(c).name}"
+            link.parent.mkdir(exist_ok=True)
+            link.symlink_to(c)
+            names.append(str(link))
+    listing.write_text("\n".join(names))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "auditor", "scan", "--from-list", str(listing), "--index", str(pdq_index),
+           "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*.evidence.json"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = {p.name for p in out.glob("*.evidence.json")}
+    assert 3 <= len(written) < len(names), "the run should have been killed midway"
+    for p in out.glob("*.evidence.json"):
+        json.loads(p.read_text())  # every file there is complete (atomic writes)
+
+    r = subprocess.run(cmd[:-1], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(names) - len(written)} scanned, {len(written)} already done, 0 failed" in r.stdout
+    summary = read_csv(out / "summary.csv")
+    assert sorted(row["query_id"] for row in summary) == sorted(Path(n).stem for n in names)
+    rows = read_csv(out / "matches.csv")
+    assert len(rows) == len({tuple(r.values()) for r in rows})  # no duplicates
+    assert {r["query_id"] for r in rows} == {Path(n).stem for n in names if "copy" in n}
+
+
+def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_clip_alone(batch, pdq_index, pdq_config, tmp_path):
+    clips = [batch / "a" / "copy1.mp4", batch / "a" / "deep" / "copy2.mp4", batch / "unrelated2.mp4"]
+    crash = tmp_path / "crash_me.mp4"
+    crash.write_bytes((batch / "a" / "unrelated1.mp4").read_bytes())
+    one = scan_paths(clips, pdq_index, tmp_path / "one", pdq_config)
+    two = scan_paths(clips + [crash], pdq_index, tmp_path / "two", pdq_config, workers=2, task=crashing_scan)
+
+    def key(report):
+        return {o.query_id: (o.status, o.verdict and o.verdict["level"], o.segments) for o in report.outcomes}
+
+    got = key(two)
+    assert got.pop("crash_me")[0] == "error"
+    assert got == key(one)
+    assert read_csv(tmp_path / "one" / "matches.csv") == sorted(read_csv(tmp_path / "two" / "matches.csv"), key=lambda r: -float(r["score"]))
+    failed = next(o for o in two.outcomes if o.query_id == "crash_me")
+    assert "worker process died" in failed.error
