@@ -319,6 +319,47 @@ def index_info(
         raise typer.Exit(1)
 
 
+def _index_settings(config: Optional[Path]) -> tuple[dict, dict]:
+    ix = load_config(config)["index"]
+    exact = {"ip": int(ix["exact_max_float"]), "hamming": int(ix["exact_max_binary"])}
+    nprobe = {"ip": int(ix["nprobe_float"]), "hamming": int(ix["nprobe_binary"])}
+    return exact, nprobe
+
+
+@index_app.command("optimize")
+@handle_errors
+def index_optimize(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    retrain: bool = typer.Option(False, "--retrain", help="Retrain inverted lists even when their size still fits."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
+    from reference_index import IndexWriter
+
+    exact, nprobe = _index_settings(config)
+    with IndexWriter(index) as w:
+        done = w.optimize(exact, nprobe, retrain)
+    for name, what in done.items():
+        typer.echo(f"{name:6} {what}")
+
+
+@index_app.command("remove")
+@handle_errors
+def index_remove(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    work: str = typer.Option(..., "--work", help="Title of the work to remove, exactly as indexed."),
+) -> None:
+    """Remove a work: its files and frames from the catalogue and their vectors from every channel."""
+    from reference_index import IndexWriter
+
+    with IndexWriter(index) as w:
+        gone = w.remove_work(work)
+    per = ", ".join(f"{n} {c}" for c, n in gone["vectors"].items())
+    typer.echo(f"removed {work!r}: {gone['videos']} files, {gone['frames']} frames, vectors: {per}")
+    if gone["frames"]:
+        typer.echo("calibration dropped: run auditor index calibrate again for p-values")
+
+
 def _render_table(outcomes) -> None:
     headers = ("clip", "status", "flagged", "level", "score", "work")
     rows = []

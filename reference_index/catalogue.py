@@ -205,3 +205,32 @@ def counts(conn: sqlite3.Connection) -> dict:
         table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         for table in ("works", "videos", "frames")
     }
+
+
+def work_frame_spans(conn: sqlite3.Connection, name: str) -> list[tuple[int, int]] | None:
+    """Frame id ranges [lo, hi) of each video of a work (a video's frames are added together,
+    so their ids are consecutive); None when there is no such work."""
+    row = conn.execute("SELECT work_id FROM works WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return None
+    spans = conn.execute(
+        "SELECT MIN(f.frame_id), MAX(f.frame_id) + 1, COUNT(*) FROM videos v JOIN frames f USING(video_id) "
+        "WHERE v.work_id = ? GROUP BY v.video_id",
+        (row[0],),
+    ).fetchall()
+    for lo, hi, n in spans:
+        if hi - lo != n:
+            raise CatalogueConflict(f"work {name!r}: a video's frame ids are not consecutive (damaged catalogue)")
+    videos_without_frames = conn.execute(
+        "SELECT COUNT(*) FROM videos v WHERE v.work_id = ? AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.video_id = v.video_id)",
+        (row[0],),
+    ).fetchone()[0]
+    return [(int(lo), int(hi)) for lo, hi, _ in spans] + [(0, 0)] * videos_without_frames
+
+
+def delete_work(conn: sqlite3.Connection, name: str) -> None:
+    """Delete a work with its videos and frames (one transaction with the caller's commit)."""
+    (work_id,) = conn.execute("SELECT work_id FROM works WHERE name = ?", (name,)).fetchone()
+    conn.execute("DELETE FROM frames WHERE video_id IN (SELECT video_id FROM videos WHERE work_id = ?)", (work_id,))
+    conn.execute("DELETE FROM videos WHERE work_id = ?", (work_id,))
+    conn.execute("DELETE FROM works WHERE work_id = ?", (work_id,))

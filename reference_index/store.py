@@ -41,7 +41,7 @@ from .errors import (
     ReferenceIndexError,
 )
 from .files import atomic_write_bytes, sha256_file
-from .vectors import ChannelVectors
+from .vectors import ChannelVectors, choose_structure
 
 FORMAT = "reference_index/1"
 # Channels with many vectors per frame (local features) store id = frame_id << MANY_SHIFT | rank.
@@ -218,7 +218,8 @@ class ReferenceIndex:
         if name not in self._vectors:
             spec = self.channels[name]
             f = self.path / _gen_dir(self.manifest["generation"]) / spec["file"]
-            self._vectors[name] = ChannelVectors.load(f, spec["metric"], spec["dim"])
+            # memory-mapped: a large index is paged in as searches touch it, not read whole
+            self._vectors[name] = ChannelVectors.load(f, spec["metric"], spec["dim"], mmap=True, nprobe=spec.get("nprobe"))
         return self._vectors[name]
 
     def search(self, name: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -242,19 +243,13 @@ class ReferenceIndex:
 
     def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
-        vec = self.vectors(name)
-        all_ids = faiss.vector_to_array(vec.index.id_map).astype(np.int64)
+        all_ids, all_vecs = self.vectors(name).all_ids_and_vectors()
         many = self.channels[name].get("per_frame", "one") == "many"
         frame_of = all_ids >> MANY_SHIFT if many else all_ids
         pos = {int(f): i for i, f in enumerate(frame_ids)}
         sel = np.nonzero(np.isin(frame_of, frame_ids))[0]
         rows = np.array([pos[int(f)] for f in frame_of[sel]], dtype=np.int64)
-        inner = vec.index.index
-        if vec.metric == "hamming":
-            out = np.stack([inner.reconstruct(int(i)) for i in sel]) if len(sel) else np.zeros((0, vec.width), np.uint8)
-        else:
-            out = np.stack([inner.reconstruct(int(i)) for i in sel]) if len(sel) else np.zeros((0, vec.width), np.float32)
-        return rows, out
+        return rows, all_vecs[sel]
 
     def calibration(self) -> dict | None:
         """The stored null distributions (see auditor.calibrate), or None."""
@@ -408,7 +403,7 @@ class IndexWriter:
         src.backup(self._conn)
         src.close()
         self._vectors = {
-            name: ChannelVectors.load(old / spec["file"], spec["metric"], spec["dim"])
+            name: ChannelVectors.load(old / spec["file"], spec["metric"], spec["dim"], nprobe=spec.get("nprobe"))
             for name, spec in manifest["channels"].items()
         }
         self._calibration: bytes | None = None
@@ -454,6 +449,43 @@ class IndexWriter:
     def set_calibration(self, data: dict) -> None:
         """Store null distributions with the index (replacing any earlier ones)."""
         self._calibration = (json.dumps(data, sort_keys=True) + "\n").encode()
+
+    def remove_work(self, name: str) -> dict:
+        """Remove a work: its videos and frames from the catalogue, their vectors from every
+        channel. Returns what went: {"videos": n, "frames": n, "vectors": {channel: n}}."""
+        spans = catalogue.work_frame_spans(self._conn, name)
+        if spans is None:
+            raise CatalogueConflict(f"no work named {name!r} in the index")
+        removed = {"videos": len(spans), "frames": sum(hi - lo for lo, hi in spans), "vectors": {}}
+        for ch, vec in self._vectors.items():
+            if self.channels[ch].get("per_frame", "one") == "many":
+                ranges = [(lo << MANY_SHIFT, hi << MANY_SHIFT) for lo, hi in spans]
+            else:
+                ranges = list(spans)
+            removed["vectors"][ch] = vec.remove(ranges=ranges)
+        catalogue.delete_work(self._conn, name)
+        self.pending += 1
+        self._calibration = None  # null distributions described the old catalogue
+        return removed
+
+    def optimize(self, exact_max: dict | None = None, nprobe: dict | None = None, retrain: bool = False) -> dict:
+        """Put every channel in the structure its size calls for (see vectors.choose_structure),
+        retraining inverted lists when asked or when the list count should change.
+        Returns {channel: description of what was done}."""
+        done = {}
+        for ch, vec in list(self._vectors.items()):
+            if nprobe and ch in self.channels:
+                vec.nprobe = int(nprobe.get(vec.metric, vec.nprobe))
+                self.channels[ch]["nprobe"] = vec.nprobe
+            structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max)
+            current = vec.index.nlist if vec.structure == "ivf" else 0
+            if structure == vec.structure and nlist == current and not (retrain and structure == "ivf"):
+                done[ch] = f"kept: {vec.describe()}"
+                continue
+            self._vectors[ch] = vec.rebuilt(structure, nlist)
+            done[ch] = f"rebuilt: {self._vectors[ch].describe()} ({vec.ntotal} vectors)"
+            self.pending += 1
+        return done
 
     def find_sha256(self, sha256: str) -> tuple[str, str] | None:
         return catalogue.video_by_sha256(self._conn, sha256)

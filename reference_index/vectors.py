@@ -1,12 +1,23 @@
-"""One FAISS index per channel: binary (Hamming) for bit vectors, inner product for floats.
+"""One FAISS index per channel, its structure chosen by size.
 
-Vectors are stored under explicit ids (the catalogue's frame ids) through FAISS's ID maps,
-because not every frame has a vector in every channel (PDQ drops featureless frames).
+- `flat`: exact search (`IndexIDMap2` over `IndexFlatIP` / `IndexBinaryFlat`). Small catalogues.
+- `ivf` for float channels: `IndexIVFScalarQuantizer` (inverted lists of 8-bit scalar-quantised
+  vectors, 1 byte a dimension): a quarter of the memory of floats, close to exact distances,
+  `nprobe` lists searched per query.
+- `ivf` for binary channels (PDQ, ORB): `IndexBinaryIVF` over Hamming k-means centroids: only
+  the `nprobe` nearest lists are compared bit by bit.
+
+Inverted-file structures store the catalogue's ids in their lists (no id map), support removal
+and are memory-mapped when an index is opened for reading, so a large index is paged in as
+searches touch it rather than read whole. `optimize()` rebuilds a channel in the structure its
+size calls for, retraining the centroids on its own vectors.
+
 Files are FAISS's own serialisation format, never pickle.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import faiss
@@ -15,10 +26,26 @@ import numpy as np
 from .errors import IndexCorrupt
 
 METRICS = ("hamming", "ip")
+STRUCTURES = ("flat", "ivf")
+# Defaults; callers (auditor's [index] configuration) may pass their own.
+EXACT_MAX = {"ip": 200_000, "hamming": 1_000_000}
+NPROBE = {"ip": 16, "hamming": 16}
+
+
+def choose_structure(metric: str, n: int, exact_max: dict | None = None) -> tuple[str, int]:
+    """(structure, nlist) for n vectors: exact search up to a size, inverted lists beyond,
+    with about sqrt(n) lists (a power of two, at most 65536 and n/39)."""
+    limit = (exact_max or EXACT_MAX)[metric]
+    if n <= limit:
+        return "flat", 0
+    nlist = 2 ** round(math.log2(math.sqrt(n)))
+    while nlist > 1 and nlist * 39 > n:  # k-means wants ~39 training points per list
+        nlist //= 2
+    return "ivf", int(min(65536, nlist))
 
 
 class ChannelVectors:
-    def __init__(self, metric: str, dim: int, index=None):
+    def __init__(self, metric: str, dim: int, index=None, nprobe: int | None = None):
         if metric not in METRICS:
             raise ValueError(f"unknown metric '{metric}' (known: {', '.join(METRICS)})")
         if metric == "hamming" and dim % 8:
@@ -26,11 +53,24 @@ class ChannelVectors:
         self.metric = metric
         self.dim = int(dim)
         if index is None:
-            if metric == "hamming":
-                index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.dim))
-            else:
-                index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            index = self._empty_flat()
         self.index = index
+        self.nprobe = int(nprobe or NPROBE[metric])
+        self._apply_nprobe()
+
+    def _empty_flat(self):
+        if self.metric == "hamming":
+            return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.dim))
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    def _apply_nprobe(self) -> None:
+        if self.structure == "ivf":
+            self.index.nprobe = self.nprobe
+
+    # -- description ----------------------------------------------------------------------------
+    @property
+    def structure(self) -> str:
+        return "ivf" if isinstance(self.index, (faiss.IndexIVF, faiss.IndexBinaryIVF)) else "flat"
 
     @property
     def width(self) -> int:
@@ -41,11 +81,15 @@ class ChannelVectors:
         return int(self.index.ntotal)
 
     def describe(self) -> str:
+        if self.structure == "ivf":
+            kind = "IndexBinaryIVF" if self.metric == "hamming" else "IndexIVFScalarQuantizer(SQ8)"
+            return f"{kind}, {self.index.nlist} lists, nprobe {self.nprobe}: approximate search"
         inner = faiss.downcast_IndexBinary(self.index.index) if self.metric == "hamming" else faiss.downcast_index(
             self.index.index
         )
         return f"{type(self.index).__name__}({type(inner).__name__}), exact search"
 
+    # -- vectors --------------------------------------------------------------------------------
     def _check(self, vectors: np.ndarray) -> np.ndarray:
         dtype = np.uint8 if self.metric == "hamming" else np.float32
         vectors = np.ascontiguousarray(vectors, dtype=dtype)
@@ -72,6 +116,70 @@ class ChannelVectors:
             return np.zeros((len(vectors), k), dtype=np.float32), fill
         return self.index.search(vectors, k)
 
+    def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
+        """Remove vectors by id and by id ranges [lo, hi); returns how many went."""
+        selectors = []
+        if ids is not None and len(ids):
+            selectors.append(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+        for lo, hi in ranges or []:
+            selectors.append(faiss.IDSelectorRange(int(lo), int(hi)))
+        removed = 0
+        for sel in selectors:  # one at a time: FAISS's selectors do not own their children
+            removed += int(self.index.remove_ids(sel))
+        return removed
+
+    def all_ids_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (id, vector) stored, in storage order. Inverted-file float channels give their
+        8-bit quantised values back (what the index searches), not the original floats."""
+        if self.structure == "flat":
+            ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+            inner = self.index.index
+            vecs = inner.reconstruct_n(0, inner.ntotal) if inner.ntotal else np.zeros((0, self.width))
+            return ids, self._check(vecs)
+        invlists = self.index.invlists
+        ids_parts, vec_parts = [], []
+        for lst in range(self.index.nlist):
+            n = invlists.list_size(lst)
+            if not n:
+                continue
+            ids_parts.append(faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy())
+            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).copy()
+            codes = codes.reshape(n, invlists.code_size)
+            vec_parts.append(codes if self.metric == "hamming" else self.index.sq.decode(codes))
+        if not ids_parts:
+            return np.zeros(0, np.int64), np.zeros((0, self.width), np.uint8 if self.metric == "hamming" else np.float32)
+        return np.concatenate(ids_parts).astype(np.int64), self._check(np.concatenate(vec_parts))
+
+    # -- structure ------------------------------------------------------------------------------
+    def rebuilt(self, structure: str, nlist: int = 0, seed: int = 1234, train_max: int = 200_000) -> "ChannelVectors":
+        """A new ChannelVectors holding the same vectors in `structure` (trained on them)."""
+        if structure not in STRUCTURES:
+            raise ValueError(f"unknown structure '{structure}' (known: {', '.join(STRUCTURES)})")
+        ids, vecs = self.all_ids_and_vectors()
+        if structure == "flat":
+            out = ChannelVectors(self.metric, self.dim, nprobe=self.nprobe)
+            out.add(ids, vecs)
+            return out
+        if len(vecs) < nlist:
+            raise ValueError(f"{len(vecs)} vectors cannot train {nlist} lists")
+        rng = np.random.default_rng(seed)
+        size = min(len(vecs), max(train_max, 39 * nlist))
+        sample = vecs[np.sort(rng.choice(len(vecs), size=size, replace=False))]
+        if self.metric == "hamming":
+            index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.dim), self.dim, nlist)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(self.dim), self.dim, nlist,
+                                                  faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+            index.by_residual = False  # codes quantise the vectors themselves: decodable without the lists
+        index.cp.seed = seed
+        index.train(sample)
+        out = ChannelVectors(self.metric, self.dim, index, nprobe=self.nprobe)
+        step = 1_000_000
+        for i in range(0, len(ids), step):
+            out.add(ids[i : i + step], vecs[i : i + step])
+        return out
+
+    # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         if self.metric == "hamming":
             faiss.write_index_binary(self.index, str(path))
@@ -79,14 +187,16 @@ class ChannelVectors:
             faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: str | Path, metric: str, dim: int) -> "ChannelVectors":
+    def load(cls, path: str | Path, metric: str, dim: int, mmap: bool = False, nprobe: int | None = None) -> "ChannelVectors":
+        """Read a channel file; `mmap=True` (read-only use) maps it instead of reading it all."""
+        flags = (faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) if mmap else 0
         try:
             if metric == "hamming":
-                index = faiss.read_index_binary(str(path))
+                index = faiss.read_index_binary(str(path), flags)
             else:
-                index = faiss.read_index(str(path))
+                index = faiss.read_index(str(path), flags)
         except RuntimeError as exc:
             raise IndexCorrupt(f"{path}: FAISS could not read this index file: {str(exc).splitlines()[0]}") from exc
         if index.d != dim:
             raise IndexCorrupt(f"{path}: holds {index.d}-dimensional vectors, the manifest says {dim}")
-        return cls(metric, dim, index)
+        return cls(metric, dim, index, nprobe=nprobe)

@@ -1,0 +1,89 @@
+"""Index structures chosen by size, `index optimize` and `index remove` keep search results right."""
+
+import json
+import shutil
+
+import numpy as np
+from typer.testing import CliRunner
+
+from auditor.cli import app
+from reference_index import ReferenceIndex
+from reference_index.vectors import ChannelVectors, choose_structure
+
+runner = CliRunner()
+
+
+def scan_verdicts(index, clips, out):
+    r = runner.invoke(app, ["scan", *map(str, clips), "--index", str(index), "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    result = {}
+    for clip in clips:
+        ev = json.loads((out / f"{clip.stem}.evidence.json").read_text())
+        result[clip.stem] = (ev["verdict"]["level"], [(s["ref_id"], s["query_start"], s["query_end"]) for w in ev["works"] for s in w["segments"]])
+    return result
+
+
+def test_structure_follows_size():
+    assert choose_structure("ip", 1000) == ("flat", 0)
+    assert choose_structure("ip", 1_000_000) == ("ivf", 1024)
+    assert choose_structure("ip", 10_000_000) == ("ivf", 4096)
+    assert choose_structure("hamming", 10_000_000) == ("ivf", 4096)
+    assert choose_structure("hamming", 500_000) == ("flat", 0)
+
+
+def test_optimize_to_inverted_lists_keeps_the_verdicts(footage, pdq_index, tmp_path):
+    idx = tmp_path / "idx"
+    shutil.copytree(pdq_index, idx)
+    clips = [footage["copy"], footage["unrelated"]]
+    before = scan_verdicts(idx, clips, tmp_path / "before")
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[index]\nexact_max_binary = 10\nnprobe_binary = 8\n")  # 'large' from 11 vectors on
+    r = runner.invoke(app, ["index", "optimize", "--index", str(idx), "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "rebuilt: IndexBinaryIVF" in r.output
+    with ReferenceIndex.open(idx) as ix:
+        assert ix.vectors("pdq").structure == "ivf" and ix.channels["pdq"]["nprobe"] == 8
+    r = runner.invoke(app, ["index", "info", "--index", str(idx)])
+    assert "IndexBinaryIVF" in r.output
+    assert scan_verdicts(idx, clips, tmp_path / "after") == before
+    r = runner.invoke(app, ["index", "optimize", "--index", str(idx), "--config", str(cfg)])
+    assert "kept: IndexBinaryIVF" in r.output
+
+
+def test_remove_a_work_from_catalogue_and_every_channel(footage, pdq_index, tmp_path):
+    idx = tmp_path / "idx"
+    shutil.copytree(pdq_index, idx)
+    with ReferenceIndex.open(idx) as ix:
+        before = ix.manifest["channels"]["pdq"]["count"]
+        other_frames = ix.work_frame_ids()["Moonlit Garden"]
+    clips = [footage["copy"], footage["refs"]["other"]]
+    assert scan_verdicts(idx, clips, tmp_path / "a")["copy"][0] == "near-identical copy"
+    r = runner.invoke(app, ["index", "remove", "--index", str(idx), "--work", "Star Courier"])
+    assert r.exit_code == 0, r.output
+    assert "removed 'Star Courier': 2 files" in r.output
+    with ReferenceIndex.open(idx) as ix:
+        assert [w["work"] for w in ix.info()["works"]] == ["Moonlit Garden"]
+        remaining = ix.manifest["channels"]["pdq"]["count"]
+        assert 0 < remaining < before
+        ids, _ = ix.vectors("pdq").all_ids_and_vectors()
+        assert set(ids.tolist()) <= set(other_frames.tolist())  # no vector of the removed work is left
+        assert ix.video("ep01") is None
+    after = scan_verdicts(idx, clips, tmp_path / "b")
+    assert after["copy"] == ("no match", [])
+    assert after["other"][0] == "near-identical copy"  # the other work is still found
+    r = runner.invoke(app, ["index", "remove", "--index", str(idx), "--work", "Star Courier"])
+    assert r.exit_code == 2 and "no work named 'Star Courier'" in r.stderr
+
+
+def test_inverted_lists_return_their_vectors_and_drop_removed_ones():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    flat = ChannelVectors("hamming", 256)
+    flat.add(np.arange(5000) * 2, x)
+    ivf = flat.rebuilt("ivf", 64)
+    ids, vecs = ivf.all_ids_and_vectors()
+    order = np.argsort(ids)
+    assert np.array_equal(ids[order], np.arange(5000) * 2) and np.array_equal(vecs[order], x)
+    assert ivf.remove(ranges=[(0, 100)]) == 50
+    d, found = ivf.search(x[:60], 1)
+    assert (found[:50, 0] != np.arange(50) * 2).all() and (found[50:60, 0] == np.arange(50, 60) * 2).all()
