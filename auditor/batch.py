@@ -138,6 +138,8 @@ def run_batch(
     force: bool = False,
     workers: int = 1,
     task: Callable | None = None,
+    engine: str = "local",
+    address: str | None = None,
 ):
     """Scan every clip (see the module docstring). Returns a ScanReport.
 
@@ -149,8 +151,11 @@ def run_batch(
     out.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for p in paths]
     ids = query_ids(paths)
-    own = scanner is None and workers <= 1
-    scanner = scanner if scanner is not None else (Scanner(index_path, config) if workers <= 1 else None)
+    if engine not in ("local", "ray"):
+        raise UsageError(f"--engine {engine!r}: choose local or ray")
+    in_process = engine == "local" and workers <= 1
+    own = scanner is None and in_process
+    scanner = scanner if scanner is not None else (Scanner(index_path, config) if in_process else None)
     from reference_index import ReferenceIndex
 
     if scanner is not None:
@@ -202,7 +207,9 @@ def run_batch(
                     done(path, qid, ev, status="skipped")
                     continue
             todo.append((path, qid))
-        if workers <= 1:
+        if engine == "ray":
+            _run_ray(todo, str(index_path), str(out), config, workers, address, done, failed)
+        elif workers <= 1:
             for path, qid in todo:
                 try:
                     ev = scanner.scan(path, qid, out)
@@ -295,3 +302,84 @@ def _collect(fut: Future, path: Path, qid: str, done, failed, died: str | None =
         raise exc  # an index or model problem: every clip would fail the same way
     else:
         failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
+
+
+# -- Ray ---------------------------------------------------------------------------------------
+RAY_MISSING = "the ray engine needs Ray: pip install 'auditor[ray]' (or pip install ray)"
+
+
+def ray_actor_options(device: str) -> dict:
+    """Resources one scanning actor asks Ray for: a GPU when the clip channel runs on CUDA."""
+    device = (device or "cpu").lower()
+    if device == "cuda" or device.startswith("cuda:"):
+        return {"num_cpus": 1, "num_gpus": 1}
+    return {"num_cpus": 1}
+
+
+class _RayScanner:
+    """A Ray actor: loads the index and models once, then scans clip after clip. Paths (clips,
+    index, output folder) must be the same on every node: a shared file system."""
+
+    def __init__(self, index_path: str, config: dict):
+        from .scan import Scanner
+
+        self.scanner = Scanner(index_path, config)
+
+    def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
+        try:
+            return "ok", self.scanner.scan(path, query_id, out_dir)
+        except InputError as exc:
+            return "input", exc.reason
+        except (MemoryError, OSError, ValueError, RuntimeError) as exc:
+            return "input", f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, address: str | None, done, failed) -> None:
+    try:
+        import ray
+    except ImportError:
+        from .errors import MissingDependency
+
+        raise MissingDependency(RAY_MISSING) from None
+    started = False
+    if not ray.is_initialized():
+        kwargs = {"address": address} if address else {"num_cpus": max(workers, 1)}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        started = True
+    try:
+        actor_cls = ray.remote(_RayScanner).options(**ray_actor_options(config["channels"]["clip"]["device"]))
+        n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)))
+        n = max(1, min(n, len(todo))) if todo else 0
+        actors = [actor_cls.remote(index_path, config) for _ in range(n)]
+        idle = deque(actors)
+        queue = deque(todo)
+        running: dict = {}
+        while queue or running:
+            while queue and idle:
+                actor = idle.popleft()
+                path, qid = queue.popleft()
+                running[actor.scan.remote(str(path), qid, out)] = (actor, path, qid)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                actor, path, qid = running.pop(ref)
+                try:
+                    status, value = ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    failed(path, qid, "the Ray worker died while scanning this clip (a crash in a decoder or library)")
+                    idle.append(actor_cls.remote(index_path, config))
+                    continue
+                except ray.exceptions.RayTaskError as exc:
+                    cause = exc.cause if hasattr(exc, "cause") else exc
+                    if isinstance(cause, AuditorError):
+                        raise cause from None  # the index or a model: every clip would fail alike
+                    failed(path, qid, f"unexpected error in a Ray worker: {cause}")
+                    idle.append(actor)
+                    continue
+                idle.append(actor)
+                if status == "ok":
+                    done(path, qid, value)
+                else:
+                    failed(path, qid, value)
+    finally:
+        if started:
+            ray.shutdown()

@@ -388,7 +388,9 @@ def scan(
     out: Path = typer.Option(..., "--out", help="Folder for evidence JSON, matches.csv and summary.csv."),
     from_list: Optional[str] = typer.Option(None, "--from-list", help="File with one path a line ('-': standard input)."),
     force: bool = typer.Option(False, "--force", help="Scan again clips whose evidence exists for the same clip, index and parameters."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (each loads the index and models once)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, or Ray actors (each loads the index and models once)."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray: spread clips over a Ray cluster (pip install 'auditor[ray]'; paths must be shared)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray on this machine)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (failures are still reported)."),
     config: Optional[Path] = ConfigOpt,
     clip_model: Optional[str] = ClipModelOpt,
@@ -407,12 +409,20 @@ def scan(
     from .scan import scan_paths
 
     cfg = _config(config, clip_model, clip_pretrained, device)
+    if engine == "ray":
+        import importlib.util
+
+        from .batch import RAY_MISSING
+        from .errors import MissingDependency
+
+        if importlib.util.find_spec("ray") is None:
+            raise MissingDependency(RAY_MISSING)
     inputs = expand_inputs(paths or [], from_list)
     if not inputs:
         raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
     pdf_args = _report_args(lang, redact_references, sign, passphrase_file) if pdf else None
     report = scan_paths(inputs, index, out, cfg, progress=ScanProgress(len(inputs), quiet), pdf=pdf_args,
-                        force=force, workers=workers)
+                        force=force, workers=workers, engine=engine, address=address)
     if not quiet:
         _render_table(report.outcomes)
     counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "skipped", "error")}

@@ -45,12 +45,23 @@ class Scanner:
             fp = ch.fingerprint()
             self.index.check_fingerprint(name, fp)
             self.fingerprints[name] = fp
+        self.faiss_gpu = self._faiss_on_gpu(config)
         cal = self.index.calibration()
         self.null = None
         if cal and all(
             cal["channels"].get(n, {}).get("fingerprint_id") == fp["id"] for n, fp in self.fingerprints.items()
         ):
             self.null = NullModel(cal, self.channels, config)
+
+    def _faiss_on_gpu(self, config: dict) -> list[str]:
+        """With --device cuda[:N] and faiss-gpu installed, float channels search on that GPU."""
+        from reference_index.vectors import gpu_count
+
+        device = str(config["channels"].get("clip", {}).get("device", "cpu")).lower()
+        if not device.startswith("cuda") or gpu_count() == 0:
+            return []
+        n = int(device.split(":", 1)[1]) if ":" in device else 0
+        return [name for name in self.channels if self.index.vectors(name).to_gpu(n)]
 
     def close(self) -> None:
         self.index.close()
@@ -269,6 +280,8 @@ def scan_paths(
     force: bool = False,
     workers: int = 1,
     task: Callable | None = None,
+    engine: str = "local",
+    address: str | None = None,
 ) -> ScanReport:
     """Scan every clip; a bad clip costs that clip alone. Writes evidence, matches.csv, summary.csv.
 
@@ -278,4 +291,4 @@ def scan_paths(
     with the reason; its evidence stays."""
     from .batch import run_batch
 
-    return run_batch(paths, index_path, out_dir, config, progress, scanner, pdf, force, workers, task)
+    return run_batch(paths, index_path, out_dir, config, progress, scanner, pdf, force, workers, task, engine, address)

@@ -28,7 +28,7 @@ from .errors import IndexCorrupt
 METRICS = ("hamming", "ip")
 STRUCTURES = ("flat", "ivf")
 # Defaults; callers (auditor's [index] configuration) may pass their own.
-EXACT_MAX = {"ip": 200_000, "hamming": 1_000_000}
+EXACT_MAX = {"ip": 200_000, "hamming": 250_000}
 NPROBE = {"ip": 16, "hamming": 16}
 
 
@@ -42,6 +42,13 @@ def choose_structure(metric: str, n: int, exact_max: dict | None = None) -> tupl
     while nlist > 1 and nlist * 39 > n:  # k-means wants ~39 training points per list
         nlist //= 2
     return "ivf", int(min(65536, nlist))
+
+
+def gpu_count() -> int:
+    """GPUs FAISS can use here (0 with faiss-cpu, whatever the machine has)."""
+    if not hasattr(faiss, "StandardGpuResources"):
+        return 0
+    return int(faiss.get_num_gpus())
 
 
 class ChannelVectors:
@@ -164,20 +171,37 @@ class ChannelVectors:
             raise ValueError(f"{len(vecs)} vectors cannot train {nlist} lists")
         rng = np.random.default_rng(seed)
         size = min(len(vecs), max(train_max, 39 * nlist))
-        sample = vecs[np.sort(rng.choice(len(vecs), size=size, replace=False))]
-        if self.metric == "hamming":
-            index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.dim), self.dim, nlist)
-        else:
-            index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(self.dim), self.dim, nlist,
-                                                  faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-            index.by_residual = False  # codes quantise the vectors themselves: decodable without the lists
-        index.cp.seed = seed
-        index.train(sample)
-        out = ChannelVectors(self.metric, self.dim, index, nprobe=self.nprobe)
+        out = ChannelVectors.trained(self.metric, self.dim, nlist, vecs[np.sort(rng.choice(len(vecs), size=size, replace=False))],
+                                     nprobe=self.nprobe, seed=seed)
         step = 1_000_000
         for i in range(0, len(ids), step):
             out.add(ids[i : i + step], vecs[i : i + step])
         return out
+
+    @classmethod
+    def trained(cls, metric: str, dim: int, nlist: int, sample: np.ndarray, nprobe: int | None = None,
+                seed: int = 1234) -> "ChannelVectors":
+        """An empty inverted-file channel whose `nlist` centroids are trained on `sample`."""
+        if metric == "hamming":
+            index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(dim), dim, nlist)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist,
+                                                  faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+            index.by_residual = False  # codes quantise the vectors themselves: decodable without the lists
+        index.cp.seed = seed
+        out = cls(metric, dim, index, nprobe=nprobe)
+        index.train(out._check(sample))
+        return out
+
+    def to_gpu(self, device: int = 0) -> bool:
+        """Search float channels on a GPU (faiss-gpu); binary channels stay on the CPU.
+        Returns whether the index moved."""
+        if self.metric != "ip" or gpu_count() <= device:
+            return False
+        self._gpu_resources = faiss.StandardGpuResources()
+        self.index = faiss.index_cpu_to_gpu(self._gpu_resources, device, self.index)
+        self.on_gpu = True
+        return True
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

@@ -136,3 +136,62 @@ def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_cl
     assert read_csv(tmp_path / "one" / "matches.csv") == sorted(read_csv(tmp_path / "two" / "matches.csv"), key=lambda r: -float(r["score"]))
     failed = next(o for o in two.outcomes if o.query_id == "crash_me")
     assert "worker process died" in failed.error
+
+
+def test_ray_engine_gives_the_same_results_as_the_local_engine(batch, pdq_index, pdq_config, tmp_path):
+    clips = [batch / "a" / "copy1.mp4", batch / "unrelated2.mp4", batch / "a" / "broken.mp4"]
+    local = scan_paths(clips, pdq_index, tmp_path / "local", pdq_config)
+    ray_run = scan_paths(clips, pdq_index, tmp_path / "ray", pdq_config, engine="ray", workers=2)
+
+    def key(report):
+        return sorted((o.query_id, o.status, o.verdict and o.verdict["level"], o.segments, o.error) for o in report.outcomes)
+
+    assert key(ray_run) == key(local)
+    assert read_csv(tmp_path / "ray" / "matches.csv") == read_csv(tmp_path / "local" / "matches.csv")
+    a = json.loads((tmp_path / "local" / "copy1.evidence.json").read_text())
+    b = json.loads((tmp_path / "ray" / "copy1.evidence.json").read_text())
+    assert a["works"] == b["works"] and a["frames"] == b["frames"]
+
+
+def test_ray_engine_without_ray_is_exit_3_with_how_to_install(batch, pdq_index, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    r = runner.invoke(app, ["scan", str(batch / "unrelated2.mp4"), "--index", str(pdq_index), "--out", str(tmp_path),
+                            "--engine", "ray"])
+    assert r.exit_code == 3 and "pip install 'auditor[ray]'" in r.stderr
+
+
+def test_gpu_actors_and_devices_are_chosen_from_the_device_option(monkeypatch):
+    from auditor.batch import ray_actor_options
+    from auditor.channels import clip
+    from auditor.errors import MissingDependency
+
+    assert ray_actor_options("cuda") == {"num_cpus": 1, "num_gpus": 1}
+    assert ray_actor_options("cuda:1")["num_gpus"] == 1 and "num_gpus" not in ray_actor_options("cpu")
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert clip.resolve_device("auto") == "cpu"
+    with pytest.raises(MissingDependency, match="no CUDA GPU"):
+        clip.resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert clip.resolve_device("auto") == "cuda" and clip.resolve_device("cuda:0") == "cuda:0"
+
+
+def test_faiss_moves_float_channels_to_the_gpu_only_when_asked_and_present(monkeypatch):
+    import faiss
+
+    from reference_index import vectors
+
+    vec = vectors.ChannelVectors("ip", 8)
+    binary = vectors.ChannelVectors("hamming", 256)
+    assert vectors.gpu_count() == 0 and not vec.to_gpu()  # faiss-cpu here: nothing moves
+    moved = []
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: "resources", raising=False)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", lambda res, dev, index: moved.append(dev) or index, raising=False)
+    assert vec.to_gpu(0) and moved == [0]
+    assert not binary.to_gpu(0) and not vec.to_gpu(1)  # binary stays; no second GPU

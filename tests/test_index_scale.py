@@ -28,7 +28,7 @@ def test_structure_follows_size():
     assert choose_structure("ip", 1_000_000) == ("ivf", 1024)
     assert choose_structure("ip", 10_000_000) == ("ivf", 4096)
     assert choose_structure("hamming", 10_000_000) == ("ivf", 4096)
-    assert choose_structure("hamming", 500_000) == ("flat", 0)
+    assert choose_structure("hamming", 200_000) == ("flat", 0)
 
 
 def test_optimize_to_inverted_lists_keeps_the_verdicts(footage, pdq_index, tmp_path):
