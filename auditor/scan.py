@@ -183,6 +183,7 @@ class Scanner:
             n: int((~e.keep).sum()) for n, e in embedded.embeddings.items() if e.quality is not None
         }
         clip["sampling_fps"] = embedded.sampling_fps
+        clip["frames_embedded"] = embedded.embedded_frames  # the others reused a held frame's vectors
         return {
             "schema": SCHEMA,
             "query_id": query_id,

@@ -5,8 +5,10 @@ Prints, for the clips used (../shared/corpus/videos when present, else generated
 - decode: frames decoded per second by the OpenCV reader (and frames sampled per second);
 - pdq: frames hashed per second;
 - clip raw encoder: images per second through the image tower alone, on preprocessed batches;
-- clip pipeline: images per second through decode + sample + preprocess + encode (embed_file);
-and the pipeline / raw-encoder ratio.
+- clip pipeline: images per second through decode + sample + preprocess + encode (embed_file),
+  every sampled frame encoded; and the pipeline / raw-encoder ratio;
+- held frames: the same with held frames reusing vectors (the default), and the share of
+  encoder calls that cut, per clip.
 
 CLIP weights: the real ViT-B-32 / laion2b_s34b_b79k when they are in the Hugging Face cache;
 otherwise a randomly initialised ViT-B-32 saved to a temporary open_clip folder and loaded
@@ -107,13 +109,26 @@ def main() -> None:
             clip.encode(batch)
         raw = n_batches * len(batch) / (time.perf_counter() - t0)
         print(f"clip raw       {raw:9.1f} images/s           (encoder alone, {n_batches} batches of {len(batch)})")
+        plain = {**config, "sampling": {**config["sampling"], "held_frame_max_diff": 0.0}}
         t0 = time.perf_counter()
         n = 0
         for p in paths:
-            n += embed_file(p, fps, {"clip": clip}, config).n_frames
+            n += embed_file(p, fps, {"clip": clip}, plain).n_frames
         pipe = n / (time.perf_counter() - t0)
-        print(f"clip pipeline  {pipe:9.1f} images/s           (decode + sample + preprocess + encode, {n} frames)")
+        print(f"clip pipeline  {pipe:9.1f} images/s           (decode + sample + preprocess + encode, every frame, {n} frames)")
         print(f"ratio          {pipe / raw:9.2f}  pipeline / raw encoder")
+        t0 = time.perf_counter()
+        n = embedded = 0
+        for p in paths:
+            e = embed_file(p, fps, {"clip": clip}, config)
+            n, embedded = n + e.n_frames, embedded + e.embedded_frames
+        held = n / (time.perf_counter() - t0)
+        print(f"held frames    {held:9.1f} frames/s           (held frames reuse vectors, max diff "
+              f"{config['sampling']['held_frame_max_diff']:g}: {embedded}/{n} frames encoded, "
+              f"{100 * (1 - embedded / n):.1f} % of encoder calls cut)")
+        for p in paths:
+            e = embed_file(p, fps, {"pdq": pdq}, config)
+            print(f"  {p.name:42} {e.embedded_frames:4}/{e.n_frames:<4} frames encoded")
 
 
 if __name__ == "__main__":

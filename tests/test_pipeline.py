@@ -1,0 +1,30 @@
+"""Held frames are embedded once and reuse their vectors; nothing else changes."""
+
+import numpy as np
+
+from auditor import synth
+from auditor.channels import create_channel
+from auditor.config import load_config
+from auditor.pipeline import embed_file
+
+
+def test_held_frames_reuse_vectors_and_give_the_same_embeddings(tmp_path):
+    # a drawing held for a whole second at a time (24 fps), sampled at 5 fps
+    clip = synth.write_clip(tmp_path / "held.mp4", lambda t: synth.scene_frame(4, float(int(t)), 320, 180), 4.0, 24.0)
+    pruned_cfg = load_config()
+    full_cfg = load_config(overrides={"sampling": {"held_frame_max_diff": 0.0}})
+    channels = {n: create_channel(n, pruned_cfg) for n in ("pdq", "orb")}
+    pruned = embed_file(clip, 5.0, channels, pruned_cfg, query=True)
+    full = embed_file(clip, 5.0, channels, full_cfg, query=True)
+    assert full.embedded_frames == full.n_frames == 20
+    assert pruned.n_frames == 20 and 4 <= pruned.embedded_frames <= 8  # about one per drawing
+    assert np.array_equal(pruned.times, full.times)
+    p, f = pruned.embeddings["pdq"], full.embeddings["pdq"]
+    assert np.array_equal(p.keep, f.keep)
+    dist = np.unpackbits(p.vectors ^ f.vectors, axis=1).sum(1)
+    assert dist.max() <= 8  # re-encoded repeats of one drawing: the same hash, give or take noise
+    assert set(p.variants) == set(f.variants) and all(len(v) == 20 for v in p.variants.values())
+    o = pruned.embeddings["orb"]
+    assert sorted(set(o.owner.tolist())) == list(range(20))  # every frame has its local features
+    first, second = o.vectors[o.owner == 0], o.vectors[o.owner == 1]
+    assert np.array_equal(first, second)  # frame 1 reuses frame 0's descriptors
