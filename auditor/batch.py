@@ -141,7 +141,12 @@ def run_batch(
     engine: str = "local",
     address: str | None = None,
 ):
-    """Scan every clip (see the module docstring). Returns a ScanReport.
+    """Scan every clip (see the module docstring); write evidence, matches.csv, summary.csv.
+    Returns a ScanReport.
+
+    `pdf`: keyword arguments of `report.render_report` (lang, redact_references, sign,
+    passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
+    be rendered marks that clip as failed, with the reason; its evidence stays.
 
     `task`: what a worker process runs per clip (a module-level function taking path, query id
     and output folder), for tests; the default scans with the worker's Scanner."""

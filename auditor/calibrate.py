@@ -27,7 +27,6 @@ from typing import Callable
 import numpy as np
 
 from reference_index import ReferenceIndex
-from reference_index.files import sha256_file
 
 from .channels import Channel, Embeddings
 from .errors import InputError, UsageError

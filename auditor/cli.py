@@ -27,7 +27,7 @@ from reference_index import (
 
 from . import __version__
 from .config import load_config
-from .errors import AuditorError, InputError, UsageError
+from .errors import AuditorError, UsageError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -15,14 +14,7 @@ from reference_index.files import atomic_write_bytes
 from . import exhibits
 from .channels import Channel
 from .errors import InputError
-from .evidence import (
-    SCHEMA,
-    matches_rows,
-    tool_block,
-    write_evidence,
-    write_matches_csv,
-    write_summary_csv,
-)
+from .evidence import SCHEMA, tool_block
 from .ingest import open_channels
 from .pipeline import EmbeddedMedia, embed_file
 from .calibrate import NullModel
@@ -270,26 +262,8 @@ def query_ids(paths: list[Path]) -> list[str]:
     return out
 
 
-def scan_paths(
-    paths: list[str | Path],
-    index_path: str | Path,
-    out_dir: str | Path,
-    config: dict,
-    progress: Callable[[ClipOutcome], None] | None = None,
-    scanner: Scanner | None = None,
-    pdf: dict | None = None,
-    force: bool = False,
-    workers: int = 1,
-    task: Callable | None = None,
-    engine: str = "local",
-    address: str | None = None,
-) -> ScanReport:
-    """Scan every clip; a bad clip costs that clip alone. Writes evidence, matches.csv, summary.csv.
-
-    Resumable, optionally parallel: see `auditor.batch`. `pdf`: keyword arguments of
-    `report.render_report` (lang, redact_references, sign, passphrase); with it, every flagged
-    clip also gets its evidence PDF. A report that cannot be rendered marks that clip as failed,
-    with the reason; its evidence stays."""
+def scan_paths(*args, **kwargs) -> ScanReport:
+    """Scan every clip; a bad clip costs that clip alone (see `auditor.batch.run_batch`)."""
     from .batch import run_batch
 
-    return run_batch(paths, index_path, out_dir, config, progress, scanner, pdf, force, workers, task, engine, address)
+    return run_batch(*args, **kwargs)
