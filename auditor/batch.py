@@ -103,7 +103,7 @@ def finished_evidence(out_dir: Path, query_id: str, clip_sha: str, manifest_sha:
 _WORKER = {}
 
 
-def _worker_init(index_path: str, config: dict, threads: int) -> None:
+def _worker_init(index_path: str, config: dict, threads: int, context_file: str | None = None) -> None:
     """Runs once in each worker process: share the cores, open the index, load the models."""
     import cv2
 
@@ -119,7 +119,7 @@ def _worker_init(index_path: str, config: dict, threads: int) -> None:
             torch.set_num_threads(threads)
     from .scan import Scanner
 
-    _WORKER["scanner"] = Scanner(index_path, config)
+    _WORKER["scanner"] = Scanner(index_path, config, context_file)
 
 
 def _worker_scan(path: str, query_id: str, out_dir: str) -> dict:
@@ -140,6 +140,7 @@ def run_batch(
     task: Callable | None = None,
     engine: str = "local",
     address: str | None = None,
+    context_file: str | Path | None = None,
 ):
     """Scan every clip (see the module docstring); write evidence, matches.csv, summary.csv.
     Returns a ScanReport.
@@ -160,7 +161,15 @@ def run_batch(
         raise UsageError(f"--engine {engine!r}: choose local or ray")
     in_process = engine == "local" and workers <= 1
     own = scanner is None and in_process
-    scanner = scanner if scanner is not None else (Scanner(index_path, config) if in_process else None)
+    if context_file is not None:
+        from .provenance import read_context
+
+        try:
+            read_context(context_file)  # a malformed context file stops the batch before it starts
+        except InputError as exc:
+            raise UsageError(f"--context {exc}") from None
+        context_file = str(context_file)
+    scanner = scanner if scanner is not None else (Scanner(index_path, config, context_file) if in_process else None)
     from reference_index import ReferenceIndex
 
     if scanner is not None:
@@ -213,20 +222,20 @@ def run_batch(
                     continue
             todo.append((path, qid))
         if engine == "ray":
-            _run_ray(todo, str(index_path), str(out), config, workers, address, done, failed)
+            _run_ray(todo, str(index_path), str(out), config, workers, address, done, failed, context_file)
         elif workers <= 1:
             for path, qid in todo:
                 try:
                     ev = scanner.scan(path, qid, out)
                 except InputError as exc:
-                    failed(path, qid, exc.reason)
+                    failed(path, qid, _reason(exc, path))
                 except (MemoryError, OSError, ValueError, RuntimeError) as exc:
                     # Whatever one file does to a decoder or a library, the batch goes on.
                     failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
                 else:
                     done(path, qid, ev)
         else:
-            _run_pool(todo, str(index_path), str(out), config, workers, done, failed, task or _worker_scan)
+            _run_pool(todo, str(index_path), str(out), config, workers, done, failed, task or _worker_scan, context_file)
     finally:
         # Also on Ctrl-C: the CSVs list every clip finished so far.
         report.matches_csv = str(out / "matches.csv")
@@ -237,6 +246,12 @@ def run_batch(
             with contextlib.suppress(Exception):
                 scanner.close()
     return report
+
+
+def _reason(exc: InputError, clip) -> str:
+    """The one-line reason for a clip's summary row; names the file at fault when it is not the
+    clip itself (a malformed sidecar context file, say)."""
+    return exc.reason if Path(exc.path) == Path(clip) else f"{exc.path}: {exc.reason}"
 
 
 def _render(outcome, pdf: dict) -> None:
@@ -252,14 +267,14 @@ def _render(outcome, pdf: dict) -> None:
         outcome.status, outcome.error = "error", f"evidence written, report failed: {exc}"
 
 
-def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done, failed, task) -> None:
+def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done, failed, task, context_file=None) -> None:
     import multiprocessing as mp
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # no inherited threads or locks from this process
 
     def new_pool(n: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init, initargs=(index_path, config, threads))
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init, initargs=(index_path, config, threads, context_file))
 
     queue = deque(todo)
     suspects: deque = deque()  # in flight when a worker died: retried one at a time
@@ -300,7 +315,7 @@ def _collect(fut: Future, path: Path, qid: str, done, failed, died: str | None =
     if exc is None:
         done(path, qid, fut.result())
     elif isinstance(exc, InputError):
-        failed(path, qid, exc.reason)
+        failed(path, qid, _reason(exc, path))
     elif isinstance(exc, BrokenProcessPool):
         failed(path, qid, died or "the worker process died")
     elif isinstance(exc, AuditorError):
@@ -325,21 +340,22 @@ class _RayScanner:
     """A Ray actor: loads the index and models once, then scans clip after clip. Paths (clips,
     index, output folder) must be the same on every node: a shared file system."""
 
-    def __init__(self, index_path: str, config: dict):
+    def __init__(self, index_path: str, config: dict, context_file: str | None = None):
         from .scan import Scanner
 
-        self.scanner = Scanner(index_path, config)
+        self.scanner = Scanner(index_path, config, context_file)
 
     def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
         try:
             return "ok", self.scanner.scan(path, query_id, out_dir)
         except InputError as exc:
-            return "input", exc.reason
+            return "input", _reason(exc, path)
         except (MemoryError, OSError, ValueError, RuntimeError) as exc:
             return "input", f"unexpected {type(exc).__name__}: {exc}"
 
 
-def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, address: str | None, done, failed) -> None:
+def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, address: str | None, done, failed,
+             context_file: str | None = None) -> None:
     try:
         import ray
     except ImportError:
@@ -355,7 +371,7 @@ def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, addres
         actor_cls = ray.remote(_RayScanner).options(**ray_actor_options(config["channels"]["clip"]["device"]))
         n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)))
         n = max(1, min(n, len(todo))) if todo else 0
-        actors = [actor_cls.remote(index_path, config) for _ in range(n)]
+        actors = [actor_cls.remote(index_path, config, context_file) for _ in range(n)]
         idle = deque(actors)
         queue = deque(todo)
         running: dict = {}
@@ -371,7 +387,7 @@ def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, addres
                     status, value = ray.get(ref)
                 except ray.exceptions.RayActorError:
                     failed(path, qid, "the Ray worker died while scanning this clip (a crash in a decoder or library)")
-                    idle.append(actor_cls.remote(index_path, config))
+                    idle.append(actor_cls.remote(index_path, config, context_file))
                     continue
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause if hasattr(exc, "cause") else exc

@@ -392,6 +392,7 @@ def scan(
     engine: str = typer.Option("local", "--engine", help="local, or ray: spread clips over a Ray cluster (pip install 'auditor[ray]'; paths must be shared)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray on this machine)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (failures are still reported)."),
+    context: Optional[Path] = typer.Option(None, "--context", help="Generation context (TOML) for every clip: generator, prompt, date, who. Default: each clip's CLIP.context.toml if present."),
     config: Optional[Path] = ConfigOpt,
     clip_model: Optional[str] = ClipModelOpt,
     clip_pretrained: Optional[str] = ClipPretrainedOpt,
@@ -422,7 +423,7 @@ def scan(
         raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
     pdf_args = _report_args(lang, redact_references, sign, passphrase_file) if pdf else None
     report = scan_paths(inputs, index, out, cfg, progress=ScanProgress(len(inputs), quiet), pdf=pdf_args,
-                        force=force, workers=workers, engine=engine, address=address)
+                        force=force, workers=workers, engine=engine, address=address, context_file=context)
     if not quiet:
         _render_table(report.outcomes)
     counts = {s: sum(o.status == s for o in report.outcomes) for s in ("ok", "skipped", "error")}
@@ -488,6 +489,48 @@ def verify(
         err(f"{pdf}: report does NOT verify")
         raise typer.Exit(1)
     typer.echo(f"{pdf}: report verifies")
+
+
+@app.command("provenance")
+@handle_errors
+def provenance_(
+    clip: Path = typer.Argument(..., help="A video or image file."),
+    context: Optional[Path] = typer.Option(None, "--context", help="Generation context TOML (default: CLIP.context.toml if present)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a clip's provenance: Content Credentials (C2PA), container metadata, generation context."""
+    from .errors import InputError
+    from .provenance import provenance
+
+    if not clip.is_file():
+        raise InputError(clip, "file not found")
+    p = provenance(clip, context)
+    if as_json:
+        typer.echo(json.dumps(p, indent=2, ensure_ascii=False))
+        return
+    cc, box, ctx = p["content_credentials"], p["container"], p["context"]
+    typer.echo(f"file        {clip}")
+    typer.echo(f"credentials {cc['summary']}")
+    m = cc.get("active_manifest")
+    if m:
+        typer.echo(f"  generator {m['claim_generator']}; signed by {m['signer']} (issuer {m['certificate_issuer']})"
+                   + (f" at {m['signing_time']}" if m.get("signing_time") else ""))
+        for a in m["actions"]:
+            typer.echo(f"  action    {a.get('action')}" + (f" ({a['digital_source_type'].rsplit('/', 1)[-1]})" if a.get("digital_source_type") else ""))
+        typer.echo(f"  AI-generated (IPTC digital source type): {'yes' if m['ai_generated'] else 'not stated'}")
+        for ing in m["ingredients"]:
+            typer.echo(f"  ingredient {ing.get('title')} ({ing.get('relationship', '')})")
+    if box.get("readable"):
+        typer.echo(f"container   {box['codec']}, {box['width']}x{box['height']}, {box['fps']:g} fps, {box['duration_s']} s; "
+                   f"encoder {box['encoder'] or 'not recorded'}; created {box['creation_time'] or 'not recorded'}")
+    else:
+        typer.echo("container   not readable by OpenCV/FFmpeg")
+    if ctx:
+        typer.echo(f"context     user-supplied, from {ctx['source']} (sha256 {ctx['sha256'][:16]}…)")
+        for k, v in ctx["fields"].items():
+            typer.echo(f"  {k:18} {v}")
+    else:
+        typer.echo("context     none supplied")
 
 
 @app.command("eval")

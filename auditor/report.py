@@ -234,6 +234,33 @@ def _fmt_p(seg: dict) -> str:
     return ("< " if seg.get("p_value_at_floor") else "") + f"{p:.2g}"
 
 
+def _provenance_rows(prov: dict, t: dict, P, small, table, mm) -> list:
+    cc = prov.get("content_credentials") or {}
+    lines = [P(t["cc_status"].get(cc.get("status"), str(cc.get("status"))))]
+    for r in cc.get("reasons") or []:
+        lines.append(P(f"{r.get('code')}: {r.get('explanation')}" if isinstance(r, dict) else str(r), small))
+    m = cc.get("active_manifest")
+    if m:
+        when = f", {m['signing_time']}" if m.get("signing_time") else ""
+        lines.append(P(t["cc_signer"].format(signer=m.get("signer"), issuer=m.get("certificate_issuer"), when=when,
+                                             gen=m.get("claim_generator")), small))
+        for a in m.get("actions") or []:
+            lines.append(P("• " + " ".join(str(v) for v in (a.get("action"), a.get("digital_source_type"), a.get("software_agent")) if v), small))
+        lines.append(P(t["cc_ai"].format(v=t["yes"] if m.get("ai_generated") else t["not_stated"]), small))
+        if cc.get("status") == "valid" and not cc.get("signer_trusted"):
+            lines.append(P(t["cc_untrusted"], small))
+    box = prov.get("container") or {}
+    box_line = t["container_line"].format(
+        codec=box.get("codec"), w=box.get("width"), h=box.get("height"), fps=float(box.get("fps") or 0),
+        enc=box.get("encoder") or t["not_recorded"], created=box.get("creation_time") or t["not_recorded"],
+    ) if box.get("readable") else "–"
+    ctx = prov.get("context")
+    ctx_cell = [P(t["no_context"])] if not ctx else [P(f"{k}: {v}", small) for k, v in ctx.get("fields", {}).items()] + [
+        P(f"{ctx.get('source')} · SHA-256 {ctx.get('sha256')}", small)]
+    rows = [[P(t["cc"], small), lines], [P(t["container"], small), P(box_line, small)], [P(t["context"], small), ctx_cell]]
+    return [table(rows, [45 * mm, 125 * mm], header=False)]
+
+
 def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], lang: str, redact_refs: bool):
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_LEFT
@@ -295,6 +322,10 @@ def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], la
     ]
     story += [P(t["case"], h2), table(rows, [45 * mm, 125 * mm], header=False)]
     story.append(P(t["evidence_attached"].format(name=ATTACHMENT_NAME), small))
+
+    prov = evidence.get("provenance")
+    if prov:
+        story += [P(t["provenance"], h2)] + _provenance_rows(prov, t, P, small, table, mm)
 
     colour = LEVEL_COLOURS.get(verdict["level"], "#000000")
     vstyle = ParagraphStyle("verdict", parent=body, fontName=bold, fontSize=11, leading=15, textColor=colors.HexColor(colour))
@@ -382,6 +413,9 @@ def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], la
             [P(f"{t['clip']}: {clip['path']}", small), P(clip["sha256"], monos)],
             [P(f"{ATTACHMENT_NAME} ({evidence['query_id']}.evidence.json)", small), P(evidence_sha, monos)],
             [P(f"{t['manifest']}: {idx.get('path', '')}", small), P(idx["manifest_sha256"], monos)]]
+    ctx = (evidence.get("provenance") or {}).get("context")
+    if ctx:
+        rows.append([P(f"{t['context']}: {ctx.get('source')}", small), P(ctx.get("sha256", ""), monos)])
     for rid, r in sorted((evidence.get("references") or {}).items()):
         rows.append([P(f"{t['reference']}: {rid} — {r.get('path')}", small), P(r.get("sha256") or "", monos)])
     for name in sorted(images):

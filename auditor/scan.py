@@ -17,6 +17,7 @@ from .errors import InputError
 from .evidence import SCHEMA, tool_block
 from .ingest import open_channels
 from .pipeline import EmbeddedMedia, embed_file
+from .provenance import provenance
 from .calibrate import NullModel
 from .scoring import Hit, apply_calibration, apply_verification, build_segments, level_rank, per_work, verdict
 from .verify import FrameSource, pick_pairs, verify_segment
@@ -27,8 +28,11 @@ TOP_PER_FRAME = 3  # matches per frame and channel kept in the evidence
 class Scanner:
     """Holds an open index and its channels (model loaded once) and scans clips one by one."""
 
-    def __init__(self, index_path: str | Path, config: dict):
+    def __init__(self, index_path: str | Path, config: dict, context_file: str | Path | None = None):
+        """`context_file`: the user's generation context for every clip scanned (see
+        auditor.provenance); without it, each clip's sidecar `CLIP.context.toml` if present."""
         self.config = config
+        self.context_file = context_file
         self.index = ReferenceIndex.open(index_path)
         self.channels: dict[str, Channel] = open_channels(list(self.index.channels), config)
         self.frame_source = FrameSource(config)
@@ -64,10 +68,13 @@ class Scanner:
         With `out_dir`, the exhibit frames the evidence names are written there (the evidence
         itself is the caller's to write, after them)."""
         fps = float(self.config["sampling"]["query"]["fps"])
+        origin = provenance(path, self.context_file)  # a malformed sidecar fails this clip, first
         embedded = embed_file(path, fps, self.channels, self.config, query=True)
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
-        return self._evidence(embedded, query_id or Path(path).stem, out_dir)
+        evidence = self._evidence(embedded, query_id or Path(path).stem, out_dir)
+        evidence["provenance"] = origin
+        return evidence
 
     def _search(self, embedded: EmbeddedMedia):
         k = int(self.config["search"]["top_k"])
