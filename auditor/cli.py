@@ -464,11 +464,19 @@ def report(
     redact_references: bool = RedactOpt,
     sign: Optional[Path] = SignOpt,
     passphrase_file: Optional[Path] = PassphraseOpt,
+    reviews: Optional[Path] = typer.Option(None, "--reviews", help="Review database (results/reviews.sqlite): adds the review trail."),
 ) -> None:
     """Render the evidence PDF for one clip from its evidence JSON alone."""
     from .report import render_report
 
-    path = render_report(evidence, out, **_report_args(lang, redact_references, sign, passphrase_file))
+    trail = None
+    if reviews is not None:
+        from .review.store import trail_for_report
+
+        if not reviews.is_file():
+            raise UsageError(f"--reviews {reviews}: no such review database")
+        trail = trail_for_report(reviews, json.loads(evidence.read_text(encoding="utf-8")).get("query_id", ""))
+    path = render_report(evidence, out, **_report_args(lang, redact_references, sign, passphrase_file), reviews=trail)
     typer.echo(f"report written: {path}")
 
 
@@ -531,6 +539,34 @@ def provenance_(
             typer.echo(f"  {k:18} {v}")
     else:
         typer.echo("context     none supplied")
+
+
+@app.command()
+@handle_errors
+def serve(
+    index: Path = typer.Option(..., "--index", help="Index folder (its reference files may be served)."),
+    results: Path = typer.Option(..., "--results", help="Results folder of auditor scan."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; other than localhost needs a token."),
+    port: int = typer.Option(8765, "--port"),
+    token: Optional[str] = typer.Option(None, "--token", envvar="AUDITOR_TOKEN", help="Access token (required off localhost)."),
+    clips: Optional[List[Path]] = typer.Option(None, "--clips", help="Folder of suspect clips the desk may play (repeatable)."),
+) -> None:
+    """The review desk: a local web app to confirm or dismiss matches, with an audit trail."""
+    import secrets
+
+    from .review.app import LOCAL_HOSTS, create_app
+
+    if not results.is_dir():
+        raise UsageError(f"--results {results}: no such folder")
+    if host not in LOCAL_HOSTS and not token:
+        raise UsageError(f"--host {host}: listening beyond this machine needs an access token "
+                         f"(--token or AUDITOR_TOKEN; for example {secrets.token_urlsafe(16)})")
+    import uvicorn
+
+    app_ = create_app(index, results, token, clips or [])
+    shown = "localhost" if host in LOCAL_HOSTS else host
+    typer.echo(f"review desk on http://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command("eval")

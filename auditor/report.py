@@ -261,7 +261,8 @@ def _provenance_rows(prov: dict, t: dict, P, small, table, mm) -> list:
     return [table(rows, [45 * mm, 125 * mm], header=False)]
 
 
-def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], lang: str, redact_refs: bool):
+def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], lang: str, redact_refs: bool,
+                 reviews: list[dict] | None = None):
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_LEFT
     from reportlab.lib.styles import ParagraphStyle
@@ -385,6 +386,18 @@ def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], la
             parts.append(Spacer(1, 3 * mm))
             story.append(KeepTogether(parts))
 
+    # review trail
+    if reviews is not None:
+        story += [PageBreak(), P(t["review"], h2), P(t["review_intro"], small)]
+        if reviews:
+            rows = [[P(t["review_when"], small), P(t["review_who"], small), P(t["review_what"], small), P(t["review_why"], small)]]
+            for r in reviews:
+                rows.append([P(r["created_utc"], small), P(r["reviewer"]), P(t["review_decisions"].get(r["decision"], r["decision"])),
+                             P(r["note"] or "–", small)])
+            story.append(table(rows, [38 * mm, 35 * mm, 27 * mm, 70 * mm]))
+        else:
+            story.append(P(t["review_none"]))
+
     # methods
     cfg = tool["parameters"]
     seg = cfg["segments"]
@@ -473,7 +486,7 @@ def default_report_path(evidence_path: str | Path, lang: str = "en") -> Path:
 
 def render_report(evidence_path: str | Path, out: str | Path | None = None, lang: str = "en",
                   redact_references: bool = False, sign: str | Path | None = None,
-                  passphrase: bytes | None = None) -> Path:
+                  passphrase: bytes | None = None, reviews: list[dict] | None = None) -> Path:
     """Render the report for one evidence file; returns the PDF's path."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
@@ -485,7 +498,7 @@ def render_report(evidence_path: str | Path, out: str | Path | None = None, lang
     evidence, raw, images = load_for_report(evidence_path)
     sha = hashlib.sha256(raw).hexdigest()
     out = Path(out) if out is not None else default_report_path(evidence_path, lang)
-    story, font = _build_story(evidence, sha, images, lang, redact_references)
+    story, font = _build_story(evidence, sha, images, lang, redact_references, reviews)
     t = TEXT[lang]
 
     def footer(canvas, doc):

@@ -85,6 +85,11 @@ TEXT = {
         "rule": "Rule",
         "verification": "Verification",
         "exhibit_from": "Frame pictures saved by the scan",
+        "review": "Review",
+        "review_intro": "Decisions recorded on the review desk, oldest first (an append-only trail).",
+        "review_when": "When (UTC)", "review_who": "Reviewer", "review_what": "Decision", "review_why": "Note",
+        "review_none": "No review decision has been recorded for this clip.",
+        "review_decisions": {"confirm": "confirm", "dismiss": "dismiss", "second look": "second look"},
         "provenance": "Provenance of the clip",
         "cc": "Content Credentials (C2PA)",
         "cc_status": {
@@ -181,6 +186,11 @@ TEXT = {
         "rule": "規則（証拠 JSON の原文）",
         "verification": "検証",
         "exhibit_from": "照合時に保存したフレーム画像",
+        "review": "確認",
+        "review_intro": "確認デスクで記録された判断（古い順、追記のみの記録）。",
+        "review_when": "日時（UTC）", "review_who": "確認者", "review_what": "判断", "review_why": "メモ",
+        "review_none": "このクリップについて記録された確認の判断はありません。",
+        "review_decisions": {"confirm": "確認（一致を認める）", "dismiss": "却下", "second look": "再確認"},
         "provenance": "クリップの来歴",
         "cc": "コンテンツ認証情報（C2PA）",
         "cc_status": {

@@ -1,0 +1,241 @@
+"""The review desk (FastAPI, server-rendered pages, no front-end build).
+
+Pages: the queue of scanned clips (sort and filter by level, work, owner, review state; failed
+clips listed too) and one page per clip (the clip playing with its segments on a timeline,
+frame pairs with the local-feature matches drawn, p-values, the verdict, the review trail and a
+form to record a decision).
+
+Safety:
+- listens on 127.0.0.1 unless told otherwise; any other address needs an access token, given
+  once as `?token=` (kept in an HttpOnly cookie) or as `Authorization: Bearer`;
+- serves only files under the results and index folders (and `--clips` folders): anything
+  else, including `..` tricks and symlinks out, is a 404;
+- forms carry a CSRF token bound to a SameSite=Strict cookie, and cross-origin posts are refused;
+- every text from evidence or reviewers goes through Jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import json
+import secrets
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ..scoring import LEVELS
+from .store import DECISIONS, ReviewStore
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+STATES = ("unreviewed",) + DECISIONS
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return real.is_file() and any(real.is_relative_to(r) for r in roots)
+
+
+class Results:
+    """The clips of a results folder: evidence JSON files and the failures in summary.csv."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def load(self) -> tuple[dict[str, dict], list[dict]]:
+        clips: dict[str, dict] = {}
+        for f in sorted(self.folder.glob("*.evidence.json")):
+            try:
+                ev = json.loads(f.read_text(encoding="utf-8"))
+                clips[ev["query_id"]] = ev
+            except (OSError, ValueError, KeyError):
+                continue
+        errors = []
+        summary = self.folder / "summary.csv"
+        if summary.is_file():
+            with open(summary, newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    if row.get("status") == "error" and row.get("query_id") not in clips:
+                        errors.append(row)
+        return clips, errors
+
+
+def create_app(index: str | Path, results: str | Path, token: str | None = None,
+               clip_roots: list[str | Path] | None = None) -> FastAPI:
+    index, results = Path(index).resolve(), Path(results).resolve()
+    if not results.is_dir():
+        raise FileNotFoundError(f"{results}: no such results folder")
+    roots = [results, index] + [Path(r).resolve() for r in clip_roots or []]
+    store = ReviewStore(results / "reviews.sqlite")
+    data = Results(results)
+    templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape on for .html
+    app = FastAPI(title="auditor review desk", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token:
+            given = request.query_params.get("token")
+            if given is not None and hmac.compare_digest(given, token):
+                resp = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
+                resp.set_cookie("auditor_token", token, httponly=True, samesite="strict")
+                return resp
+            cookie = request.cookies.get("auditor_token", "")
+            bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not (hmac.compare_digest(cookie, token) or hmac.compare_digest(bearer, token)):
+                return HTMLResponse("<h1>401</h1><p>An access token is needed: open the address the server printed.</p>", 401)
+        response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def csrf(request: Request) -> str:
+        return request.cookies.get("auditor_csrf") or secrets.token_urlsafe(24)
+
+    def page(request: Request, name: str, context: dict) -> Response:
+        token_value = csrf(request)
+        resp = templates.TemplateResponse(request, name, {**context, "csrf": token_value, "levels": LEVELS})
+        resp.set_cookie("auditor_csrf", token_value, httponly=True, samesite="strict")
+        return resp
+
+    def clip_or_404(query_id: str) -> dict:
+        clips, _ = data.load()
+        if query_id not in clips:
+            raise HTTPException(404)
+        return clips[query_id]
+
+    @app.get("/", response_class=HTMLResponse)
+    def queue(request: Request, sort: str = "level", level: str = "", work: str = "", owner: str = "", state: str = ""):
+        clips, errors = data.load()
+        latest = store.latest()
+        rows = []
+        for qid, ev in clips.items():
+            works = ev.get("works") or []
+            review = latest.get(qid)
+            rows.append({
+                "query_id": qid, "level": ev["verdict"]["level"], "score": ev["verdict"]["score"],
+                "flagged": ev["verdict"]["flagged"], "works": [w["work"] for w in works],
+                "owners": sorted({w["owner"] for w in works}), "p_value": ev["verdict"].get("p_value"),
+                "state": review["decision"] if review else "unreviewed", "review": review,
+            })
+        all_works = sorted({w for r in rows for w in r["works"]})
+        all_owners = sorted({o for r in rows for o in r["owners"]})
+        if level:
+            rows = [r for r in rows if r["level"] == level]
+        if work:
+            rows = [r for r in rows if work in r["works"]]
+        if owner:
+            rows = [r for r in rows if owner in r["owners"]]
+        if state:
+            rows = [r for r in rows if r["state"] == state]
+        keys = {
+            "level": lambda r: (LEVELS.index(r["level"]), -r["score"]),
+            "score": lambda r: -r["score"],
+            "clip": lambda r: r["query_id"],
+            "state": lambda r: (STATES.index(r["state"]), LEVELS.index(r["level"])),
+        }
+        rows.sort(key=keys.get(sort, keys["level"]))
+        return page(request, "queue.html", {
+            "rows": rows, "errors": errors, "works": all_works, "owners": all_owners, "states": STATES,
+            "filters": {"sort": sort, "level": level, "work": work, "owner": owner, "state": state},
+            "results": str(results),
+        })
+
+    @app.get("/clip/{query_id}", response_class=HTMLResponse)
+    def clip_page(request: Request, query_id: str, error: str = ""):
+        ev = clip_or_404(query_id)
+        duration = float(ev["clip"].get("duration_s") or 0) or max([f["t"] for f in ev["frames"]] + [1.0])
+        playable = _inside(Path(ev["clip"]["path"]), roots)
+        pdf = next((p for p in (results / f"{query_id}.report.pdf", results / f"{query_id}.report.ja.pdf") if p.is_file()), None)
+        return page(request, "clip.html", {
+            "ev": ev, "qid": query_id, "duration": duration, "playable": playable,
+            "trail": store.trail(query_id), "decisions": DECISIONS, "error": error,
+            "pdf": pdf.name if pdf else None,
+        })
+
+    @app.post("/clip/{query_id}/decision")
+    def decide(request: Request, query_id: str, decision: str = Form(...), reviewer: str = Form(...),
+               note: str = Form(""), csrf_token: str = Form(...)):
+        ev = clip_or_404(query_id)
+        cookie = request.cookies.get("auditor_csrf", "")
+        if not cookie or not hmac.compare_digest(cookie, csrf_token):
+            raise HTTPException(403, "the form's CSRF token does not match: reload the page")
+        origin = request.headers.get("origin")
+        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+            raise HTTPException(403, "cross-origin form posts are refused")
+        try:
+            store.add(query_id, ev["clip"]["sha256"], decision, reviewer, note)
+        except ValueError as exc:
+            return RedirectResponse(f"/clip/{quote(query_id)}?error={quote(str(exc))}", status_code=303)
+        return RedirectResponse(f"/clip/{quote(query_id)}", status_code=303)
+
+    @app.get("/clip/{query_id}/video")
+    def video(query_id: str):
+        path = Path(clip_or_404(query_id)["clip"]["path"])
+        if not _inside(path, roots):
+            raise HTTPException(404)
+        return FileResponse(path)
+
+    @app.get("/clip/{query_id}/pair/{seg}/{pair}.png")
+    def pair_png(query_id: str, seg: int, pair: int, redact: bool = False):
+        from ..report import _decode, _png, pair_picture
+
+        ev = clip_or_404(query_id)
+        segments = [s for w in ev["works"] for s in w["segments"]]
+        try:
+            s = segments[seg]
+            ex = s["exhibits"][pair]
+        except (IndexError, KeyError):
+            raise HTTPException(404) from None
+        files = [ex["query_image"]["file"]] + ([ex["ref_image"]["file"]] if ex.get("ref_image") else [])
+        if not all(_inside(results / f, [results]) for f in files):
+            raise HTTPException(404)
+        q = _decode((results / files[0]).read_bytes())
+        r = _decode((results / files[1]).read_bytes()) if len(files) > 1 else None
+        vp = None
+        if ex.get("verification_pair") is not None and s.get("verification"):
+            pairs = s["verification"].get("pairs") or []
+            vp = pairs[ex["verification_pair"]] if ex["verification_pair"] < len(pairs) else None
+        pic = pair_picture(q, r, vp and vp.get("points"), vp and vp.get("frame_sizes"))
+        return Response(_png(pic), media_type="image/png")
+
+    @app.get("/clip/{query_id}/evidence.json")
+    def evidence(query_id: str):
+        clip_or_404(query_id)
+        return FileResponse(results / f"{query_id}.evidence.json", media_type="application/json")
+
+    @app.get("/clip/{query_id}/report.pdf")
+    def report(query_id: str, lang: str = "en"):
+        """The evidence PDF with the review trail as it stands now."""
+        from ..errors import AuditorError
+        from ..report import render_report
+
+        clip_or_404(query_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                out = render_report(results / f"{query_id}.evidence.json", Path(tmp) / "r.pdf", lang=lang,
+                                    reviews=store.trail(query_id))
+            except AuditorError as exc:
+                raise HTTPException(500, str(exc)) from None
+            data_bytes = out.read_bytes()
+        return Response(data_bytes, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{query_id}.report.pdf"'})
+
+    @app.get("/files/{rel:path}")
+    def files(rel: str):
+        for root in (results, index):
+            path = root / rel
+            if _inside(path, [root]):
+                return FileResponse(path)
+        raise HTTPException(404)
+
+    return app
