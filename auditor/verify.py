@@ -111,24 +111,33 @@ def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "
 class FrameSource:
     """Decodes frames again by time: from the suspect clip, and from reference files."""
 
+    REF_CACHE = 64  # reference frames kept (verification and exhibits ask for the same ones)
+
     def __init__(self, config: dict):
         self.config = config
         self.max_side = int(config["sampling"]["max_side"])
         self._ref_ok: dict[str, str | None] = {}
+        self._query: tuple[str, dict[float, np.ndarray]] = ("", {})
+        self._refs: dict[tuple[str, float], np.ndarray | None] = {}
 
     def query_frames(self, path: str | Path, times: list[float]) -> dict[float, np.ndarray]:
-        """Frames of the clip at these sample times (exact sampled timestamps)."""
+        """Frames of the clip at these sample times (exact sampled timestamps). Frames decoded
+        for the previous call on the same clip are reused; only missing ones are decoded."""
         wanted = sorted(set(round(t, 3) for t in times))
-        out: dict[float, np.ndarray] = {}
-        if not wanted:
-            return out
-        fps = float(self.config["sampling"]["query"]["fps"])
-        for frame in MediaReader(path, fps, self.config).frames():
-            key = round(frame.t, 3)
-            if key in wanted:
-                out[key] = frame.image
-            if len(out) == len(wanted) or frame.t > wanted[-1] + 1:
-                break
+        cached = self._query[1] if self._query[0] == str(path) else {}
+        out = {t: cached[t] for t in wanted if t in cached}
+        missing = [t for t in wanted if t not in out]
+        if missing:
+            fps = float(self.config["sampling"]["query"]["fps"])
+            found = 0
+            for frame in MediaReader(path, fps, self.config).frames():
+                key = round(frame.t, 3)
+                if key in missing:
+                    out[key] = frame.image
+                    found += 1
+                if found == len(missing) or frame.t > missing[-1] + 1:
+                    break
+        self._query = (str(path), {**cached, **out})
         return out
 
     def reference_problem(self, video: dict) -> str | None:
@@ -145,6 +154,14 @@ class FrameSource:
         return self._ref_ok[ref_id]
 
     def reference_frame(self, video: dict, t: float) -> np.ndarray | None:
+        key = (video["ref_id"], round(t, 3))
+        if key not in self._refs:
+            if len(self._refs) >= self.REF_CACHE:
+                self._refs.pop(next(iter(self._refs)))
+            self._refs[key] = self._decode_reference(video, t)
+        return self._refs[key]
+
+    def _decode_reference(self, video: dict, t: float) -> np.ndarray | None:
         path = video["path"]
         if video["kind"] == "still" or is_still(path):
             bgr = cv2.imdecode(np.frombuffer(Path(path).read_bytes(), np.uint8), cv2.IMREAD_COLOR)
