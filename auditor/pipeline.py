@@ -34,6 +34,8 @@ class EmbeddedMedia:
     embeddings: dict[str, Embeddings]
     sampling_fps: float
     embedded_frames: int = -1  # frames actually embedded (the rest reused a held frame's vectors)
+    # the sampled frames themselves, by time, when asked for and within the memory budget
+    frames: dict[float, np.ndarray] | None = None
 
     @property
     def n_frames(self) -> int:
@@ -47,10 +49,13 @@ def embed_file(
     config: dict,
     on_frames: Callable[[int], None] | None = None,
     query: bool = False,
+    keep_frames_bytes: int = 0,
 ) -> EmbeddedMedia:
     """Sample `path` at `fps` and embed every sampled frame with every channel.
 
     `query=True` embeds as a suspect clip: channels may add variants of each frame.
+    `keep_frames_bytes`: also return the sampled frames (for verification, which would
+    otherwise decode the clip again) as long as they fit in this many bytes; none beyond.
     """
     reader = MediaReader(path, fps, config)
     times: list[float] = []
@@ -70,8 +75,16 @@ def embed_file(
             on_frames(len(chunk))
         chunk.clear()
 
+    kept: dict[float, np.ndarray] | None = {} if keep_frames_bytes > 0 else None
+    kept_bytes = 0
     for frame in reader.frames():
         times.append(frame.t)
+        if kept is not None:
+            kept_bytes += frame.image.nbytes
+            if kept_bytes > keep_frames_bytes:
+                kept = None  # over budget: verification will decode what it needs again
+            else:
+                kept[round(frame.t, 3)] = frame.image
         if max_diff > 0:
             thumb = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
             thumb = thumb.astype(np.float32)
@@ -91,7 +104,7 @@ def embed_file(
     if embedded < len(times):
         src = np.asarray(source, dtype=np.int64)
         embeddings = {name: _expand(e, src) for name, e in embeddings.items()}
-    return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded)
+    return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded, kept)
 
 
 def _expand(e: Embeddings, src: np.ndarray) -> Embeddings:

@@ -69,9 +69,12 @@ class Scanner:
         itself is the caller's to write, after them)."""
         fps = float(self.config["sampling"]["query"]["fps"])
         origin = provenance(path, self.context_file)  # a malformed sidecar fails this clip, first
-        embedded = embed_file(path, fps, self.channels, self.config, query=True)
+        budget = int(float(self.config["verify"].get("keep_query_frames_mb", 0)) * 2**20)
+        embedded = embed_file(path, fps, self.channels, self.config, query=True, keep_frames_bytes=budget)
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
+        self.frame_source.remember_query(embedded.info.path, embedded.frames)
+        embedded.frames = None
         evidence = self._evidence(embedded, query_id or Path(path).stem, out_dir)
         evidence["provenance"] = origin
         return evidence

@@ -120,6 +120,10 @@ class FrameSource:
         self._query: tuple[str, dict[float, np.ndarray]] = ("", {})
         self._refs: dict[tuple[str, float], np.ndarray | None] = {}
 
+    def remember_query(self, path: str | Path, frames: dict[float, np.ndarray] | None) -> None:
+        """Frames of the clip kept from sampling: query_frames then needs no second decode."""
+        self._query = (str(path), dict(frames or {}))
+
     def query_frames(self, path: str | Path, times: list[float]) -> dict[float, np.ndarray]:
         """Frames of the clip at these sample times (exact sampled timestamps). Frames decoded
         for the previous call on the same clip are reused; only missing ones are decoded."""
