@@ -175,7 +175,8 @@ def test_in_a_real_browser_a_reviewer_records_a_decision_that_survives_a_reload(
         assert page.locator(".pair img").first.evaluate("img => img.complete && img.naturalWidth > 0")
         page.fill("#reviewer", "A. Sato")
         page.fill("#note", "Same layout and timing as episode 1, 3.0-7.0 s")
-        page.click("#record")
+        with page.expect_navigation():  # the form posts, then the server redirects to the page
+            page.click("#record")
         page.reload()
         assert "A. Sato" in page.inner_text("#trail") and "confirm" in page.inner_text("#trail")
         page.screenshot(path=str(tmp_path / "clip.png"), full_page=True)
