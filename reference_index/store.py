@@ -477,7 +477,8 @@ class IndexWriter:
             if nprobe and ch in self.channels:
                 vec.nprobe = int(nprobe.get(vec.metric, vec.nprobe))
                 self.channels[ch]["nprobe"] = vec.nprobe
-            structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max)
+            one = self.channels[ch].get("per_frame", "one") == "one"
+            structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=one)
             current = vec.index.nlist if vec.structure == "ivf" else 0
             if structure == vec.structure and nlist == current and not (retrain and structure == "ivf"):
                 done[ch] = f"kept: {vec.describe()}"

@@ -24,20 +24,24 @@ import faiss
 import numpy as np
 
 from .errors import IndexCorrupt
+from .multihash import MultiHash
 
 METRICS = ("hamming", "ip")
-STRUCTURES = ("flat", "ivf")
+STRUCTURES = ("flat", "ivf", "mih")
 # Defaults; callers (auditor's [index] configuration) may pass their own.
 EXACT_MAX = {"ip": 200_000, "hamming": 250_000}
 NPROBE = {"ip": 16, "hamming": 16}
 
 
-def choose_structure(metric: str, n: int, exact_max: dict | None = None) -> tuple[str, int]:
-    """(structure, nlist) for n vectors: exact search up to a size, inverted lists beyond,
-    with about sqrt(n) lists (a power of two, at most 65536 and n/39)."""
+def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False) -> tuple[str, int]:
+    """(structure, nlist) for n vectors: exact search up to a size; beyond it, the multi-index
+    hash for binary channels with one code per frame (PDQ: near-duplicate lookups within 31
+    bits), else inverted lists with about sqrt(n) lists (a power of two, at most 65536 and n/39)."""
     limit = (exact_max or EXACT_MAX)[metric]
     if n <= limit:
         return "flat", 0
+    if metric == "hamming" and one_per_frame:
+        return "mih", 0
     nlist = 2 ** round(math.log2(math.sqrt(n)))
     while nlist > 1 and nlist * 39 > n:  # k-means wants ~39 training points per list
         nlist //= 2
@@ -77,6 +81,8 @@ class ChannelVectors:
     # -- description ----------------------------------------------------------------------------
     @property
     def structure(self) -> str:
+        if isinstance(self.index, MultiHash):
+            return "mih"
         return "ivf" if isinstance(self.index, (faiss.IndexIVF, faiss.IndexBinaryIVF)) else "flat"
 
     @property
@@ -88,6 +94,9 @@ class ChannelVectors:
         return int(self.index.ntotal)
 
     def describe(self) -> str:
+        if self.structure == "mih":
+            return (f"multi-index hash (2 tables x 20-bit keys, {self.index.flips} flips), radius "
+                    f"{self.index.radius} bits: near-duplicate search")
         if self.structure == "ivf":
             kind = "IndexBinaryIVF" if self.metric == "hamming" else "IndexIVFScalarQuantizer(SQ8)"
             return f"{kind}, {self.index.nlist} lists, nprobe {self.nprobe}: approximate search"
@@ -130,6 +139,12 @@ class ChannelVectors:
             selectors.append(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
         for lo, hi in ranges or []:
             selectors.append(faiss.IDSelectorRange(int(lo), int(hi)))
+        if self.structure == "mih":
+            stored = self.index.all()[1]
+            gone = np.zeros(len(stored), bool) if ids is None else np.isin(stored, ids)
+            for lo, hi in ranges or []:
+                gone |= (stored >= lo) & (stored < hi)
+            return self.index.remove_mask_ids(stored[gone])
         removed = 0
         for sel in selectors:  # one at a time: FAISS's selectors do not own their children
             removed += int(self.index.remove_ids(sel))
@@ -138,6 +153,9 @@ class ChannelVectors:
     def all_ids_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (id, vector) stored, in storage order. Inverted-file float channels give their
         8-bit quantised values back (what the index searches), not the original floats."""
+        if self.structure == "mih":
+            codes, ids = self.index.all()
+            return np.asarray(ids, np.int64), np.asarray(codes)
         if self.structure == "flat":
             ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
             inner = self.index.index
@@ -163,8 +181,10 @@ class ChannelVectors:
         if structure not in STRUCTURES:
             raise ValueError(f"unknown structure '{structure}' (known: {', '.join(STRUCTURES)})")
         ids, vecs = self.all_ids_and_vectors()
-        if structure == "flat":
-            out = ChannelVectors(self.metric, self.dim, nprobe=self.nprobe)
+        if structure in ("flat", "mih"):
+            if structure == "mih" and self.metric != "hamming":
+                raise ValueError("the multi-index hash holds binary codes only")
+            out = ChannelVectors(self.metric, self.dim, MultiHash(self.dim) if structure == "mih" else None, nprobe=self.nprobe)
             out.add(ids, vecs)
             return out
         if len(vecs) < nlist:
@@ -205,7 +225,9 @@ class ChannelVectors:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        if self.metric == "hamming":
+        if self.structure == "mih":
+            self.index.save(path)
+        elif self.metric == "hamming":
             faiss.write_index_binary(self.index, str(path))
         else:
             faiss.write_index(self.index, str(path))
@@ -215,12 +237,14 @@ class ChannelVectors:
         """Read a channel file; `mmap=True` (read-only use) maps it instead of reading it all."""
         flags = (faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) if mmap else 0
         try:
+            if metric == "hamming" and MultiHash.is_file(path):
+                return cls(metric, dim, MultiHash.load(path, mmap=mmap), nprobe=nprobe)
             if metric == "hamming":
                 index = faiss.read_index_binary(str(path), flags)
             else:
                 index = faiss.read_index(str(path), flags)
-        except RuntimeError as exc:
-            raise IndexCorrupt(f"{path}: FAISS could not read this index file: {str(exc).splitlines()[0]}") from exc
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise IndexCorrupt(f"{path}: could not read this index file: {str(exc).splitlines()[0]}") from exc
         if index.d != dim:
             raise IndexCorrupt(f"{path}: holds {index.d}-dimensional vectors, the manifest says {dim}")
         return cls(metric, dim, index, nprobe=nprobe)

@@ -27,11 +27,12 @@ def test_structure_follows_size():
     assert choose_structure("ip", 1000) == ("flat", 0)
     assert choose_structure("ip", 1_000_000) == ("ivf", 1024)
     assert choose_structure("ip", 10_000_000) == ("ivf", 4096)
-    assert choose_structure("hamming", 10_000_000) == ("ivf", 4096)
+    assert choose_structure("hamming", 10_000_000) == ("ivf", 4096)  # ORB: many codes a frame
+    assert choose_structure("hamming", 10_000_000, one_per_frame=True) == ("mih", 0)  # PDQ
     assert choose_structure("hamming", 200_000) == ("flat", 0)
 
 
-def test_optimize_to_inverted_lists_keeps_the_verdicts(footage, pdq_index, tmp_path):
+def test_optimize_to_a_multi_index_hash_keeps_the_verdicts(footage, pdq_index, tmp_path):
     idx = tmp_path / "idx"
     shutil.copytree(pdq_index, idx)
     clips = [footage["copy"], footage["unrelated"]]
@@ -40,14 +41,14 @@ def test_optimize_to_inverted_lists_keeps_the_verdicts(footage, pdq_index, tmp_p
     cfg.write_text("[index]\nexact_max_binary = 10\nnprobe_binary = 8\n")  # 'large' from 11 vectors on
     r = runner.invoke(app, ["index", "optimize", "--index", str(idx), "--config", str(cfg)])
     assert r.exit_code == 0, r.output
-    assert "rebuilt: IndexBinaryIVF" in r.output
+    assert "rebuilt: multi-index hash" in r.output
     with ReferenceIndex.open(idx) as ix:
-        assert ix.vectors("pdq").structure == "ivf" and ix.channels["pdq"]["nprobe"] == 8
+        assert ix.vectors("pdq").structure == "mih"
     r = runner.invoke(app, ["index", "info", "--index", str(idx)])
-    assert "IndexBinaryIVF" in r.output
+    assert "multi-index hash" in r.output
     assert scan_verdicts(idx, clips, tmp_path / "after") == before
     r = runner.invoke(app, ["index", "optimize", "--index", str(idx), "--config", str(cfg)])
-    assert "kept: IndexBinaryIVF" in r.output
+    assert "kept: multi-index hash" in r.output
 
 
 def test_remove_a_work_from_catalogue_and_every_channel(footage, pdq_index, tmp_path):
@@ -87,3 +88,37 @@ def test_inverted_lists_return_their_vectors_and_drop_removed_ones():
     assert ivf.remove(ranges=[(0, 100)]) == 50
     d, found = ivf.search(x[:60], 1)
     assert (found[:50, 0] != np.arange(50) * 2).all() and (found[50:60, 0] == np.arange(50, 60) * 2).all()
+
+
+def test_multi_index_hash_finds_near_duplicates_like_brute_force_and_survives_files(tmp_path):
+    import faiss
+
+    from reference_index.multihash import MultiHash
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (20_000, 32), dtype=np.uint8)
+    ids = np.arange(20_000) * 5 + 7
+    mih = MultiHash()
+    mih.add_with_ids(codes, ids)
+    # queries: stored codes with 0-31 bits flipped, and unrelated codes
+    picks = rng.choice(20_000, 300, replace=False)
+    q = codes[picks].copy()
+    for row in q:
+        bits = rng.choice(256, int(rng.integers(0, 32)), replace=False)
+        row[bits // 8] ^= (1 << (7 - bits % 8)).astype(np.uint8)
+    q = np.concatenate([q, rng.integers(0, 256, (100, 32), dtype=np.uint8)])
+    flat = faiss.IndexBinaryFlat(256)
+    flat.add(codes)
+    lims, _, exact = flat.range_search(q, 32)
+    truth = [set((ids[exact[lims[i]:lims[i + 1]]]).tolist()) for i in range(len(q))]
+    d, found = mih.search(q, 5)
+    got = [set(f[f >= 0].tolist()) for f in found]
+    hits = sum(len(t & g) for t, g in zip(truth, got))
+    assert hits / sum(len(t) for t in truth) >= 0.97
+    assert all(g <= t for g, t in zip(got, truth))  # never a code beyond the radius
+    assert (d[found >= 0] <= 31).all()
+    mih.save(tmp_path / "pdq.mih")
+    back = ChannelVectors.load(tmp_path / "pdq.mih", "hamming", 256, mmap=True)
+    assert back.structure == "mih" and np.array_equal(back.search(q, 5)[1], found)
+    assert back.remove(ranges=[(0, 1000)]) == 199  # ids 7, 12, ..., 997
+    assert back.ntotal == 20_000 - 199
