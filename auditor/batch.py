@@ -9,6 +9,8 @@
   index and models (loaded once); at most `2 x workers` clips are in flight, so memory stays
   bounded whatever the number of clips. A worker that dies (a decoder crash on a hostile file)
   costs the clip it was scanning: the clips in flight with it are retried one at a time.
+  Workers are spawned, not forked: a script that calls this with `workers > 1` must keep its
+  top-level code under `if __name__ == "__main__":` (the `auditor` command does).
 - `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
   they were already done, and are rewritten atomically at the end (also on Ctrl-C).
 """
