@@ -20,7 +20,7 @@ from .pipeline import EmbeddedMedia, embed_file
 from .provenance import provenance
 from .calibrate import NullModel
 from .scoring import Hit, apply_calibration, apply_verification, build_segments, level_rank, per_work, verdict
-from .verify import FrameSource, pick_pairs, verify_segment
+from .verify import FrameSource, verification_pairs, verify_segment
 
 TOP_PER_FRAME = 3  # matches per frame and channel kept in the evidence
 
@@ -95,7 +95,7 @@ class Scanner:
         if not cfg["enabled"] or not segments:
             return segments, []
         todo = segments[: int(cfg["max_segments"])]
-        times = [h.q_t for s in todo for h in pick_pairs(s.pairs, int(cfg["pairs_per_segment"]))]
+        times = [h.q_t for s in todo for h in verification_pairs(s.pairs, cfg)]
         frames = self.frame_source.query_frames(clip_path, times)
         kept, rejected = [], []
         videos = {s.ref_id: self.index.video(s.ref_id) for s in todo}

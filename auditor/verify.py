@@ -231,6 +231,15 @@ def pick_pairs(pairs: list, n: int) -> list:
     return chosen[:n]
 
 
+def verification_pairs(pairs: list, cfg: dict) -> list:
+    """Every pair verification may look at: the first `pairs_per_segment`, and when those are
+    inconclusive up to `extra_pairs_when_inconclusive` more, spread over the segment."""
+    n = int(cfg["pairs_per_segment"])
+    first = pick_pairs(pairs, n)
+    more = [h for h in pick_pairs(pairs, n + int(cfg.get("extra_pairs_when_inconclusive", 0))) if h not in first]
+    return first + more[: int(cfg.get("extra_pairs_when_inconclusive", 0))]
+
+
 def verify_segment(segment, query_frames: dict[float, np.ndarray], source: FrameSource, video: dict | None, cfg: dict) -> dict:
     """Verification record for one segment (see module docstring)."""
     if video is None:
@@ -239,17 +248,26 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
     if problem:
         return {"status": "unavailable", "reason": problem, "pairs": []}
     checks = []
-    for h in pick_pairs(segment.pairs, int(cfg["pairs_per_segment"])):
-        q = query_frames.get(round(h.q_t, 3))
-        r = source.reference_frame(video, h.ref_t)
-        if q is None or r is None:
-            continue
-        check = match_frames(q, r, cfg, h.variant)
-        check.query_t, check.ref_t = h.q_t, h.ref_t
-        checks.append(check)
+
+    def check_all(hits) -> None:
+        for h in hits:
+            q = query_frames.get(round(h.q_t, 3))
+            r = source.reference_frame(video, h.ref_t)
+            if q is None or r is None:
+                continue
+            check = match_frames(q, r, cfg, h.variant)
+            check.query_t, check.ref_t = h.q_t, h.ref_t
+            checks.append(check)
+
+    first = pick_pairs(segment.pairs, int(cfg["pairs_per_segment"]))
+    check_all(first)
     if not checks:
         return {"status": "unavailable", "reason": "frames could not be decoded again", "pairs": []}
     verified = [c for c in checks if pair_verified(c, cfg)]
+    if verified and len(verified) * 2 < len(checks):
+        # inconclusive (some pairs match geometrically, most do not): look at more of the segment
+        check_all([h for h in verification_pairs(segment.pairs, cfg) if h not in first])
+        verified = [c for c in checks if pair_verified(c, cfg)]
     status = "verified" if len(verified) * 2 >= len(checks) else "not verified"
     return {
         "status": status,
