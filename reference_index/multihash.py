@@ -39,7 +39,8 @@ def _flip_masks(flips: int) -> np.ndarray:
 
 
 class MultiHash:
-    """Duck-types the parts of a FAISS binary index that ChannelVectors uses."""
+    """Offers the parts of a FAISS binary index that ChannelVectors uses (ntotal, add_with_ids,
+    search); removal takes an array of ids rather than a FAISS selector."""
 
     def __init__(self, d: int = 256, flips: int = 2, radius: int = 31):
         if d != 256:
@@ -74,12 +75,8 @@ class MultiHash:
         t = self._tables[0]
         return np.asarray(t["codes"]), np.asarray(t["ids"])
 
-    def remove_ids(self, selector) -> int:
-        ids = np.asarray(self._tables[0]["ids"])
-        gone = np.array([selector.is_member(int(i)) for i in ids], dtype=bool) if len(ids) else np.zeros(0, bool)
-        return self.remove_mask_ids(ids[gone])
-
-    def remove_mask_ids(self, remove: np.ndarray) -> int:
+    def remove_ids(self, remove: np.ndarray) -> int:
+        """Remove the codes stored under these ids; returns how many went."""
         before = self.ntotal
         codes, ids = self.all()
         keep = ~np.isin(ids, remove)

@@ -243,13 +243,11 @@ class ReferenceIndex:
 
     def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
-        all_ids, all_vecs = self.vectors(name).all_ids_and_vectors()
-        many = self.channels[name].get("per_frame", "one") == "many"
-        frame_of = all_ids >> MANY_SHIFT if many else all_ids
+        shift = MANY_SHIFT if self.channels[name].get("per_frame", "one") == "many" else 0
+        ids, vecs = self.vectors(name).all_ids_and_vectors(where=lambda ids: np.isin(ids >> shift, frame_ids))
         pos = {int(f): i for i, f in enumerate(frame_ids)}
-        sel = np.nonzero(np.isin(frame_of, frame_ids))[0]
-        rows = np.array([pos[int(f)] for f in frame_of[sel]], dtype=np.int64)
-        return rows, all_vecs[sel]
+        rows = np.array([pos[int(f)] for f in ids >> shift], dtype=np.int64)
+        return rows, vecs
 
     def calibration(self) -> dict | None:
         """The stored null distributions (see auditor.calibrate), or None."""

@@ -1,24 +1,27 @@
-"""One FAISS index per channel, its structure chosen by size.
+"""One index per channel, its structure chosen by size.
 
 - `flat`: exact search (`IndexIDMap2` over `IndexFlatIP` / `IndexBinaryFlat`). Small catalogues.
 - `ivf` for float channels: `IndexIVFScalarQuantizer` (inverted lists of 8-bit scalar-quantised
   vectors, 1 byte a dimension): a quarter of the memory of floats, close to exact distances,
   `nprobe` lists searched per query.
-- `ivf` for binary channels (PDQ, ORB): `IndexBinaryIVF` over Hamming k-means centroids: only
-  the `nprobe` nearest lists are compared bit by bit.
+- `ivf` for binary channels with many codes a frame (ORB): `IndexBinaryIVF` over Hamming
+  k-means centroids: only the `nprobe` nearest lists are compared bit by bit.
+- `mih` for binary channels with one code a frame (PDQ): the compact multi-index hash of
+  `multihash.py`, for near-duplicate lookups within 31 bits.
 
-Inverted-file structures store the catalogue's ids in their lists (no id map), support removal
+Inverted-file and hash structures store the catalogue's ids with the codes (no id map), support removal
 and are memory-mapped when an index is opened for reading, so a large index is paged in as
 searches touch it rather than read whole. `optimize()` rebuilds a channel in the structure its
 size calls for, retraining the centroids on its own vectors.
 
-Files are FAISS's own serialisation format, never pickle.
+Files are FAISS's own serialisation format (the multi-index hash: raw arrays), never pickle.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 import faiss
 import numpy as np
@@ -144,33 +147,47 @@ class ChannelVectors:
             gone = np.zeros(len(stored), bool) if ids is None else np.isin(stored, ids)
             for lo, hi in ranges or []:
                 gone |= (stored >= lo) & (stored < hi)
-            return self.index.remove_mask_ids(stored[gone])
+            return self.index.remove_ids(stored[gone])
         removed = 0
         for sel in selectors:  # one at a time: FAISS's selectors do not own their children
             removed += int(self.index.remove_ids(sel))
         return removed
 
-    def all_ids_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every (id, vector) stored, in storage order. Inverted-file float channels give their
-        8-bit quantised values back (what the index searches), not the original floats."""
+    def all_ids_and_vectors(self, where: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every (id, vector) stored, in storage order; with `where(ids) -> bool mask`, only those
+        it keeps, and only those are reconstructed. Inverted-file float channels give their 8-bit
+        quantised values back (what the index searches), not the original floats."""
+        def keep(ids: np.ndarray) -> np.ndarray:
+            return np.ones(len(ids), bool) if where is None else np.asarray(where(ids), bool)
+
         if self.structure == "mih":
             codes, ids = self.index.all()
-            return np.asarray(ids, np.int64), np.asarray(codes)
+            sel = keep(ids)
+            return np.asarray(ids[sel], np.int64), np.asarray(codes[sel])
         if self.structure == "flat":
             ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
             inner = self.index.index
-            vecs = inner.reconstruct_n(0, inner.ntotal) if inner.ntotal else np.zeros((0, self.width))
-            return ids, self._check(vecs)
+            sel = np.nonzero(keep(ids))[0]
+            if len(sel) == inner.ntotal and len(sel):
+                vecs = inner.reconstruct_n(0, inner.ntotal)
+            elif len(sel):
+                vecs = np.stack([inner.reconstruct(int(i)) for i in sel])
+            else:
+                vecs = np.zeros((0, self.width))
+            return ids[sel], self._check(vecs)
         invlists = self.index.invlists
         ids_parts, vec_parts = [], []
         for lst in range(self.index.nlist):
             n = invlists.list_size(lst)
             if not n:
                 continue
-            ids_parts.append(faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy())
-            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).copy()
-            codes = codes.reshape(n, invlists.code_size)
-            vec_parts.append(codes if self.metric == "hamming" else self.index.sq.decode(codes))
+            ids = faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy()
+            sel = keep(ids)
+            if not sel.any():
+                continue
+            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).reshape(n, invlists.code_size)[sel]
+            ids_parts.append(ids[sel])
+            vec_parts.append(codes.copy() if self.metric == "hamming" else self.index.sq.decode(codes))
         if not ids_parts:
             return np.zeros(0, np.int64), np.zeros((0, self.width), np.uint8 if self.metric == "hamming" else np.float32)
         return np.concatenate(ids_parts).astype(np.int64), self._check(np.concatenate(vec_parts))
