@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -31,7 +32,7 @@ from typing import Callable, Iterable
 
 from reference_index.files import sha256_file
 
-from .errors import AuditorError, InputError, UsageError
+from .errors import AuditorError, InputError, MissingDependency, UsageError
 from .evidence import evidence_path, matches_rows, write_evidence, write_matches_csv, write_summary_csv
 from .sampling import STILL_SUFFIXES
 
@@ -114,18 +115,27 @@ def _worker_init(index_path: str, config: dict, threads: int, context_file: str 
         import faiss
 
         faiss.omp_set_num_threads(threads)
-    if "torch" in sys.modules or any(n == "clip" for n in config.get("channels", {}).get("default", [])):
-        with contextlib.suppress(Exception):
-            import torch
-
-            torch.set_num_threads(threads)
     from .scan import Scanner
 
     _WORKER["scanner"] = Scanner(index_path, config, context_file)
+    if "torch" in sys.modules:  # the index has a clip channel: its model is loaded now
+        sys.modules["torch"].set_num_threads(threads)
 
 
-def _worker_scan(path: str, query_id: str, out_dir: str) -> dict:
-    return _WORKER["scanner"].scan(path, query_id, out_dir)
+def scan_one(scanner, path, query_id: str, out_dir) -> tuple[str, dict | str]:
+    """("ok", evidence) or ("error", the one-line reason). Whatever one file does to a decoder or
+    a library costs that file alone; an index or model problem (any other AuditorError) is
+    raised, since every clip would fail the same way."""
+    try:
+        return "ok", scanner.scan(path, query_id, out_dir)
+    except InputError as exc:
+        return "error", _reason(exc, path)
+    except (MemoryError, OSError, ValueError, RuntimeError) as exc:
+        return "error", f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _worker_scan(path: str, query_id: str, out_dir: str) -> tuple[str, dict | str]:
+    return scan_one(_WORKER["scanner"], path, query_id, out_dir)
 
 
 # -- the batch -------------------------------------------------------------------------------
@@ -161,6 +171,8 @@ def run_batch(
     ids = query_ids(paths)
     if engine not in ("local", "ray"):
         raise UsageError(f"--engine {engine!r}: choose local or ray")
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise MissingDependency(RAY_MISSING)
     in_process = engine == "local" and workers <= 1
     own = scanner is None and in_process
     if context_file is not None:
@@ -205,6 +217,9 @@ def run_batch(
     def failed(path: Path, qid: str, reason: str) -> None:
         finish(ClipOutcome(str(path), qid, "error", error=reason), None)
 
+    def settle(path: Path, qid: str, status: str, value) -> None:
+        done(path, qid, value) if status == "ok" else failed(path, qid, value)
+
     # clips to scan, after skipping the finished ones
     todo: list[tuple[Path, str]] = []
     try:
@@ -212,7 +227,7 @@ def run_batch(
             if not path.is_file():
                 failed(path, qid, "file not found" if not path.exists() else "not a regular file")
                 continue
-            if not force:
+            if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
                 try:
                     clip_sha = sha256_file(path)
                 except OSError as exc:
@@ -224,20 +239,12 @@ def run_batch(
                     continue
             todo.append((path, qid))
         if engine == "ray":
-            _run_ray(todo, str(index_path), str(out), config, workers, address, done, failed, context_file)
+            _run_ray(todo, str(index_path), str(out), config, workers, address, settle, failed, context_file)
         elif workers <= 1:
             for path, qid in todo:
-                try:
-                    ev = scanner.scan(path, qid, out)
-                except InputError as exc:
-                    failed(path, qid, _reason(exc, path))
-                except (MemoryError, OSError, ValueError, RuntimeError) as exc:
-                    # Whatever one file does to a decoder or a library, the batch goes on.
-                    failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
-                else:
-                    done(path, qid, ev)
+                settle(path, qid, *scan_one(scanner, path, qid, out))
         else:
-            _run_pool(todo, str(index_path), str(out), config, workers, done, failed, task or _worker_scan, context_file)
+            _run_pool(todo, str(index_path), str(out), config, workers, settle, failed, task or _worker_scan, context_file)
     finally:
         # Also on Ctrl-C: the CSVs list every clip finished so far.
         report.matches_csv = str(out / "matches.csv")
@@ -269,7 +276,7 @@ def _render(outcome, pdf: dict) -> None:
         outcome.status, outcome.error = "error", f"evidence written, report failed: {exc}"
 
 
-def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done, failed, task, context_file=None) -> None:
+def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, settle, failed, task, context_file=None) -> None:
     import multiprocessing as mp
 
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -287,7 +294,7 @@ def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done,
                 path, qid = suspects.popleft()
                 with new_pool(1) as solo:
                     fut = solo.submit(task, str(path), qid, out)
-                    _collect(fut, path, qid, done, failed, died="the worker process died while scanning this clip "
+                    _collect(fut, path, qid, settle, failed, died="the worker process died while scanning this clip "
                              "(a crash in a decoder or library)")
                 continue
             inflight: dict[Future, tuple[Path, str]] = {}
@@ -303,7 +310,7 @@ def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done,
                         broken = True
                         suspects.append((path, qid))
                     else:
-                        _collect(fut, path, qid, done, failed)
+                        _collect(fut, path, qid, settle, failed)
             if broken:
                 suspects.extend(inflight.values())
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -312,17 +319,15 @@ def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, done,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _collect(fut: Future, path: Path, qid: str, done, failed, died: str | None = None) -> None:
+def _collect(fut: Future, path: Path, qid: str, settle, failed, died: str | None = None) -> None:
     exc = fut.exception()
     if exc is None:
-        done(path, qid, fut.result())
-    elif isinstance(exc, InputError):
-        failed(path, qid, _reason(exc, path))
+        settle(path, qid, *fut.result())
     elif isinstance(exc, BrokenProcessPool):
         failed(path, qid, died or "the worker process died")
     elif isinstance(exc, AuditorError):
         raise exc  # an index or model problem: every clip would fail the same way
-    else:
+    else:  # the task itself broke (scan_one catches what a file can do)
         failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
 
 
@@ -347,23 +352,14 @@ class _RayScanner:
 
         self.scanner = Scanner(index_path, config, context_file)
 
-    def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
-        try:
-            return "ok", self.scanner.scan(path, query_id, out_dir)
-        except InputError as exc:
-            return "input", _reason(exc, path)
-        except (MemoryError, OSError, ValueError, RuntimeError) as exc:
-            return "input", f"unexpected {type(exc).__name__}: {exc}"
+    def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, dict | str]:
+        return scan_one(self.scanner, path, query_id, out_dir)
 
 
-def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, address: str | None, done, failed,
+def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, address: str | None, settle, failed,
              context_file: str | None = None) -> None:
-    try:
-        import ray
-    except ImportError:
-        from .errors import MissingDependency
+    import ray  # present: run_batch checked before any work
 
-        raise MissingDependency(RAY_MISSING) from None
     started = False
     if not ray.is_initialized():
         kwargs = {"address": address} if address else {"num_cpus": max(workers, 1)}
@@ -399,10 +395,7 @@ def _run_ray(todo, index_path: str, out: str, config: dict, workers: int, addres
                     idle.append(actor)
                     continue
                 idle.append(actor)
-                if status == "ok":
-                    done(path, qid, value)
-                else:
-                    failed(path, qid, value)
+                settle(path, qid, status, value)
     finally:
         if started:
             ray.shutdown()

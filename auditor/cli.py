@@ -410,14 +410,6 @@ def scan(
     from .scan import scan_paths
 
     cfg = _config(config, clip_model, clip_pretrained, device)
-    if engine == "ray":
-        import importlib.util
-
-        from .batch import RAY_MISSING
-        from .errors import MissingDependency
-
-        if importlib.util.find_spec("ray") is None:
-            raise MissingDependency(RAY_MISSING)
     inputs = expand_inputs(paths or [], from_list)
     if not inputs:
         raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
@@ -431,8 +423,6 @@ def scan(
                f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
     if report.failed:
         raise typer.Exit(1)
-
-
 
 
 def _report_args(lang: str, redact: bool, sign: Optional[Path], passphrase_file: Optional[Path]) -> dict:

@@ -82,7 +82,7 @@ def noise_image(path: Path, size=(200, 120), seed=0) -> Path:
     return path
 
 
-def crashing_scan(path: str, query_id: str, out_dir: str) -> dict:
+def crashing_scan(path: str, query_id: str, out_dir: str) -> tuple:
     """A worker task that dies like a decoder crash on clips named *crash*, and scans the rest."""
     import os
 
