@@ -168,6 +168,20 @@ def pair_picture(query: np.ndarray, ref: np.ndarray | None, points: list | None,
     return canvas
 
 
+def exhibit_picture(segment: dict, exhibit: dict, read, redacted: bool = False) -> tuple[np.ndarray, dict | None]:
+    """The side-by-side picture of one exhibit (`read(relative file name) -> bytes`), and the
+    verification record of the pair it shows (its inliers are drawn), if any."""
+    checked = (segment.get("verification") or {}).get("pairs") or []
+    i = exhibit.get("verification_pair")
+    vpair = checked[i] if i is not None and i < len(checked) else None
+    q = _decode(read(exhibit["query_image"]["file"]))
+    r = _decode(read(exhibit["ref_image"]["file"])) if exhibit.get("ref_image") else None
+    if r is not None and redacted:
+        r = redact(r, "REDACTED")  # drawn by OpenCV, which has no Japanese glyphs
+    pic = pair_picture(q, r, vpair and vpair.get("points"), vpair and vpair.get("frame_sizes"))
+    return pic, vpair
+
+
 def _png(image: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return buf.tobytes()
@@ -363,16 +377,7 @@ def _build_story(evidence: dict, evidence_sha: str, images: dict[str, bytes], la
         if shown:
             story.append(P(t["frame_pairs"], h3))
         for s, ex in shown:
-            q = _decode(images[ex["query_image"]["file"]])
-            r = _decode(images[ex["ref_image"]["file"]]) if ex.get("ref_image") else None
-            vpair = None
-            if ex.get("verification_pair") is not None and s.get("verification"):
-                vpairs = s["verification"].get("pairs") or []
-                if ex["verification_pair"] < len(vpairs):
-                    vpair = vpairs[ex["verification_pair"]]
-            if r is not None and redact_refs:
-                r = redact(r, t["redacted"] if lang == "en" else "REDACTED")
-            pic = pair_picture(q, r, vpair and vpair.get("points"), vpair and vpair.get("frame_sizes"))
+            pic, vpair = exhibit_picture(s, ex, images.__getitem__, redact_refs)
             width = 170 * mm
             height = width * pic.shape[0] / pic.shape[1]
             if height > 60 * mm:

@@ -186,8 +186,8 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         return FileResponse(path)
 
     @app.get("/clip/{query_id}/pair/{seg}/{pair}.png")
-    def pair_png(query_id: str, seg: int, pair: int, redact: bool = False):
-        from ..report import _decode, _png, pair_picture
+    def pair_png(query_id: str, seg: int, pair: int):
+        from ..report import _png, exhibit_picture
 
         ev = clip_or_404(query_id)
         segments = [s for w in ev["works"] for s in w["segments"]]
@@ -199,13 +199,7 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         files = [ex["query_image"]["file"]] + ([ex["ref_image"]["file"]] if ex.get("ref_image") else [])
         if not all(_inside(results / f, [results]) for f in files):
             raise HTTPException(404)
-        q = _decode((results / files[0]).read_bytes())
-        r = _decode((results / files[1]).read_bytes()) if len(files) > 1 else None
-        vp = None
-        if ex.get("verification_pair") is not None and s.get("verification"):
-            pairs = s["verification"].get("pairs") or []
-            vp = pairs[ex["verification_pair"]] if ex["verification_pair"] < len(pairs) else None
-        pic = pair_picture(q, r, vp and vp.get("points"), vp and vp.get("frame_sizes"))
+        pic, _ = exhibit_picture(s, ex, lambda name: (results / name).read_bytes())
         return Response(_png(pic), media_type="image/png")
 
     @app.get("/clip/{query_id}/evidence.json")
