@@ -108,10 +108,17 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         return resp
 
     def clip_or_404(query_id: str) -> dict:
-        clips, _ = data.load()
-        if query_id not in clips:
+        """One clip's evidence, read alone (not the whole folder, as the queue does)."""
+        path = results / f"{query_id}.evidence.json"
+        if "/" in query_id or "\\" in query_id or not _inside(path, [results]):
             raise HTTPException(404)
-        return clips[query_id]
+        try:
+            ev = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise HTTPException(404) from None
+        if not isinstance(ev, dict) or ev.get("query_id") != query_id:
+            raise HTTPException(404)
+        return ev
 
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, sort: str = "level", level: str = "", work: str = "", owner: str = "", state: str = ""):
