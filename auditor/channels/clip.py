@@ -28,6 +28,7 @@ import numpy as np
 from reference_index.files import sha256_file
 
 from ..errors import MissingDependency, ModelWeightsMissing, UsageError
+from ..sampling import DOWNSCALE_METHOD
 from .base import Channel, Embeddings
 
 LOCAL_DIR = "local-dir:"
@@ -243,6 +244,7 @@ class ClipChannel(Channel):
                 "interpolation": self.interpolation,
                 "resize_mode": self.resize_mode,
                 "resizer": "opencv",
+                "input": f"RGB, longer side <= {self.config['sampling']['max_side']} px ({DOWNSCALE_METHOD})",
             },
             "normalised": "L2",
         }
@@ -278,20 +280,25 @@ class ClipChannel(Channel):
             out = resized[y : y + th, x : x + tw]
         return out
 
-    def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
-        """RGB uint8 images -> float32 NCHW batch, normalised as the weights expect."""
-        batch = np.stack([self._prepare(im) for im in images]).astype(np.float32)
-        batch *= 1.0 / 255.0
-        batch -= self.mean
-        batch /= self.std
-        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    def preprocess(self, images: list[np.ndarray]):
+        """RGB uint8 images -> float32 NCHW torch tensor, normalised as the weights expect:
+        (x / 255 - mean) / std, computed as (x - 255 mean) / (255 std) in one pass over the
+        batch (a third of the time numpy took; the same values to float rounding)."""
+        import torch
 
-    def encode(self, batch: np.ndarray) -> np.ndarray:
-        """The raw encoder: a preprocessed batch -> L2-normalised float32 vectors."""
+        batch = torch.from_numpy(np.stack([self._prepare(im) for im in images]))
+        x = batch.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+        mean = torch.from_numpy(np.asarray(self.mean, np.float32) * 255.0).view(1, 3, 1, 1)
+        std = torch.from_numpy(np.asarray(self.std, np.float32) * 255.0).view(1, 3, 1, 1)
+        return x.sub_(mean).div_(std)
+
+    def encode(self, batch) -> np.ndarray:
+        """The raw encoder: a preprocessed batch (tensor or array) -> L2-normalised float32 vectors."""
         import torch
 
         with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self.device, non_blocking=True)
+            x = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(batch)
+            x = x.to(self.device, non_blocking=True)
             feats = self._visual(x).float()
             feats = torch.nn.functional.normalize(feats, dim=-1)
             return feats.cpu().numpy()
