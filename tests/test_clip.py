@@ -124,6 +124,24 @@ def test_a_folder_without_weights_is_refused_not_randomly_initialised(tmp_path):
         create_channel("clip", clip_config(folder))
 
 
+def test_weights_are_the_files_values_and_a_file_missing_one_is_refused(tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = make_tiny_open_clip(tmp_path / "m", seed=3)
+    weights = load_file(str(folder / "open_clip_model.safetensors"))
+    ch = create_channel("clip", clip_config(folder))
+    for name, value in ch._visual.state_dict().items():
+        assert torch.equal(value, weights[f"visual.{name}"]), name
+    del weights["visual.proj"]  # a parameter the file lacks is never left uninitialised
+    save_file(weights, str(folder / "open_clip_model.safetensors"))
+    with pytest.raises(ModelWeightsMissing, match="could not load"):
+        create_channel("clip", clip_config(folder))
+    import torch.nn.init as init
+
+    assert init.normal_(torch.zeros(4), 0.0, 1.0).abs().sum() > 0  # initialisation is back afterwards
+
+
 def test_unknown_model_or_tag_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown open_clip model"):
         create_channel("clip", load_config(overrides={"channels": {"clip": {"model": "ViT-Nope"}}}))
