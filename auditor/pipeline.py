@@ -8,13 +8,22 @@ Held frames (animation repeats a drawing for several frames; stills and title ca
 seconds) are embedded once: a sampled frame whose 32x32 grey thumbnail differs from the last
 embedded one by at most `sampling.held_frame_max_diff` (mean absolute difference, 0-255) reuses
 that frame's vectors. The frame keeps its own time, so segments and evidence are unchanged.
+
+Decoding runs in a helper thread, at most `PREFETCH` frames ahead of the channels and at the
+lowest scheduling priority: the decoder (OpenCV releases the GIL) fills the time the encoder
+leaves a core idle without taking cores from it, and the channels rarely wait for frames.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import queue
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -23,6 +32,17 @@ from .channels import Channel, Embeddings
 from .sampling import MediaInfo, MediaReader
 
 CHUNK = 64
+PREFETCH = CHUNK  # frames decoded ahead of the channels (0: decode in the calling thread)
+HELPER_NICE = 19  # the decoding thread yields the cores to the encoder (Linux: niceness is per thread)
+
+
+def _yield_to_encoder() -> None:
+    """Lower the calling thread's scheduling priority, so that decoding uses the cycles the
+    encoder leaves and does not slow it down. Linux only (elsewhere the niceness
+    would apply to the whole process); threads this one starts (FFmpeg's) inherit it."""
+    if HELPER_NICE and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HELPER_NICE)
 
 
 @dataclass
@@ -77,26 +97,27 @@ def embed_file(
 
     kept: dict[float, np.ndarray] | None = {} if keep_frames_bytes > 0 else None
     kept_bytes = 0
-    for frame in reader.frames():
-        times.append(frame.t)
-        if kept is not None:
-            kept_bytes += frame.image.nbytes
-            if kept_bytes > keep_frames_bytes:
-                kept = None  # over budget: verification will decode what it needs again
-            else:
-                kept[round(frame.t, 3)] = frame.image
-        if max_diff > 0:
-            thumb = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-            thumb = thumb.astype(np.float32)
-            if last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) <= max_diff:
-                source.append(embedded - 1)
-                continue
-            last_thumb = thumb
-        source.append(embedded)
-        embedded += 1
-        chunk.append(frame.image)
-        if len(chunk) >= CHUNK:
-            flush()
+    with contextlib.closing(prefetched(reader.frames(), PREFETCH)) as frames:
+        for frame in frames:
+            times.append(frame.t)
+            if kept is not None:
+                kept_bytes += frame.image.nbytes
+                if kept_bytes > keep_frames_bytes:
+                    kept = None  # over budget: verification will decode what it needs again
+                else:
+                    kept[round(frame.t, 3)] = frame.image
+            if max_diff > 0:
+                thumb = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+                thumb = thumb.astype(np.float32)
+                if last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) <= max_diff:
+                    source.append(embedded - 1)
+                    continue
+                last_thumb = thumb
+            source.append(embedded)
+            embedded += 1
+            chunk.append(frame.image)
+            if len(chunk) >= CHUNK:
+                flush()
     flush()
     embeddings = {
         name: Embeddings.concat(parts[name], ch.vector_width, ch.vector_dtype) for name, ch in channels.items()
@@ -105,6 +126,64 @@ def embed_file(
         src = np.asarray(source, dtype=np.int64)
         embeddings = {name: _expand(e, src) for name, e in embeddings.items()}
     return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded, kept)
+
+
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def prefetched(items: Iterator, depth: int) -> Iterator:
+    """Yield what `items` yields, produced by a helper thread up to `depth` items ahead.
+
+    Whatever `items` raises is raised here, in order, after the items before it. When the
+    consumer stops early (an error, Ctrl-C, or it has seen enough), the helper stops at its
+    next item and closes `items`, so its `finally` blocks (releasing a decoder) run."""
+    if depth <= 0:
+        yield from items
+        return
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        _yield_to_encoder()
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Raised(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    helper = threading.Thread(target=produce, name="auditor-decode", daemon=True)
+    helper.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        helper.join()
 
 
 def _expand(e: Embeddings, src: np.ndarray) -> Embeddings:
