@@ -276,6 +276,19 @@ def _render(outcome, pdf: dict) -> None:
         outcome.status, outcome.error = "error", f"evidence written, report failed: {exc}"
 
 
+def longest_first(todo: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Larger files first (a clip's size stands in for its length, without opening it here):
+    workers then finish together rather than one scanning a long clip alone at the end."""
+
+    def size(item: tuple[Path, str]) -> int:
+        try:
+            return item[0].stat().st_size
+        except OSError:
+            return 0
+
+    return sorted(todo, key=size, reverse=True)
+
+
 def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, settle, failed, task, context_file=None) -> None:
     import multiprocessing as mp
 
@@ -285,7 +298,7 @@ def _run_pool(todo, index_path: str, out: str, config: dict, workers: int, settl
     def new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init, initargs=(index_path, config, threads, context_file))
 
-    queue = deque(todo)
+    queue = deque(longest_first(todo))
     suspects: deque = deque()  # in flight when a worker died: retried one at a time
     pool = new_pool(workers)
     try:
