@@ -194,3 +194,15 @@ def test_faiss_moves_float_channels_to_the_gpu_only_when_asked_and_present(monke
     monkeypatch.setattr(faiss, "index_cpu_to_gpu", lambda res, dev, index: moved.append(dev) or index, raising=False)
     assert vec.to_gpu(0) and moved == [0]
     assert not binary.to_gpu(0) and not vec.to_gpu(1)  # binary stays; no second GPU
+
+
+def test_workers_take_the_largest_clips_first(tmp_path):
+    from auditor.batch import longest_first
+
+    sizes = {"short.mp4": 10, "long.mp4": 1000, "mid.mp4": 100}
+    todo = []
+    for name, n in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * n)
+        todo.append((tmp_path / name, name))
+    todo.append((tmp_path / "gone.mp4", "gone"))  # vanished since listed: last, not an error here
+    assert [qid for _, qid in longest_first(todo)] == ["long.mp4", "mid.mp4", "short.mp4", "gone"]

@@ -1,6 +1,8 @@
-"""Held frames are embedded once and reuse their vectors; nothing else changes."""
+"""Held frames are embedded once and reuse their vectors; nothing else changes. Frames decoded
+ahead in a helper thread arrive in order, with the decoder's errors, and stop with their reader."""
 
 import numpy as np
+import pytest
 
 from auditor import synth
 from auditor.channels import create_channel
@@ -28,3 +30,30 @@ def test_held_frames_reuse_vectors_and_give_the_same_embeddings(tmp_path):
     assert sorted(set(o.owner.tolist())) == list(range(20))  # every frame has its local features
     first, second = o.vectors[o.owner == 0], o.vectors[o.owner == 1]
     assert np.array_equal(first, second)  # frame 1 reuses frame 0's descriptors
+
+
+def test_decoding_ahead_hands_over_errors_in_order_and_stops_with_its_consumer():
+    from auditor.pipeline import prefetched
+
+    def frames(log):
+        try:
+            for i in range(5):
+                log.append(i)
+                yield i
+            raise ValueError("frame 5 is corrupt")
+        finally:
+            log.append("released")
+
+    log: list = []
+    got = []
+    with pytest.raises(ValueError, match="frame 5 is corrupt"):
+        for item in prefetched(frames(log), depth=2):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4] and log[-1] == "released"
+
+    log = []
+    stream = prefetched(frames(log), depth=2)
+    assert next(stream) == 0
+    stream.close()  # the consumer gives up early (an error in a channel, Ctrl-C)
+    assert log[-1] == "released" and len(log) <= 5  # the decoder is released, not read to the end
+
