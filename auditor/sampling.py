@@ -106,6 +106,11 @@ def _check_size(path: Path, width: int, height: int, limits: dict, what: str) ->
 DOWNSCALE_METHOD = "INTER_AREA, by the whole factor k = side // max_side first when k >= 2"
 
 
+def frame_input(config: dict) -> str:
+    """The frames every channel receives, as its fingerprint names them."""
+    return f"RGB, longer side <= {config['sampling']['max_side']} px ({DOWNSCALE_METHOD})"
+
+
 def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     """Area-average the image down so that its longer side is at most `max_side`.
 

@@ -29,7 +29,7 @@ import numpy as np
 from reference_index.files import sha256_file
 
 from ..errors import MissingDependency, ModelWeightsMissing, UsageError
-from ..sampling import DOWNSCALE_METHOD
+from ..sampling import frame_input
 from .base import Channel, Embeddings
 
 LOCAL_DIR = "local-dir:"
@@ -238,6 +238,9 @@ class ClipChannel(Channel):
         self.image_size = tuple(size) if isinstance(size, (list, tuple)) else (int(size), int(size))
         self.mean = np.asarray(pp.get("mean"), dtype=np.float32)
         self.std = np.asarray(pp.get("std"), dtype=np.float32)
+        # (x / 255 - mean) / std as (x - 255 mean) / (255 std), on NCHW batches
+        self._mean255 = torch.from_numpy(self.mean * 255.0).view(1, 3, 1, 1)
+        self._std255 = torch.from_numpy(self.std * 255.0).view(1, 3, 1, 1)
         self.interpolation = str(pp.get("interpolation") or "bicubic")
         self.resize_mode = str(pp.get("resize_mode") or "shortest")
         with torch.inference_mode():
@@ -267,7 +270,7 @@ class ClipChannel(Channel):
                 "interpolation": self.interpolation,
                 "resize_mode": self.resize_mode,
                 "resizer": "opencv",
-                "input": f"RGB, longer side <= {self.config['sampling']['max_side']} px ({DOWNSCALE_METHOD})",
+                "input": frame_input(self.config),
             },
             "normalised": "L2",
         }
@@ -311,17 +314,14 @@ class ClipChannel(Channel):
 
         batch = torch.from_numpy(np.stack([self._prepare(im) for im in images]))
         x = batch.permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
-        mean = torch.from_numpy(np.asarray(self.mean, np.float32) * 255.0).view(1, 3, 1, 1)
-        std = torch.from_numpy(np.asarray(self.std, np.float32) * 255.0).view(1, 3, 1, 1)
-        return x.sub_(mean).div_(std)
+        return x.sub_(self._mean255).div_(self._std255)
 
     def encode(self, batch) -> np.ndarray:
-        """The raw encoder: a preprocessed batch (tensor or array) -> L2-normalised float32 vectors."""
+        """The raw encoder: a batch from `preprocess` -> L2-normalised float32 vectors."""
         import torch
 
         with torch.inference_mode():
-            x = batch if isinstance(batch, torch.Tensor) else torch.from_numpy(batch)
-            x = x.to(self.device, non_blocking=True)
+            x = batch.to(self.device, non_blocking=True)
             feats = self._visual(x).float()
             feats = torch.nn.functional.normalize(feats, dim=-1)
             return feats.cpu().numpy()

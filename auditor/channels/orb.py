@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..sampling import DOWNSCALE_METHOD
+from ..sampling import frame_input
 from .base import Candidate, Channel, Embeddings, SearchFn
 
 
@@ -49,7 +49,7 @@ class ORBChannel(Channel):
             "metric": self.metric,
             "dim": self.dim,
             "features_reference": self.features_reference,
-            "input": f"RGB, longer side <= {self.config['sampling']['max_side']} px ({DOWNSCALE_METHOD})",
+            "input": frame_input(self.config),
             "opencv": cv2.__version__,
         }
 

@@ -13,7 +13,7 @@ import numpy as np
 import pdqhash
 
 from ..imageops import trim_borders
-from ..sampling import DOWNSCALE_METHOD
+from ..sampling import frame_input
 from .base import Channel, Embeddings
 
 PDQ_BITS = 256
@@ -41,7 +41,7 @@ class PDQChannel(Channel):
             "metric": self.metric,
             "dim": self.dim,
             "bit_packing": "numpy.packbits, big-endian within each byte",
-            "input": f"RGB, longer side <= {self.config['sampling']['max_side']} px ({DOWNSCALE_METHOD})",
+            "input": frame_input(self.config),
             "trim_borders": self.trim,
         }
 
