@@ -13,12 +13,22 @@ from typing import Any
 from .errors import UsageError
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "default.toml"
+# Settings that moved: a file naming the old key is told the new one.
+MOVED = {
+    "verdict.near_identical_max_median_pdq_distance": "channels.pdq.near_identical_max_median_distance",
+    "verdict.strong_min_median_clip_similarity": "channels.clip.strong_min_median_similarity",
+}
 
 
 def _merge(base: dict, override: dict, where: str, source: str) -> None:
     for key, value in override.items():
         name = f"{where}.{key}" if where else key
+        if key not in base and where == "channels" and isinstance(value, dict):
+            base[key] = copy.deepcopy(value)  # the table of a channel the defaults do not know (a plugin's)
+            continue
         if key not in base:
+            if name in MOVED:
+                raise UsageError(f"{source}: '{name}' is now '{MOVED[name]}'")
             raise UsageError(f"{source}: unknown setting '{name}'")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):

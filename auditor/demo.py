@@ -13,11 +13,11 @@ from pathlib import Path
 
 import cv2
 
-from . import synth
-from .calibrate import calibrate
 from .config import load_config
-from .ingest import IngestReport, add_items, read_catalogue_csv
-from .scan import ScanReport, scan_paths
+from .indexing.calibrate import calibrate
+from .indexing.ingest import IngestReport, add_items, read_catalogue_csv
+from .media import synth
+from .scan.batch import ScanReport, run_batch
 
 REF_SIZE = (320, 180)
 CATALOGUE = [
@@ -90,5 +90,5 @@ def run_demo(folder: str | Path, progress=None) -> DemoRun:
     ingest = add_items(index, read_catalogue_csv(csv_path), config, ["pdq"])
     calibrate(index, config)  # leave-one-work-out: p-values in the evidence
     results = folder / "results"
-    scan = scan_paths(suspects, index, results, config, progress=progress, pdf={"lang": "en"})
+    scan = run_batch(suspects, index, results, config, progress=progress, pdf={"lang": "en"})
     return DemoRun(folder, index, results, ingest, scan)

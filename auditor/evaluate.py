@@ -19,12 +19,12 @@ Measures:
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .evidence.files import evidence_path, read_evidence
 
 
 @dataclass
@@ -157,8 +157,8 @@ def evaluate(matches: str | Path, truth: str | Path, evidence_dir: str | Path | 
     if evidence_dir is not None:
         detected = set()
         for qid in queries:
-            f = Path(evidence_dir) / f"{qid}.evidence.json"
-            if f.is_file() and json.loads(f.read_text(encoding="utf-8"))["verdict"]["flagged"]:
+            f = evidence_path(evidence_dir, qid)
+            if f.is_file() and read_evidence(f).verdict.flagged:
                 detected.add(qid)
         decision = "evidence verdict flagged"
     else:

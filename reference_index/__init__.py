@@ -2,6 +2,12 @@
 
 Vectors (one FAISS index per channel), a SQLite catalogue of works, videos and frames, and a
 manifest with fingerprints and checksums. Knows nothing of video decoding or models.
+
+- `manifest`: the folder's layout, reading and committing manifest.json, the writer's lock;
+- `reader`: `ReferenceIndex`, a read view that holds the generation it opened;
+- `writer`: `IndexWriter` and `create_index`, copy-on-write generations;
+- `leases`: readers' claims on generations, so writers never delete one in use;
+- `catalogue`, `vectors`, `multihash`: the SQLite catalogue and the per-channel vector stores.
 """
 
 from .catalogue import FrameRef
@@ -14,8 +20,10 @@ from .errors import (
     IndexNotFound,
     ReferenceIndexError,
 )
-from .store import FORMAT, IndexWriter, ReferenceIndex, describe_fingerprint, open_index
+from .manifest import FORMAT, describe_fingerprint, exists
+from .reader import ReferenceIndex, open_index
 from .vectors import ChannelVectors
+from .writer import IndexWriter, create_index
 
 __all__ = [
     "FORMAT",
@@ -30,6 +38,8 @@ __all__ = [
     "IndexWriter",
     "ReferenceIndex",
     "ReferenceIndexError",
+    "create_index",
     "describe_fingerprint",
+    "exists",
     "open_index",
 ]

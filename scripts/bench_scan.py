@@ -34,12 +34,12 @@ from pathlib import Path
 
 import torch
 
-from auditor import synth
+from auditor.media import synth
 from auditor.channels import create_channel
 from auditor.config import load_config
 from auditor.errors import ModelWeightsMissing
-from auditor.pipeline import embed_file
-from auditor.sampling import MediaReader
+from auditor.scan.pipeline import embed_file
+from auditor.media.reader import MediaReader
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "videos"
 
@@ -143,8 +143,8 @@ def main() -> None:
             print(f"  {p.name:42} {e.embedded_frames:4}/{e.n_frames:<4} frames encoded")
 
         # 4. end to end: a catalogue of the first half of the clips, every clip scanned as a batch
-        from auditor.ingest import CatalogueItem, add_items
-        from auditor.scan import Scanner, scan_paths
+        from auditor.indexing.ingest import CatalogueItem, add_items
+        from auditor.scan.scanner import Scanner
 
         refs = paths[: max(1, len(paths) // 2)]
         if not real_weights:
@@ -163,7 +163,7 @@ def main() -> None:
         busy = [0.0, 0]  # in-process scan: the encoder's seconds inside encode(), images encoded
         t0 = time.perf_counter()
         if args.workers > 1:  # each worker loads the model and index; its encoder is not observed
-            report = scan_paths(paths, index, workdir / "results", config, workers=args.workers)
+            report = run_batch(paths, index, workdir / "results", config, workers=args.workers)
             busy[1] = embedded  # the same clips and held-frame rule as above
         else:
             scanner = Scanner(index, config)  # loading the model and index counts
@@ -178,7 +178,7 @@ def main() -> None:
 
             scanner.channels["clip"].encode = timed_encode
             try:
-                report = scan_paths(paths, index, workdir / "results", config, scanner=scanner)
+                report = run_batch(paths, index, workdir / "results", config, scanner=scanner)
             finally:
                 scanner.close()
         dt = time.perf_counter() - t0

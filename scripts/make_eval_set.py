@@ -29,9 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from auditor import synth
+from auditor.media import synth
 from auditor.config import load_config
-from auditor.sampling import MediaReader
+from auditor.media.reader import MediaReader
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from auditor.config import load_config
 from auditor.evaluate import evaluate
-from auditor.ingest import add_items, read_catalogue_csv
-from auditor.scan import scan_paths
+from auditor.indexing.ingest import add_items, read_catalogue_csv
+from auditor.scan.batch import run_batch
 
 
 def main() -> None:
@@ -40,12 +40,12 @@ def main() -> None:
     t0 = time.perf_counter()
     ingest = add_items(index, read_catalogue_csv(args.folder / "catalogue.csv"), config, names)
     if args.calibrate:
-        from auditor.calibrate import calibrate
+        from auditor.indexing.calibrate import calibrate
 
         calibrate(index, config)
     t1 = time.perf_counter()
     queries = sorted((args.folder / "queries").glob("*.mp4"))
-    scan = scan_paths(queries, index, results, config)
+    scan = run_batch(queries, index, results, config)
     t2 = time.perf_counter()
     r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou)
     print(f"channels {args.channels}{' (calibrated, leave-one-work-out)' if args.calibrate else ''}; index {len(ingest.results)} references in {t1 - t0:.1f} s "

@@ -36,7 +36,7 @@ def footage(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pdq_index(footage, tmp_path_factory):
-    from auditor.ingest import CatalogueItem, add_items
+    from auditor.indexing.ingest import CatalogueItem, add_items
 
     cfg = load_config(overrides={"channels": {"default": ["pdq"]}})
     idx = tmp_path_factory.mktemp("pdq_index") / "idx"

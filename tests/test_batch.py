@@ -12,9 +12,9 @@ import pytest
 from helpers import crashing_scan, write_copy, write_scene
 from typer.testing import CliRunner
 
-from auditor.batch import expand_inputs
+from auditor.scan.inputs import expand_inputs
 from auditor.cli import app
-from auditor.scan import scan_paths
+from auditor.scan.batch import run_batch
 
 runner = CliRunner()
 
@@ -123,11 +123,11 @@ def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_cl
     clips = [batch / "a" / "copy1.mp4", batch / "a" / "deep" / "copy2.mp4", batch / "unrelated2.mp4"]
     crash = tmp_path / "crash_me.mp4"
     crash.write_bytes((batch / "a" / "unrelated1.mp4").read_bytes())
-    one = scan_paths(clips, pdq_index, tmp_path / "one", pdq_config)
-    two = scan_paths(clips + [crash], pdq_index, tmp_path / "two", pdq_config, workers=2, task=crashing_scan)
+    one = run_batch(clips, pdq_index, tmp_path / "one", pdq_config)
+    two = run_batch(clips + [crash], pdq_index, tmp_path / "two", pdq_config, workers=2, task=crashing_scan)
 
     def key(report):
-        return {o.query_id: (o.status, o.verdict and o.verdict["level"], o.segments) for o in report.outcomes}
+        return {o.query_id: (o.status, o.verdict and o.verdict.level, o.segments) for o in report.outcomes}
 
     got = key(two)
     assert got.pop("crash_me")[0] == "error"
@@ -139,11 +139,11 @@ def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_cl
 
 def test_ray_engine_gives_the_same_results_as_the_local_engine(batch, pdq_index, pdq_config, tmp_path):
     clips = [batch / "a" / "copy1.mp4", batch / "unrelated2.mp4", batch / "a" / "broken.mp4"]
-    local = scan_paths(clips, pdq_index, tmp_path / "local", pdq_config)
-    ray_run = scan_paths(clips, pdq_index, tmp_path / "ray", pdq_config, engine="ray", workers=2)
+    local = run_batch(clips, pdq_index, tmp_path / "local", pdq_config)
+    ray_run = run_batch(clips, pdq_index, tmp_path / "ray", pdq_config, engine="ray", workers=2)
 
     def key(report):
-        return sorted((o.query_id, o.status, o.verdict and o.verdict["level"], o.segments, o.error) for o in report.outcomes)
+        return sorted((o.query_id, o.status, o.verdict and o.verdict.level, o.segments, o.error) for o in report.outcomes)
 
     assert key(ray_run) == key(local)
     assert read_csv(tmp_path / "ray" / "matches.csv") == read_csv(tmp_path / "local" / "matches.csv")
@@ -163,7 +163,7 @@ def test_ray_engine_without_ray_is_exit_3_with_how_to_install(batch, pdq_index, 
 
 
 def test_gpu_actors_and_devices_are_chosen_from_the_device_option(monkeypatch):
-    from auditor.batch import ray_actor_options
+    from auditor.scan.engines import ray_actor_options
     from auditor.channels import clip
     from auditor.errors import MissingDependency
 
@@ -197,7 +197,7 @@ def test_faiss_moves_float_channels_to_the_gpu_only_when_asked_and_present(monke
 
 
 def test_workers_take_the_largest_clips_first(tmp_path):
-    from auditor.batch import longest_first
+    from auditor.scan.inputs import longest_first
 
     sizes = {"short.mp4": 10, "long.mp4": 1000, "mid.mp4": 100}
     todo = []

@@ -7,13 +7,14 @@ from helpers import write_scene
 from typer.testing import CliRunner
 
 import reference_index as ri
-from auditor.calibrate import NullModel, _log_chi2_sf_even, calibrate
+from auditor.indexing.calibrate import calibrate
+from auditor.match.calibration import NullModel, _log_chi2_sf_even
 from auditor.channels import create_channel
 from auditor.cli import app
 from auditor.config import load_config
 from auditor.errors import UsageError
-from auditor.scan import scan_paths
-from auditor.scoring import Hit
+from auditor.scan.batch import run_batch
+from auditor.match.segments import Hit
 
 
 def copy_index(src, dst):
@@ -35,14 +36,14 @@ def test_p_values_are_monotone_bounded_and_corrected():
     pdq = create_channel("pdq", cfg)
     cal = {"method": "test", "channels": {"pdq": {"samples": list(range(60, 130)), "higher_is_better": False,
                                                    "variants_in_null": True}}}
-    null = NullModel(cal, {"pdq": pdq}, cfg)
+    null = NullModel(cal, {"pdq": pdq.meaning(cfg)}, cfg)
     ps = [null.frame_p("pdq", d) for d in (0, 30, 60, 80, 100, 128, 256)]
     assert all(0 < p <= 1 for p in ps) and ps == sorted(ps)
     assert ps[0] < 1 / 71  # beyond the null: the fitted tail goes below the empirical floor 1/(n+1)
     assert ps[3] == pytest.approx((1 + 21) / 71)  # inside the null: the empirical share
     # a null without the query's 8 variants gives larger (more careful) p-values
     cal["channels"]["pdq"]["variants_in_null"] = False
-    assert NullModel(cal, {"pdq": pdq}, cfg).frame_p("pdq", 60) > null.frame_p("pdq", 60)
+    assert NullModel(cal, {"pdq": pdq.meaning(cfg)}, cfg).frame_p("pdq", 60) > null.frame_p("pdq", 60)
 
     def hits(n, raw):
         return [Hit(i, i * 0.2, "pdq", i, "r", "video", "W", "O", i * 0.2, raw, 1 - raw / 128) for i in range(n)]
@@ -50,9 +51,9 @@ def test_p_values_are_monotone_bounded_and_corrected():
     long_close = null.segment(hits(25, 10.0), trials=1000)
     short_close = null.segment(hits(6, 10.0), trials=1000)
     long_far = null.segment(hits(25, 90.0), trials=1000)
-    assert long_close["p_value"] < short_close["p_value"] < long_far["p_value"] <= 1
-    assert long_close["frames_used"] == 5  # thinned to one pair per second
-    assert short_close["expected_false_matches"] == pytest.approx(short_close["p_value"] * 1000)
+    assert long_close.p_value < short_close.p_value < long_far.p_value <= 1
+    assert long_close.frames_used == 5  # thinned to one pair per second
+    assert short_close.expected_false_matches == pytest.approx(short_close.p_value * 1000)
 
 
 def test_leave_one_work_out_is_reproducible_and_gives_p_values(pdq_index, footage, pdq_config, tmp_path):
@@ -63,7 +64,7 @@ def test_leave_one_work_out_is_reproducible_and_gives_p_values(pdq_index, footag
     assert len(a["channels"]["pdq"]["samples"]) > 20
     assert min(a["channels"]["pdq"]["samples"]) > 31  # unrelated works do not reach the hit threshold
     assert ri.ReferenceIndex.open(idx).info()["calibrated"] is True
-    report = scan_paths([footage["copy"], footage["unrelated"]], idx, tmp_path / "out", pdq_config)
+    report = run_batch([footage["copy"], footage["unrelated"]], idx, tmp_path / "out", pdq_config)
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     v = ev["verdict"]
     assert v["flagged"] and 0 < v["p_value"] < 1e-6 and v["expected_false_matches"] < 1e-3
@@ -89,14 +90,14 @@ def test_background_calibration_and_the_expected_false_match_limit(pdq_index, fo
     assert "null frames by background" in r.stdout
     # a limit no segment can meet holds every segment at weak resemblance
     strict = load_config(overrides={"channels": {"default": ["pdq"]}, "calibration": {"max_expected_false_matches": 1e-300}})
-    report = scan_paths([footage["copy"]], idx, tmp_path / "out", strict)
+    report = run_batch([footage["copy"]], idx, tmp_path / "out", strict)
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     assert ev["verdict"]["flagged"] is False and ev["verdict"]["level"] == "weak resemblance"
     assert "expected false matches" in ev["verdict"]["rule"]
 
 
 def test_leave_one_work_out_needs_two_works(tmp_path, pdq_config, footage):
-    from auditor.ingest import CatalogueItem, add_items
+    from auditor.indexing.ingest import CatalogueItem, add_items
 
     add_items(tmp_path / "idx", [CatalogueItem(footage["refs"]["ep01"], "Only", "O")], pdq_config, ["pdq"])
     with pytest.raises(UsageError, match="at least two works"):

@@ -7,7 +7,7 @@ import pytest
 from helpers import make_tiny_open_clip
 from typer.testing import CliRunner
 
-from auditor import synth
+from auditor.media import synth
 from auditor.channels import create_channel
 from auditor.channels.clip import resolve_device
 from auditor.cli import app
@@ -181,7 +181,7 @@ def test_pdq_and_clip_end_to_end_and_a_different_model_is_refused(footage, tiny_
     # A random tiny tower puts every frame close together (cosine > 0.99): only near-identical
     # frames count as hits, and clip alone never reaches "strong resemblance".
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text("[channels.clip]\nmin_similarity = 0.9992\n[verdict]\nstrong_min_median_clip_similarity = 0.99999\n")
+    cfg.write_text("[channels.clip]\nmin_similarity = 0.9992\nstrong_min_median_similarity = 0.99999\n")
     args = ["--clip-model", model, "--config", str(cfg)]
     r = runner.invoke(app, ["index", "add", str(footage["refs"]["ep01"]), str(footage["refs"]["other"]),
                             "--index", str(idx), "--work", "Star Courier", "--owner", "Demo Studio",

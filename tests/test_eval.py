@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from helpers import evidence_json
 from typer.testing import CliRunner
 
 from auditor.cli import app
@@ -50,7 +51,7 @@ def test_decisions_from_evidence_verdicts(tmp_path):
     ev = tmp_path / "ev"
     ev.mkdir()
     for qid, flagged in (("q1", True), ("q2", False), ("q3", False)):
-        (ev / f"{qid}.evidence.json").write_text(json.dumps({"verdict": {"flagged": flagged}}))
+        (ev / f"{qid}.evidence.json").write_text(evidence_json(qid, flagged))
     r = evaluate(matches, truth, ev)
     assert r.clip_recall == 0.5 and r.clip_fpr == 0.0 and r.missed == ["q3"]
 

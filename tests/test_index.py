@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reference_index as ri
-from reference_index import store
+from reference_index import manifest
 
 FP_PDQ = {"id": "pdq-aaaa", "name": "pdq", "algorithm": "PDQ"}
 FP_CLIP = {"id": "clip-bbbb", "name": "clip", "model": "ViT-B-32", "weights_sha256": "1" * 64}
@@ -60,7 +60,7 @@ def test_add_reopen_and_search_map_back_to_videos_and_times(tmp_path):
     assert idx.frame_refs(ids.ravel())[int(ids[0, 0])].t == 2.5
     _, ids = idx.search("pdq", pdq[0:1], 8)  # ep01's first frame (id 1) was kept out of PDQ
     assert 1 not in ids[0] and 2 in ids[0]
-    assert idx.verify() == []
+    assert idx.check_integrity() == []
 
 
 def test_fingerprint_and_channel_mismatch_are_refused_with_both_named(tmp_path):
@@ -89,6 +89,7 @@ def test_catalogue_conflicts_leave_the_index_unchanged(tmp_path):
 
 def test_an_error_inside_a_writer_discards_its_changes(tmp_path):
     idx = make(tmp_path / "idx")
+    idx.close()  # no reader holds generation 1: the commit deletes it
     with idx.writer() as w:
         add(w, "ep01", 3, seed=1)
     with pytest.raises(RuntimeError):
@@ -109,7 +110,7 @@ def test_a_failure_while_committing_leaves_the_previous_index_readable(tmp_path,
     def fail(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "atomic_write_bytes", fail)
+    monkeypatch.setattr(manifest, "atomic_write_bytes", fail)
     with pytest.raises(OSError):
         with idx.writer() as w:
             add(w, "ep02", 3, seed=2)
@@ -126,17 +127,18 @@ def test_a_process_killed_mid_write_leaves_the_previous_index_readable(tmp_path)
     idx = make(tmp_path / "idx")
     with idx.writer() as w:
         add(w, "ep01", 3, seed=1)
+    idx.close()  # no reader holds an older generation
     # A child process adds a video, starts committing (vector files written) and dies hard.
     script = textwrap.dedent(
         f"""
         import os, sys, numpy as np
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import reference_index as ri
-        from reference_index import store
+        from reference_index import writer
         from test_index import add
         def die(*a, **k):
             os._exit(9)
-        store._write_manifest = die
+        writer.write_manifest = die
         w = ri.IndexWriter({str(tmp_path / "idx")!r})
         w.__enter__()
         add(w, "ep02", 4, seed=2)
@@ -148,8 +150,9 @@ def test_a_process_killed_mid_write_leaves_the_previous_index_readable(tmp_path)
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 2  # the half-written generation is there
     idx = ri.ReferenceIndex.open(tmp_path / "idx")
     assert [v["ref_id"] for v in idx.videos()] == ["ep01"]
-    assert idx.verify() == []
-    with idx.writer() as w:
+    assert idx.check_integrity() == []
+    idx.close()
+    with ri.IndexWriter(tmp_path / "idx") as w:
         add(w, "ep03", 2, seed=3)
     idx = ri.ReferenceIndex.open(tmp_path / "idx")
     assert [v["ref_id"] for v in idx.videos()] == ["ep01", "ep03"]
@@ -166,7 +169,7 @@ def test_damaged_files_are_detected(tmp_path):
     data = bytearray(clip_file.read_bytes())
     data[-5] ^= 0xFF  # same size, different bytes
     clip_file.write_bytes(bytes(data))
-    problems = ri.ReferenceIndex.open(tmp_path / "idx").verify()
+    problems = ri.ReferenceIndex.open(tmp_path / "idx").check_integrity()
     assert len(problems) == 1 and "clip.faiss" in problems[0]
     clip_file.write_bytes(bytes(data[:100]))  # truncated
     with pytest.raises(ri.IndexCorrupt, match="damaged"):

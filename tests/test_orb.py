@@ -5,10 +5,10 @@ import faiss
 import numpy as np
 import pytest
 
-from auditor import synth
+from auditor.media import synth
 from auditor.channels.orb import ORBChannel
 from auditor.config import load_config
-from auditor.sampling import MediaReader
+from auditor.media.reader import MediaReader
 
 
 def _captioned(image: np.ndarray) -> np.ndarray:
@@ -26,7 +26,7 @@ def _top_candidate(refs: list[np.ndarray], query: np.ndarray, per_cell: int) -> 
     channel = ORBChannel(config)
     emb = channel.embed(refs)
     index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(256))
-    index.add_with_ids(emb.vectors, emb.owner)
+    index.add_with_ids(emb.vectors, emb.frame_of)
     _, ranked = channel.candidates(channel.embed([query], query=True), lambda v, k: index.search(v, k), 3)
     fid, votes, _ = ranked[0][0]
     return fid, votes

@@ -4,10 +4,10 @@ ahead in a helper thread arrive in order, with the decoder's errors, and stop wi
 import numpy as np
 import pytest
 
-from auditor import synth
+from auditor.media import synth
 from auditor.channels import create_channel
 from auditor.config import load_config
-from auditor.pipeline import embed_file
+from auditor.scan.pipeline import embed_file
 
 
 def test_held_frames_reuse_vectors_and_give_the_same_embeddings(tmp_path):
@@ -27,13 +27,13 @@ def test_held_frames_reuse_vectors_and_give_the_same_embeddings(tmp_path):
     assert dist.max() <= 8  # re-encoded repeats of one drawing: the same hash, give or take noise
     assert set(p.variants) == set(f.variants) and all(len(v) == 20 for v in p.variants.values())
     o = pruned.embeddings["orb"]
-    assert sorted(set(o.owner.tolist())) == list(range(20))  # every frame has its local features
-    first, second = o.vectors[o.owner == 0], o.vectors[o.owner == 1]
+    assert sorted(set(o.frame_of.tolist())) == list(range(20))  # every frame has its local features
+    first, second = o.vectors[o.frame_of == 0], o.vectors[o.frame_of == 1]
     assert np.array_equal(first, second)  # frame 1 reuses frame 0's descriptors
 
 
 def test_decoding_ahead_hands_over_errors_in_order_and_stops_with_its_consumer():
-    from auditor.pipeline import prefetched
+    from auditor.scan.pipeline import prefetched
 
     def frames(log):
         try:

@@ -7,10 +7,10 @@ import pytest
 from helpers import write_copy
 from typer.testing import CliRunner
 
-from auditor import synth
+from auditor.media import synth
 from auditor.cli import app
 from auditor.errors import InputError
-from auditor.provenance import provenance, read_context
+from auditor.media.provenance import provenance, read_context
 
 runner = CliRunner()
 

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from auditor.cli import app
 from auditor.demo import run_demo
-from auditor.report import ATTACHMENT_NAME, redact, render_report
+from auditor.report.pdf import render_report
+from auditor.report.pictures import redact
+from auditor.report.story import ATTACHMENT_NAME
 from reference_index.files import sha256_file
 
 runner = CliRunner()
@@ -186,7 +188,7 @@ def test_scan_pdf_writes_a_report_for_flagged_clips_only(demo, tmp_path):
 
 
 def test_missing_japanese_font_is_a_clear_error(demo, tmp_path, monkeypatch):
-    import auditor.report as report
+    import auditor.report.fonts as report
 
     monkeypatch.setattr(report, "JA_FONT_PATHS", ())
     monkeypatch.setenv(report.FONT_ENV, str(tmp_path / "none.ttf"))

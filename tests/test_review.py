@@ -25,7 +25,7 @@ def demo(tmp_path_factory):
     import cv2
 
     from auditor.config import load_config
-    from auditor.scan import scan_paths
+    from auditor.scan.batch import run_batch
 
     src = cv2.VideoCapture(str(run.folder / "suspects" / "generated_clip_0042.mp4"))
     web = run.folder / "suspects" / "web_0042.webm"
@@ -37,7 +37,7 @@ def demo(tmp_path_factory):
         out.write(frame)
     src.release()
     out.release()
-    scan_paths([web], run.index, run.results, load_config())
+    run_batch([web], run.index, run.results, load_config())
     # a failed clip in the batch summary, shown on the queue too
     summary = run.results / "summary.csv"
     summary.write_text(summary.read_text() + "broken,/x/broken.mp4,error,,,,,,,not a readable video,\n")

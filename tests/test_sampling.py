@@ -5,7 +5,7 @@ from helpers import noise_image, rotate_mp4_90, write_scene
 
 from auditor.config import load_config
 from auditor.errors import InputError, LimitExceeded
-from auditor.sampling import MediaReader
+from auditor.media.reader import MediaReader
 
 
 def sample(path, fps=2.0, config=None):

@@ -7,8 +7,9 @@ from typer.testing import CliRunner
 
 from auditor.cli import app
 from auditor.config import load_config
-from auditor.evidence import MATCHES_COLUMNS, SCHEMA
-from auditor.scan import scan_paths
+from auditor.evidence.files import MATCHES_COLUMNS
+from auditor.evidence.records import SCHEMA
+from auditor.scan.batch import run_batch
 
 runner = CliRunner()
 
@@ -19,7 +20,7 @@ def read_csv(path):
 
 
 def test_a_reencoded_edited_copy_is_found_at_the_right_times(footage, pdq_index, pdq_config, tmp_path):
-    report = scan_paths([footage["copy"], footage["unrelated"]], pdq_index, tmp_path, pdq_config)
+    report = run_batch([footage["copy"], footage["unrelated"]], pdq_index, tmp_path, pdq_config)
     assert [o.status for o in report.outcomes] == ["ok", "ok"]
     ev = json.loads((tmp_path / "copy.evidence.json").read_text())
     assert ev["schema"] == SCHEMA
@@ -58,7 +59,7 @@ def test_a_reencoded_edited_copy_is_found_at_the_right_times(footage, pdq_index,
 
 
 def test_a_copy_of_two_works_gives_two_segments(footage, pdq_index, pdq_config, tmp_path):
-    from auditor import synth
+    from auditor.media import synth
 
     def frame(t):
         if t < 3.0:
@@ -66,7 +67,7 @@ def test_a_copy_of_two_works_gives_two_segments(footage, pdq_index, pdq_config, 
         return synth.scene_frame(21, t - 3.0 + 4.0)  # other seconds 4-7
 
     clip = synth.write_clip(tmp_path / "mix.mp4", frame, 6.0, fps=24.0)
-    report = scan_paths([clip], pdq_index, tmp_path / "out", pdq_config)
+    report = run_batch([clip], pdq_index, tmp_path / "out", pdq_config)
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     found = {(s["ref_id"], round(s["ref_start"]), round(s["query_start"])) for w in ev["works"] for s in w["segments"]}
     assert ("ep02", 1, 0) in found and ("other", 4, 3) in found
@@ -94,7 +95,7 @@ def test_a_bad_clip_in_a_batch_costs_that_clip_alone(footage, pdq_index, tmp_pat
 def test_clips_with_the_same_name_do_not_overwrite_each_other(footage, pdq_index, pdq_config, tmp_path):
     a = write_copy(tmp_path / "a" / "clip.mp4", 11, 3.0, 6.0, 0.5, 0.5)
     b = write_copy(tmp_path / "b" / "clip.mp4", 21, 1.0, 4.0, 0.5, 0.5)
-    report = scan_paths([a, b], pdq_index, tmp_path / "out", pdq_config)
+    report = run_batch([a, b], pdq_index, tmp_path / "out", pdq_config)
     ids = [o.query_id for o in report.outcomes]
     assert ids == ["clip-1", "clip-2"]
     works = [json.loads(open(o.evidence_path).read())["works"][0]["work"] for o in report.outcomes]
@@ -151,8 +152,8 @@ def test_cli_usage_errors_exit_2(footage, pdq_index, tmp_path):
 def test_stills_match_as_key_art(tmp_path, pdq_config):
     import cv2
 
-    from auditor import synth
-    from auditor.ingest import CatalogueItem, add_items
+    from auditor.media import synth
+    from auditor.indexing.ingest import CatalogueItem, add_items
 
     art = tmp_path / "keyart.png"
     cv2.imwrite(str(art), cv2.cvtColor(synth.scene_frame(31, 0.5, 640, 360), cv2.COLOR_RGB2BGR))
@@ -164,7 +165,7 @@ def test_stills_match_as_key_art(tmp_path, pdq_config):
         lambda t: synth.rescale(synth.scene_frame(31, 0.5, 640, 360), 320, 180) if 1 <= t < 4 else synth.scene_frame(50, t),
         5.0,
     )
-    report = scan_paths([clip], idx, tmp_path / "out", pdq_config)
+    report = run_batch([clip], idx, tmp_path / "out", pdq_config)
     seg = json.loads(open(report.outcomes[0].evidence_path).read())["works"][0]["segments"][0]
     assert seg["kind"] == "still" and seg["ref_id"] == "keyart"
     assert seg["query_start"] == pytest.approx(1.0, abs=0.25) and seg["query_end"] == pytest.approx(4.0, abs=0.25)
@@ -176,19 +177,19 @@ def test_demo_runs_offline_and_flags_only_the_copy(tmp_path):
     summary = {row["query_id"]: row for row in read_csv(tmp_path / "demo" / "results" / "summary.csv")}
     assert summary["generated_clip_0042"]["flagged"] == "true"
     assert summary["generated_clip_0043"]["flagged"] == "false"
-    assert "match seconds 3.0-7.0 of star_courier_ep01" in r.stdout
+    assert "match seconds 3.0–7.0 of star_courier_ep01" in r.stdout
 
 
 def test_evidence_parameters_follow_the_config(footage, pdq_index, tmp_path):
     cfg = load_config(overrides={"segments": {"min_frames": 100}})
-    report = scan_paths([footage["copy"]], pdq_index, tmp_path, cfg)
+    report = run_batch([footage["copy"]], pdq_index, tmp_path, cfg)
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     assert ev["tool"]["parameters"]["segments"]["min_frames"] == 100
     assert ev["verdict"]["flagged"] is False  # no segment is long enough: no verdict
 
 
 def test_an_unexpected_failure_on_one_clip_costs_that_clip_alone(footage, pdq_index, pdq_config, tmp_path, monkeypatch):
-    from auditor import scan as scan_mod
+    from auditor.scan import scanner as scan_mod
 
     real = scan_mod.Scanner.scan
 
@@ -198,6 +199,6 @@ def test_an_unexpected_failure_on_one_clip_costs_that_clip_alone(footage, pdq_in
         return real(self, path, query_id, out_dir)
 
     monkeypatch.setattr(scan_mod.Scanner, "scan", flaky)
-    report = scan_paths([footage["unrelated"], footage["copy"]], pdq_index, tmp_path, pdq_config)
+    report = run_batch([footage["unrelated"], footage["copy"]], pdq_index, tmp_path, pdq_config)
     assert [o.status for o in report.outcomes] == ["error", "ok"]
     assert "RuntimeError: decoder exploded" in report.outcomes[0].error

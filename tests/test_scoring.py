@@ -1,7 +1,10 @@
 import pytest
 
+from auditor.channels import meaning
 from auditor.config import load_config
-from auditor.scoring import Hit, build_segments, verdict
+from auditor.evidence.wording import rule_text
+from auditor.match.decision import Policy, decide
+from auditor.match.segments import Hit, build_segments
 
 
 def hits_for(ref_id, pairs, channel="pdq", raw=10.0, work="W", kind="video"):
@@ -17,6 +20,7 @@ def seg_tuple(s):
 
 
 CFG = load_config()
+POLICY = Policy.from_config(CFG, {name: meaning(name, CFG) for name in ("pdq", "orb", "clip")})
 
 
 def test_one_offset_one_segment_and_stray_hits_ignored():
@@ -53,20 +57,23 @@ def test_held_frames_hitting_several_reference_frames_stay_one_segment():
     assert all(p.raw == 8.0 for p in segs[0].pairs)  # the best pair per query frame
 
 
+def segments(hits):
+    names = {"pdq": "median_distance", "clip": "median_similarity", "orb": "median_votes"}
+    return build_segments(hits, CFG, 0.2, 2, {"ep1": 9}, statistics_by_channel=names, strength=POLICY.channel_rank)
+
+
 def test_levels_follow_the_configured_rules_and_reach_the_verdict():
-    close = build_segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], raw=6.0), CFG, 0.2, 2, {"ep1": 9})
-    assert close[0].level == "near-identical copy" and "6 <= 20" in close[0].rule
-    looser = build_segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], raw=28.0), CFG, 0.2, 2, {"ep1": 9})
-    assert looser[0].level == "strong resemblance"
-    semantic = hits_for("ep1", [(q / 5, q / 5) for q in range(10)], channel="clip", raw=0.91)
-    weak = build_segments(semantic, CFG, 0.2, 2, {"ep1": 9})
-    assert weak[0].level == "weak resemblance"
-    v = verdict(weak, CFG, "x.mp4")
-    assert v["flagged"] is False and v["level"] == "weak resemblance"
-    assert verdict(close, CFG, "x.mp4")["flagged"] is True
-    assert verdict([], CFG, "x.mp4") == pytest.approx(
-        {**verdict([], CFG, "x.mp4"), "flagged": False, "level": "no match", "score": 0.0}
-    )
+    close = decide(segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], raw=6.0)), {}, {}, POLICY)
+    assert close.segments[0].level == "near-identical copy"
+    assert "PDQ median Hamming distance 6 <= 20 bits over 10 frames" in rule_text(close.segments[0].outcomes)
+    looser = decide(segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], raw=28.0)), {}, {}, POLICY)
+    assert looser.segments[0].level == "strong resemblance"
+    weak = decide(segments(hits_for("ep1", [(q / 5, q / 5) for q in range(10)], channel="clip", raw=0.91)), {}, {}, POLICY)
+    assert weak.segments[0].level == "weak resemblance"
+    assert weak.flagged is False and weak.level == "weak resemblance"
+    assert close.flagged is True
+    nothing = decide([], {}, {}, POLICY)
+    assert (nothing.flagged, nothing.level, nothing.best) == (False, "no match", None)
 
 
 def test_stills_match_over_query_time_alone():
@@ -89,7 +96,7 @@ def test_speed_changes_are_followed_with_the_reference_interval_scaled(speed):
     assert (s.query_start, s.query_end) == pytest.approx((2.0, 7.0), abs=0.01)
     assert s.ref_start == pytest.approx(10.0, abs=0.3)
     assert s.ref_end == pytest.approx(10.0 + 5.0 * speed, abs=0.4)
-    assert s.channel_stats["speed"] == pytest.approx(speed, abs=0.08)
+    assert s.speed == pytest.approx(speed, abs=0.08)
 
 
 def test_dropped_frames_inside_a_copy_do_not_split_it():

@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from auditor import synth
+from auditor.media import synth
 from auditor.config import load_config
-from auditor.verify import match_frames
+from auditor.match.geometry import match_frames
 
 CFG = load_config()["verify"]
 
@@ -48,15 +48,16 @@ def test_a_mirrored_match_reports_points_in_the_original_query_frame():
 
 
 def test_a_degenerate_transform_never_verifies_however_many_inliers():
-    from auditor.verify import PairCheck, pair_verified, plausible_transform
+    from auditor.evidence.records import PairCheck
+    from auditor.match.geometry import pair_verified, plausible_transform, transform_scales
 
     # what RANSAC fits to chance matches between unrelated drawings: the query squeezed onto a line
     squeezed = [[0.00853, -0.06027, 63.0], [-0.02118, 0.13736, 239.8]]
     pip_inset = [[2.1, 0.02, -40.0], [0.01, 2.05, -30.0]]  # query inset -> reference, scale ~2
     assert not plausible_transform(squeezed, CFG) and plausible_transform(pip_inset, CFG)
     assert not plausible_transform([[3.0, 0.0, 0.0], [0.0, 0.5, 0.0]], CFG)  # 6x stretched: no copy
-    check = PairCheck(1.0, 2.0, "original", (400, 400), 40, 30, 0.75, squeezed, [], ((480, 270), (512, 362)))
+    check = PairCheck(query_t=1.0, ref_t=2.0, variant="original", keypoints=(400, 400), matches=40, inliers=30,
+                      inlier_ratio=0.75, transform=squeezed, points=[], frame_sizes=[[480, 270], [512, 362]])
     assert not pair_verified(check, CFG)
-    check.transform = pip_inset
-    assert pair_verified(check, CFG)
-    assert check.to_dict()["scales"] == pytest.approx([2.1, 2.05], abs=0.03)
+    assert pair_verified(check.model_copy(update={"transform": pip_inset}), CFG)
+    assert transform_scales(pip_inset) == pytest.approx((2.1, 2.05), abs=0.03)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import Iterable
 
 from ..errors import UsageError
-from .base import Channel, Embeddings
+from .base import Channel, Embeddings, Meaning
 
 ENTRY_POINT_GROUP = "auditor.channels"
 _BUILTIN = {
@@ -42,6 +43,27 @@ def create_channel(name: str, config: dict) -> Channel:
     return channel_class(name)(config)
 
 
+def meaning(name: str, config: dict) -> Meaning:
+    """What channel `name`'s scores mean under `config`, without loading its model."""
+    return channel_class(name).meaning(config)
+
+
+def open_for_index(index, config: dict, names: Iterable[str] | None = None) -> dict[str, Channel]:
+    """The channels an index holds (or `names`, which must be among them), created from
+    `config` and checked against the fingerprints the index recorded: vectors made by another
+    model, weights or preprocessing are refused (reference_index.FingerprintMismatch)."""
+    names = list(index.channels) if names is None else list(names)
+    channels = {name: create_channel(name, config) for name in names}
+    for name, ch in channels.items():
+        index.check_fingerprint(name, ch.fingerprint())
+    return channels
+
+
+def requested_devices(names: Iterable[str], config: dict) -> dict[str, str]:
+    """The device the configuration asks each channel to run on, without loading any model."""
+    return {name: channel_class(name).requested_device(config) for name in names}
+
+
 def parse_channel_list(text: str | list[str] | None, default: list[str]) -> list[str]:
     if text is None:
         names = list(default)
@@ -60,4 +82,7 @@ def parse_channel_list(text: str | list[str] | None, default: list[str]) -> list
     return names
 
 
-__all__ = ["Channel", "Embeddings", "channel_class", "create_channel", "parse_channel_list", "registered"]
+__all__ = [
+    "Channel", "Embeddings", "Meaning", "channel_class", "create_channel", "meaning", "open_for_index",
+    "parse_channel_list", "registered", "requested_devices",
+]

@@ -1,7 +1,13 @@
-"""The channel contract: a name, a dimension, a metric, a fingerprint and `embed`.
+"""The channel contract: a name, a dimension, a metric, a fingerprint, `embed`, and a meaning.
 
 A channel turns frames into vectors that the reference index can search. Batching lives here,
 in the base class; a channel implements `embed_batch` for one batch only.
+
+A channel also declares what its scores mean (`Channel.meaning(config)`, available without
+loading a model): its summary statistic over a segment, the level rules it takes part in,
+whether segments it alone supports need geometric verification, how its null distribution is
+fitted, and its description in English and Japanese. The decision, the calibration and the
+reports read these declarations; nothing outside `auditor/channels/` names a channel.
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Sequence
+from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
+
+from ..errors import UsageError
+from ..evidence.rules import Comparison, Effect, Level, Rule
 
 Candidate = tuple[int, float, str]  # (reference frame id, raw score, query variant)
 SearchFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
@@ -33,12 +42,12 @@ class Embeddings:
     # query side only: further vectors per frame for variants of it (e.g. "flip_horizontal")
     variants: dict[str, np.ndarray] | None = None
     # channels with many vectors per frame (local features): the frame index of each vector
-    owner: np.ndarray | None = None
+    frame_of: np.ndarray | None = None
 
     def rows_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(frame index of each stored vector, vectors) as the reference index takes them."""
-        if self.owner is not None:
-            return self.owner, self.vectors
+        if self.frame_of is not None:
+            return self.frame_of, self.vectors
         rows = np.nonzero(self.keep)[0]
         return rows, self.vectors[rows]
 
@@ -52,17 +61,47 @@ class Embeddings:
         variants = None
         if all(p.variants for p in parts):
             variants = {k: np.concatenate([p.variants[k] for p in parts]) for k in parts[0].variants}
-        owner = None
-        if all(p.owner is not None for p in parts):
+        frame_of = None
+        if all(p.frame_of is not None for p in parts):
             offsets = np.cumsum([0] + [len(p.keep) for p in parts[:-1]])
-            owner = np.concatenate([p.owner + off for p, off in zip(parts, offsets)]).astype(np.int64)
+            frame_of = np.concatenate([p.frame_of + off for p, off in zip(parts, offsets)]).astype(np.int64)
         return Embeddings(
             np.concatenate([p.vectors for p in parts]),
             np.concatenate([p.keep for p in parts]),
             quality,
             variants,
-            owner,
+            frame_of,
         )
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What a channel's scores mean, as the decision, calibration and reports read it."""
+
+    name: str
+    # the summary statistic over a segment's frames (the median of each frame's best raw score)
+    statistic: str
+    higher_is_better: bool  # raw scores (as `candidates` returns them): larger = closer?
+    rules: tuple[Rule, ...]  # level rules this channel takes part in
+    # segments only channels like this support are dropped when geometric verification refutes them
+    needs_verification: bool
+    resolution: float  # raw scores closer than this are the same to the calibration's tail fit
+    worst: float  # the raw score of a frame with no candidate at all
+    query_variants: int  # versions of each query frame searched (flips, rotations): Sidak correction
+    # {"label": the statistic in words, "unit": its unit, "description": what the channel sees},
+    # each per language ("en", "ja")
+    words: Mapping[str, Mapping[str, str]]
+
+
+def statistic_rule(channel: str, statistic: str, rule: str, level: Level, comparison: Comparison,
+                   setting: str, config: dict) -> Rule:
+    """A rule granting `level` when the channel's statistic compares with the threshold at
+    `channels.<channel>.<setting>` over at least `segments.min_frames` frames."""
+    return Rule(
+        id=f"{channel}.{rule}", effect=Effect.GRANT, level=level, measure=f"{channel}.{statistic}",
+        comparison=comparison, threshold=float(config["channels"][channel][setting]),
+        setting=f"channels.{channel}.{setting}", min_frames=int(config["segments"]["min_frames"]),
+    )
 
 
 def fingerprint_id(identity: dict) -> str:
@@ -83,14 +122,34 @@ class Channel(ABC):
     query_variant_names: tuple[str, ...] = ()
     dim: int  # vector dimension; number of bits for "hamming"
     batch_size: int = 64
+    # see Meaning.words
+    words: ClassVar[Mapping[str, Mapping[str, str]]] = {"label": {}, "unit": {}, "description": {}}
 
     def __init__(self, config: dict):
         self.config = config
 
+    @classmethod
+    @abstractmethod
+    def meaning(cls, config: dict) -> Meaning:
+        """What this channel's scores mean under `config` (no model is loaded)."""
+
+    @classmethod
+    def requested_device(cls, config: dict) -> str:
+        """The device the configuration asks this channel to run on ('cpu' unless it has a model)."""
+        return "cpu"
+
+    @property
+    def device(self) -> str:
+        """The device this channel runs on."""
+        return "cpu"
+
     @property
     def settings(self) -> dict:
         """This channel's table of the configuration (`[channels.<name>]`)."""
-        return self.config["channels"].get(self.name, {})
+        table = self.config["channels"].get(self.name)
+        if not isinstance(table, dict):
+            raise UsageError(f"the configuration has no [channels.{self.name}] table for channel '{self.name}'")
+        return table
 
     @property
     def vector_width(self) -> int:

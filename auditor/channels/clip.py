@@ -29,8 +29,9 @@ import numpy as np
 from reference_index.files import sha256_file
 
 from ..errors import MissingDependency, ModelWeightsMissing, UsageError
-from ..sampling import frame_input
-from .base import Channel, Embeddings
+from ..media.reader import frame_input
+from ..evidence.rules import Comparison, Level
+from .base import Channel, Embeddings, Meaning, statistic_rule
 
 LOCAL_DIR = "local-dir:"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
@@ -206,17 +207,53 @@ class ClipChannel(Channel):
     name = "clip"
     metric = "ip"
 
+    # the statistic in words, its unit and what the channel sees, per language
+    words = {
+        "label": {"en": "CLIP median cosine similarity", "ja": "CLIP コサイン類似度の中央値"},
+        "unit": {"en": "", "ja": ""},
+        "description": {
+            "en": "CLIP image embeddings (open_clip): semantic and stylistic resemblance, such as re-drawn "
+                  "characters and new poses.",
+            "ja": "CLIP 画像埋め込み（open_clip）：描き直されたキャラクターや新しいポーズなど、意味や画風の"
+                  "類似を捉えます。",
+        },
+    }
+
+    @classmethod
+    def meaning(cls, config: dict) -> Meaning:
+        return Meaning(
+            name=cls.name,
+            statistic="median_similarity",
+            higher_is_better=True,
+            rules=(
+                statistic_rule(cls.name, "median_similarity", "strong", Level.STRONG, Comparison.GE,
+                               "strong_min_median_similarity", config),
+            ),
+            needs_verification=False,
+            resolution=0.005,
+            worst=-1.0,
+            query_variants=1,
+            words=cls.words,
+        )
+
+    @classmethod
+    def requested_device(cls, config: dict) -> str:
+        return str(config["channels"][cls.name]["device"])
+
+    @property
+    def device(self) -> str:
+        return self._device
+
     def __init__(self, config: dict):
         super().__init__(config)
         s = self.settings
-        self.model_spec = str(s.get("model", "ViT-B-32"))
+        self.model_spec = str(s["model"])
         # an open_clip folder carries its own weights: a pretrained tag does not apply to it
-        self.pretrained = None if self.model_spec.startswith(LOCAL_DIR) else (s.get("pretrained") or None)
-        self.batch_size = int(s.get("batch_size", 32))
-        self.device = resolve_device(str(s.get("device", "cpu")))
-        self._kwargs, self.weights_path = resolve_weights(
-            self.model_spec, self.pretrained, bool(s.get("allow_download", False))
-        )
+        self.pretrained = None if self.model_spec.startswith(LOCAL_DIR) else (s["pretrained"] or None)
+        self.batch_size = int(s["batch_size"])
+        self.min_similarity = float(s["min_similarity"])
+        self._device = resolve_device(self.requested_device(config))
+        self._kwargs, self.weights_path = resolve_weights(self.model_spec, self.pretrained, bool(s["allow_download"]))
         self._visual = None
         self._load()
 
@@ -334,4 +371,4 @@ class ClipChannel(Channel):
         return np.clip(np.asarray(raw, dtype=np.float32), 0.0, 1.0)
 
     def is_hit(self, raw: np.ndarray) -> np.ndarray:
-        return np.asarray(raw) >= float(self.settings.get("min_similarity", 0.9))
+        return np.asarray(raw) >= self.min_similarity

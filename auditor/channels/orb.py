@@ -16,8 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..sampling import frame_input
-from .base import Candidate, Channel, Embeddings, SearchFn
+from ..media.reader import frame_input
+from .base import Candidate, Channel, Embeddings, Meaning, SearchFn
 
 
 class ORBChannel(Channel):
@@ -30,13 +30,40 @@ class ORBChannel(Channel):
     def __init__(self, config: dict):
         super().__init__(config)
         s = self.settings
-        self.features_reference = int(s.get("features_reference", 200))
-        self.features_query = int(s.get("features_query", 400))
-        self.max_descriptor_distance = int(s.get("max_descriptor_distance", 40))
-        self.neighbours = int(s.get("neighbours", 3))
-        self.min_votes = int(s.get("min_votes", 30))
-        self.query_grid = int(s.get("query_grid", 4))
-        self.query_per_cell = int(s.get("query_per_cell", 18))
+        self.features_reference = int(s["features_reference"])
+        self.features_query = int(s["features_query"])
+        self.max_descriptor_distance = int(s["max_descriptor_distance"])
+        self.neighbours = int(s["neighbours"])
+        self.min_votes = int(s["min_votes"])
+        self.query_grid = int(s["query_grid"])
+        self.query_per_cell = int(s["query_per_cell"])
+        self.votes_at_half = float(s["votes_at_half_similarity"])
+
+    # the statistic in words, its unit and what the channel sees, per language
+    words = {
+        "label": {"en": "ORB median votes", "ja": "ORB 投票数の中央値"},
+        "unit": {"en": "votes", "ja": "票"},
+        "description": {
+            "en": "ORB local features (OpenCV): crops, picture-in-picture, captions and logos, and pans over "
+                  "stills; a segment only this channel supports must pass geometric verification.",
+            "ja": "ORB 局所特徴（OpenCV）：切り抜き、ピクチャーインピクチャー、字幕やロゴ、静止画上のパンを"
+                  "検出します。この特徴だけが支える一致区間は、幾何学的検証を通らなければ採りません。",
+        },
+    }
+
+    @classmethod
+    def meaning(cls, config: dict) -> Meaning:
+        return Meaning(
+            name=cls.name,
+            statistic="median_votes",
+            higher_is_better=True,
+            rules=(),  # votes alone never raise a level: geometric verification does
+            needs_verification=True,
+            resolution=0.5,  # votes are whole numbers
+            worst=0.0,
+            query_variants=1,
+            words=cls.words,
+        )
 
     def _orb(self, n: int):
         # small patches and a low FAST threshold: drawn animation has flat colour and few corners
@@ -75,7 +102,7 @@ class ORBChannel(Channel):
 
     def _describe(self, images: list[np.ndarray], n_features: int, spread: bool = False) -> Embeddings:
         orb = self._orb(4 * n_features if spread else n_features)
-        vectors, owner = [], []
+        vectors, frame_of = [], []
         keep = np.zeros(len(images), dtype=bool)
         for i, image in enumerate(images):
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -87,10 +114,10 @@ class ORBChannel(Channel):
                 continue
             keep[i] = True
             vectors.append(desc)
-            owner.append(np.full(len(desc), i, dtype=np.int64))
+            frame_of.append(np.full(len(desc), i, dtype=np.int64))
         if not vectors:
             return Embeddings(np.zeros((0, 32), np.uint8), keep, None, None, np.zeros(0, np.int64))
-        return Embeddings(np.concatenate(vectors), keep, None, None, np.concatenate(owner))
+        return Embeddings(np.concatenate(vectors), keep, None, None, np.concatenate(frame_of))
 
     def embed_batch(self, images: list[np.ndarray]) -> Embeddings:
         return self._describe(images, self.features_reference)
@@ -106,10 +133,10 @@ class ORBChannel(Channel):
             return rows, [[] for _ in rows]
         dists, fids = search(emb.vectors, self.neighbours)
         close = (dists <= self.max_descriptor_distance) & (fids >= 0)
-        owner = emb.owner
+        frame_of = emb.frame_of
         ranked = []
         for r in rows:
-            sel = owner == r
+            sel = frame_of == r
             votes: dict[int, int] = {}
             for frow, crow in zip(fids[sel], close[sel]):
                 for fid in set(frow[crow].tolist()):
@@ -120,7 +147,7 @@ class ORBChannel(Channel):
 
     def similarity(self, raw: np.ndarray) -> np.ndarray:
         raw = np.asarray(raw, dtype=np.float32)
-        return raw / (raw + 40.0)
+        return raw / (raw + self.votes_at_half)
 
     def is_hit(self, raw: np.ndarray) -> np.ndarray:
         return np.asarray(raw) >= self.min_votes

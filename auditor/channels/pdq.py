@@ -12,9 +12,10 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 import pdqhash
 
-from ..imageops import trim_borders
-from ..sampling import frame_input
-from .base import Channel, Embeddings
+from ..media.images import trim_borders
+from ..media.reader import frame_input
+from ..evidence.rules import Comparison, Level
+from .base import Channel, Embeddings, Meaning, statistic_rule
 
 PDQ_BITS = 256
 # the order in which pdqhash.compute_dihedral returns the hashes of a frame's 8 symmetries
@@ -29,6 +30,39 @@ class PDQChannel(Channel):
     dim = PDQ_BITS
     batch_size = 256
     raw_higher_is_better = False  # Hamming distance
+
+    # the statistic in words, its unit and what the channel sees, per language
+    words = {
+        "label": {"en": "PDQ median Hamming distance", "ja": "PDQ ハミング距離の中央値"},
+        "unit": {"en": "bits", "ja": "ビット"},
+        "description": {
+            "en": "PDQ, Meta's 256-bit perceptual hash: near-identical copies, robust to re-encoding, "
+                  "scaling and colour changes; mirrored and rotated copies through the 8 symmetries of "
+                  "each suspect frame.",
+            "ja": "PDQ（Meta の 256 ビット知覚ハッシュ）：ほぼ同一の複製を検出します。再エンコード、拡大縮小、"
+                  "色の変化に強く、被疑フレームごとに 8 通りの対称変換を調べるため、反転・回転した複製も検出します。",
+        },
+    }
+
+    @classmethod
+    def meaning(cls, config: dict) -> Meaning:
+        dihedral = bool(config["channels"][cls.name]["query_dihedral"])
+        return Meaning(
+            name=cls.name,
+            statistic="median_distance",
+            higher_is_better=False,
+            rules=(
+                statistic_rule(cls.name, "median_distance", "near_identical", Level.NEAR_IDENTICAL, Comparison.LE,
+                               "near_identical_max_median_distance", config),
+                statistic_rule(cls.name, "median_distance", "strong", Level.STRONG, Comparison.LE,
+                               "max_distance", config),
+            ),
+            needs_verification=False,
+            resolution=0.5,  # distances are whole bits
+            worst=float(cls.dim),
+            query_variants=len(DIHEDRAL) if dihedral else 1,
+            words=cls.words,
+        )
 
     @property
     def query_variant_names(self) -> tuple[str, ...]:
@@ -53,20 +87,20 @@ class PDQChannel(Channel):
 
     @property
     def min_quality(self) -> int:
-        return int(self.settings.get("min_quality", 50))
+        return int(self.settings["min_quality"])
 
     @property
     def max_distance(self) -> int:
-        return int(self.settings.get("max_distance", 31))
+        return int(self.settings["max_distance"])
 
     @property
     def trim(self) -> bool:
         """Hash the picture inside near-black letterbox/pillarbox bars, on both sides alike."""
-        return bool(self.settings.get("trim_borders", True))
+        return bool(self.settings["trim_borders"])
 
     @property
     def dihedral(self) -> bool:
-        return bool(self.settings.get("query_dihedral", True))
+        return bool(self.settings["query_dihedral"])
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(trim_borders(image) if self.trim else image)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import hmac
-import json
 import secrets
 import tempfile
 from pathlib import Path
@@ -28,12 +27,17 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ..scoring import LEVELS
+from ..errors import InputError
+from ..evidence.files import SUFFIX, read_evidence
+from ..evidence.records import Evidence
+from ..evidence.rules import Level
+from ..evidence.wording import rule_text
 from .store import DECISIONS, ReviewStore
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 STATES = ("unreviewed",) + DECISIONS
+LEVELS = tuple(str(level) for level in Level)
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:
@@ -50,14 +54,14 @@ class Results:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def load(self) -> tuple[dict[str, dict], list[dict]]:
-        clips: dict[str, dict] = {}
-        for f in sorted(self.folder.glob("*.evidence.json")):
+    def load(self) -> tuple[dict[str, Evidence], list[dict]]:
+        clips: dict[str, Evidence] = {}
+        for f in sorted(self.folder.glob(f"*{SUFFIX}")):
             try:
-                ev = json.loads(f.read_text(encoding="utf-8"))
-                clips[ev["query_id"]] = ev
-            except (OSError, ValueError, KeyError):
+                ev = read_evidence(f)
+            except InputError:
                 continue
+            clips[ev.query_id] = ev
         errors = []
         summary = self.folder / "summary.csv"
         if summary.is_file():
@@ -77,6 +81,8 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     store = ReviewStore(results / "reviews.sqlite")
     data = Results(results)
     templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape on for .html
+    # a segment's or verdict's rule, rendered from its outcomes (files before rules were data: their words)
+    templates.env.filters["rule"] = lambda rec: rule_text(rec.rules, "en") if rec.rules else rec.rule
     app = FastAPI(title="auditor review desk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
 
@@ -107,16 +113,16 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         resp.set_cookie("auditor_csrf", token_value, httponly=True, samesite="strict")
         return resp
 
-    def clip_or_404(query_id: str) -> dict:
+    def clip_or_404(query_id: str) -> Evidence:
         """One clip's evidence, read alone (not the whole folder, as the queue does)."""
-        path = results / f"{query_id}.evidence.json"
+        path = results / f"{query_id}{SUFFIX}"
         if "/" in query_id or "\\" in query_id or not _inside(path, [results]):
             raise HTTPException(404)
         try:
-            ev = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            ev = read_evidence(path)
+        except InputError:
             raise HTTPException(404) from None
-        if not isinstance(ev, dict) or ev.get("query_id") != query_id:
+        if ev.query_id != query_id:
             raise HTTPException(404)
         return ev
 
@@ -126,12 +132,11 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         latest = store.latest()
         rows = []
         for qid, ev in clips.items():
-            works = ev.get("works") or []
             review = latest.get(qid)
             rows.append({
-                "query_id": qid, "level": ev["verdict"]["level"], "score": ev["verdict"]["score"],
-                "flagged": ev["verdict"]["flagged"], "works": [w["work"] for w in works],
-                "owners": sorted({w["owner"] for w in works}), "p_value": ev["verdict"].get("p_value"),
+                "query_id": qid, "level": ev.verdict.level, "score": ev.verdict.score,
+                "flagged": ev.verdict.flagged, "works": [w.work for w in ev.works],
+                "owners": sorted({w.owner for w in ev.works}), "p_value": ev.verdict.p_value,
                 "state": review["decision"] if review else "unreviewed", "review": review,
             })
         all_works = sorted({w for r in rows for w in r["works"]})
@@ -145,10 +150,10 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         if state:
             rows = [r for r in rows if r["state"] == state]
         keys = {
-            "level": lambda r: (LEVELS.index(r["level"]), -r["score"]),
+            "level": lambda r: (r["level"].rank, -r["score"]),
             "score": lambda r: -r["score"],
-            "clip": lambda r: r["query_id"],
-            "state": lambda r: (STATES.index(r["state"]), LEVELS.index(r["level"])),
+            "name": lambda r: r["query_id"],
+            "state": lambda r: (STATES.index(r["state"]), r["level"].rank),
         }
         rows.sort(key=keys.get(sort, keys["level"]))
         return page(request, "queue.html", {
@@ -160,8 +165,8 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     @app.get("/clip/{query_id}", response_class=HTMLResponse)
     def clip_page(request: Request, query_id: str, error: str = ""):
         ev = clip_or_404(query_id)
-        duration = float(ev["clip"].get("duration_s") or 0) or max([f["t"] for f in ev["frames"]] + [1.0])
-        playable = _inside(Path(ev["clip"]["path"]), roots)
+        duration = float(ev.clip.duration_s or 0) or max([f.t for f in ev.frames] + [1.0])
+        playable = _inside(Path(ev.clip.path), roots)
         pdf = next((p for p in (results / f"{query_id}.report.pdf", results / f"{query_id}.report.ja.pdf") if p.is_file()), None)
         return page(request, "clip.html", {
             "ev": ev, "qid": query_id, "duration": duration, "playable": playable,
@@ -180,50 +185,49 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
             raise HTTPException(403, "cross-origin form posts are refused")
         try:
-            store.add(query_id, ev["clip"]["sha256"], decision, reviewer, note)
+            store.add(query_id, ev.clip.sha256, decision, reviewer, note)
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id)}?error={quote(str(exc))}", status_code=303)
         return RedirectResponse(f"/clip/{quote(query_id)}", status_code=303)
 
     @app.get("/clip/{query_id}/video")
     def video(query_id: str):
-        path = Path(clip_or_404(query_id)["clip"]["path"])
+        path = Path(clip_or_404(query_id).clip.path)
         if not _inside(path, roots):
             raise HTTPException(404)
         return FileResponse(path)
 
     @app.get("/clip/{query_id}/pair/{seg}/{pair}.png")
     def pair_png(query_id: str, seg: int, pair: int):
-        from ..report import _png, exhibit_picture
+        from ..report.pictures import exhibit_picture, png
 
-        ev = clip_or_404(query_id)
-        segments = [s for w in ev["works"] for s in w["segments"]]
+        segments = clip_or_404(query_id).segments()
         try:
             s = segments[seg]
-            ex = s["exhibits"][pair]
-        except (IndexError, KeyError):
+            ex = s.exhibits[pair]
+        except IndexError:
             raise HTTPException(404) from None
-        files = [ex["query_image"]["file"]] + ([ex["ref_image"]["file"]] if ex.get("ref_image") else [])
+        files = [ex.query_image.file] + ([ex.ref_image.file] if ex.ref_image else [])
         if not all(_inside(results / f, [results]) for f in files):
             raise HTTPException(404)
         pic, _ = exhibit_picture(s, ex, lambda name: (results / name).read_bytes())
-        return Response(_png(pic), media_type="image/png")
+        return Response(png(pic), media_type="image/png")
 
     @app.get("/clip/{query_id}/evidence.json")
     def evidence(query_id: str):
         clip_or_404(query_id)
-        return FileResponse(results / f"{query_id}.evidence.json", media_type="application/json")
+        return FileResponse(results / f"{query_id}{SUFFIX}", media_type="application/json")
 
     @app.get("/clip/{query_id}/report.pdf")
     def report(query_id: str, lang: str = "en"):
         """The evidence PDF with the review trail as it stands now."""
         from ..errors import AuditorError
-        from ..report import render_report
+        from ..report.pdf import render_report
 
         clip_or_404(query_id)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                out = render_report(results / f"{query_id}.evidence.json", Path(tmp) / "r.pdf", lang=lang,
+                out = render_report(results / f"{query_id}{SUFFIX}", Path(tmp) / "r.pdf", lang=lang,
                                     reviews=store.trail(query_id))
             except AuditorError as exc:
                 raise HTTPException(500, str(exc)) from None

@@ -28,8 +28,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from .channels import Channel, Embeddings
-from .sampling import MediaInfo, MediaReader
+from ..channels import Channel, Embeddings
+from ..media.reader import MediaInfo, MediaReader
 
 CHUNK = 64
 PREFETCH = CHUNK  # frames decoded ahead of the channels (0: decode in the calling thread)
@@ -188,21 +188,21 @@ def prefetched(items: Iterator, depth: int) -> Iterator:
 
 def _expand(e: Embeddings, src: np.ndarray) -> Embeddings:
     """Embeddings of the embedded frames -> of every sampled frame (frame i uses frame src[i])."""
-    if e.owner is not None:  # many vectors per frame: copy each source frame's run of vectors
-        order = np.argsort(e.owner, kind="stable")
-        starts = np.searchsorted(e.owner[order], np.arange(len(e.keep)))
-        ends = np.searchsorted(e.owner[order], np.arange(len(e.keep)), side="right")
+    if e.frame_of is not None:  # many vectors per frame: copy each source frame's run of vectors
+        order = np.argsort(e.frame_of, kind="stable")
+        starts = np.searchsorted(e.frame_of[order], np.arange(len(e.keep)))
+        ends = np.searchsorted(e.frame_of[order], np.arange(len(e.keep)), side="right")
         picks = [order[starts[j] : ends[j]] for j in src]
         idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)
-        owner = np.repeat(np.arange(len(src)), [len(p) for p in picks]).astype(np.int64)
+        frame_of = np.repeat(np.arange(len(src)), [len(p) for p in picks]).astype(np.int64)
         vectors = e.vectors[idx]
     else:
-        owner = None
+        frame_of = None
         vectors = e.vectors[src]
     return Embeddings(
         vectors,
         e.keep[src],
         None if e.quality is None else e.quality[src],
         None if not e.variants else {k: v[src] for k, v in e.variants.items()},
-        owner,
+        frame_of,
     )

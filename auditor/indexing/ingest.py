@@ -10,15 +10,16 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from enum import StrEnum
+from typing import Callable
 
+import reference_index
 from reference_index import CatalogueConflict, ReferenceIndex
 from reference_index.files import sha256_file
-from reference_index.store import MANIFEST
 
-from .channels import Channel, create_channel
-from .errors import InputError, UsageError
-from .pipeline import embed_file
+from ..channels import Channel, create_channel, open_for_index
+from ..errors import InputError, UsageError
+from ..scan.pipeline import embed_file
 
 CATALOGUE_REQUIRED = ("path", "work", "owner")
 CATALOGUE_OPTIONAL = ("episode", "title", "first_published", "ref_id", "notes")
@@ -45,10 +46,16 @@ class CatalogueItem:
         return {k: getattr(self, k) for k in ("episode", "title", "first_published", "notes")}
 
 
+class IngestStatus(StrEnum):
+    ADDED = "added"
+    SKIPPED = "skipped"  # already in the index (same bytes)
+    ERROR = "error"
+
+
 @dataclass
 class IngestResult:
     path: str
-    status: str  # "added", "skipped" or "error"
+    status: IngestStatus
     ref_id: str | None = None
     frames: int = 0
     message: str = ""
@@ -62,7 +69,7 @@ class IngestReport:
 
     @property
     def failed(self) -> list[IngestResult]:
-        return [r for r in self.results if r.status == "error"]
+        return [r for r in self.results if r.status == IngestStatus.ERROR]
 
 
 def read_catalogue_csv(csv_path: str | Path) -> list[CatalogueItem]:
@@ -104,23 +111,22 @@ def read_catalogue_csv(csv_path: str | Path) -> list[CatalogueItem]:
     return items
 
 
-def open_channels(names: Iterable[str], config: dict) -> dict[str, Channel]:
-    return {name: create_channel(name, config) for name in names}
-
-
 def prepare_index(index_path: str | Path, channel_names: list[str] | None, config: dict):
     """Open (or create) the index and the channels it needs; refuse mismatches before any work."""
     index_path = Path(index_path)
-    if (index_path / MANIFEST).exists():
+    if index_path.exists() and not index_path.is_dir():
+        raise UsageError(f"--index {index_path}: is a file, not an index folder")
+    if reference_index.exists(index_path):
         index = ReferenceIndex.open(index_path)
-        if channel_names is not None:
-            index.check_channels(channel_names)
-        channels = open_channels(list(index.channels), config)
-        for name, ch in channels.items():
-            index.check_fingerprint(name, ch.fingerprint())
-        return index, channels
+        try:
+            if channel_names is not None:
+                index.check_channels(channel_names)
+            return index, open_for_index(index, config)
+        except BaseException:
+            index.close()
+            raise
     names = channel_names or list(config["channels"]["default"])
-    channels = open_channels(names, config)
+    channels = {name: create_channel(name, config) for name in names}
     specs = {
         n: {"metric": c.metric, "dim": c.dim, "per_frame": c.per_frame, "fingerprint": c.fingerprint()}
         for n, c in channels.items()
@@ -170,12 +176,12 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
                 raise InputError(item.path, f"cannot read: {exc.strerror or exc}") from exc
             found = writer.find_sha256(digest)
             if found and found[0] == ref_id:
-                return IngestResult(path, "skipped", ref_id, 0, f"already indexed as '{ref_id}'")
+                return IngestResult(path, IngestStatus.SKIPPED, ref_id, 0, f"already indexed as '{ref_id}'")
             raise InputError(item.path, f"ref_id '{ref_id}' is already used by another file; give it a ref_id")
         embedded = embed_file(item.path, fps, channels, config)
         found = writer.find_sha256(embedded.info.sha256)
         if found:
-            return IngestResult(path, "skipped", found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")
+            return IngestResult(path, IngestStatus.SKIPPED, found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")
         if embedded.n_frames == 0:
             raise InputError(item.path, "no frames could be sampled")
         info = embedded.info.to_dict() | {"sampling_fps": fps, "path": str(Path(item.path).resolve())}
@@ -191,11 +197,11 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
         )
         kept = {name: int(e.keep.sum()) for name, e in embedded.embeddings.items()}
         note = ", ".join(f"{name} {k}/{n}" for name, k in kept.items())
-        return IngestResult(path, "added", ref_id, n, f"frames per channel: {note}")
+        return IngestResult(path, IngestStatus.ADDED, ref_id, n, f"frames per channel: {note}")
     except InputError as exc:
-        return IngestResult(path, "error", ref_id, 0, exc.reason)
+        return IngestResult(path, IngestStatus.ERROR, ref_id, 0, exc.reason)
     except CatalogueConflict as exc:
-        return IngestResult(path, "error", ref_id, 0, str(exc))
+        return IngestResult(path, IngestStatus.ERROR, ref_id, 0, str(exc))
     except (MemoryError, OSError, ValueError, RuntimeError) as exc:
         # Whatever one file does to a decoder or a library, the rest of the catalogue goes on.
-        return IngestResult(path, "error", ref_id, 0, f"unexpected {type(exc).__name__}: {exc}")
+        return IngestResult(path, IngestStatus.ERROR, ref_id, 0, f"unexpected {type(exc).__name__}: {exc}")

@@ -13,7 +13,10 @@ import hashlib
 import cv2
 import numpy as np
 
-from .verify import FrameSource, pick_pairs
+from ..evidence.records import Exhibit, ImageFile
+from ..match.decision import Decided
+from ..match.geometry import pick_pairs
+from ..media.frames import FrameSource
 
 JPEG_QUALITY = 88
 
@@ -33,48 +36,49 @@ def encode_jpeg(image_rgb: np.ndarray, max_side: int) -> bytes:
     return buf.tobytes()
 
 
-def _pair_times(segment, per_segment: int) -> list[tuple[float, float, int | None]]:
+def _pair_times(decided: Decided, per_segment: int) -> list[tuple[float, float, int | None]]:
     """(query_t, ref_t, index into verification pairs or None)."""
-    checked = (segment.verification or {}).get("pairs") or []
+    checked = decided.verification.pairs if decided.verification else ()
     if checked:
-        return [(p["query_t"], p["ref_t"], i) for i, p in enumerate(checked[:per_segment])]
-    return [(round(h.q_t, 3), round(h.ref_t, 3), None) for h in pick_pairs(segment.pairs, per_segment)]
+        return [(p.query_t, p.ref_t, i) for i, p in enumerate(checked[:per_segment])]
+    return [(round(h.q_t, 3), round(h.ref_t, 3), None) for h in pick_pairs(decided.segment.pairs, per_segment)]
 
 
-def collect(clip_path, query_id: str, segments: list, index, source: FrameSource, config: dict) -> dict[str, bytes]:
-    """Attach `exhibits` to the strongest segments; return {relative file name: JPEG bytes}."""
+def collect(clip_path, query_id: str, decided: list[Decided], index, source: FrameSource,
+            config: dict) -> tuple[dict[int, tuple[Exhibit, ...]], dict[str, bytes]]:
+    """Exhibits of the strongest segments (`decided`, strongest first) by segment key, and the
+    pictures to write beside the evidence ({relative file name: JPEG bytes})."""
     cfg = config["exhibits"]
-    todo = segments[: int(cfg["max_segments"])]
+    todo = decided[: int(cfg["max_segments"])]
     if not todo:
-        return {}
+        return {}, {}
     per = int(cfg["pairs_per_segment"])
     max_side = int(cfg["max_side"])
-    plan = {id(s): _pair_times(s, per) for s in todo}
+    plan = {d.segment.key: _pair_times(d, per) for d in todo}
     query = source.query_frames(clip_path, [t for p in plan.values() for t, _, _ in p])
     folder = frames_dir_name(query_id)
     files: dict[str, bytes] = {}
 
-    def keep(name: str, image: np.ndarray) -> dict:
+    def keep(name: str, image: np.ndarray) -> ImageFile:
         data = encode_jpeg(image, max_side)
         files[f"{folder}/{name}"] = data
-        return {"file": f"{folder}/{name}", "sha256": hashlib.sha256(data).hexdigest(),
-                "width": image.shape[1], "height": image.shape[0]}
+        return ImageFile(file=f"{folder}/{name}", sha256=hashlib.sha256(data).hexdigest(),
+                         width=image.shape[1], height=image.shape[0])
 
-    for si, s in enumerate(todo, 1):
-        video = index.video(s.ref_id)
+    out: dict[int, tuple[Exhibit, ...]] = {}
+    for si, d in enumerate(todo, 1):
+        video = index.video(d.segment.ref_id)
         problem = "reference not in the catalogue" if video is None else source.reference_problem(video)
         exhibits = []
-        for pi, (qt, rt, vi) in enumerate(plan[id(s)], 1):
+        for pi, (qt, rt, vi) in enumerate(plan[d.segment.key], 1):
             q = query.get(round(qt, 3))
             if q is None:
                 continue
-            entry = {"query_t": qt, "ref_t": rt, "verification_pair": vi, "query_image": keep(f"s{si:02d}_p{pi}_query.jpg", q)}
             r = None if problem else source.reference_frame(video, rt)
-            if r is None:
-                entry["ref_image"] = None
-                entry["ref_unavailable"] = problem or "reference frame could not be decoded again"
-            else:
-                entry["ref_image"] = keep(f"s{si:02d}_p{pi}_ref.jpg", r)
-            exhibits.append(entry)
-        s.exhibits = exhibits
-    return files
+            exhibits.append(Exhibit(
+                query_t=qt, ref_t=rt, verification_pair=vi, query_image=keep(f"s{si:02d}_p{pi}_query.jpg", q),
+                ref_image=None if r is None else keep(f"s{si:02d}_p{pi}_ref.jpg", r),
+                ref_unavailable=None if r is not None else (problem or "reference frame could not be decoded again"),
+            ))
+        out[d.segment.key] = tuple(exhibits)
+    return out, files

@@ -1,19 +1,20 @@
 """Every word the evidence report prints, in English and Japanese.
 
-Values quoted from the evidence (file names, work titles, rules the scan wrote) are shown as
-they are; everything the report itself says comes from here.
+Values quoted from the evidence (file names, work titles) are shown as they are; level names,
+rule sentences and the verdict come from evidence/wording.py, rendered from the evidence's
+structured fields; everything else the report itself says comes from here.
 """
 
 from __future__ import annotations
 
-LANGS = ("en", "ja")
+from ..evidence.wording import LANGS  # noqa: F401  (the languages reports are written in)
 
 TEXT = {
     "en": {
         "title": "Similarity evidence report",
         "subtitle": "Output-similarity audit of a suspect video clip",
         "case": "Case summary",
-        "clip": "Suspect clip",
+        "suspect_clip": "Suspect clip",
         "clip_sha": "Clip SHA-256",
         "duration": "Duration",
         "size": "Size",
@@ -66,22 +67,13 @@ TEXT = {
         "versions": "Software versions",
         "page": "Page {n}",
         "generated": "Report generated {when} by auditor {version} from the evidence JSON alone.",
-        "levels": {
-            "near-identical copy": "near-identical copy",
-            "strong resemblance": "strong resemblance",
-            "weak resemblance": "weak resemblance",
-            "no match": "no match",
-        },
-        "verdict_match": "Seconds {qs:.1f}–{qe:.1f} of {clip} match {where} ({work}, {owner}): {level}.",
-        "where_video": "seconds {rs:.1f}–{re:.1f} of {ref}",
-        "where_still": "the still {ref}",
-        "verdict_more": " {n} further segment(s) follow.",
-        "verdict_p": " Unrelated footage matches this well with probability {bound}{p} ({bound}{e} expected false matches in this scan).",
-        "below": "below ",
-        "verdict_none": "No part of {clip} matches the reference index.",
         "flagged": "Flagged for review.",
         "not_flagged": "Not flagged.",
         "rule": "Rule",
+        "rule_quoted": "Rule (the evidence's own words)",
+        "verify_rule": "an affine transform with both scales in [{lo:g}, {hi:g}] and at most {aniso:g} times apart, "
+                       "with at least {n} inliers, or at least {n_small} making up an inlier ratio of at least "
+                       "{ratio:g}, on at least {share:.0%} of the frame pairs checked",
         "verification": "Verification",
         "exhibit_from": "Frame pictures saved by the scan",
         "review": "Review",
@@ -113,7 +105,7 @@ TEXT = {
         "title": "類似性証拠報告書",
         "subtitle": "被疑動画クリップの出力類似性監査",
         "case": "事案の概要",
-        "clip": "被疑クリップ",
+        "suspect_clip": "被疑クリップ",
         "clip_sha": "クリップの SHA-256",
         "duration": "長さ",
         "size": "サイズ",
@@ -166,22 +158,13 @@ TEXT = {
         "versions": "ソフトウェアのバージョン",
         "page": "{n} ページ",
         "generated": "この報告書は {when} に auditor {version} により証拠 JSON のみから作成されました。",
-        "levels": {
-            "near-identical copy": "ほぼ同一の複製",
-            "strong resemblance": "強い類似",
-            "weak resemblance": "弱い類似",
-            "no match": "一致なし",
-        },
-        "verdict_match": "{clip} の {qs:.1f}–{qe:.1f} 秒は {where}（{work}、{owner}）と一致します：{level}。",
-        "where_video": "{ref} の {rs:.1f}–{re:.1f} 秒",
-        "where_still": "静止画 {ref}",
-        "verdict_more": "ほかに {n} 件の一致区間があります。",
-        "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
-        "below": " 未満",
-        "verdict_none": "{clip} のどの部分も参照インデックスと一致しません。",
         "flagged": "確認対象として指摘します。",
         "not_flagged": "指摘なし。",
-        "rule": "規則（証拠 JSON の原文）",
+        "rule": "規則",
+        "rule_quoted": "規則（証拠 JSON の原文）",
+        "verify_rule": "両方の拡大率が [{lo:g}, {hi:g}] の範囲にあり、その比が {aniso:g} 倍以内のアフィン変換で、"
+                       "インライアが {n} 個以上、またはインライア率 {ratio:g} 以上で {n_small} 個以上あること。"
+                       "これを検証したフレーム対の {share:.0%} 以上で満たすこと",
         "verification": "検証",
         "exhibit_from": "照合時に保存したフレーム画像",
         "review": "確認",
@@ -211,29 +194,3 @@ TEXT = {
     },
 }
 
-
-def verdict_sentence(evidence: dict, lang: str) -> str:
-    """The verdict in one plain sentence, from the evidence's structured fields."""
-    t = TEXT[lang]
-    clip = evidence["query_id"]
-    segments = [s for w in evidence["works"] for s in w["segments"]]
-    v = evidence["verdict"]
-    if not segments:
-        return t["verdict_none"].format(clip=clip)
-    best_work = evidence["works"][0]
-    best = best_work["best_segment"]
-    where = (
-        t["where_still"].format(ref=best["ref_id"])
-        if best["kind"] == "still"
-        else t["where_video"].format(ref=best["ref_id"], rs=best["ref_start"], re=best["ref_end"])
-    )
-    text = t["verdict_match"].format(
-        clip=clip, qs=best["query_start"], qe=best["query_end"], where=where, work=best_work["work"],
-        owner=best_work["owner"], level=t["levels"][best["level"]],
-    )
-    if len(segments) > 1:
-        text += t["verdict_more"].format(n=len(segments) - 1)
-    if v.get("p_value") is not None:
-        bound = t["below"] if v.get("p_value_at_floor") else ""
-        text += t["verdict_p"].format(bound=bound, p=f"{v['p_value']:.2g}", e=f"{v['expected_false_matches']:.2g}")
-    return text

@@ -21,7 +21,7 @@ import numpy as np
 
 from reference_index.files import sha256_file
 
-from .errors import InputError, LimitExceeded
+from ..errors import InputError, LimitExceeded
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -111,7 +111,7 @@ def frame_input(config: dict) -> str:
     return f"RGB, longer side <= {config['sampling']['max_side']} px ({DOWNSCALE_METHOD})"
 
 
-def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     """Area-average the image down so that its longer side is at most `max_side`.
 
     When the image is at least twice too large, k x k blocks are averaged first (k the whole
@@ -181,7 +181,7 @@ class MediaReader:
         self.info.width, self.info.height = w, h
         self.info.frames_decoded = 1
         self.info.frames_sampled = 1
-        rgb = cv2.cvtColor(_downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
         yield Frame(index=0, t=0.0, image=rgb)
 
     # -- videos -------------------------------------------------------------------------
@@ -257,7 +257,7 @@ class MediaReader:
                     )
                 if sampled == 1 and (w, h) != (self.info.width, self.info.height):
                     self.info.width, self.info.height = w, h
-                rgb = cv2.cvtColor(_downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
+                rgb = cv2.cvtColor(downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
                 yield Frame(index=sampled - 1, t=round(t, 6), image=rgb)
                 while next_target <= t + half_native:
                     next_target += step

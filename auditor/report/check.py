@@ -1,5 +1,8 @@
 """`auditor verify report.pdf`: check an evidence report as an opposing expert would.
 
+(Geometric verification of frame pairs is match/geometry.py; the index's own integrity check is
+`ReferenceIndex.check_integrity`. This module checks reports.)
+
 Checks, each reported on its own line:
 1. the PDF carries the evidence JSON attachment;
 2. the attachment's SHA-256 is the one printed in the report (page text, read with poppler's
@@ -16,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -24,8 +26,10 @@ from pathlib import Path
 
 from reference_index.files import sha256_file
 
-from .errors import InputError, MissingDependency
-from .report import ATTACHMENT_NAME, INFO_KEY
+from ..errors import InputError, MissingDependency
+from ..evidence.files import parse_evidence
+from .pdf import INFO_KEY
+from .story import ATTACHMENT_NAME
 
 
 @dataclass
@@ -71,7 +75,7 @@ def _attachment(reader) -> bytes | None:
     return None
 
 
-def verify_report(path: str | Path, clip: str | Path | None = None, trust: str | Path | None = None) -> ReportCheck:
+def check_report(path: str | Path, clip: str | Path | None = None, trust: str | Path | None = None) -> ReportCheck:
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -102,10 +106,9 @@ def verify_report(path: str | Path, clip: str | Path | None = None, trust: str |
                "document information records the same SHA-256" if recorded == sha
                else f"document information records {recorded or 'no hash'}")
     try:
-        evidence = json.loads(attached.decode("utf-8"))
-        clip_sha = evidence["clip"]["sha256"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        result.add("evidence", False, "the attachment is not an evidence JSON")
+        clip_sha = parse_evidence(attached, f"{path} ({ATTACHMENT_NAME})").clip.sha256
+    except InputError as exc:
+        result.add("evidence", False, f"the attachment is not an evidence JSON: {exc.reason}")
         return result
     result.add("clip hash", clip_sha in compact,
                f"clip SHA-256 {clip_sha} printed and attached agree" if clip_sha in compact

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import cv2
 
-from .errors import InputError
+from ..errors import InputError
 
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
 CONTEXT_FIELDS = {

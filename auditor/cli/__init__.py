@@ -1,0 +1,19 @@
+"""The command line: each command parses, calls one library function, renders.
+
+The commands live by subject: `index` (index ...), `scan` (scan, demo), `report` (report,
+verify, provenance), `info` (version, channels, schema, eval, serve); `common` holds the apps,
+shared options and the mapping of errors to exit codes (see there).
+"""
+
+from __future__ import annotations
+
+from . import index, info, report, scan  # noqa: F401  (each module registers its commands)
+from .common import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

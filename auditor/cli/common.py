@@ -1,0 +1,105 @@
+"""What every command shares: the Typer apps, the shared options, the configuration they
+resolve, and the one place the library's typed errors become messages and exit codes.
+
+Exit codes: 0 success; 1 some inputs failed (each reported); 2 usage error (bad option, bad
+config, wrong or mismatched index); 3 a missing dependency or missing model weights; 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reference_index import (
+    CatalogueConflict,
+    ChannelMismatch,
+    FingerprintMismatch,
+    IndexCorrupt,
+    IndexLocked,
+    IndexNotFound,
+    ReferenceIndexError,
+)
+
+from ..config import load_config
+from ..errors import AuditorError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
+index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")
+app.add_typer(index_app, name="index")
+
+INDEX_EXIT = {
+    IndexNotFound: 2,
+    FingerprintMismatch: 2,
+    ChannelMismatch: 2,
+    CatalogueConflict: 2,
+    IndexCorrupt: 1,
+    IndexLocked: 1,
+}
+
+
+def err(message: str) -> None:
+    typer.echo(f"auditor: {message}", err=True)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an error the library raised on purpose."""
+    if isinstance(exc, AuditorError):
+        return exc.exit_code
+    return next((c for t, c in INDEX_EXIT.items() if isinstance(exc, t)), 1)
+
+
+def handle_errors(fn):
+    """Turn the library's typed errors into one message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            err("interrupted; everything finished before the interruption is kept")
+            raise typer.Exit(130)
+        except (AuditorError, ReferenceIndexError) as exc:
+            err(f"error: {exc}")
+            raise typer.Exit(exit_code(exc))
+
+    return wrapper
+
+
+def resolve_config(config: Optional[Path], clip_model=None, clip_pretrained=None, device=None, batch_size=None) -> dict:
+    """The configuration: defaults, then the --config file, then the model options."""
+    clip = {}
+    if clip_model:
+        clip["model"] = clip_model
+    if clip_pretrained:
+        clip["pretrained"] = clip_pretrained
+    if device:
+        clip["device"] = device
+    if batch_size:
+        clip["batch_size"] = batch_size
+    return load_config(config, {"channels": {"clip": clip}} if clip else None)
+
+
+ConfigOpt = typer.Option(None, "--config", help="TOML file whose settings replace the defaults.", exists=False)
+ClipModelOpt = typer.Option(None, "--clip-model", help="open_clip model name, or local-dir:/path/to/folder.")
+ClipPretrainedOpt = typer.Option(None, "--clip-pretrained", help="open_clip pretrained tag, or a checkpoint file.")
+DeviceOpt = typer.Option(None, "--device", help="Device for the clip channel: cpu, cuda, cuda:N or auto.")
+LangOpt = typer.Option("en", "--lang", help="Report language: en or ja.")
+RedactOpt = typer.Option(False, "--redact-references", help="Downsample and watermark reference frames (reports that leave the rights holder).")
+SignOpt = typer.Option(None, "--sign", help="Sign the PDF with this PKCS#12 key (.p12/.pfx).")
+PassphraseOpt = typer.Option(None, "--passphrase-file", help="File holding the PKCS#12 passphrase (first line).")
+
+
+def progress_printer(total: int, describe):
+    """A progress callback printing `[done/total] ...` to stderr; `describe(item)` gives
+    (failed, text) for one finished file."""
+    done = [0]
+
+    def show(item) -> None:
+        done[0] += 1
+        failed, text = describe(item)
+        typer.echo(f"{'auditor: ' if failed else ''}[{done[0]}/{total}] {text}", err=True)
+
+    return show

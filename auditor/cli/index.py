@@ -1,0 +1,184 @@
+"""`auditor index ...`: add, build, info, optimize, remove, calibrate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from reference_index import IndexWriter, ReferenceIndex
+
+from ..config import load_config
+from ..indexing.ingest import IngestStatus
+from .common import (
+    ClipModelOpt,
+    ClipPretrainedOpt,
+    ConfigOpt,
+    DeviceOpt,
+    handle_errors,
+    index_app,
+    progress_printer,
+    resolve_config,
+)
+
+
+def _describe_ingest(r) -> tuple[bool, str]:
+    if r.status == IngestStatus.ERROR:
+        return True, f"error: {r.path}: {r.message}"
+    return False, f"{r.status} {r.ref_id}: {r.frames} frames ({r.message})"
+
+
+@index_app.command("calibrate")
+@handle_errors
+def index_calibrate(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    background: Optional[List[Path]] = typer.Option(None, "--background", help="Footage known to contain none of the catalogue (repeatable)."),
+    frames_per_work: Optional[int] = typer.Option(None, "--frames-per-work", min=1, help="Leave-one-work-out: frames sampled per work (default: calibration.frames_per_work)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the frames sampled, for reproducible p-values (default: calibration.seed)."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Build null score distributions (background footage, or leave-one-work-out) for p-values."""
+    from ..indexing.calibrate import calibrate
+
+    cfg = resolve_config(config, clip_model, clip_pretrained, device)
+    data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=lambda m: typer.echo(m, err=True))
+    for name, ch in data["channels"].items():
+        xs = ch["samples"]
+        mid = xs[len(xs) // 2] if xs else float("nan")
+        typer.echo(f"{name:6} {len(xs)} null frames by {data['method']}, median best score {mid:g}")
+    typer.echo(f"calibration stored in {index}")
+
+
+def _finish_ingest(report) -> None:
+    added = sum(r.status == IngestStatus.ADDED for r in report.results)
+    skipped = sum(r.status == IngestStatus.SKIPPED for r in report.results)
+    typer.echo(f"{added} added, {skipped} skipped, {len(report.failed)} failed -> {report.index_path}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@index_app.command("add")
+@handle_errors
+def index_add(
+    paths: List[Path] = typer.Argument(..., help="Videos or stills of one work."),
+    index: Path = typer.Option(..., "--index", help="Index folder (created if absent)."),
+    work: str = typer.Option(..., "--work", help="Title of the work these files belong to."),
+    owner: str = typer.Option(..., "--owner", help="Rights holder of the work."),
+    channels_: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
+    ref_id: Optional[str] = typer.Option(None, "--ref-id", help="Reference id (one PATH only; default: file stem)."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Add files of one work to an index."""
+    from ..channels import parse_channel_list
+    from ..indexing.ingest import CatalogueItem, add_items
+
+    if ref_id and len(paths) != 1:
+        raise typer.BadParameter("--ref-id needs exactly one PATH")
+    cfg = resolve_config(config, clip_model, clip_pretrained, device)
+    names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
+    items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
+    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest)))
+
+
+@index_app.command("build")
+@handle_errors
+def index_build(
+    catalogue: Path = typer.Option(..., "--catalogue", help="CSV: path,work,owner[,episode,title,first_published,ref_id,notes]."),
+    index: Path = typer.Option(..., "--index", help="Index folder (created if absent)."),
+    channels_: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+) -> None:
+    """Index every file a catalogue CSV lists (paths relative to the CSV). Re-runs skip what is in."""
+    from ..channels import parse_channel_list
+    from ..indexing.ingest import add_items, read_catalogue_csv
+
+    cfg = resolve_config(config, clip_model, clip_pretrained, device)
+    names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
+    items = read_catalogue_csv(catalogue)
+    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest)))
+
+
+@index_app.command("info")
+@handle_errors
+def index_info(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    verify: bool = typer.Option(False, "--verify", help="Also check every file against its SHA-256."),
+) -> None:
+    """Show what an index holds: channels, fingerprints, counts, works."""
+    with ReferenceIndex.open(index) as idx:
+        info = idx.info()
+        problems = idx.check_integrity() if verify else None
+    if problems is not None:
+        info["verified"] = not problems
+        info["problems"] = problems
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
+    else:
+        c = info["counts"]
+        typer.echo(f"index      {info['path']}")
+        typer.echo(f"id         {info['index_id']}  (generation {info['generation']}, {info['format']})")
+        typer.echo(f"manifest   sha256 {info['manifest_sha256']}")
+        typer.echo(f"catalogue  {c['works']} works, {c['videos']} videos/stills, {c['frames']} frames")
+        typer.echo("calibrated " + ("yes (p-values in evidence)" if info["calibrated"] else "no (run: auditor index calibrate)"))
+        for name, ch in info["channels"].items():
+            typer.echo(
+                f"channel    {name}: {ch['vectors']} vectors, {ch['metric']}, dim {ch['dim']}, "
+                f"{ch['structure']}, fingerprint {ch['fingerprint']['id']}"
+            )
+        for w in info["works"]:
+            typer.echo(f"work       {w['work']} ({w['owner']}): {w['videos']} files, {w['frames']} frames")
+        if problems is not None:
+            typer.echo("verified   all files match their SHA-256" if not problems else "PROBLEMS:")
+            for p in problems:
+                typer.echo(f"  {p}")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _index_settings(config: Optional[Path]) -> tuple[dict, dict]:
+    ix = load_config(config)["index"]
+    exact = {"ip": int(ix["exact_max_float"]), "hamming": int(ix["exact_max_binary"])}
+    nprobe = {"ip": int(ix["nprobe_float"]), "hamming": int(ix["nprobe_binary"])}
+    return exact, nprobe
+
+
+@index_app.command("optimize")
+@handle_errors
+def index_optimize(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    retrain: bool = typer.Option(False, "--retrain", help="Retrain inverted lists even when their size still fits."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
+    exact, nprobe = _index_settings(config)
+    with IndexWriter(index) as w:
+        done = w.optimize(exact, nprobe, retrain)
+    for name, what in done.items():
+        typer.echo(f"{name:6} {what}")
+
+
+@index_app.command("remove")
+@handle_errors
+def index_remove(
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    work: str = typer.Option(..., "--work", help="Title of the work to remove, exactly as indexed."),
+) -> None:
+    """Remove a work: its files and frames from the catalogue and their vectors from every channel."""
+    with IndexWriter(index) as w:
+        gone = w.remove_work(work)
+    per = ", ".join(f"{n} {c}" for c, n in gone["vectors"].items())
+    typer.echo(f"removed {work!r}: {gone['videos']} files, {gone['frames']} frames, vectors: {per}")
+    if gone["frames"]:
+        typer.echo("calibration dropped: run auditor index calibrate again for p-values")

@@ -1,0 +1,132 @@
+"""`auditor version`, `channels`, `schema`, `eval` and `serve`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import __version__
+from ..errors import AuditorError, UsageError
+from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, handle_errors, resolve_config
+
+
+@app.command()
+@handle_errors
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"auditor {__version__}")
+
+
+@app.command()
+@handle_errors
+def schema(
+    what: str = typer.Argument("evidence", help="Which schema: evidence (auditor.evidence/1)."),
+) -> None:
+    """Print the JSON Schema of a file format auditor writes (a public contract)."""
+    from ..evidence.records import json_schema
+
+    if what != "evidence":
+        raise UsageError(f"no schema named {what!r} (known: evidence)")
+    typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+@handle_errors
+def channels(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+) -> None:
+    """List the registered channels with their fingerprints (or why one cannot load)."""
+    from ..channels import create_channel, registered
+
+    cfg = resolve_config(config, clip_model, clip_pretrained)
+    out = {}
+    for name, target in registered().items():
+        try:
+            ch = create_channel(name, cfg)
+            out[name] = {"class": target, "status": "ok", "metric": ch.metric, "dim": ch.dim, "fingerprint": ch.fingerprint()}
+        except AuditorError as exc:
+            out[name] = {"class": target, "status": "unavailable", "reason": str(exc)}
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for name, entry in out.items():
+        if entry["status"] == "ok":
+            fp = entry["fingerprint"]
+            detail = ", ".join(
+                f"{k}={v}" for k, v in fp.items() if k not in ("id", "name", "source", "metric", "dim", "preprocess")
+            )
+            typer.echo(f"{name:6} {entry['metric']:8} dim={entry['dim']:<5} fingerprint={fp['id']}  {detail}")
+        else:
+            typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
+
+
+@app.command()
+@handle_errors
+def serve(
+    index: Path = typer.Option(..., "--index", help="Index folder (its reference files may be served)."),
+    results: Path = typer.Option(..., "--results", help="Results folder of auditor scan."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; other than localhost needs a token."),
+    port: int = typer.Option(8765, "--port"),
+    token: Optional[str] = typer.Option(None, "--token", envvar="AUDITOR_TOKEN", help="Access token (required off localhost)."),
+    clips: Optional[List[Path]] = typer.Option(None, "--clips", help="Folder of suspect clips the desk may play (repeatable)."),
+) -> None:
+    """The review desk: a local web app to confirm or dismiss matches, with an audit trail."""
+    import secrets
+
+    from ..review.app import LOCAL_HOSTS, create_app
+
+    if not results.is_dir():
+        raise UsageError(f"--results {results}: no such folder")
+    if host not in LOCAL_HOSTS and not token:
+        raise UsageError(f"--host {host}: listening beyond this machine needs an access token "
+                         f"(--token or AUDITOR_TOKEN; for example {secrets.token_urlsafe(16)})")
+    import uvicorn
+
+    app_ = create_app(index, results, token, clips or [])
+    shown = "localhost" if host in LOCAL_HOSTS else host
+    typer.echo(f"review desk on http://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("eval")
+@handle_errors
+def eval_(
+    matches: Path = typer.Option(..., "--matches", help="matches.csv from a scan (VSC 2022 format)."),
+    truth: Path = typer.Option(..., "--truth", help="Truth CSV: query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform]."),
+    evidence: Optional[Path] = typer.Option(None, "--evidence", help="Folder of evidence JSON: clip decisions use their verdicts."),
+    iou: float = typer.Option(0.5, "--iou", help="Overlap IoU a predicted segment needs to count as found."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Score matches against a truth file.
+
+    Segment AP (micro, VSC-style): predictions ranked by score are matched one to one to truth
+    segments of the same query and reference when the IoU of their [query interval] x [reference
+    interval] boxes is at least --iou (query intervals alone for stills). Clip recall and
+    false-positive rate: a clip is detected when its evidence verdict is flagged (with
+    --evidence) or when matches.csv has a row for it. Recall per transform when the truth has a
+    transform column. A query with no copy is a truth row with an empty ref_id.
+    """
+    from ..evaluate import evaluate
+
+    r = evaluate(matches, truth, evidence, iou)
+    if as_json:
+        typer.echo(json.dumps(r.to_dict(), indent=2))
+        return
+    typer.echo(f"segment AP        {r.segment_ap:.3f}  (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} truth segments found, {r.predicted_segments} predicted)")
+    typer.echo(f"clip recall       {r.clip_recall:.3f}  ({r.positives} clips with copies; decision: {r.decision})")
+    typer.echo(f"clip FP rate      {r.clip_fpr:.3f}  ({len(r.false_positives)} of {r.negatives} clips without copies)")
+    if r.per_transform:
+        typer.echo("per transform     clips  clip recall  segment recall")
+        for name, t in r.per_transform.items():
+            seg = "-" if t["segment_recall"] is None else f"{t['segment_recall']:.2f}"
+            typer.echo(f"  {name:16} {t['clips']:5}  {t['clip_recall']:11.2f}  {seg:>14}")
+    if r.missed:
+        typer.echo(f"missed            {', '.join(r.missed)}")
+    if r.false_positives:
+        typer.echo(f"false positives   {', '.join(r.false_positives)}")

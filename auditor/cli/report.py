@@ -1,0 +1,101 @@
+"""`auditor report`, `auditor verify` and `auditor provenance`: the evidence PDF, its check,
+and a clip's provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError
+from .common import LangOpt, PassphraseOpt, RedactOpt, SignOpt, app, err, handle_errors
+from .scan import report_args
+
+
+@app.command()
+@handle_errors
+def report(
+    evidence: Path = typer.Argument(..., help="An evidence JSON written by auditor scan (its .frames folder beside it)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="PDF to write (default: beside the evidence, <clip>.report[.ja].pdf)."),
+    lang: str = LangOpt,
+    redact_references: bool = RedactOpt,
+    sign: Optional[Path] = SignOpt,
+    passphrase_file: Optional[Path] = PassphraseOpt,
+    reviews: Optional[Path] = typer.Option(None, "--reviews", help="Review database (results/reviews.sqlite): adds the review trail."),
+) -> None:
+    """Render the evidence PDF for one clip from its evidence JSON alone."""
+    from ..evidence.files import read_evidence
+    from ..report.pdf import render_report
+
+    trail = None
+    if reviews is not None:
+        from ..review.store import trail_for_report
+
+        if not reviews.is_file():
+            raise UsageError(f"--reviews {reviews}: no such review database")
+        trail = trail_for_report(reviews, read_evidence(evidence).query_id)
+    path = render_report(evidence, out, **report_args(lang, redact_references, sign, passphrase_file), reviews=trail)
+    typer.echo(f"report written: {path}")
+
+
+@app.command()
+@handle_errors
+def verify(
+    pdf: Path = typer.Argument(..., help="An evidence PDF written by auditor report or scan --pdf."),
+    clip: Optional[Path] = typer.Option(None, "--clip", help="Also check that this file is the clip the report is about."),
+    trust: Optional[Path] = typer.Option(None, "--trust", help="Certificate (PEM/DER) the signature must chain to."),
+) -> None:
+    """Check a report: attached evidence vs printed hashes, the clip's SHA-256, the signature. Exit 0 only if all hold."""
+    from ..report.check import check_report
+
+    result = check_report(pdf, clip, trust)
+    for c in result.checks:
+        typer.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    if not result.ok:
+        err(f"{pdf}: report does NOT verify")
+        raise typer.Exit(1)
+    typer.echo(f"{pdf}: report verifies")
+
+
+@app.command("provenance")
+@handle_errors
+def provenance_(
+    clip: Path = typer.Argument(..., help="A video or image file."),
+    context: Optional[Path] = typer.Option(None, "--context", help="Generation context TOML (default: CLIP.context.toml if present)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a clip's provenance: Content Credentials (C2PA), container metadata, generation context."""
+    from ..errors import InputError
+    from ..media.provenance import provenance
+
+    if not clip.is_file():
+        raise InputError(clip, "file not found")
+    p = provenance(clip, context)
+    if as_json:
+        typer.echo(json.dumps(p, indent=2, ensure_ascii=False))
+        return
+    cc, box, ctx = p["content_credentials"], p["container"], p["context"]
+    typer.echo(f"file        {clip}")
+    typer.echo(f"credentials {cc['summary']}")
+    m = cc.get("active_manifest")
+    if m:
+        typer.echo(f"  generator {m['claim_generator']}; signed by {m['signer']} (issuer {m['certificate_issuer']})"
+                   + (f" at {m['signing_time']}" if m.get("signing_time") else ""))
+        for a in m["actions"]:
+            typer.echo(f"  action    {a.get('action')}" + (f" ({a['digital_source_type'].rsplit('/', 1)[-1]})" if a.get("digital_source_type") else ""))
+        typer.echo(f"  AI-generated (IPTC digital source type): {'yes' if m['ai_generated'] else 'not stated'}")
+        for ing in m["ingredients"]:
+            typer.echo(f"  ingredient {ing.get('title')} ({ing.get('relationship', '')})")
+    if box.get("readable"):
+        typer.echo(f"container   {box['codec']}, {box['width']}x{box['height']}, {box['fps']:g} fps, {box['duration_s']} s; "
+                   f"encoder {box['encoder'] or 'not recorded'}; created {box['creation_time'] or 'not recorded'}")
+    else:
+        typer.echo("container   not readable by OpenCV/FFmpeg")
+    if ctx:
+        typer.echo(f"context     user-supplied, from {ctx['source']} (sha256 {ctx['sha256'][:16]}…)")
+        for k, v in ctx["fields"].items():
+            typer.echo(f"  {k:18} {v}")
+    else:
+        typer.echo("context     none supplied")

@@ -1,0 +1,181 @@
+"""`auditor scan` and `auditor demo`: scan suspect clips, with progress, a table and a tally."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import UsageError
+from ..scan.batch import ClipStatus
+from .common import (
+    ClipModelOpt,
+    ClipPretrainedOpt,
+    ConfigOpt,
+    DeviceOpt,
+    LangOpt,
+    PassphraseOpt,
+    RedactOpt,
+    SignOpt,
+    app,
+    handle_errors,
+    resolve_config,
+)
+
+
+class ScanProgress:
+    """Progress of a batch scan on stderr: a live line on a terminal (clips done, frames per
+    second, time left), one plain line per clip otherwise, nothing with --quiet. Failures are
+    always printed, one line each."""
+
+    def __init__(self, total: int, quiet: bool = False, live: bool | None = None):
+        import time
+
+        self.total, self.quiet = total, quiet
+        self.live = sys.stderr.isatty() if live is None else live
+        self.done = self.frames = self.scanned = 0
+        self.clock = time.monotonic
+        self.start = self.clock()
+
+    def __call__(self, o) -> None:
+        self.done += 1
+        self.frames += o.frames
+        self.scanned += o.status == ClipStatus.OK
+        failed, text = _describe_scan(o)
+        elapsed = max(1e-9, self.clock() - self.start)
+        if failed:
+            self._clear()
+            typer.echo(f"auditor: [{self.done}/{self.total}] {text}", err=True)
+        if self.quiet:
+            return
+        if not self.live:
+            if not failed:
+                typer.echo(f"[{self.done}/{self.total}] {text}", err=True)
+            return
+        rate = self.scanned / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = f"{int(left // 60)}:{int(left % 60):02d}" if left == left else "-"
+        width = 24
+        filled = int(width * self.done / max(1, self.total))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} clips  "
+                f"{self.frames / elapsed:.1f} frames/s  {eta} left  {o.query_id[:30]}")
+        sys.stderr.write("\r" + line[:120].ljust(120))
+        sys.stderr.flush()
+        if self.done == self.total:
+            sys.stderr.write("\n")
+
+    def _clear(self) -> None:
+        if self.live and not self.quiet:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+
+
+def _describe_scan(o) -> tuple[bool, str]:
+    if o.status == ClipStatus.ERROR:
+        return True, f"error: {o.path}: {o.error}"
+    v = o.verdict
+    return False, f"{o.query_id}: {'flagged' if v.flagged else 'not flagged'}, {v.level} ({v.score:.3f})"
+
+
+def _render_table(outcomes) -> None:
+    headers = ("clip", "status", "flagged", "level", "score", "work")
+    rows = []
+    for o in outcomes:
+        v = o.verdict
+        ok = o.status != ClipStatus.ERROR and v is not None
+        rows.append((
+            o.query_id,
+            str(o.status),
+            ("yes" if v.flagged else "no") if ok else "-",
+            str(v.level) if ok else (o.error or "")[:60],
+            f"{v.score:.3f}" if ok else "-",
+            o.top_work or "-",
+        ))
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    for r in [headers] + rows:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+@app.command()
+@handle_errors
+def scan(
+    paths: Optional[List[str]] = typer.Argument(None, help="Suspect clips: files, folders (searched recursively) or glob patterns."),
+    index: Path = typer.Option(..., "--index", help="Index folder."),
+    out: Path = typer.Option(..., "--out", help="Folder for evidence JSON, matches.csv and summary.csv."),
+    from_list: Optional[str] = typer.Option(None, "--from-list", help="File with one path a line ('-': standard input)."),
+    force: bool = typer.Option(False, "--force", help="Scan again clips whose evidence exists for the same clip, index and parameters."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, or Ray actors (each loads the index and models once)."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray: spread clips over a Ray cluster (pip install 'auditor[ray]'; paths must be shared)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray on this machine)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (failures are still reported)."),
+    context: Optional[Path] = typer.Option(None, "--context", help="Generation context (TOML) for every clip: generator, prompt, date, who. Default: each clip's CLIP.context.toml if present."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    device: Optional[str] = DeviceOpt,
+    pdf: bool = typer.Option(False, "--pdf", help="Also write an evidence PDF beside the evidence of every flagged clip."),
+    lang: str = LangOpt,
+    redact_references: bool = RedactOpt,
+    sign: Optional[Path] = SignOpt,
+    passphrase_file: Optional[Path] = PassphraseOpt,
+) -> None:
+    """Scan suspect clips against an index (every channel it holds) and write evidence.
+
+    Re-runs skip clips already done; a bad clip is reported and the batch goes on (exit code 1)."""
+    from ..scan.batch import run_batch
+    from ..scan.inputs import expand_inputs
+
+    cfg = resolve_config(config, clip_model, clip_pretrained, device)
+    inputs = expand_inputs(paths or [], from_list)
+    if not inputs:
+        raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
+    pdf_args = report_args(lang, redact_references, sign, passphrase_file) if pdf else None
+    report = run_batch(inputs, index, out, cfg, progress=ScanProgress(len(inputs), quiet), pdf=pdf_args,
+                        force=force, workers=workers, engine=engine, address=address, context_file=context)
+    if not quiet:
+        _render_table(report.outcomes)
+    typer.echo(f"{report.count(ClipStatus.OK)} scanned, {report.count(ClipStatus.SKIPPED)} already done, "
+               f"{report.count(ClipStatus.ERROR)} failed; "
+               f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def report_args(lang: str, redact: bool, sign: Optional[Path], passphrase_file: Optional[Path]) -> dict:
+    """Check report options before any work starts (a missing font fails now, not per clip)."""
+    from ..evidence.wording import check_lang
+    from ..report.fonts import japanese_font_path
+
+    check_lang(lang)
+    if lang == "ja":
+        japanese_font_path()
+    if sign is not None and not sign.is_file():
+        raise UsageError(f"--sign {sign}: no such file")
+    passphrase = None
+    if passphrase_file is not None:
+        try:
+            passphrase = passphrase_file.read_text(encoding="utf-8").splitlines()[0].encode()
+        except (OSError, IndexError) as exc:
+            raise UsageError(f"--passphrase-file {passphrase_file}: cannot read a passphrase ({exc})") from None
+    return {"lang": lang, "redact_references": redact, "sign": sign, "passphrase": passphrase}
+
+
+@app.command()
+@handle_errors
+def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's footage, index and results.")) -> None:
+    """Make a small drawn catalogue and two suspect clips, index, scan and show the verdicts."""
+    from ..demo import run_demo
+
+    typer.echo(f"making demo footage, index and scan in {out} ...", err=True)
+    run = run_demo(out)
+    _render_table(run.scan.outcomes)
+    for o in run.scan.outcomes:
+        if o.verdict:
+            typer.echo(f"- {o.verdict.summary}")
+    typer.echo(f"catalogue  {run.folder / 'catalogue'}")
+    typer.echo(f"index      {run.index}")
+    typer.echo(f"evidence   {run.results}  (*.evidence.json, matches.csv, summary.csv)")
+    for o in run.scan.outcomes:
+        if o.report_path:
+            typer.echo(f"report     {o.report_path}  (check it: auditor verify {o.report_path})")

@@ -1,0 +1,110 @@
+"""The files a scan leaves behind, read and written in one place.
+
+- `<query_id>.evidence.json`, schema `auditor.evidence/1` (records.py); every reader of an
+  evidence file goes through `read_evidence` / `parse_evidence`;
+- `matches.csv` in the matching-track format of Meta's Video Similarity Challenge 2022:
+  `query_id,ref_id,query_start,query_end,ref_start,ref_end,score` (seconds; higher = stronger);
+- `summary.csv`, one row per input clip, including the ones that failed and why.
+All are written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reference_index.files import atomic_write_json, atomic_write_text
+
+from ..errors import InputError
+from .records import SCHEMA, Evidence
+
+MATCHES_COLUMNS = ("query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score")
+SUMMARY_COLUMNS = (
+    "query_id", "path", "status", "flagged", "level", "score", "top_work", "segments", "evidence", "error", "report",
+)
+SUFFIX = ".evidence.json"
+
+
+def evidence_path(out_dir: str | Path, query_id: str) -> Path:
+    return Path(out_dir) / f"{query_id}{SUFFIX}"
+
+
+def write_evidence(out_dir: str | Path, evidence: Evidence) -> Path:
+    path = evidence_path(out_dir, evidence.query_id)
+    atomic_write_json(path, evidence.to_json_dict())
+    return path
+
+
+def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
+    """Evidence from the bytes of an evidence file; InputError naming `source` and the problem."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(source, f"not a complete evidence JSON file ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        got = data.get("schema") if isinstance(data, dict) else None
+        raise InputError(source, f"evidence schema {got!r}, this version of auditor reads {SCHEMA!r}")
+    try:
+        return Evidence.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
+        raise InputError(source, f"evidence does not follow {SCHEMA} at '{where}': {first['msg']} "
+                                 f"(truncated or edited?)") from None
+
+
+def read_evidence(path: str | Path) -> Evidence:
+    """Read one evidence file (any written so far). InputError names the file and the problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    return parse_evidence(raw, path)
+
+
+def matches_rows(evidence: Evidence) -> list[dict]:
+    """VSC rows for every segment of one clip, strongest first."""
+    rows = [
+        {
+            "query_id": evidence.query_id,
+            "ref_id": seg.ref_id,
+            "query_start": seg.query_start,
+            "query_end": seg.query_end,
+            "ref_start": seg.ref_start,
+            "ref_end": seg.ref_end,
+            "score": seg.score,
+        }
+        for seg in evidence.segments()
+    ]
+    rows.sort(key=lambda r: -r["score"])
+    return rows
+
+
+def _csv_text(columns, rows) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def write_matches_csv(path: str | Path, rows: list[dict]) -> None:
+    formatted = [
+        {
+            **r,
+            **{k: f"{float(r[k]):.3f}" for k in ("query_start", "query_end", "ref_start", "ref_end")},
+            "score": f"{float(r['score']):.6f}",
+        }
+        for r in sorted(rows, key=lambda r: -float(r["score"]))
+    ]
+    atomic_write_text(path, _csv_text(MATCHES_COLUMNS, formatted))
+
+
+def write_summary_csv(path: str | Path, rows: list[dict]) -> None:
+    atomic_write_text(path, _csv_text(SUMMARY_COLUMNS, rows))

@@ -1,0 +1,386 @@
+"""Typed records of `auditor.evidence/1`, the evidence a scan writes for one suspect clip.
+
+These records are the public contract: `auditor schema evidence` prints the JSON Schema they
+generate, every field documented. Records are built once and never changed (frozen). Readers
+are lenient (unknown fields are ignored, fields added since the first files have defaults, so
+every file written so far still reads); the schema is strict (no field that is not documented).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .rules import Level, RuleOutcome
+
+SCHEMA = "auditor.evidence/1"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra={"additionalProperties": False},
+                              use_enum_values=False)
+
+
+class VerificationStatus(StrEnum):
+    VERIFIED = "verified"
+    NOT_VERIFIED = "not verified"
+    UNAVAILABLE = "unavailable"
+
+
+# -- the clip -------------------------------------------------------------------------------------
+class Clip(Record):
+    """The suspect clip as read."""
+
+    path: str = Field(description="Path of the clip as given to the scan.")
+    kind: Literal["video", "still"] = Field(description="A video, or a still image.")
+    sha256: str = Field(description="SHA-256 of the clip file's bytes.")
+    size_bytes: int = Field(description="Size of the clip file in bytes.")
+    width: int = Field(description="Picture width in pixels (after rotation metadata).")
+    height: int = Field(description="Picture height in pixels (after rotation metadata).")
+    fps: float = Field(description="Frame rate the container states (or measured, where it states none).")
+    duration_s: float = Field(description="Duration in seconds, from the last decoded frame's timestamp.")
+    frames_decoded: int = Field(description="Frames the decoder produced.")
+    frames_sampled: int = Field(description="Frames sampled for matching.")
+    rotation: int = Field(0, description="Rotation metadata in degrees, applied before sampling.")
+    warnings: tuple[str, ...] = Field((), description="Notes about the file (e.g. fewer frames than the header says).")
+    frames_used: dict[str, int] = Field(default_factory=dict, description="Per channel: sampled frames the channel could vouch for.")
+    frames_dropped_low_quality: dict[str, int] = Field(
+        default_factory=dict, description="Per channel that scores frame quality: frames dropped as featureless.")
+    sampling_fps: float = Field(description="Frames per second sampled from the clip.")
+    frames_embedded: int = Field(-1, description="Frames embedded; the others reused a held frame's vectors (-1: not recorded).")
+
+
+class IndexChannel(Record):
+    """How one channel of the index was searched by this scan."""
+
+    structure: str = Field(description="'flat' (exact), 'ivf' (inverted lists) or 'mih' (multi-index hash).")
+    description: str = Field(description="The structure in words, with its parameters.")
+    vectors: int = Field(description="Vectors the channel held.")
+    nprobe: int | None = Field(None, description="Inverted lists searched per query (inverted-file structures).")
+    on_gpu: bool = Field(False, description="Whether the search ran on a GPU.")
+
+
+class IndexRef(Record):
+    """The reference index the clip was scanned against."""
+
+    id: str = Field(description="The index's id (fixed when the index was created).")
+    path: str = Field(description="Folder of the index.")
+    manifest_sha256: str = Field(description="SHA-256 of the index's manifest.json: names every file of the generation.")
+    generation: int = Field(description="Generation of the index that was read.")
+    counts: dict[str, int] = Field(default_factory=dict, description="Works, videos and frames in the catalogue.")
+    channels: dict[str, IndexChannel] = Field(default_factory=dict, description="Per channel: the structure searched.")
+
+
+class Tool(Record):
+    """What produced the evidence, with every parameter."""
+
+    name: str = Field("auditor", description="The tool's name.")
+    version: str = Field(description="The tool's version.")
+    channels: dict[str, dict[str, Any]] = Field(
+        description="Per channel: its fingerprint (id, model or algorithm, weights hash, preprocessing, source).")
+    parameters: dict[str, Any] = Field(description="The whole resolved configuration the scan ran with.")
+    libraries: dict[str, str] = Field(default_factory=dict, description="Versions of Python and the libraries used.")
+
+
+class Runtime(Record):
+    """How the scan ran: it does not change the evidence, it explains its speed."""
+
+    devices: dict[str, str] = Field(default_factory=dict, description="Per channel: the device it ran on.")
+    threads: dict[str, int | None] = Field(default_factory=dict, description="Threads of FAISS, OpenCV and torch.")
+    elapsed_s: float | None = Field(None, description="Seconds the scan of this clip took.")
+
+
+# -- matches --------------------------------------------------------------------------------------
+class ChannelStat(Record):
+    """A channel's summary statistic over a segment's frames."""
+
+    frames: int = Field(description="Frames of the segment this channel hit.")
+    statistic: str = Field(description="The statistic's name, e.g. 'median_distance' (PDQ bits), 'median_similarity'.")
+    value: float = Field(description="Its value.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_first_files(cls, data):
+        # files written before 2026-11-25 store {"frames": n, "<statistic>": value}
+        if isinstance(data, dict) and "statistic" not in data:
+            rest = {k: v for k, v in data.items() if k != "frames"}
+            if len(rest) == 1:
+                (name, value), = rest.items()
+                return {"frames": data.get("frames", 0), "statistic": name, "value": value}
+        return data
+
+
+class Pair(Record):
+    """One query frame of a segment with its best reference frame."""
+
+    query_t: float = Field(description="Time in the suspect clip (s).")
+    ref_t: float = Field(description="Time in the reference (s; 0 for a still).")
+    channel: str = Field(description="The channel of this hit.")
+    raw: float = Field(description="The channel's raw score (Hamming distance, votes or cosine similarity).")
+    similarity: float = Field(description="The raw score mapped to [0, 1], higher = closer.")
+    variant: str = Field("original", description="Which variant of the query frame matched (e.g. flip_horizontal).")
+
+
+class PairCheck(Record):
+    """Geometric verification of one frame pair: SIFT, ratio test, RANSAC affine."""
+
+    query_t: float = Field(description="Time in the suspect clip (s).")
+    ref_t: float = Field(description="Time in the reference (s).")
+    variant: str = Field(description="How the query frame was turned before matching.")
+    keypoints: tuple[int, int] = Field(description="SIFT keypoints found in the query and reference frames.")
+    matches: int = Field(description="Matches passing the ratio test.")
+    inliers: int = Field(description="Matches the fitted transform explains.")
+    inlier_ratio: float = Field(description="inliers / matches.")
+    transform: list[list[float]] | None = Field(description="The affine transform (2x3), query pixels to reference pixels.")
+    scales: tuple[float, float] | None = Field(None, description="The transform's two scales, larger first.")
+    points: list[list[float]] = Field(description="Inlier coordinates [qx, qy, rx, ry] in the sampled frames' pixels.")
+    frame_sizes: list[list[int]] = Field(description="[[query w, h], [reference w, h]] of the sampled frames.")
+    verified: bool | None = Field(None, description="Whether this pair passed the pair rule (see parameters.verify).")
+
+
+class Verification(Record):
+    """Geometric verification of a segment's strongest frame pairs."""
+
+    status: VerificationStatus = Field(description="verified, not verified, or unavailable (with the reason).")
+    reason: str | None = Field(None, description="Why verification was unavailable.")
+    method: str | None = Field(None, description="The method in words.")
+    pairs_checked: int = Field(0, description="Frame pairs checked.")
+    pairs_verified: int = Field(0, description="Frame pairs that passed the pair rule.")
+    rule: str | None = Field(None, description="The pair rule in English (reports render it from parameters.verify).")
+    median_inliers: float | None = Field(None, description="Median inliers over the pairs checked.")
+    pairs: tuple[PairCheck, ...] = Field((), description="Every pair checked.")
+
+
+class ImageFile(Record):
+    """A frame picture saved beside the evidence."""
+
+    file: str = Field(description="Path relative to the evidence file's folder.")
+    sha256: str = Field(description="SHA-256 of the file.")
+    width: int = Field(description="Width of the frame in pixels.")
+    height: int = Field(description="Height of the frame in pixels.")
+
+
+class Exhibit(Record):
+    """A suspect frame and its reference frame, as the report shows them side by side."""
+
+    query_t: float = Field(description="Time in the suspect clip (s).")
+    ref_t: float = Field(description="Time in the reference (s).")
+    verification_pair: int | None = Field(None, description="Index into the segment's verification pairs, if checked.")
+    query_image: ImageFile = Field(description="The suspect frame.")
+    ref_image: ImageFile | None = Field(None, description="The reference frame (none when it could not be decoded).")
+    ref_unavailable: str | None = Field(None, description="Why the reference frame is not shown.")
+
+
+class SegmentSummary(Record):
+    """A run of suspect-clip time that matches one reference at a steady time offset."""
+
+    ref_id: str = Field(description="The reference video or still.")
+    work: str = Field(description="The work the reference belongs to.")
+    kind: Literal["video", "still"] = Field(description="Whether the reference is a video or a still.")
+    query_start: float = Field(description="Start in the suspect clip (s).")
+    query_end: float = Field(description="End in the suspect clip (s).")
+    ref_start: float = Field(description="Start in the reference (s; 0 for a still).")
+    ref_end: float = Field(description="End in the reference (s; 0 for a still).")
+    score: float = Field(description="Mean similarity of the segment's pairs, in [0, 1]; higher = stronger.")
+    level: Level = Field(description="The level its rules give it.")
+    rule: str = Field(description="The decisive rules in English (reports render them from `rules`).")
+    rules: tuple[RuleOutcome, ...] = Field((), description="Every rule applied to the segment, with its outcome.")
+    channels: tuple[str, ...] = Field(description="Channels that agree on the segment ('local' when verification did).")
+    channel_stats: dict[str, ChannelStat] = Field(description="Per channel: its summary statistic over the segment.")
+    speed: float | None = Field(None, description="Reference seconds per suspect second (videos only).")
+    p_value: float | None = Field(None, description="Probability that unrelated footage matches this well (calibrated indexes).")
+    p_value_at_floor: bool | None = Field(None, description="True: the p-value is below the stated floor, not equal to it.")
+    log10_p_value: float | None = Field(None, description="log10 of the p-value.")
+    expected_false_matches: float | None = Field(None, description="p-value x the (frame, reference) trials of the scan.")
+    verification: Verification | None = Field(None, description="Geometric verification, when it ran.")
+    exhibits: tuple[Exhibit, ...] = Field((), description="Frame pictures kept for the report.")
+    frames: int = Field(0, description="Query frames in the segment.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _speed_from_first_files(cls, data):
+        # files written before 2026-11-25 keep the speed among the channel statistics
+        if isinstance(data, dict) and isinstance(data.get("channel_stats"), dict) and "speed" in data["channel_stats"]:
+            stats = dict(data["channel_stats"])
+            data = {**data, "channel_stats": stats, "speed": data.get("speed", stats.pop("speed"))}
+        return data
+
+
+class Segment(SegmentSummary):
+    """A segment with its frame pairs."""
+
+    pairs: tuple[Pair, ...] = Field((), description="Each query frame's best pair, in time order.")
+
+
+class Work(Record):
+    """Totals for one work the clip matches."""
+
+    work: str = Field(description="The work's title as catalogued.")
+    owner: str = Field(description="Its rights holder.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="The catalogue's metadata of the work.")
+    level: Level = Field(description="The level of its strongest segment.")
+    best_score: float = Field(description="Score of its strongest segment.")
+    matched_seconds: float = Field(description="Seconds of the clip its segments cover (overlaps counted once).")
+    share_of_clip: float | None = Field(description="matched_seconds / clip duration.")
+    channels: tuple[str, ...] = Field(description="Channels that agree on any of its segments.")
+    p_value: float | None = Field(None, description="p-value of its strongest segment.")
+    expected_false_matches: float | None = Field(None, description="Expected false matches of its strongest segment.")
+    best_segment: SegmentSummary = Field(description="Its strongest segment, without pairs.")
+    segments: tuple[Segment, ...] = Field(description="Its segments, strongest first.")
+
+
+class Verdict(Record):
+    """The clip's verdict: its strongest segment's level, and whether that flags the clip."""
+
+    flagged: bool = Field(description="Whether the level is one of parameters.verdict.flag_levels.")
+    level: Level = Field(description="Level of the strongest segment ('no match' without one).")
+    score: float = Field(description="Score of the strongest segment (0 without one).")
+    p_value: float | None = Field(None, description="p-value of the strongest segment.")
+    p_value_at_floor: bool | None = Field(None, description="True: below the stated floor.")
+    log10_p_value: float | None = Field(None, description="log10 of the p-value.")
+    expected_false_matches: float | None = Field(None, description="Expected false matches of the strongest segment.")
+    rule: str = Field(description="The decisive rules in English.")
+    rules: tuple[RuleOutcome, ...] = Field((), description="The strongest segment's decisive outcomes and the flag rule.")
+    summary: str = Field(description="The verdict in one English sentence (reports render their own language).")
+
+
+class Calibration(Record):
+    """Whether p-values were computed, how, and over how many trials."""
+
+    calibrated: bool = Field(description="Whether the index had null distributions for every channel scanned.")
+    method: str = Field(description="How the null distributions were made and p-values computed.")
+    trials: int = Field(description="(query frame, reference video) trials of the scan: expected false matches = p x trials.")
+
+
+class Reference(Record):
+    """A reference file a segment cites."""
+
+    work: str | None = Field(None, description="Its work.")
+    kind: str | None = Field(None, description="video or still.")
+    path: str | None = Field(None, description="Where the catalogue says it is.")
+    sha256: str | None = Field(None, description="SHA-256 of the file when it was indexed.")
+    duration_s: float | None = Field(None, description="Its duration (s).")
+
+
+class FrameMatch(Record):
+    """One of a query frame's top matches in one channel."""
+
+    ref_id: str = Field(description="The reference.")
+    ref_t: float = Field(description="Time in the reference (s).")
+    raw: float = Field(description="The channel's raw score.")
+    similarity: float = Field(description="The score mapped to [0, 1].")
+    variant: str = Field("original", description="Which variant of the query frame matched.")
+    hit: bool = Field(description="Whether it passes the channel's hit threshold.")
+
+
+class Frame(Record):
+    """One sampled frame of the clip and its top matches per channel."""
+
+    index: int = Field(description="Position among the sampled frames.")
+    t: float = Field(description="Time in the clip (s).")
+    quality: dict[str, float] = Field(default_factory=dict, description="Per channel that scores it: the frame's quality.")
+    used: dict[str, bool] = Field(default_factory=dict, description="Per channel: whether the frame was searched.")
+    top: dict[str, tuple[FrameMatch, ...]] = Field(default_factory=dict, description="Per channel: its top matches.")
+
+
+# -- provenance ------------------------------------------------------------------------------------
+class ActiveManifest(Record):
+    """The active C2PA manifest, summarised."""
+
+    label: str | None = Field(None, description="Manifest label.")
+    title: str | None = Field(None, description="Title the manifest gives the asset.")
+    claim_generator: str | None = Field(None, description="Software that made the claim.")
+    signer: str | None = Field(None, description="Common name of the signing certificate.")
+    certificate_issuer: str | None = Field(None, description="Issuer of the signing certificate.")
+    signing_time: str | None = Field(None, description="Signing time, when stated.")
+    signature_algorithm: str | None = Field(None, description="Signature algorithm.")
+    actions: tuple[dict[str, str], ...] = Field((), description="c2pa.actions: action, digital source type, software agent, when.")
+    digital_source_types: tuple[str, ...] = Field((), description="IPTC digital source types the actions state.")
+    ai_generated: bool = Field(False, description="Whether a source type says trained-algorithmic (AI) media.")
+    ingredients: tuple[dict[str, str], ...] = Field((), description="Ingredients: title, format, relationship, instance id.")
+
+
+class ContentCredentials(Record):
+    """The clip's C2PA Content Credentials as read and validated."""
+
+    status: Literal["valid", "invalid", "absent", "unreadable", "unsupported"] = Field(description="Outcome of reading.")
+    summary: str = Field(description="The outcome in English.")
+    library: str | None = Field(None, description="The C2PA library used.")
+    validation_state: str | None = Field(None, description="The library's validation state.")
+    signer_trusted: bool | None = Field(None, description="Whether the signer is on a trust list the library knows.")
+    reasons: tuple[Any, ...] = Field((), description="Validation failures (code, explanation) or read errors.")
+    active_manifest: ActiveManifest | None = Field(None, description="The active manifest, summarised.")
+    manifests: int | None = Field(None, description="Manifests in the store.")
+
+
+class Container(Record):
+    """What the container itself states."""
+
+    readable: bool = Field(description="Whether OpenCV/FFmpeg could open it.")
+    container: str | None = Field(None, description="Container type, from the file name.")
+    codec: str | None = Field(None, description="Video codec (FourCC).")
+    width: int | None = Field(None, description="Width the container states.")
+    height: int | None = Field(None, description="Height the container states.")
+    fps: float | None = Field(None, description="Frame rate the container states.")
+    frame_count: int | None = Field(None, description="Frame count the container states.")
+    duration_s: float | None = Field(None, description="frame_count / fps.")
+    reader: str | None = Field(None, description="What read it.")
+    creation_time: str | None = Field(None, description="Creation time in the MP4 header, if any.")
+    encoder: str | None = Field(None, description="Encoder tag, if any.")
+
+
+class Context(Record):
+    """Generation context the user supplied (not verified)."""
+
+    user_supplied: bool = Field(True, description="Always true: this is the user's statement.")
+    source: str = Field(description="The context file.")
+    sha256: str = Field(description="SHA-256 of the context file.")
+    text: str = Field(description="The file verbatim.")
+    fields: dict[str, Any] = Field(description="Its fields as parsed.")
+
+
+class Provenance(Record):
+    """Where the clip says it came from."""
+
+    content_credentials: ContentCredentials = Field(description="C2PA Content Credentials.")
+    container: Container = Field(description="Container metadata.")
+    context: Context | None = Field(None, description="User-supplied generation context, if any.")
+
+
+# -- the evidence ----------------------------------------------------------------------------------
+class Evidence(Record):
+    """Evidence for one suspect clip (schema auditor.evidence/1)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, title="auditor.evidence/1",
+                              json_schema_extra={"additionalProperties": False})
+
+    schema_: Literal["auditor.evidence/1"] = Field(SCHEMA, alias="schema", description="Always 'auditor.evidence/1'.")
+    query_id: str = Field(description="The clip's id in matches.csv: its file stem (made unique within a batch).")
+    created_utc: str = Field(description="When the scan finished (UTC, ISO 8601).")
+    clip: Clip = Field(description="The suspect clip.")
+    index: IndexRef = Field(description="The reference index.")
+    tool: Tool = Field(description="The tool, channels and every parameter.")
+    runtime: Runtime | None = Field(None, description="How the scan ran (threads, devices, time).")
+    verdict: Verdict = Field(description="The verdict.")
+    calibration: Calibration | None = Field(None, description="Calibration of p-values.")
+    works: tuple[Work, ...] = Field(description="Works the clip matches, strongest first.")
+    references: dict[str, Reference] = Field(default_factory=dict, description="Reference files the segments cite.")
+    rejected_segments: tuple[SegmentSummary, ...] = Field(
+        (), description="Segments only channels that need geometric verification supported, and that it refuted.")
+    frames: tuple[Frame, ...] = Field(description="Every sampled frame with its top matches.")
+    provenance: Provenance | None = Field(None, description="Where the clip says it came from.")
+
+    def segments(self) -> list[Segment]:
+        """Every kept segment, work by work."""
+        return [s for w in self.works for s in w.segments]
+
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of auditor.evidence/1 (draft 2020-12)."""
+    schema = Evidence.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

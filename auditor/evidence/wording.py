@@ -1,0 +1,189 @@
+"""Sentences rendered from the evidence's structured fields, in English and Japanese.
+
+Rules are data (rules.py); where they are shown (the evidence's English `rule` and `summary`
+fields, the PDF, the review desk) their sentences are rendered here, in the reader's language.
+A channel's statistic is named in the words its channel declares.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..channels import channel_class
+from ..errors import UsageError
+from .rules import Comparison, Effect, Level, RuleOutcome
+
+LANGS = ("en", "ja")
+
+LEVEL_NAMES = {
+    "en": {level: str(level) for level in Level},
+    "ja": {
+        Level.NEAR_IDENTICAL: "ほぼ同一の複製",
+        Level.STRONG: "強い類似",
+        Level.WEAK: "弱い類似",
+        Level.NONE: "一致なし",
+    },
+}
+
+# measures that are not a channel's statistic: (label, unit) per language
+MEASURES = {
+    "en": {
+        "segment.frames": ("frames in the segment", ""),
+        "verification.verified_share": ("share of frame pairs verified geometrically", ""),
+        "verification.median_inliers": ("median RANSAC inliers of the checked frame pairs", ""),
+        "calibration.expected_false_matches": ("expected false matches by chance", ""),
+        "verdict.level": ("level", ""),
+    },
+    "ja": {
+        "segment.frames": ("区間のフレーム数", ""),
+        "verification.verified_share": ("幾何学的検証を通ったフレーム対の割合", ""),
+        "verification.median_inliers": ("検証したフレーム対の RANSAC インライア数の中央値", ""),
+        "calibration.expected_false_matches": ("偶然の一致の期待件数", ""),
+        "verdict.level": ("水準", ""),
+    },
+}
+
+WORDS = {
+    "en": {
+        "over": " over {n} frames",
+        "needs": " (needs {n} frames)",
+        "not_in": "not in",
+        "grant": "{level}",
+        "grant_failed": "not met",
+        "cap": "within the limit",
+        "cap_failed": "held at {level}",
+        "require": "kept",
+        "require_failed": "segment dropped",
+        "flag": "flagged",
+        "flag_failed": "not flagged",
+        "join": "; ",
+        "verdict_match": "Seconds {qs:.1f}–{qe:.1f} of {clip} match {where} ({work}, {owner}): {level}.",
+        "where_video": "seconds {rs:.1f}–{re:.1f} of {ref}",
+        "where_still": "the still {ref}",
+        "verdict_more": " {n} further segment(s) follow.",
+        "verdict_p": " Unrelated footage matches this well with probability {bound}{p} "
+                     "({bound}{e} expected false matches in this scan).",
+        "below": "below ",
+        "verdict_none": "No part of {clip} matches the reference index.",
+        "rule_none": "no segment: no run of consecutive frames matched one reference at a steady time offset",
+    },
+    "ja": {
+        "over": "（{n} フレーム）",
+        "needs": "（{n} フレーム以上が必要）",
+        "not_in": "に含まれない：",
+        "grant": "{level}",
+        "grant_failed": "満たさない",
+        "cap": "上限内",
+        "cap_failed": "{level}にとどめる",
+        "require": "採用",
+        "require_failed": "区間を採らない",
+        "flag": "指摘する",
+        "flag_failed": "指摘しない",
+        "join": "。",
+        "verdict_match": "{clip} の {qs:.1f}–{qe:.1f} 秒は {where}（{work}、{owner}）と一致します：{level}。",
+        "where_video": "{ref} の {rs:.1f}–{re:.1f} 秒",
+        "where_still": "静止画 {ref}",
+        "verdict_more": "ほかに {n} 件の一致区間があります。",
+        "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
+        "below": " 未満",
+        "verdict_none": "{clip} のどの部分も参照インデックスと一致しません。",
+        "rule_none": "一致区間なし：一つの参照と一定の時間差で連続して一致するフレームがありません",
+    },
+}
+
+_FAILED = {Comparison.LE: ">", Comparison.GE: "<"}
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise UsageError(f"--lang {lang!r}: choose one of {', '.join(LANGS)}")
+    return lang
+
+
+def level_name(level: Level | str, lang: str) -> str:
+    try:
+        return LEVEL_NAMES[lang][Level(level)]
+    except ValueError:
+        return str(level)
+
+
+def number(x: float) -> str:
+    """A measured value or threshold as a reader wants it: whole numbers whole, small ones in
+    three significant digits, the rest to three decimals."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
+        return str(x)
+    if float(x).is_integer():
+        return str(int(x))
+    if abs(x) < 0.01 or abs(x) >= 1e6:
+        return f"{x:.3g}"
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def measure_words(measure: str, lang: str) -> tuple[str, str]:
+    """(label, unit) of a measure: a channel's statistic in the words its channel declares,
+    the decision's own measures from the table above, else the measure's name."""
+    if measure in MEASURES[lang]:
+        return MEASURES[lang][measure]
+    channel = measure.split(".", 1)[0]
+    try:
+        words = channel_class(channel).words
+    except UsageError:  # a plugin channel not installed here
+        return measure, ""
+    return words["label"].get(lang, measure), words["unit"].get(lang, "")
+
+
+def outcome_sentence(o: RuleOutcome, lang: str) -> str:
+    """One rule's outcome, e.g. 'PDQ median Hamming distance 6 <= 20 bits over 12 frames: near-identical copy'."""
+    w = WORDS[lang]
+    label, unit = measure_words(o.measure, lang)
+    unit = f" {unit}" if unit else ""
+    if o.comparison == Comparison.IN:
+        levels = ", ".join(level_name(x, lang) for x in o.threshold)
+        cmp = "in" if o.passed else w["not_in"]
+        body = f"{label} {level_name(o.measured, lang)} {cmp} [{levels}]"
+    else:
+        cmp = str(o.comparison) if o.passed or o.measured is None else _FAILED[o.comparison]
+        measured = "–" if o.measured is None else number(o.measured)
+        body = f"{label} {measured} {cmp} {number(o.threshold)}{unit}"
+    if o.frames is not None and o.measure != "segment.frames":
+        body += w["over"].format(n=o.frames)
+    if o.min_frames is not None and o.frames is not None and o.frames < o.min_frames:
+        body += w["needs"].format(n=o.min_frames)
+    key = {Effect.GRANT: "grant", Effect.CAP: "cap", Effect.REQUIRE: "require", Effect.FLAG: "flag"}[o.effect]
+    result = w[key if o.passed else f"{key}_failed"].format(level=level_name(o.level, lang) if o.level else "")
+    return f"{body}: {result}"
+
+
+def rule_text(outcomes, lang: str = "en") -> str:
+    """The decisive outcomes as one text (all outcomes when none is marked decisive)."""
+    chosen = [o for o in outcomes if o.decisive] or list(outcomes)
+    if not chosen:
+        return WORDS[lang]["rule_none"]
+    return WORDS[lang]["join"].join(outcome_sentence(o, lang) for o in chosen)
+
+
+def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_segments: int, p_value: float | None,
+                     p_value_at_floor: bool | None, expected_false_matches: float | None, lang: str = "en") -> str:
+    """The verdict in one sentence. `best`: the strongest segment (a record with query_start,
+    query_end, kind, ref_id, ref_start, ref_end, level), or None."""
+    w = WORDS[lang]
+    if best is None:
+        return w["verdict_none"].format(clip=clip)
+    where = (w["where_still"].format(ref=best.ref_id) if best.kind == "still"
+             else w["where_video"].format(ref=best.ref_id, rs=best.ref_start, re=best.ref_end))
+    text = w["verdict_match"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
+                                     owner=owner, level=level_name(best.level, lang))
+    if n_segments > 1:
+        text += w["verdict_more"].format(n=n_segments - 1)
+    if p_value is not None:
+        bound = w["below"] if p_value_at_floor else ""
+        text += w["verdict_p"].format(bound=bound, p=f"{p_value:.2g}", e=f"{expected_false_matches:.2g}")
+    return text
+
+
+def channel_description(name: str, lang: str) -> str:
+    """What a channel sees, in the words it declares ('' for a channel not installed here)."""
+    try:
+        return channel_class(name).words["description"].get(lang, "")
+    except UsageError:
+        return ""

@@ -1,0 +1,135 @@
+"""Calibration: building the null distributions p-values are drawn from, and storing them.
+
+A null distribution holds, per channel, the best score a frame known to be unrelated to the
+catalogue reaches against it. It comes from a background set the user supplies (footage that
+contains none of the catalogue), or, when none is given, from the index itself by leaving one
+work out: each work's frames are searched against the other works only. How p-values are
+computed from them is auditor/match/calibration.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from reference_index import IndexWriter, ReferenceIndex
+
+from ..channels import Channel, Embeddings, open_for_index
+from ..errors import InputError, UsageError
+from ..match.calibration import FORMAT
+from ..scan.pipeline import embed_file
+
+
+def _best_raw(ch: Channel, emb: Embeddings, search, worst: float, k: int = 1) -> list[float]:
+    rows, ranked = ch.candidates(emb, search, k)
+    return [cands[0][1] if cands else worst for cands in ranked]
+
+
+def _excluding(index: ReferenceIndex, name: str, exclude: np.ndarray, margin: int):
+    """A search function that never returns the excluded frames."""
+
+    def search(vectors: np.ndarray, k: int):
+        scores, ids = index.search(name, vectors, k + margin)
+        ok = (ids >= 0) & ~np.isin(ids, exclude)
+        out_s = np.zeros((len(ids), k), dtype=scores.dtype)
+        out_i = np.full((len(ids), k), -1, dtype=np.int64)
+        for r in range(len(ids)):
+            sel = np.nonzero(ok[r])[0][:k]
+            out_s[r, : len(sel)] = scores[r, sel]
+            out_i[r, : len(sel)] = ids[r, sel]
+        return out_s, out_i
+
+    return search
+
+
+def _stored_embeddings(index: ReferenceIndex, name: str, ch: Channel, frame_ids: np.ndarray) -> Embeddings:
+    rows, vectors = index.frame_vectors(name, frame_ids)
+    n = len(frame_ids)
+    keep = np.zeros(n, dtype=bool)
+    keep[rows] = True
+    if ch.per_frame == "many":
+        return Embeddings(vectors, keep, None, None, rows)
+    full = np.zeros((n, vectors.shape[1] if len(vectors) else ch.vector_width), dtype=ch.vector_dtype)
+    full[rows] = vectors
+    return Embeddings(full, keep)
+
+
+def calibrate(
+    index_path: str | Path,
+    config: dict,
+    background: list[str | Path] | None = None,
+    frames_per_work: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Build null distributions and store them in the index. Returns what was stored.
+    `frames_per_work` and `seed` default to the [calibration] configuration."""
+    cal = config["calibration"]
+    frames_per_work = int(cal["frames_per_work"] if frames_per_work is None else frames_per_work)
+    seed = int(cal["seed"] if seed is None else seed)
+    margin = int(cal["exclude_margin"])
+    index = ReferenceIndex.open(index_path)
+    try:
+        channels = open_for_index(index, config)
+        worst = {name: ch.meaning(config).worst for name, ch in channels.items()}
+        samples: dict[str, list[float]] = {name: [] for name in channels}
+        sources = []
+        if background:
+            fps = float(config["sampling"]["query"]["fps"])
+            for path in background:
+                try:
+                    emb = embed_file(path, fps, channels, config, query=True)
+                except InputError as exc:
+                    if progress:
+                        progress(f"skipped {exc}")
+                    continue
+                for name, ch in channels.items():
+                    samples[name] += _best_raw(ch, emb.embeddings[name], lambda v, k, n=name: index.search(n, v, k),
+                                               worst[name])
+                sources.append({"path": str(path), "sha256": emb.info.sha256, "frames": emb.n_frames})
+                if progress:
+                    progress(f"background {path}: {emb.n_frames} frames")
+            if not sources:
+                raise UsageError("no background clip could be read")
+            method, variants_in_null = "background", True
+        else:
+            works = index.work_frame_ids()
+            if len(works) < 2:
+                raise UsageError(
+                    f"{index_path}: leave-one-work-out needs at least two works in the index; give --background footage"
+                )
+            rng = np.random.default_rng(seed)
+            for work, fids in sorted(works.items()):
+                take = np.sort(rng.choice(fids, min(len(fids), frames_per_work), replace=False))
+                for name, ch in channels.items():
+                    emb = _stored_embeddings(index, name, ch, take)
+                    samples[name] += _best_raw(ch, emb, _excluding(index, name, fids, margin), worst[name])
+                sources.append({"work": work, "frames": int(len(take))})
+                if progress:
+                    progress(f"left out {work}: {len(take)} frames")
+            method, variants_in_null = "leave-one-work-out", False
+        data = {
+            "format": FORMAT,
+            "method": method,
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": seed,
+            "sources": sources,
+            "channels": {
+                name: {
+                    "fingerprint_id": ch.fingerprint()["id"],
+                    "higher_is_better": ch.raw_higher_is_better,
+                    # the query's variants (flips, rotations) were searched for the null too
+                    "variants_in_null": variants_in_null,
+                    "samples": sorted(float(x) for x in samples[name]),
+                }
+                for name, ch in channels.items()
+            },
+        }
+    finally:
+        index.close()
+    with IndexWriter(index_path) as w:
+        w.set_calibration(data)
+    return data

@@ -1,0 +1,171 @@
+"""The one decision: segments, their verification and their calibration -> levels and a verdict.
+
+`decide` is a pure function. It applies the rules of a `Policy` (rules as data, built once from
+the configuration and the channels' own declarations) to every segment, sorts once, and returns
+new records; nothing it is given is changed. A segment's level is the strongest level a rule
+grants it:
+
+- the channels' rules (e.g. PDQ's median distance, CLIP's median similarity), each declared by
+  its channel with thresholds from `[channels.<name>]`;
+- geometric verification: a verified segment is at least a strong resemblance, a near-identical
+  copy when its median pair has enough inliers (`[verify]`);
+- any segment at all is a weak resemblance;
+
+then a segment too likely by chance is held at weak resemblance (`[calibration]`), and a segment
+that only channels needing verification support, and that verification refuted, is dropped. The
+clip's verdict is its strongest segment's level; it is flagged when that level is one of
+`verdict.flag_levels`. Every rule applied is kept as a `RuleOutcome` in the evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from ..channels import Meaning
+from ..evidence.records import ChannelStat, Verification, VerificationStatus
+from ..evidence.rules import Comparison, Effect, Level, Rule, RuleOutcome
+from .calibration import SegmentCalibration
+from .segments import Segment
+
+LOCAL = "local"  # the name segments list among their channels when geometric verification agrees
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules a decision applies (see the module docstring)."""
+
+    channel_rules: Mapping[str, tuple[Rule, ...]]
+    needs_verification: frozenset[str]
+    any_segment: Rule
+    verified: Rule
+    verified_near_identical: Rule
+    verification_required: Rule
+    chance: Rule
+    flag: Rule
+
+    @classmethod
+    def from_config(cls, config: dict, meanings: Mapping[str, Meaning]) -> "Policy":
+        v, cal = config["verify"], config["calibration"]
+        share = float(v["min_verified_share"])
+        return cls(
+            channel_rules={name: tuple(m.rules) for name, m in meanings.items()},
+            needs_verification=frozenset(name for name, m in meanings.items() if m.needs_verification),
+            any_segment=Rule("segment.any", Effect.GRANT, "segment.frames", Comparison.GE,
+                             float(config["segments"]["min_frames"]), "segments.min_frames", Level.WEAK),
+            verified=Rule("verification.verified", Effect.GRANT, "verification.verified_share", Comparison.GE,
+                          share, "verify.min_verified_share", Level.STRONG),
+            verified_near_identical=Rule("verification.near_identical", Effect.GRANT, "verification.median_inliers",
+                                         Comparison.GE, float(v["near_identical_min_inliers"]),
+                                         "verify.near_identical_min_inliers", Level.NEAR_IDENTICAL),
+            verification_required=Rule("verification.required", Effect.REQUIRE, "verification.verified_share",
+                                       Comparison.GE, share, "verify.min_verified_share"),
+            chance=Rule("calibration.chance", Effect.CAP, "calibration.expected_false_matches", Comparison.LE,
+                        float(cal["max_expected_false_matches"]), "calibration.max_expected_false_matches", Level.WEAK),
+            flag=Rule("verdict.flag", Effect.FLAG, "verdict.level", Comparison.IN,
+                      tuple(str(x) for x in config["verdict"]["flag_levels"]), "verdict.flag_levels"),
+        )
+
+    def channel_outcomes(self, stats: Mapping[str, ChannelStat]) -> list[RuleOutcome]:
+        """The channels' own rules applied to a segment's statistics."""
+        return [
+            rule.evaluate(stat.value, stat.frames)
+            for name, stat in stats.items()
+            for rule in self.channel_rules.get(name, ())
+        ]
+
+    def channel_rank(self, stats: Mapping[str, ChannelStat]) -> int:
+        """The rank (0 = strongest) of the level the channels' rules alone give: how alignment
+        chooses between overlapping candidate segments, and how segments queue for verification."""
+        return min([Level.WEAK.rank] + [o.level.rank for o in self.channel_outcomes(stats) if o.passed])
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A segment with what the decision made of it."""
+
+    segment: Segment
+    level: Level
+    outcomes: tuple[RuleOutcome, ...]
+    channels: tuple[str, ...]
+    verification: Verification | None = None
+    calibration: SegmentCalibration | None = None
+
+    @property
+    def decisive(self) -> tuple[RuleOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.decisive)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Kept segments strongest first, rejected ones, and the verdict."""
+
+    segments: tuple[Decided, ...]
+    rejected: tuple[Decided, ...]
+    level: Level
+    flagged: bool
+    flag_outcome: RuleOutcome
+
+    @property
+    def best(self) -> Decided | None:
+        return self.segments[0] if self.segments else None
+
+    @property
+    def verdict_outcomes(self) -> tuple[RuleOutcome, ...]:
+        """What decided the verdict: the strongest segment's decisive outcomes, then the flag rule."""
+        return (self.best.decisive if self.best else ()) + (self.flag_outcome,)
+
+
+def _decide_one(segment: Segment, verification: Verification | None, calibration: SegmentCalibration | None,
+                policy: Policy) -> tuple[Decided, bool]:
+    """(the decided segment, whether it is kept)."""
+    outcomes = [policy.any_segment.evaluate(float(len(segment.pairs)))] + policy.channel_outcomes(segment.stats)
+    channels = segment.channels
+    kept = True
+    if verification is not None and verification.status != VerificationStatus.UNAVAILABLE:
+        verified = verification.status == VerificationStatus.VERIFIED
+        share = verification.pairs_verified / verification.pairs_checked if verification.pairs_checked else 0.0
+        outcomes.append(policy.verified.evaluate(share, precondition=verified))
+        outcomes.append(policy.verified_near_identical.evaluate(verification.median_inliers, precondition=verified))
+        if channels and set(channels) <= policy.needs_verification:  # only votes-like channels support it
+            required = policy.verification_required.evaluate(share, precondition=verified)
+            outcomes.append(required)
+            kept = required.passed
+        if verified and LOCAL not in channels:
+            channels = channels + (LOCAL,)
+    if kept and calibration is not None and calibration.expected_false_matches is not None:
+        outcomes.append(policy.chance.evaluate(calibration.expected_false_matches))
+    granted = min((o.level for o in outcomes if o.effect == Effect.GRANT and o.passed), key=lambda lv: lv.rank)
+    level = granted
+    for o in outcomes:
+        if o.effect == Effect.CAP and not o.passed and o.level.rank > level.rank:
+            level = o.level
+    marked = tuple(
+        o.model_copy(update={"decisive": True}) if (
+            (o.effect == Effect.GRANT and o.passed and o.level == granted)
+            or (o.effect == Effect.CAP and not o.passed and o.level == level and level != granted)
+            or (o.effect == Effect.REQUIRE and not o.passed)
+        ) else o
+        for o in outcomes
+    )
+    decided = Decided(segment, level, marked, channels, verification, calibration if kept else None)
+    return decided, kept
+
+
+def decide(
+    segments: Sequence[Segment],
+    verification: Mapping[int, Verification],
+    calibration: Mapping[int, SegmentCalibration],
+    policy: Policy,
+) -> Decision:
+    """Levels and verdict (see the module docstring). `verification` and `calibration` are keyed
+    by `Segment.key`; a segment without an entry was not verified or not calibrated."""
+    kept: list[Decided] = []
+    rejected: list[Decided] = []
+    for s in segments:
+        decided, keep = _decide_one(s, verification.get(s.key), calibration.get(s.key), policy)
+        (kept if keep else rejected).append(decided)
+    kept.sort(key=lambda d: (d.level.rank, -d.segment.score, d.segment.query_start, d.segment.key))
+    level = kept[0].level if kept else Level.NONE
+    flag = policy.flag.evaluate(str(level)).model_copy(update={"decisive": True})
+    return Decision(tuple(kept), tuple(rejected), level, flag.passed, flag)

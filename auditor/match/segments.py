@@ -1,0 +1,248 @@
+"""Alignment in time: from per-frame search hits to segments.
+
+A hit is one query frame landing within a channel's threshold of one reference frame.
+Hits on one reference video whose time offset (ref_t - query_t) agrees, over consecutive query
+frames, form a segment `(query_start, query_end, ref_id, ref_start, ref_end, score)`. No
+segment, no verdict: a clip is only flagged on the strength of a segment, never of stray frames.
+Stills (key art) have no timeline: their hits form a segment over query time alone.
+
+Segments are immutable; the level a segment reaches is decided elsewhere (decision.py), from
+the segment, its verification and its calibration.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..evidence.records import ChannelStat
+
+
+@dataclass(frozen=True)
+class Hit:
+    q_index: int
+    q_t: float
+    channel: str
+    frame_id: int
+    ref_id: str
+    kind: str
+    work: str
+    owner: str
+    ref_t: float
+    raw: float  # distance (hamming) or similarity (ip)
+    sim: float  # mapped to [0, 1]
+    variant: str = "original"  # which variant of the query frame matched (e.g. flip_horizontal)
+
+    @property
+    def offset(self) -> float:
+        return self.ref_t - self.q_t
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """A run of query frames matching one reference at a steady offset (see the module docstring)."""
+
+    key: int  # position in the order alignment found them: a stable id within one scan
+    ref_id: str
+    work: str
+    owner: str
+    kind: str
+    query_start: float
+    query_end: float
+    ref_start: float
+    ref_end: float
+    score: float  # mean similarity of the pairs
+    channels: tuple[str, ...]  # channels with at least segments.min_frames frames (or all that hit)
+    stats: Mapping[str, ChannelStat]  # per channel: its summary statistic over the segment
+    speed: float | None  # reference seconds per query second (videos)
+    pairs: tuple[Hit, ...] = field(default=())  # each query frame's best hit, in time order
+
+
+def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
+    """Split hits (any order) into runs of query time with no gap over `max_gap`."""
+    hits = sorted(hits, key=lambda h: (h.q_t, -h.sim))
+    runs: list[list[Hit]] = []
+    for h in hits:
+        if runs and h.q_t - runs[-1][-1].q_t <= max_gap:
+            runs[-1].append(h)
+        else:
+            runs.append([h])
+    return runs
+
+
+def _chains(hits: list[Hit], cfg: dict, ref_step: float) -> list[list[Hit]]:
+    """Chains of hits that move forward in both timelines at a plausible speed (dynamic
+    programming over hits sorted by query time, after Tan et al.'s temporal network).
+
+    A hit j may follow hit i when 0 < dq <= max_gap and the reference advances by
+    speed * dq, for a speed in [min_speed, max_speed], give or take `tol` (the reference
+    sampling step plus the configured tolerance, as sparse reference sampling quantises ref_t).
+    Each chain maximises the sum of similarities; its hits are removed and the next is found.
+    """
+    seg = cfg["segments"]
+    max_gap = float(seg["max_gap_s"])
+    lo, hi = float(seg["min_speed"]), float(seg["max_speed"])
+    tol = float(seg["offset_tolerance_s"]) + ref_step
+    min_frames = int(seg["min_frames"])
+    per_frame = int(seg["hits_per_query_frame"])
+    per_q: dict[int, list[Hit]] = {}
+    for h in hits:
+        per_q.setdefault(h.q_index, []).append(h)
+    pool = [h for lst in per_q.values() for h in sorted(lst, key=lambda h: -h.sim)[:per_frame]]
+    chains = []
+    while True:
+        pool.sort(key=lambda h: (h.q_t, h.ref_t))
+        n = len(pool)
+        if len({h.q_index for h in pool}) < min_frames:
+            break
+        q = np.array([h.q_t for h in pool])
+        r = np.array([h.ref_t for h in pool])
+        w = np.array([h.sim for h in pool])
+        score = w.copy()
+        prev = np.full(n, -1)
+        for j in range(n):
+            start = int(np.searchsorted(q, q[j] - max_gap, "left"))
+            end = int(np.searchsorted(q, q[j], "left"))
+            if end <= start:
+                continue
+            dq = q[j] - q[start:end]
+            dr = r[j] - r[start:end]
+            ok = (dr >= lo * dq - tol) & (dr <= hi * dq + tol)
+            if ok.any():
+                cand = np.where(ok, score[start:end], -np.inf)
+                i = int(np.argmax(cand))
+                if cand[i] + w[j] > score[j]:
+                    score[j] = cand[i] + w[j]
+                    prev[j] = start + i
+        j = int(np.argmax(score))
+        path = []
+        while j >= 0:
+            path.append(j)
+            j = int(prev[j])
+        chain = [pool[i] for i in reversed(path)]
+        if len({h.q_index for h in chain}) < min_frames:
+            break
+        chains.append(chain)
+        taken = {id(pool[i]) for i in path}
+        pool = [h for h in pool if id(h) not in taken]
+    return chains
+
+
+def _fit_line(pairs: list[Hit], lo: float, hi: float, min_baseline_share: float) -> tuple[float, float]:
+    """ref_t = a * q_t + b over a chain: Theil-Sen slope (robust to quantised ref times) over
+    long baselines, clamped to the allowed speeds, and the median intercept."""
+    q = np.array([h.q_t for h in pairs])
+    r = np.array([h.ref_t for h in pairs])
+    if len(pairs) >= 2 and q[-1] > q[0]:
+        i, j = np.triu_indices(len(q), k=1)
+        far = (q[j] - q[i]) >= min_baseline_share * (q[-1] - q[0])
+        if not far.any():
+            far = np.ones_like(i, dtype=bool)
+        a = float(np.median((r[j] - r[i])[far] / (q[j] - q[i])[far]))
+    else:
+        a = 1.0
+    a = min(max(a, lo), hi)
+    b = float(np.median(r - a * q))
+    return a, b
+
+
+def channel_stats(hits: list[Hit], statistics_by_channel: Mapping[str, str]) -> dict[str, ChannelStat]:
+    """Per channel: frames hit and the median of each frame's best raw score."""
+    stats: dict[str, ChannelStat] = {}
+    for name in sorted({h.channel for h in hits}):
+        per_frame: dict[int, Hit] = {}
+        for h in hits:
+            if h.channel == name and (h.q_index not in per_frame or h.sim > per_frame[h.q_index].sim):
+                per_frame[h.q_index] = h
+        raws = [h.raw for h in per_frame.values()]
+        stats[name] = ChannelStat(frames=len(per_frame), statistic=statistics_by_channel.get(name, "median_raw"),
+                                  value=round(float(statistics.median(raws)), 6))
+    return stats
+
+
+def build_segments(
+    hits: list[Hit],
+    config: dict,
+    query_step: float,
+    clip_duration: float,
+    ref_durations: dict[str, float],
+    ref_steps: dict[str, float] | None = None,
+    statistics_by_channel: Mapping[str, str] | None = None,
+    strength: Callable[[Mapping[str, ChannelStat]], int] | None = None,
+) -> list[Segment]:
+    """Segments from hits, strongest first. `ref_steps`: each reference's sampling interval (s).
+    `statistics_by_channel`: each channel's statistic name. `strength(stats)`: a rank (0 =
+    strongest) that decides which of two overlapping segments on one reference is kept."""
+    seg_cfg = config["segments"]
+    max_gap = float(seg_cfg["max_gap_s"])
+    min_frames = int(seg_cfg["min_frames"])
+    min_duration = float(seg_cfg["min_duration_s"])
+    lo, hi = float(seg_cfg["min_speed"]), float(seg_cfg["max_speed"])
+    baseline = float(seg_cfg["fit_min_baseline_share"])
+    ref_steps = ref_steps or {}
+    names = statistics_by_channel or {}
+    rank = strength or (lambda stats: 0)
+    by_ref: dict[str, list[Hit]] = {}
+    for h in hits:
+        by_ref.setdefault(h.ref_id, []).append(h)
+    found: list[tuple[int, Segment]] = []
+    for ref_id, ref_hits in by_ref.items():
+        kind = ref_hits[0].kind
+        chains = _runs(ref_hits, max_gap) if kind == "still" else _chains(ref_hits, config, ref_steps.get(ref_id, 0.5))
+        candidates: list[tuple[int, Segment]] = []
+        for chain in chains:
+            for run in (_runs(chain, max_gap) if kind != "still" else [chain]):
+                best: dict[int, Hit] = {}
+                for h in run:
+                    if h.q_index not in best or h.sim > best[h.q_index].sim:
+                        best[h.q_index] = h
+                pairs = sorted(best.values(), key=lambda h: h.q_t)
+                q_start = pairs[0].q_t
+                q_end = pairs[-1].q_t + query_step
+                if clip_duration:
+                    q_end = min(clip_duration, q_end)
+                if len(pairs) < min_frames or q_end - q_start < min_duration:
+                    continue
+                if kind == "still":
+                    r_start = r_end = 0.0
+                    speed = None
+                else:
+                    speed, b = _fit_line(pairs, lo, hi, baseline)
+                    ref_len = ref_durations.get(ref_id) or float("inf")
+                    r_start = min(max(0.0, speed * q_start + b), ref_len)
+                    r_end = min(max(r_start, speed * q_end + b), ref_len)
+                stats = channel_stats(run, names)
+                agreeing = tuple(name for name, s in stats.items() if s.frames >= min_frames)
+                segment = Segment(
+                    key=-1, ref_id=ref_id, work=pairs[0].work, owner=pairs[0].owner, kind=kind,
+                    query_start=q_start, query_end=q_end, ref_start=r_start, ref_end=r_end,
+                    score=float(sum(h.sim for h in pairs) / len(pairs)),
+                    channels=agreeing or tuple(sorted(stats)), stats=stats,
+                    speed=round(speed, 3) if speed is not None else None, pairs=tuple(pairs),
+                )
+                candidates.append((rank(stats), segment))
+        found.extend(_suppress_overlaps(candidates, float(seg_cfg["overlap_max_share"])))
+    found.sort(key=lambda rs: (rs[0], -rs[1].score, rs[1].query_start))
+    return [_with_key(s, key) for key, (_, s) in enumerate(found)]
+
+
+def _with_key(s: Segment, key: int) -> Segment:
+    return replace(s, key=key)
+
+
+def _suppress_overlaps(candidates: list[tuple[int, Segment]], max_share: float) -> list[tuple[int, Segment]]:
+    """On one reference, keep the strongest of segments that cover the same query time (a
+    static scene gives parallel chains at nearby offsets: they are one match, not several)."""
+    kept: list[tuple[int, Segment]] = []
+    for rank, s in sorted(candidates, key=lambda rs: (rs[0], -len(rs[1].pairs) * rs[1].score)):
+        overlaps = any(
+            min(s.query_end, k.query_end) - max(s.query_start, k.query_start)
+            > max_share * min(s.query_end - s.query_start, k.query_end - k.query_start)
+            for _, k in kept
+        )
+        if not overlaps:
+            kept.append((rank, s))
+    return kept

@@ -1,0 +1,97 @@
+"""Frames decoded again by time: from the suspect clip, and from the reference files.
+
+Geometric verification and the report's exhibit pictures look at a few frame pairs of each
+segment. The clip's sampled frames are kept from sampling when they fit a memory budget, so
+nothing is decoded twice for short clips; reference files are checked against the SHA-256 the
+catalogue recorded before any frame of them is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reference_index.files import sha256_file
+
+from .reader import MediaReader, downscale, is_still
+
+
+class FrameSource:
+    """Decodes frames again by time: from the suspect clip, and from reference files."""
+
+    REF_CACHE = 64  # reference frames kept (verification and exhibits ask for the same ones)
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.max_side = int(config["sampling"]["max_side"])
+        self._ref_ok: dict[str, str | None] = {}
+        self._query: tuple[str, dict[float, np.ndarray]] = ("", {})
+        self._refs: dict[tuple[str, float], np.ndarray | None] = {}
+
+    def remember_query(self, path: str | Path, frames: dict[float, np.ndarray] | None) -> None:
+        """Frames of the clip kept from sampling: query_frames then needs no second decode."""
+        self._query = (str(path), dict(frames or {}))
+
+    def query_frames(self, path: str | Path, times: list[float]) -> dict[float, np.ndarray]:
+        """Frames of the clip at these sample times (exact sampled timestamps). Frames decoded
+        for the previous call on the same clip are reused; only missing ones are decoded."""
+        wanted = sorted(set(round(t, 3) for t in times))
+        cached = self._query[1] if self._query[0] == str(path) else {}
+        out = {t: cached[t] for t in wanted if t in cached}
+        missing = [t for t in wanted if t not in out]
+        if missing:
+            fps = float(self.config["sampling"]["query"]["fps"])
+            found = 0
+            for frame in MediaReader(path, fps, self.config).frames():
+                key = round(frame.t, 3)
+                if key in missing:
+                    out[key] = frame.image
+                    found += 1
+                if found == len(missing) or frame.t > missing[-1] + 1:
+                    break
+        self._query = (str(path), {**cached, **out})
+        return out
+
+    def reference_problem(self, video: dict) -> str | None:
+        """Why the reference file cannot be used (missing, changed), or None."""
+        ref_id = video["ref_id"]
+        if ref_id not in self._ref_ok:
+            path = Path(video["path"])
+            if not path.is_file():
+                self._ref_ok[ref_id] = f"reference file not found: {path}"
+            elif sha256_file(path) != video["sha256"]:
+                self._ref_ok[ref_id] = f"reference file changed since indexing: {path}"
+            else:
+                self._ref_ok[ref_id] = None
+        return self._ref_ok[ref_id]
+
+    def reference_frame(self, video: dict, t: float) -> np.ndarray | None:
+        key = (video["ref_id"], round(t, 3))
+        if key not in self._refs:
+            if len(self._refs) >= self.REF_CACHE:
+                self._refs.pop(next(iter(self._refs)))
+            self._refs[key] = self._decode_reference(video, t)
+        return self._refs[key]
+
+    def _decode_reference(self, video: dict, t: float) -> np.ndarray | None:
+        path = video["path"]
+        if video["kind"] == "still" or is_still(path):
+            bgr = cv2.imdecode(np.frombuffer(Path(path).read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+        else:
+            cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+            try:
+                cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, t * 1000 - 200))
+                bgr = None
+                while cap.grab():
+                    now = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                    if now >= t - 1e-3:
+                        ok, bgr = cap.retrieve()
+                        break
+            finally:
+                cap.release()
+        if bgr is None:
+            return None
+        return cv2.cvtColor(downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)

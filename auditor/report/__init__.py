@@ -1,0 +1,1 @@
+"""The evidence PDF (pdf, story, pictures, fonts, text) and its check (check)."""

@@ -1,0 +1,130 @@
+"""The evidence PDF: rendered from one evidence JSON (and the exhibit frames it names) alone.
+
+Contents (story.py): a cover (case summary, verdict in one sentence, works and owners); per
+work a segments table, a similarity timeline and side-by-side frame pairs with the
+local-feature matches drawn; a methods appendix; a chain-of-custody appendix with every hash
+and parameter. The evidence JSON itself is attached to the PDF (`evidence.json`), its SHA-256
+printed on the cover and stored in the document information, so `auditor verify` can check
+that the two agree. Optionally signed with a PKCS#12 key (pyHanko).
+
+Written to a temporary file beside the target and renamed into place: a failure leaves no
+half-written PDF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+from reference_index.files import atomic_path
+
+from .. import __version__
+from ..errors import InputError, UsageError
+from ..evidence.files import parse_evidence
+from ..evidence.records import Evidence
+from ..evidence.wording import check_lang
+from .story import ATTACHMENT_NAME, build_story
+from .text import TEXT
+
+INFO_KEY = "/AuditorEvidenceSHA256"
+
+
+def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]]:
+    """(evidence, its exact bytes, exhibit images by relative name). Raises InputError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    evidence = parse_evidence(raw, path)
+    images: dict[str, bytes] = {}
+    for seg in evidence.segments():
+        for ex in seg.exhibits:
+            for ref in (ex.query_image, ex.ref_image):
+                if ref is None:
+                    continue
+                f = path.parent / ref.file
+                if not f.is_file():
+                    raise InputError(path, f"exhibit frame {ref.file} is missing (keep the .frames folder beside the evidence)")
+                data = f.read_bytes()
+                if hashlib.sha256(data).hexdigest() != ref.sha256:
+                    raise InputError(path, f"exhibit frame {ref.file} does not match its SHA-256 in the evidence")
+                images[ref.file] = data
+    return evidence, raw, images
+
+
+def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, signer_p12: Path | None,
+                     passphrase: bytes | None) -> bytes:
+    """Attach the evidence JSON and record its hash in the document info; sign if asked."""
+    from pyhanko.pdf_utils import embed, generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
+    ef = embed.EmbeddedFileObject.from_file_data(writer, evidence_raw, mime_type="application/json")
+    embed.embed_file(writer, embed.FileSpec(
+        file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME, embedded_data=ef,
+        description=f"auditor evidence JSON, SHA-256 {evidence_sha}",
+        af_relationship=generic.pdf_name("/Source"),
+    ))
+    info = writer.trailer["/Info"]
+    info[generic.NameObject(INFO_KEY)] = generic.TextStringObject(evidence_sha)
+    writer.update_container(info)
+    out = io.BytesIO()
+    if signer_p12 is None:
+        writer.write(out)
+        return out.getvalue()
+    from pyhanko.sign import signers
+
+    try:
+        signer = signers.SimpleSigner.load_pkcs12(str(signer_p12), passphrase=passphrase)
+    except Exception as exc:  # pyHanko raises several types for a bad archive or passphrase
+        raise UsageError(f"{signer_p12}: cannot load the PKCS#12 key ({exc})") from None
+    if signer is None:
+        raise UsageError(f"{signer_p12}: cannot load the PKCS#12 key (wrong passphrase or not a PKCS#12 file)")
+    meta = signers.PdfSignatureMetadata(field_name="AuditorEvidence", reason=f"auditor evidence {evidence_sha}")
+    signers.sign_pdf(writer, meta, signer=signer, output=out)
+    return out.getvalue()
+
+
+def default_report_path(evidence_path: str | Path, lang: str = "en") -> Path:
+    evidence_path = Path(evidence_path)
+    stem = evidence_path.name.removesuffix(".evidence.json").removesuffix(".json")
+    return evidence_path.with_name(f"{stem}.report{'' if lang == 'en' else '.' + lang}.pdf")
+
+
+def render_report(evidence_path: str | Path, out: str | Path | None = None, lang: str = "en",
+                  redact_references: bool = False, sign: str | Path | None = None,
+                  passphrase: bytes | None = None, reviews: list[dict] | None = None) -> Path:
+    """Render the report for one evidence file; returns the PDF's path."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    check_lang(lang)
+    evidence_path = Path(evidence_path)
+    evidence, raw, images = load_for_report(evidence_path)
+    sha = hashlib.sha256(raw).hexdigest()
+    out = Path(out) if out is not None else default_report_path(evidence_path, lang)
+    story, font = build_story(evidence, sha, images, lang, redact_references, reviews)
+    t = TEXT[lang]
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(font, 7)
+        canvas.setFillGray(0.4)
+        canvas.drawString(18 * mm, 10 * mm, f"{evidence.query_id} · {t['evidence_sha']} {sha[:16]}…")
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, t["page"].format(n=doc.page))
+        canvas.restoreState()
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=18 * mm,
+        title=f"{t['title']}: {evidence.query_id}", author=f"auditor {__version__}",
+        subject=f"evidence {sha}", lang=lang,
+    )
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    final = _attach_and_sign(buf.getvalue(), raw, sha, Path(sign) if sign else None, passphrase)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(final)
+    return out

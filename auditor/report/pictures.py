@@ -1,0 +1,134 @@
+"""Pictures of the evidence: side-by-side frame pairs with their matches drawn, redaction, and
+the similarity timeline. The PDF and the review desk draw them with the same code."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+
+from ..evidence.records import Evidence, Exhibit, PairCheck, Work
+from .fonts import japanese_font_path
+from .text import TEXT
+
+LEVEL_COLOURS = {
+    "near-identical copy": "#b3261e",
+    "strong resemblance": "#c2571a",
+    "weak resemblance": "#8a6d00",
+    "no match": "#2e6b30",
+}
+
+
+def decode(data: bytes) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def png(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return buf.tobytes()
+
+
+def redact(image: np.ndarray, label: str) -> np.ndarray:
+    """Downsample to 96 px wide and back, and stamp a diagonal watermark."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (96, max(1, round(96 * h / w))), interpolation=cv2.INTER_AREA)
+    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST).copy()
+    overlay = out.copy()
+    scale = w / 320
+    for k in range(-1, 3):
+        cv2.putText(overlay, label, (int(w * 0.05), int(h * (0.3 + 0.3 * k))), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+    return cv2.addWeighted(overlay, 0.6, out, 0.4, 0)
+
+
+def pair_picture(query: np.ndarray, ref: np.ndarray | None, points: list | None,
+                 frame_sizes: list | None) -> np.ndarray:
+    """Query on the left, reference on the right, same height, inlier matches drawn as lines."""
+    height = 240
+
+    def fit(im):
+        h, w = im.shape[:2]
+        return cv2.resize(im, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA), height / h
+
+    q, qs = fit(query)
+    gap = 12
+    if ref is None:
+        r = np.full((height, q.shape[1], 3), 235, np.uint8)
+        rs = 1.0
+    else:
+        r, rs = fit(ref)
+    canvas = np.full((height, q.shape[1] + gap + r.shape[1], 3), 255, np.uint8)
+    canvas[:, : q.shape[1]] = q
+    canvas[:, q.shape[1] + gap :] = r
+    if points and frame_sizes and ref is not None:
+        # points are in the sampled frames' pixels; the exhibit images may be smaller
+        (qw, _), (rw, _) = frame_sizes
+        fq = qs * query.shape[1] / qw
+        fr = rs * ref.shape[1] / rw
+        rng = np.random.default_rng(0)
+        for qx, qy, rx, ry in points:
+            colour = tuple(int(c) for c in rng.integers(40, 220, 3))
+            a = (int(qx * fq), int(qy * fq))
+            b = (int(rx * fr) + q.shape[1] + gap, int(ry * fr))
+            cv2.line(canvas, a, b, colour, 1, cv2.LINE_AA)
+            cv2.circle(canvas, a, 3, colour, 1, cv2.LINE_AA)
+            cv2.circle(canvas, b, 3, colour, 1, cv2.LINE_AA)
+    return canvas
+
+
+def exhibit_picture(segment, exhibit: Exhibit, read, redacted: bool = False) -> tuple[np.ndarray, PairCheck | None]:
+    """The side-by-side picture of one exhibit (`read(relative file name) -> bytes`), and the
+    verification record of the pair it shows (its inliers are drawn), if any."""
+    checked = segment.verification.pairs if segment.verification else ()
+    i = exhibit.verification_pair
+    vpair = checked[i] if i is not None and i < len(checked) else None
+    q = decode(read(exhibit.query_image.file))
+    r = decode(read(exhibit.ref_image.file)) if exhibit.ref_image else None
+    if r is not None and redacted:
+        r = redact(r, "REDACTED")  # drawn by OpenCV, which has no Japanese glyphs
+    pic = pair_picture(q, r, vpair.points if vpair else None, vpair.frame_sizes if vpair else None)
+    return pic, vpair
+
+
+def timeline_png(evidence: Evidence, work: Work, lang: str) -> bytes:
+    """Best similarity to this work per sampled frame, with the work's segments shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+    from matplotlib import pyplot as plt
+
+    t = TEXT[lang]
+    refs = {rid for rid, r in evidence.references.items() if r.work == work.work}
+    refs |= {s.ref_id for s in work.segments}
+    channels = sorted({c for f in evidence.frames for c in f.top})
+    props = None
+    if lang == "ja":
+        path = str(japanese_font_path())
+        font_manager.fontManager.addfont(path)
+        props = font_manager.FontProperties(fname=path)
+    fig, ax = plt.subplots(figsize=(7.2, 2.0), dpi=150)
+    for seg in work.segments:
+        ax.axvspan(seg.query_start, seg.query_end, color=LEVEL_COLOURS.get(str(seg.level), "#999999"), alpha=0.18, lw=0)
+    times = [f.t for f in evidence.frames]
+    for ch in channels:
+        ys = []
+        for f in evidence.frames:
+            sims = [c.similarity for c in f.top.get(ch, ()) if c.ref_id in refs]
+            ys.append(max(sims) if sims else np.nan)
+        ax.plot(times, ys, lw=1.2, marker="o", ms=2, label=ch)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, max(evidence.clip.duration_s or 0, times[-1] if times else 1))
+    ax.set_xlabel(t["timeline_x"], fontproperties=props, fontsize=8)
+    ax.set_ylabel(t["timeline_y"], fontproperties=props, fontsize=7)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    if channels:
+        ax.legend(fontsize=7, loc="lower right", ncols=len(channels))
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,1 @@
+"""Scanning: one clip (scanner, pipeline, exhibits, assemble) and many (batch, inputs, engines)."""

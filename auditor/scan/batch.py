@@ -1,0 +1,229 @@
+"""Batch scans: many clips, resumable, on one engine, a bad clip costing itself alone.
+
+- Inputs: see inputs.py (files, folders, patterns, lists).
+- Resumable: each clip's evidence is written atomically as soon as it is done. A re-run skips a
+  clip whose evidence already exists for the same clip SHA-256, index manifest and parameters
+  (`force=True` redoes it). An interrupted run loses nothing already written.
+- Engines and their one error policy: see engines.py. With `workers > 1` at most
+  `2 x workers` clips are in flight, so memory stays bounded whatever the number of clips.
+- `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
+  they were already done, and are rewritten atomically at the end (also on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Callable
+
+from reference_index import ReferenceIndex
+from reference_index.files import sha256_file
+
+from ..errors import AuditorError, InputError, MissingDependency, UsageError
+from ..evidence.files import evidence_path, matches_rows, read_evidence, write_evidence, write_matches_csv, write_summary_csv
+from ..evidence.records import Evidence, Verdict
+from ..media.provenance import read_context
+from . import engines
+from .inputs import query_ids
+from .scanner import Scanner
+
+ENGINES = ("local", "ray")
+
+
+class ClipStatus(StrEnum):
+    OK = "ok"
+    SKIPPED = "skipped"  # evidence of an earlier run, for the same clip, index and parameters
+    ERROR = "error"
+
+
+@dataclass
+class ClipOutcome:
+    path: str
+    query_id: str
+    status: ClipStatus
+    evidence_path: str | None = None
+    verdict: Verdict | None = None
+    top_work: str | None = None
+    segments: int = 0
+    error: str | None = None
+    report_path: str | None = None
+    frames: int = 0  # frames sampled (0 for skipped and failed clips)
+
+    def summary_row(self) -> dict:
+        v = self.verdict
+        return {
+            "query_id": self.query_id,
+            "path": self.path,
+            "status": str(self.status),
+            "flagged": "" if v is None else str(v.flagged).lower(),
+            "level": "" if v is None else str(v.level),
+            "score": "" if v is None else f"{v.score:.6f}",
+            "top_work": self.top_work or "",
+            "segments": self.segments if v is not None else "",
+            "evidence": self.evidence_path or "",
+            "error": self.error or "",
+            "report": self.report_path or "",
+        }
+
+
+@dataclass
+class ScanReport:
+    out_dir: str
+    outcomes: list[ClipOutcome] = field(default_factory=list)
+    matches_csv: str = ""
+    summary_csv: str = ""
+
+    @property
+    def failed(self) -> list[ClipOutcome]:
+        return [o for o in self.outcomes if o.status == ClipStatus.ERROR]
+
+    def count(self, status: ClipStatus) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+
+# -- resuming --------------------------------------------------------------------------------
+def parameters_sha256(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def finished_evidence(out_dir: Path, query_id: str, clip_sha: str, manifest_sha: str, params_sha: str) -> Evidence | None:
+    """The evidence an earlier run wrote for this very clip, index and parameters, or None."""
+    try:
+        ev = read_evidence(evidence_path(out_dir, query_id))
+    except InputError:
+        return None
+    same = (ev.clip.sha256 == clip_sha and ev.index.manifest_sha256 == manifest_sha
+            and parameters_sha256(ev.tool.parameters) == params_sha)
+    return ev if same else None
+
+
+# -- the batch -------------------------------------------------------------------------------
+def run_batch(
+    paths: list[str | Path],
+    index_path: str | Path,
+    out_dir: str | Path,
+    config: dict,
+    progress: Callable[[ClipOutcome], None] | None = None,
+    scanner: Scanner | None = None,
+    pdf: dict | None = None,
+    force: bool = False,
+    workers: int = 1,
+    task: Callable | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    context_file: str | Path | None = None,
+) -> ScanReport:
+    """Scan every clip (see the module docstring); write evidence, matches.csv, summary.csv.
+
+    `scanner`: an open Scanner to use in this process (else one is opened and closed here).
+    `pdf`: keyword arguments of `report.render_report` (lang, redact_references, sign,
+    passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
+    be rendered marks that clip as failed, with the reason; its evidence stays.
+    `task`: what a worker process runs per clip (a module-level function taking path, query id
+    and output folder), for tests; the default scans with the worker's Scanner."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in paths]
+    ids = query_ids(paths)
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise MissingDependency(engines.RAY_MISSING)
+    in_process = engine == "local" and workers <= 1
+    if context_file is not None:
+        try:
+            read_context(context_file)  # a malformed context file stops the batch before it starts
+        except InputError as exc:
+            raise UsageError(f"--context {exc}") from None
+        context_file = str(context_file)
+    own = scanner is None and in_process
+    if own:
+        scanner = Scanner(index_path, config, context_file)
+    if scanner is not None:
+        manifest_sha, channel_names = scanner.index.manifest_sha256, list(scanner.channels)
+    else:
+        with ReferenceIndex.open(index_path) as idx:
+            manifest_sha, channel_names = idx.manifest_sha256, list(idx.channels)
+    params_sha = parameters_sha256(config)
+    report = ScanReport(str(out))
+    rows: list[dict] = []
+
+    def finish(outcome: ClipOutcome, ev: Evidence | None) -> None:
+        if ev is not None:
+            rows.extend(matches_rows(ev))
+            if pdf is not None and ev.verdict.flagged:
+                _render(outcome, pdf)
+        report.outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+
+    def done(path: Path, qid: str, ev: Evidence, status: ClipStatus = ClipStatus.OK) -> None:
+        written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
+        outcome = ClipOutcome(
+            str(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
+            top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
+            frames=0 if status == ClipStatus.SKIPPED else ev.clip.frames_sampled,
+        )
+        finish(outcome, ev)
+
+    def failed(path: Path, qid: str, reason: str) -> None:
+        finish(ClipOutcome(str(path), qid, ClipStatus.ERROR, error=reason), None)
+
+    def settle(path: Path, qid: str, status: str, value) -> None:
+        done(path, qid, value) if status == "ok" else failed(path, qid, value)
+
+    todo: list[tuple[Path, str]] = []
+    try:
+        for path, qid in zip(paths, ids):
+            if not path.is_file():
+                failed(path, qid, "file not found" if not path.exists() else "not a regular file")
+                continue
+            if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
+                try:
+                    clip_sha = sha256_file(path)
+                except OSError as exc:
+                    failed(path, qid, f"cannot read: {exc.strerror or exc}")
+                    continue
+                ev = finished_evidence(out, qid, clip_sha, manifest_sha, params_sha)
+                if ev is not None:
+                    done(path, qid, ev, status=ClipStatus.SKIPPED)
+                    continue
+            todo.append((path, qid))
+        if engine == "ray":
+            engines.run_ray(todo, str(index_path), str(out), config, channel_names, workers, address, settle, failed,
+                            context_file)
+        elif in_process:
+            engines.run_local(todo, scanner, str(out), settle)
+        else:
+            engines.run_pool(todo, str(index_path), str(out), config, workers, settle, failed,
+                             task or engines.worker_scan, context_file)
+    finally:
+        # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
+        report.matches_csv = str(out / "matches.csv")
+        report.summary_csv = str(out / "summary.csv")
+        write_matches_csv(report.matches_csv, rows)
+        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        if own:
+            with contextlib.suppress(Exception):
+                scanner.close()
+    return report
+
+
+def _render(outcome: ClipOutcome, pdf: dict) -> None:
+    from ..report.pdf import default_report_path, render_report
+
+    existing = default_report_path(outcome.evidence_path, pdf.get("lang", "en"))
+    if outcome.status == ClipStatus.SKIPPED and existing.is_file():
+        outcome.report_path = str(existing)  # rendered by the earlier run from this same evidence
+        return
+    try:
+        outcome.report_path = str(render_report(outcome.evidence_path, **pdf))
+    except (AuditorError, OSError, ValueError) as exc:
+        outcome.status, outcome.error = ClipStatus.ERROR, f"evidence written, report failed: {exc}"

@@ -1,0 +1,232 @@
+"""Where clips are scanned: in this process, in worker processes, or on Ray actors.
+
+One error policy for all three (`scan_one`):
+- a bad input (unreadable, over a limit, a decoder that fails, anything one file can do to a
+  library) costs that input alone: it becomes an error row with its one-line reason;
+- an index, configuration or model failure (an `AuditorError` other than `InputError`, or a
+  `ReferenceIndexError`) stops the run with its exit code, since every clip would fail alike.
+  A worker or actor that cannot start (its index or model does not open) stops the run the
+  same way, with the error it met;
+- a worker process that dies (a decoder crash on a hostile file) costs the clip it was on: the
+  clips in flight with it are retried one at a time in fresh workers.
+
+Each worker or actor opens the index and loads the models once. Workers are spawned, not
+forked: a script that scans with `workers > 1` must keep its top-level code under
+`if __name__ == "__main__":` (the `auditor` command does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable
+
+from reference_index import ReferenceIndexError
+
+from ..channels import requested_devices
+from ..errors import AuditorError, InputError
+from .inputs import longest_first
+from .scanner import Scanner
+
+RAY_MISSING = "the ray engine needs Ray: pip install 'auditor[ray]' (or pip install ray)"
+Settle = Callable[[Path, str, str, object], None]  # (path, query id, "ok" | "error", evidence or reason)
+Failed = Callable[[Path, str, str], None]  # (path, query id, reason)
+
+
+def stops_the_run(exc: BaseException) -> bool:
+    """An index, configuration or model failure: every clip would fail the same way."""
+    return isinstance(exc, ReferenceIndexError) or (isinstance(exc, AuditorError) and not isinstance(exc, InputError))
+
+
+def _reason(exc: InputError, clip) -> str:
+    """The one-line reason for a clip's summary row; names the file at fault when it is not the
+    clip itself (a malformed sidecar context file, say)."""
+    return exc.reason if Path(exc.path) == Path(clip) else f"{exc.path}: {exc.reason}"
+
+
+def scan_one(scanner: Scanner, path, query_id: str, out_dir) -> tuple[str, object]:
+    """("ok", evidence) or ("error", the one-line reason); raises what stops the run."""
+    try:
+        return "ok", scanner.scan(path, query_id, out_dir)
+    except InputError as exc:
+        return "error", _reason(exc, path)
+    except Exception as exc:
+        if stops_the_run(exc):
+            raise
+        return "error", f"unexpected {type(exc).__name__}: {exc}"
+
+
+class _Failed(AuditorError):
+    """A worker could not start for a reason that is not one of the library's typed errors."""
+
+
+def _open_scanner(index_path: str, config: dict, context_file: str | None) -> Scanner | BaseException:
+    """A Scanner, or the error that kept it from opening (raised later, on the first clip)."""
+    try:
+        return Scanner(index_path, config, context_file)
+    except Exception as exc:
+        return exc if stops_the_run(exc) else _Failed(f"a worker could not open the index and models: "
+                                                      f"{type(exc).__name__}: {exc}")
+
+
+# -- this process -------------------------------------------------------------------------------
+def run_local(todo, scanner: Scanner, out: str, settle: Settle) -> None:
+    for path, qid in todo:
+        settle(path, qid, *scan_one(scanner, path, qid, out))
+
+
+# -- worker processes -----------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _worker_init(index_path: str, config: dict, threads: int, context_file: str | None = None) -> None:
+    """Runs once in each worker process: share the cores, open the index, load the models."""
+    import cv2
+
+    cv2.setNumThreads(threads)
+    with contextlib.suppress(Exception):
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+    _WORKER["scanner"] = _open_scanner(index_path, config, context_file)
+    if "torch" in sys.modules:  # the index has a model channel: its model is loaded now
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def worker_scan(path: str, query_id: str, out_dir: str) -> tuple[str, object]:
+    """What a worker process runs per clip (module level: the pool pickles it by name)."""
+    scanner = _WORKER["scanner"]
+    if isinstance(scanner, BaseException):
+        raise scanner
+    return scan_one(scanner, path, query_id, out_dir)
+
+
+def run_pool(todo, index_path: str, out: str, config: dict, workers: int, settle: Settle, failed: Failed,
+             task: Callable = worker_scan, context_file: str | None = None) -> None:
+    import multiprocessing as mp
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")  # no inherited threads or locks from this process
+
+    def new_pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(index_path, config, threads, context_file))
+
+    queue = deque(longest_first(todo))
+    suspects: deque = deque()  # in flight when a worker died: retried one at a time
+    pool = new_pool(workers)
+    try:
+        while queue or suspects:
+            if suspects:  # isolate: one clip, one fresh worker
+                path, qid = suspects.popleft()
+                with new_pool(1) as solo:
+                    fut = solo.submit(task, str(path), qid, out)
+                    _collect(fut, path, qid, settle, failed, died="the worker process died while scanning this clip "
+                             "(a crash in a decoder or library)")
+                continue
+            inflight: dict[Future, tuple[Path, str]] = {}
+            broken = False
+            while (queue or inflight) and not broken:
+                while queue and len(inflight) < 2 * workers:
+                    path, qid = queue.popleft()
+                    inflight[pool.submit(task, str(path), qid, out)] = (path, qid)
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    path, qid = inflight.pop(fut)
+                    if isinstance(fut.exception(), BrokenProcessPool):
+                        broken = True
+                        suspects.append((path, qid))
+                    else:
+                        _collect(fut, path, qid, settle, failed)
+            if broken:
+                suspects.extend(inflight.values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool(workers)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _collect(fut: Future, path: Path, qid: str, settle: Settle, failed: Failed, died: str | None = None) -> None:
+    exc = fut.exception()
+    if exc is None:
+        settle(path, qid, *fut.result())
+    elif isinstance(exc, BrokenProcessPool):
+        failed(path, qid, died or "the worker process died")
+    elif stops_the_run(exc):
+        raise exc
+    else:  # the task itself broke (scan_one catches what a file can do)
+        failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
+
+
+# -- Ray ------------------------------------------------------------------------------------------
+def ray_actor_options(devices) -> dict:
+    """Resources one scanning actor asks Ray for: a GPU when a channel runs on CUDA.
+    `devices`: the devices the channels run on (or one device)."""
+    devices = [devices] if isinstance(devices, str) else list(devices)
+    if any((d or "cpu").lower().startswith("cuda") for d in devices):
+        return {"num_cpus": 1, "num_gpus": 1}
+    return {"num_cpus": 1}
+
+
+class _RayScanner:
+    """A Ray actor: loads the index and models once, then scans clip after clip. Paths (clips,
+    index, output folder) must be the same on every node: a shared file system."""
+
+    def __init__(self, index_path: str, config: dict, context_file: str | None = None):
+        self.scanner = _open_scanner(index_path, config, context_file)
+
+    def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
+        if isinstance(self.scanner, BaseException):
+            raise self.scanner
+        return scan_one(self.scanner, path, query_id, out_dir)
+
+
+def run_ray(todo, index_path: str, out: str, config: dict, channel_names, workers: int, address: str | None,
+            settle: Settle, failed: Failed, context_file: str | None = None) -> None:
+    import ray  # present: the batch checked before any work
+
+    started = False
+    if not ray.is_initialized():
+        kwargs = {"address": address} if address else {"num_cpus": max(workers, 1)}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        started = True
+    try:
+        options = ray_actor_options(requested_devices(channel_names, config).values())
+        actor_cls = ray.remote(_RayScanner).options(**options)
+        n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)))
+        n = max(1, min(n, len(todo))) if todo else 0
+        actors = [actor_cls.remote(index_path, config, context_file) for _ in range(n)]
+        idle = deque(actors)
+        queue = deque(todo)
+        running: dict = {}
+        while queue or running:
+            while queue and idle:
+                actor = idle.popleft()
+                path, qid = queue.popleft()
+                running[actor.scan.remote(str(path), qid, out)] = (actor, path, qid)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                actor, path, qid = running.pop(ref)
+                try:
+                    status, value = ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    failed(path, qid, "the Ray worker died while scanning this clip (a crash in a decoder or library)")
+                    idle.append(actor_cls.remote(index_path, config, context_file))
+                    continue
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None) or exc
+                    if stops_the_run(cause):
+                        raise cause from None
+                    failed(path, qid, f"unexpected error in a Ray worker: {cause}")
+                    idle.append(actor)
+                    continue
+                idle.append(actor)
+                settle(path, qid, status, value)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,228 @@
+"""Scanning one suspect clip against a reference index: the path from a file to its evidence.
+
+    sample and embed (pipeline) -> search each channel's index -> hits -> segments (alignment)
+    -> geometric verification of the strongest -> calibration (p-values) -> the one decision
+    -> exhibit frames -> the evidence record (assemble)
+
+A `Scanner` opens the index (holding the generation it opened until it is closed) and the
+channels it holds (models loaded once), then scans clips one by one.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from reference_index import ReferenceIndex
+from reference_index.files import atomic_write_bytes
+from reference_index.vectors import gpu_count
+
+from .. import __version__
+from ..channels import open_for_index
+from ..errors import InputError
+from ..evidence import records as ev
+from ..match.calibration import NullModel, matches_fingerprints
+from ..match.decision import Decision, Policy, decide
+from ..match.geometry import verification_pairs, verify_segment
+from ..match.segments import Hit, Segment, build_segments
+from ..media.frames import FrameSource
+from ..media.provenance import provenance
+from . import exhibits
+from .assemble import segment_record, verdict_record, work_records
+from .pipeline import EmbeddedMedia, embed_file
+
+
+class Scanner:
+    """Holds an open index and its channels (model loaded once) and scans clips one by one."""
+
+    def __init__(self, index_path: str | Path, config: dict, context_file: str | Path | None = None):
+        """`context_file`: the user's generation context for every clip scanned (see
+        media.provenance); without it, each clip's sidecar `CLIP.context.toml` if present."""
+        self.config = config
+        self.context_file = context_file
+        self.index = ReferenceIndex.open(index_path)
+        try:
+            self.channels = open_for_index(self.index, config)
+            self.meanings = {name: ch.meaning(config) for name, ch in self.channels.items()}
+            self.policy = Policy.from_config(config, self.meanings)
+            self.fingerprints = {name: ch.fingerprint() for name, ch in self.channels.items()}
+            self.frame_source = FrameSource(config)
+            self.faiss_gpu = self._faiss_on_gpu()
+            cal = self.index.calibration()
+            self.null = None
+            if matches_fingerprints(cal, {n: fp["id"] for n, fp in self.fingerprints.items()}):
+                self.null = NullModel(cal, self.meanings, config)
+            self.search_settings = {name: ev.IndexChannel(**s) for name, s in self.index.search_settings().items()}
+        except BaseException:
+            self.index.close()
+            raise
+
+    def _faiss_on_gpu(self) -> list[str]:
+        """When a channel runs on a CUDA device and faiss-gpu sees one, float channels search there."""
+        devices = sorted({ch.device for ch in self.channels.values() if ch.device.startswith("cuda")})
+        if not devices or gpu_count() == 0:
+            return []
+        n = int(devices[0].split(":", 1)[1]) if ":" in devices[0] else 0
+        return [name for name in self.channels if self.index.vectors(name).to_gpu(n)]
+
+    def close(self) -> None:
+        self.index.close()
+
+    # -- one clip ----------------------------------------------------------------------------
+    def scan(self, path: str | Path, query_id: str | None = None, out_dir: str | Path | None = None) -> ev.Evidence:
+        """Evidence for one clip. Raises InputError for a clip that cannot be used.
+
+        With `out_dir`, the exhibit frames the evidence names are written there (the evidence
+        itself is the caller's to write, after them)."""
+        started = time.monotonic()
+        query_id = query_id or Path(path).stem
+        fps = float(self.config["sampling"]["query"]["fps"])
+        origin = provenance(path, self.context_file)  # a malformed sidecar fails this clip, first
+        budget = int(float(self.config["verify"]["keep_query_frames_mb"]) * 2**20)
+        embedded = embed_file(path, fps, self.channels, self.config, query=True, keep_frames_bytes=budget)
+        if embedded.n_frames == 0:
+            raise InputError(path, "no frames could be sampled")
+        self.frame_source.remember_query(embedded.info.path, embedded.frames)
+        hits, frames = self._search(embedded)
+        segments = self._segments(hits, embedded)
+        trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
+        verification = self._verify(embedded.info.path, decide(segments, {}, {}, self.policy))
+        calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
+        decision = decide(segments, verification, calibration, self.policy)
+        shown, files = exhibits.collect(embedded.info.path, query_id, list(decision.segments), self.index,
+                                        self.frame_source, self.config) if out_dir is not None else ({}, {})
+        for name, data in files.items():
+            atomic_write_bytes(Path(out_dir) / name, data)
+        return self._evidence(embedded, query_id, decision, shown, frames, trials, origin, time.monotonic() - started)
+
+    def _search(self, embedded: EmbeddedMedia) -> tuple[list[Hit], list[ev.Frame]]:
+        """Every channel's top-k per frame: the hits (within each channel's threshold), and each
+        frame's top matches for the evidence."""
+        k = int(self.config["search"]["top_k"])
+        keep_top = int(self.config["evidence"]["top_matches_per_frame"])
+        times = embedded.times
+        found = {}
+        for name, emb in embedded.embeddings.items():
+            found[name] = self.channels[name].candidates(emb, lambda v, kk, n=name: self.index.search(n, v, kk), k)
+        refs = self.index.frame_refs({fid for _, ranked in found.values() for cands in ranked for fid, _, _ in cands})
+        quality = {n: e.quality for n, e in embedded.embeddings.items() if e.quality is not None}
+        top: list[dict[str, tuple[ev.FrameMatch, ...]]] = [{} for _ in times]
+        hits: list[Hit] = []
+        for name, (rows, ranked) in found.items():
+            ch = self.channels[name]
+            for q, cands in zip(rows, ranked):
+                cands = [c for c in cands if c[0] in refs]
+                raws = np.array([c[1] for c in cands], dtype=np.float64)
+                sims, is_hit = ch.similarity(raws), ch.is_hit(raws)
+                matches = []
+                for (fid, raw, variant), sim, hit in zip(cands, sims, is_hit):
+                    ref = refs[fid]
+                    if len(matches) < keep_top:
+                        matches.append(ev.FrameMatch(ref_id=ref.ref_id, ref_t=round(ref.t, 3), raw=round(float(raw), 6),
+                                                     similarity=round(float(sim), 6), variant=variant, hit=bool(hit)))
+                    if hit:
+                        hits.append(Hit(q_index=int(q), q_t=float(times[q]), channel=name, frame_id=fid,
+                                        ref_id=ref.ref_id, kind=ref.kind, work=ref.work, owner=ref.owner,
+                                        ref_t=float(ref.t), raw=float(raw), sim=float(sim), variant=variant))
+                top[q][name] = tuple(matches)
+        frames = [
+            ev.Frame(
+                index=i, t=round(float(t), 3),
+                quality={n: round(float(qv[i]), 2) for n, qv in quality.items()},
+                used={n: bool(e.keep[i]) for n, e in embedded.embeddings.items()},
+                top=top[i],
+            )
+            for i, t in enumerate(times)
+        ]
+        return hits, frames
+
+    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia) -> list[Segment]:
+        ref_durations, ref_steps = {}, {}
+        for ref_id in {h.ref_id for h in hits}:
+            v = self.index.video(ref_id) or {}
+            ref_durations[ref_id] = float(v.get("duration_s") or 0.0)
+            ref_steps[ref_id] = 1.0 / float(v.get("sampling_fps") or self.config["sampling"]["reference"]["fps"])
+        return build_segments(
+            hits, self.config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
+            statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
+            strength=self.policy.channel_rank,
+        )
+
+    def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:
+        """Geometric verification of the strongest segments (as the channels rank them)."""
+        cfg = self.config["verify"]
+        if not cfg["enabled"]:
+            return {}
+        todo = [d.segment for d in ranked.segments[: int(cfg["max_segments"])]]
+        if not todo:
+            return {}
+        frames = self.frame_source.query_frames(clip_path, [h.q_t for s in todo for h in verification_pairs(s.pairs, cfg)])
+        videos = {s.ref_id: self.index.video(s.ref_id) for s in todo}
+        return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg) for s in todo}
+
+    def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
+                  trials: int, origin: dict, elapsed: float) -> ev.Evidence:
+        info = embedded.info
+        works = work_records(decision, shown, info.duration_s,
+                             {w: self.index.work_metadata(w) for w in {d.segment.work for d in decision.segments}})
+        clip = ev.Clip(
+            **info.to_dict(),
+            frames_used={n: int(e.keep.sum()) for n, e in embedded.embeddings.items()},
+            frames_dropped_low_quality={n: int((~e.keep).sum()) for n, e in embedded.embeddings.items()
+                                        if e.quality is not None},
+            sampling_fps=embedded.sampling_fps,
+            frames_embedded=embedded.embedded_frames,  # the others reused a held frame's vectors
+        )
+        cited = sorted({d.segment.ref_id for d in decision.segments})
+        return ev.Evidence(
+            query_id=query_id,
+            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            clip=clip,
+            index=ev.IndexRef(id=self.index.index_id, path=str(self.index.path), manifest_sha256=self.index.manifest_sha256,
+                              generation=self.index.generation, counts=self.index.counts(), channels=self.search_settings),
+            tool=ev.Tool(version=__version__, channels=self.fingerprints, parameters=self.config,
+                         libraries=library_versions()),
+            runtime=ev.Runtime(devices={n: ch.device for n, ch in self.channels.items()}, threads=_threads(),
+                               elapsed_s=round(elapsed, 3)),
+            verdict=verdict_record(decision, works, info.path),
+            calibration=ev.Calibration(
+                calibrated=self.null is not None,
+                method=self.null.describe() if self.null else "index not calibrated: no p-values (run auditor index calibrate)",
+                trials=trials,
+            ),
+            works=works,
+            references={
+                ref_id: ev.Reference(**{k: v.get(k) for k in ("work", "kind", "path", "sha256", "duration_s")})
+                for ref_id in cited if (v := self.index.video(ref_id))
+            },
+            rejected_segments=tuple(segment_record(d, with_pairs=False) for d in decision.rejected),
+            frames=tuple(frames),
+            provenance=ev.Provenance.model_validate(origin),
+        )
+
+
+def library_versions() -> dict:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("numpy", "opencv-python-headless", "faiss-cpu", "pdqhash", "open_clip_torch", "torch",
+                "reportlab", "matplotlib", "pyHanko", "pydantic"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _threads() -> dict[str, int | None]:
+    """Threads the libraries that share the cores use now."""
+    import cv2
+    import faiss
+
+    torch = sys.modules.get("torch")
+    return {"faiss": int(faiss.omp_get_max_threads()), "opencv": int(cv2.getNumThreads()),
+            "torch": int(torch.get_num_threads()) if torch is not None else None}

@@ -1,0 +1,148 @@
+"""The index folder's layout and its `manifest.json`, the one file that says what is committed.
+
+    DIR/manifest.json          format, index id, generation, channels (fingerprint, metric, dim,
+                               count, file, sha256, structure), catalogue (file, sha256, counts),
+                               calibration (file, sha256), versions
+    DIR/gen-000007/            the files of generation 7
+        catalogue.sqlite
+        <channel>.faiss | <channel>.faissbin
+        calibration.json       (when calibrated)
+    DIR/readers/               leases of the readers that hold a generation open (see leases.py)
+    DIR/.lock                  held by the one writer
+
+A commit is the atomic replacement of manifest.json: a crash at any moment leaves it naming a
+complete generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import faiss
+
+from . import catalogue
+from .errors import IndexCorrupt, IndexLocked, IndexNotFound
+from .files import atomic_write_bytes, sha256_file
+
+FORMAT = "reference_index/1"
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+CATALOGUE = "catalogue.sqlite"
+CALIBRATION = "calibration.json"
+# Channels with many vectors per frame (local features) store id = frame_id << MANY_SHIFT | rank.
+MANY_SHIFT = 10
+MAX_PER_FRAME = 1 << MANY_SHIFT
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def gen_dir(generation: int) -> str:
+    return f"gen-{generation:06d}"
+
+
+def generation_of(name: str) -> int | None:
+    """The generation a `gen-NNNNNN` folder name stands for, or None."""
+    if name.startswith("gen-") and name[4:].isdigit():
+        return int(name[4:])
+    return None
+
+
+def vector_file(name: str, metric: str) -> str:
+    return f"{name}.faissbin" if metric == "hamming" else f"{name}.faiss"
+
+
+def exists(path: str | Path) -> bool:
+    """Whether `path` holds an index (a manifest)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def read_manifest(path: Path) -> tuple[dict, bytes]:
+    """(manifest, its exact bytes). Raises IndexNotFound or IndexCorrupt."""
+    mpath = path / MANIFEST
+    if not path.is_dir():
+        raise IndexNotFound(f"{path}: no such index folder")
+    if not mpath.is_file():
+        raise IndexNotFound(f"{path}: not an index (no {MANIFEST}); create one with `auditor index add`")
+    raw = mpath.read_bytes()
+    try:
+        manifest = json.loads(raw)
+    except ValueError as exc:
+        raise IndexCorrupt(f"{mpath}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise IndexCorrupt(f"{mpath}: format {got!r}, this tool reads {FORMAT!r}")
+    return manifest, raw
+
+
+def committed_files(manifest: dict) -> list[dict]:
+    """The manifest's entries for every file of its generation (catalogue, channels, calibration)."""
+    extra = [manifest["calibration"]] if manifest.get("calibration") else []
+    return [manifest["catalogue"]] + list(manifest["channels"].values()) + extra
+
+
+def _versions() -> dict:
+    out = {"faiss": getattr(faiss, "__version__", "unknown")}
+    try:
+        out["reference_index"] = version("auditor")
+    except PackageNotFoundError:  # pragma: no cover - source checkout
+        out["reference_index"] = "source"
+    return out
+
+
+def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
+    """Record sizes, checksums, counts and structures of the manifest's generation, then commit
+    it by replacing manifest.json atomically. `vectors`: channel name -> ChannelVectors."""
+    gen = path / gen_dir(manifest["generation"])
+    manifest["updated_utc"] = now_utc()
+    manifest["versions"] = _versions()
+    conn = catalogue.connect(gen / manifest["catalogue"]["file"], readonly=True)
+    try:
+        manifest["catalogue"]["counts"] = catalogue.counts(conn)
+    finally:
+        conn.close()
+    for entry in committed_files(manifest):
+        f = gen / entry["file"]
+        with open(f, "rb+") as fh:
+            os.fsync(fh.fileno())
+        entry["bytes"] = f.stat().st_size
+        entry["sha256"] = sha256_file(f)
+    for name, entry in manifest["channels"].items():
+        entry["count"] = vectors[name].ntotal
+        entry["structure"] = vectors[name].describe()
+    atomic_write_bytes(path / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path):
+    """Exclusive right to change the index at `path`; IndexLocked when another process has it."""
+    lock = path / LOCK
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except IsADirectoryError:
+        raise IndexCorrupt(f"{lock}: the index's lock file is a folder; remove it") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexLocked(f"{path}: another process is writing to this index") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def describe_fingerprint(fp: dict) -> str:
+    """A one-line human description of a channel fingerprint, for mismatch messages."""
+    keys = [k for k in ("model", "pretrained", "weights_sha256", "algorithm") if fp.get(k)]
+    parts = [f"{k}={str(fp[k])[:16] if k == 'weights_sha256' else fp[k]}" for k in keys]
+    if "preprocess" in fp:
+        pp = fp["preprocess"]
+        parts.append(f"preprocess={pp.get('size')}/{pp.get('interpolation')}/{pp.get('resize_mode')}")
+    return f"id {fp.get('id')} ({', '.join(parts)})" if parts else f"id {fp.get('id')}"

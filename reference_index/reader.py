@@ -1,0 +1,250 @@
+"""A read view of one committed generation of a reference index.
+
+`ReferenceIndex.open` reads the manifest, takes a lease on the generation it names (so no
+writer deletes it while it is in use, see leases.py) and keeps reading that generation until
+`close()`, however many commits happen meanwhile. Vectors are memory-mapped on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import catalogue
+from .errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
+from .files import sha256_file
+from .leases import Lease
+from .manifest import MANY_SHIFT, committed_files, describe_fingerprint, gen_dir, read_manifest
+from .vectors import ChannelVectors
+from .writer import IndexWriter, create_index
+
+OPEN_ATTEMPTS = 50  # commits that may land while a reader opens before it gives up
+
+
+class ReferenceIndex:
+    """A read view of one committed generation. Use `writer()` to change the index."""
+
+    def __init__(self, path: Path, manifest: dict, manifest_bytes: bytes, lease: Lease | None = None):
+        self.path = path
+        self.manifest = manifest
+        self.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+        self._lease = lease
+        self._gen = path / gen_dir(manifest["generation"])
+        self._conn = catalogue.connect(self._gen / manifest["catalogue"]["file"], readonly=True)
+        self._vectors: dict[str, ChannelVectors] = {}
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "ReferenceIndex":
+        """Open the current generation and hold it. Checks that every file is present with its
+        recorded size (`check_integrity` compares checksums too)."""
+        path = Path(path)
+        for _ in range(OPEN_ATTEMPTS):
+            manifest, raw = read_manifest(path)
+            _check_shape(path, manifest)
+            lease = Lease.take(path, manifest["generation"])
+            again, _ = read_manifest(path)
+            if again.get("generation") == manifest["generation"]:
+                break  # still current once leased: no writer will delete it now
+            if lease is not None:
+                lease.release()  # a commit landed meanwhile: open the newer generation
+        else:
+            raise IndexLocked(f"{path}: the index changed {OPEN_ATTEMPTS} times while opening it; try again")
+        try:
+            gen = path / gen_dir(manifest["generation"])
+            for entry in [manifest["catalogue"]] + list(manifest["channels"].values()):
+                f = gen / entry["file"]
+                if not f.is_file():
+                    raise IndexCorrupt(f"{f}: file of the index is missing")
+                if f.stat().st_size != entry["bytes"]:
+                    raise IndexCorrupt(f"{f}: {f.stat().st_size} bytes, the manifest says {entry['bytes']} (damaged)")
+            return cls(path, manifest, raw, lease)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+
+    @classmethod
+    def create(cls, path: str | Path, channels: dict[str, dict]) -> "ReferenceIndex":
+        """Create an empty index (see writer.create_index) and open it."""
+        create_index(Path(path), channels)
+        return cls.open(path)
+
+    def close(self) -> None:
+        self._conn.close()
+        self._vectors.clear()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- what it holds ------------------------------------------------------------------------
+    @property
+    def index_id(self) -> str:
+        return self.manifest["index_id"]
+
+    @property
+    def generation(self) -> int:
+        return int(self.manifest["generation"])
+
+    @property
+    def channels(self) -> dict[str, dict]:
+        return self.manifest["channels"]
+
+    def check_channels(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if sorted(names) != sorted(self.channels):
+            raise ChannelMismatch(
+                f"{self.path}: the index holds channels {','.join(sorted(self.channels))}; "
+                f"asked for {','.join(names)} (an index's channels are fixed when it is created)"
+            )
+
+    def check_fingerprint(self, name: str, fingerprint: dict) -> None:
+        """Refuse vectors made differently from the index's for this channel."""
+        if name not in self.channels:
+            raise ChannelMismatch(f"{self.path}: no channel '{name}' in this index")
+        stored = self.channels[name]["fingerprint"]
+        if stored.get("id") != fingerprint.get("id"):
+            raise FingerprintMismatch(
+                f"{self.path}: channel '{name}' was built with {describe_fingerprint(stored)}, "
+                f"but this run uses {describe_fingerprint(fingerprint)}; "
+                "use the same model, weights and preprocessing, or build a new index"
+            )
+
+    def many_per_frame(self, name: str) -> bool:
+        return self.channels[name].get("per_frame", "one") == "many"
+
+    def vectors(self, name: str) -> ChannelVectors:
+        if name not in self._vectors:
+            spec = self.channels[name]
+            # memory-mapped: a large index is paged in as searches touch it, not read whole
+            self._vectors[name] = ChannelVectors.load(
+                self._gen / spec["file"], spec["metric"], spec["dim"], mmap=True, nprobe=spec.get("nprobe")
+            )
+        return self._vectors[name]
+
+    def search(self, name: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, frame ids), each (n, k); -1 where there is no neighbour."""
+        scores, ids = self.vectors(name).search(vectors, k)
+        if self.many_per_frame(name):
+            ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
+        return scores, ids
+
+    def search_settings(self) -> dict[str, dict]:
+        """Per channel: the structure searched and its parameters, as this reader uses them."""
+        out = {}
+        for name, spec in self.channels.items():
+            vec = self.vectors(name)
+            out[name] = {
+                "structure": vec.structure,
+                "description": vec.describe(),
+                "vectors": vec.ntotal,
+                "nprobe": vec.nprobe if vec.structure == "ivf" else None,
+                "on_gpu": bool(getattr(vec, "on_gpu", False)),
+            }
+        return out
+
+    def frame_refs(self, frame_ids: Iterable[int]) -> dict[int, catalogue.FrameRef]:
+        return catalogue.frame_refs(self._conn, frame_ids)
+
+    def work_frame_ids(self) -> dict[str, np.ndarray]:
+        """Frame ids of every work (for leave-one-work-out calibration)."""
+        out: dict[str, list[int]] = {}
+        for fid, work in self._conn.execute(
+            "SELECT f.frame_id, w.name FROM frames f JOIN videos v USING(video_id) JOIN works w USING(work_id)"
+        ):
+            out.setdefault(work, []).append(fid)
+        return {w: np.asarray(ids, dtype=np.int64) for w, ids in out.items()}
+
+    def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
+        shift = MANY_SHIFT if self.many_per_frame(name) else 0
+        ids, vecs = self.vectors(name).all_ids_and_vectors(where=lambda ids: np.isin(ids >> shift, frame_ids))
+        pos = {int(f): i for i, f in enumerate(frame_ids)}
+        rows = np.array([pos[int(f)] for f in ids >> shift], dtype=np.int64)
+        return rows, vecs
+
+    def calibration(self) -> dict | None:
+        """The stored null distributions (see auditor's calibration), or None."""
+        entry = self.manifest.get("calibration")
+        if not entry:
+            return None
+        f = self._gen / entry["file"]
+        if not f.is_file() or f.stat().st_size != entry["bytes"]:
+            raise IndexCorrupt(f"{f}: calibration file missing or damaged")
+        return json.loads(f.read_text())
+
+    def counts(self) -> dict:
+        return dict(self.manifest["catalogue"].get("counts", {}))
+
+    def works(self) -> list[dict]:
+        return catalogue.works(self._conn)
+
+    def work_metadata(self, name: str) -> dict:
+        return catalogue.work_metadata(self._conn, name)
+
+    def videos(self) -> list[dict]:
+        return catalogue.videos(self._conn)
+
+    def video(self, ref_id: str) -> dict | None:
+        return catalogue.video(self._conn, ref_id)
+
+    def info(self) -> dict:
+        return {
+            "path": str(self.path),
+            "index_id": self.index_id,
+            "format": self.manifest["format"],
+            "generation": self.generation,
+            "manifest_sha256": self.manifest_sha256,
+            "created_utc": self.manifest.get("created_utc"),
+            "updated_utc": self.manifest.get("updated_utc"),
+            "versions": self.manifest.get("versions", {}),
+            "counts": catalogue.counts(self._conn),
+            "calibrated": bool(self.manifest.get("calibration")),
+            "channels": {
+                name: {
+                    "metric": spec["metric"],
+                    "dim": spec["dim"],
+                    "vectors": spec.get("count", 0),
+                    "per_frame": spec.get("per_frame", "one"),
+                    "structure": spec.get("structure"),
+                    "fingerprint": spec["fingerprint"],
+                }
+                for name, spec in self.channels.items()
+            },
+            "works": self.works(),
+        }
+
+    def check_integrity(self) -> list[str]:
+        """Full check of every file against its recorded SHA-256; returns the problems found."""
+        problems = []
+        for entry in committed_files(self.manifest):
+            f = self._gen / entry["file"]
+            if not f.is_file():
+                problems.append(f"{f}: missing")
+            elif sha256_file(f) != entry["sha256"]:
+                problems.append(f"{f}: SHA-256 differs from the manifest (damaged or altered)")
+        return problems
+
+    def writer(self) -> IndexWriter:
+        return IndexWriter(self.path)
+
+
+def _check_shape(path: Path, manifest: dict) -> None:
+    """The manifest has what a reader needs, or IndexCorrupt naming what is missing."""
+    for key, kind in (("generation", int), ("index_id", str), ("channels", dict), ("catalogue", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise IndexCorrupt(f"{path}/manifest.json: no valid '{key}' (damaged or edited)")
+
+
+def open_index(path: str | Path) -> ReferenceIndex:
+    return ReferenceIndex.open(path)
