@@ -51,6 +51,35 @@ def pdq_index(footage, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def orb_index(footage, tmp_path_factory):
+    """The footage's catalogue indexed with pdq and orb."""
+    from auditor.indexing.ingest import CatalogueItem, add_items
+
+    idx = tmp_path_factory.mktemp("orb_index") / "idx"
+    items = [
+        CatalogueItem(footage["refs"]["ep01"], "Star Courier", "Demo Studio", episode="1"),
+        CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Example Pictures"),
+    ]
+    report = add_items(idx, items, load_config(), ["pdq", "orb"])
+    assert not report.failed, report.failed
+    return idx
+
+
+@pytest.fixture(scope="session")
+def cropped_copy(tmp_path_factory):
+    """Seconds 2-6 of ep01 with the central 60 % cropped out and scaled up: PDQ cannot see it."""
+    from auditor.media import synth
+
+    def frame(t):
+        if 0.5 <= t < 4.5:
+            f = synth.scene_frame(11, 2.0 + t - 0.5, 320, 180)
+            return synth.rescale(f[36:144, 64:256], 400, 224)
+        return synth.scene_frame(777, t, 400, 224)
+
+    return synth.write_clip(tmp_path_factory.mktemp("crop") / "crop.mp4", frame, 5.0, fps=25.0)
+
+
+@pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory):
     return make_tiny_open_clip(tmp_path_factory.mktemp("tiny_clip") / "model", seed=0)
 

@@ -102,3 +102,37 @@ def test_leave_one_work_out_needs_two_works(tmp_path, pdq_config, footage):
     add_items(tmp_path / "idx", [CatalogueItem(footage["refs"]["ep01"], "Only", "O")], pdq_config, ["pdq"])
     with pytest.raises(UsageError, match="at least two works"):
         calibrate(tmp_path / "idx", pdq_config)
+
+
+def test_orb_and_clip_channels_are_calibrated_and_their_segments_get_p_values(orb_index, cropped_copy, footage,
+                                                                             tiny_clip_dir, tmp_path):
+    from auditor.evidence.files import read_evidence
+
+    # orb: votes, higher is better; the cropped copy is carried by orb alone
+    idx = copy_index(orb_index, tmp_path / "orb")
+    cfg = load_config()
+    data = calibrate(idx, cfg, seed=3)
+    orb = data["channels"]["orb"]
+    assert orb["higher_is_better"] is True and len(orb["samples"]) > 20 and min(orb["samples"]) >= 0
+    run_batch([cropped_copy], idx, tmp_path / "out_orb", cfg)
+    ev = read_evidence(tmp_path / "out_orb" / "crop.evidence.json")
+    seg = ev.works[0].segments[0]
+    assert ev.calibration.calibrated and "orb" in ev.calibration.method
+    assert set(seg.channel_stats) == {"orb"} and seg.p_value is not None and 0 < seg.p_value < 1e-3
+
+    # clip: cosine similarity; a tiny model so nothing is downloaded
+    clip_cfg = load_config(overrides={"channels": {"clip": {"model": f"local-dir:{tiny_clip_dir}", "min_similarity": 0.9992,
+                                                            "strong_min_median_similarity": 0.99999}}})
+    from auditor.indexing.ingest import CatalogueItem, add_items
+
+    cidx = tmp_path / "clip"
+    add_items(cidx, [CatalogueItem(footage["refs"]["ep01"], "Star Courier", "Demo Studio"),
+                     CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Example Pictures")], clip_cfg, ["pdq", "clip"])
+    background = [write_scene(tmp_path / f"bg{i}.mp4", 600 + i, 3.0) for i in range(2)]
+    data = calibrate(cidx, clip_cfg, background=background)
+    samples = data["channels"]["clip"]["samples"]
+    assert data["method"] == "background" and all(-1.0 <= x <= 1.0 for x in samples) and len(samples) == 2 * 15
+    run_batch([footage["copy"]], cidx, tmp_path / "out_clip", clip_cfg)
+    ev = read_evidence(tmp_path / "out_clip" / "copy.evidence.json")
+    assert ev.calibration.calibrated and "clip" in ev.calibration.method and ev.verdict.p_value is not None
+    assert "clip" in ev.works[0].segments[0].channel_stats  # the model channel's hits are in the calibrated segment

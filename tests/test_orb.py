@@ -61,3 +61,32 @@ def test_query_keypoints_cover_the_picture_around_a_caption():
 
     assert len(spread) <= channel.features_query + 16 * channel.query_per_cell
     assert above_caption(spread) >= 1.2 * above_caption(strongest)
+
+
+def test_orb_end_to_end_a_crop_is_found_and_orb_alone_never_flags_unverified(orb_index, cropped_copy, footage, tmp_path):
+    from auditor.evidence.files import read_evidence
+    from auditor.scan.batch import run_batch
+
+    config = load_config()
+    run_batch([cropped_copy, footage["unrelated"]], orb_index, tmp_path / "out", config)
+    crop = read_evidence(tmp_path / "out" / "crop.evidence.json")
+    assert crop.verdict.flagged and crop.verdict.level == "strong resemblance"
+    seg = crop.works[0].segments[0]
+    assert seg.ref_id == "ep01" and set(seg.channels) == {"orb", "local"} and "pdq" not in seg.channel_stats
+    assert seg.query_start == pytest.approx(0.5, abs=0.45) and seg.ref_start == pytest.approx(2.0, abs=0.6)
+    assert seg.verification.status == "verified" and seg.verification.pairs_verified >= 2
+    decisive = {o.rule for o in seg.rules if o.decisive}
+    assert decisive == {"verification.verified"}  # votes alone grant nothing: geometry did
+    # an unrelated clip: its orb-only candidates fail verification, are dropped and listed
+    unrelated = read_evidence(tmp_path / "out" / "unrelated.evidence.json")
+    assert not unrelated.verdict.flagged and unrelated.works == ()
+    assert unrelated.rejected_segments
+    for r in unrelated.rejected_segments:
+        assert r.channels == ("orb",) and r.verification.status == "not verified"
+        required = next(o for o in r.rules if o.rule == "verification.required")
+        assert not required.passed and required.decisive
+    # without verification, orb-only segments are kept but stay weak: they cannot flag a clip
+    unverified = load_config(overrides={"verify": {"enabled": False}})
+    run_batch([footage["unrelated"]], orb_index, tmp_path / "nv", unverified)
+    ev = read_evidence(tmp_path / "nv" / "unrelated.evidence.json")
+    assert ev.works and not ev.verdict.flagged and {s.level for s in ev.segments()} == {"weak resemblance"}

@@ -111,6 +111,32 @@ def test_only_files_under_the_served_folders_and_unknown_clips_are_404(client, d
         link.unlink()
 
 
+def test_the_desk_refuses_bad_decisions_and_what_it_may_not_serve(client, demo, tmp_path):
+    client.get("/clip/generated_clip_0042")
+    csrf = client.cookies.get("auditor_csrf")
+    good = {"decision": "confirm", "reviewer": "A. Sato", "note": "", "csrf_token": csrf}
+    for bad, why in (({"decision": "approve"}, "decision must be one of"), ({"reviewer": "  "}, "name is required"),
+                     ({"note": "x" * 4001}, "note up to 4000")):
+        r = client.post("/clip/generated_clip_0042/decision", data={**good, **bad})
+        assert r.status_code == 200 and why in r.text  # shown on the page, not recorded
+    assert "No decision yet." in client.get("/clip/generated_clip_0042").text
+    # a clip whose file lies outside the served folders is not played, and unknown clips are 404
+    outside = TestClient(create_app(demo.index, demo.results))  # no --clips folder
+    assert outside.get("/clip/generated_clip_0042/video").status_code == 404
+    assert "outside the folders this desk serves" in outside.get("/clip/generated_clip_0042").text
+    for bad in ("/clip/nope/evidence.json", "/clip/nope/report.pdf", "/clip/nope/video", "/clip/..%2fsummary/evidence.json",
+                "/clip/generated_clip_0042/pair/0/9.png"):
+        assert client.get(bad).status_code == 404, bad
+    # unreadable evidence is not offered as a clip
+    (demo.results / "torn.evidence.json").write_text('{"schema": "auditor.evidence/1", "query_id": "torn"')
+    try:
+        assert client.get("/clip/torn").status_code == 404 and 'href="/clip/torn"' not in client.get("/").text
+    finally:
+        (demo.results / "torn.evidence.json").unlink()
+    r = CliRunner().invoke(cli, ["serve", "--index", str(demo.index), "--results", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "no such folder" in r.stderr
+
+
 def test_an_access_token_guards_every_page_when_set(demo):
     c = TestClient(create_app(demo.index, demo.results, token="s3cret-token"))
     assert c.get("/").status_code == 401
