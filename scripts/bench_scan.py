@@ -144,6 +144,7 @@ def main() -> None:
 
         # 4. end to end: a catalogue of the first half of the clips, every clip scanned as a batch
         from auditor.indexing.ingest import CatalogueItem, add_items
+        from auditor.scan.batch import run_batch
         from auditor.scan.scanner import Scanner
 
         refs = paths[: max(1, len(paths) // 2)]

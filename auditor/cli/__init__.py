@@ -7,7 +7,7 @@ shared options and the mapping of errors to exit codes (see there).
 
 from __future__ import annotations
 
-from . import index, info, report, scan  # noqa: F401  (each module registers its commands)
+from . import scan, report, info, index  # noqa: F401, I001  (each registers its commands, in this order in --help)
 from .common import app
 
 

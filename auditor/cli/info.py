@@ -15,59 +15,6 @@ from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, handle_erro
 
 @app.command()
 @handle_errors
-def version() -> None:
-    """Print the version."""
-    typer.echo(f"auditor {__version__}")
-
-
-@app.command()
-@handle_errors
-def schema(
-    what: str = typer.Argument("evidence", help="Which schema: evidence (auditor.evidence/1)."),
-) -> None:
-    """Print the JSON Schema of a file format auditor writes (a public contract)."""
-    from ..evidence.records import json_schema
-
-    if what != "evidence":
-        raise UsageError(f"no schema named {what!r} (known: evidence)")
-    typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
-
-
-@app.command()
-@handle_errors
-def channels(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    config: Optional[Path] = ConfigOpt,
-    clip_model: Optional[str] = ClipModelOpt,
-    clip_pretrained: Optional[str] = ClipPretrainedOpt,
-) -> None:
-    """List the registered channels with their fingerprints (or why one cannot load)."""
-    from ..channels import create_channel, registered
-
-    cfg = resolve_config(config, clip_model, clip_pretrained)
-    out = {}
-    for name, target in registered().items():
-        try:
-            ch = create_channel(name, cfg)
-            out[name] = {"class": target, "status": "ok", "metric": ch.metric, "dim": ch.dim, "fingerprint": ch.fingerprint()}
-        except AuditorError as exc:
-            out[name] = {"class": target, "status": "unavailable", "reason": str(exc)}
-    if as_json:
-        typer.echo(json.dumps(out, indent=2))
-        return
-    for name, entry in out.items():
-        if entry["status"] == "ok":
-            fp = entry["fingerprint"]
-            detail = ", ".join(
-                f"{k}={v}" for k, v in fp.items() if k not in ("id", "name", "source", "metric", "dim", "preprocess")
-            )
-            typer.echo(f"{name:6} {entry['metric']:8} dim={entry['dim']:<5} fingerprint={fp['id']}  {detail}")
-        else:
-            typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
-
-
-@app.command()
-@handle_errors
 def serve(
     index: Path = typer.Option(..., "--index", help="Index folder (its reference files may be served)."),
     results: Path = typer.Option(..., "--results", help="Results folder of auditor scan."),
@@ -130,3 +77,56 @@ def eval_(
         typer.echo(f"missed            {', '.join(r.missed)}")
     if r.false_positives:
         typer.echo(f"false positives   {', '.join(r.false_positives)}")
+
+
+@app.command()
+@handle_errors
+def schema(
+    what: str = typer.Argument("evidence", help="Which schema: evidence (auditor.evidence/1)."),
+) -> None:
+    """Print the JSON Schema of a file format auditor writes (a public contract)."""
+    from ..evidence.records import json_schema
+
+    if what != "evidence":
+        raise UsageError(f"no schema named {what!r} (known: evidence)")
+    typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+@handle_errors
+def channels(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    config: Optional[Path] = ConfigOpt,
+    clip_model: Optional[str] = ClipModelOpt,
+    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+) -> None:
+    """List the registered channels with their fingerprints (or why one cannot load)."""
+    from ..channels import create_channel, registered
+
+    cfg = resolve_config(config, clip_model, clip_pretrained)
+    out = {}
+    for name, target in registered().items():
+        try:
+            ch = create_channel(name, cfg)
+            out[name] = {"class": target, "status": "ok", "metric": ch.metric, "dim": ch.dim, "fingerprint": ch.fingerprint()}
+        except AuditorError as exc:
+            out[name] = {"class": target, "status": "unavailable", "reason": str(exc)}
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for name, entry in out.items():
+        if entry["status"] == "ok":
+            fp = entry["fingerprint"]
+            detail = ", ".join(
+                f"{k}={v}" for k, v in fp.items() if k not in ("id", "name", "source", "metric", "dim", "preprocess")
+            )
+            typer.echo(f"{name:6} {entry['metric']:8} dim={entry['dim']:<5} fingerprint={fp['id']}  {detail}")
+        else:
+            typer.echo(f"{name:6} unavailable: {entry['reason'].splitlines()[0]}")
+
+
+@app.command()
+@handle_errors
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"auditor {__version__}")

@@ -57,6 +57,7 @@ WORDS = {
         "flag": "flagged",
         "flag_failed": "not flagged",
         "join": "; ",
+        "then": ": ",
         "verdict_match": "Seconds {qs:.1f}–{qe:.1f} of {clip} match {where} ({work}, {owner}): {level}.",
         "where_video": "seconds {rs:.1f}–{re:.1f} of {ref}",
         "where_still": "the still {ref}",
@@ -80,6 +81,7 @@ WORDS = {
         "flag": "指摘する",
         "flag_failed": "指摘しない",
         "join": "。",
+        "then": "：",
         "verdict_match": "{clip} の {qs:.1f}–{qe:.1f} 秒は {where}（{work}、{owner}）と一致します：{level}。",
         "where_video": "{ref} の {rs:.1f}–{re:.1f} 秒",
         "where_still": "静止画 {ref}",
@@ -151,7 +153,7 @@ def outcome_sentence(o: RuleOutcome, lang: str) -> str:
         body += w["needs"].format(n=o.min_frames)
     key = {Effect.GRANT: "grant", Effect.CAP: "cap", Effect.REQUIRE: "require", Effect.FLAG: "flag"}[o.effect]
     result = w[key if o.passed else f"{key}_failed"].format(level=level_name(o.level, lang) if o.level else "")
-    return f"{body}: {result}"
+    return f"{body}{w['then']}{result}"
 
 
 def rule_text(outcomes, lang: str = "en") -> str:

@@ -97,7 +97,8 @@ def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "
     src = np.float32([kq[m.queryIdx].pt for m in good])
     dst = np.float32([kr[m.trainIdx].pt for m in good])
     model, mask = cv2.estimateAffine2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=float(cfg["ransac_threshold_px"]), maxIters=2000
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=float(cfg["ransac_threshold_px"]),
+        maxIters=int(cfg["ransac_max_iterations"]),
     )
     if model is None or mask is None:
         return unmatched(len(good))

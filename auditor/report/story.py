@@ -276,7 +276,8 @@ def _methods(ev: Evidence, k: Kit) -> list:
     else:
         story.append(P(t["methods_uncalibrated"]))
     story.append(P(t["thresholds"], k.h3))
-    chosen = {"verdict": cfg["verdict"], "verify": cfg["verify"], "calibration": cfg.get("calibration", {})}
+    channels = {name: cfg["channels"][name] for name in ev.tool.channels if isinstance(cfg["channels"].get(name), dict)}
+    chosen = {"channels": channels, "verdict": cfg["verdict"], "verify": cfg["verify"], "calibration": cfg.get("calibration", {})}
     rows = [[P(key, k.monos), P(v, k.monos)] for key, v in _flatten(chosen)]
     story.append(k.table(rows, [70 * mm, 100 * mm], header=False))
     return story
