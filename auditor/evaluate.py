@@ -1,6 +1,6 @@
 """Evaluation of scan results against a truth file.
 
-Truth CSV columns: `query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform]`.
+Truth CSV columns: `query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform][,split]`.
 A query with no copied segment (a negative) has one row with an empty ref_id; every query the
 evaluation should count must appear at least once.
 
@@ -13,7 +13,10 @@ Measures:
   the precision at their rank, divided by the number of truth segments.
 - Clip-level recall and false-positive rate: a clip counts as detected when its evidence verdict
   is flagged (with --evidence), or else when matches.csv has any row for it.
-- Per-transform recall: of the positive clips, by the truth's `transform` column.
+- Per-transform recall: of the positive clips, by the truth's `transform` column; false
+  positives per kind of negative.
+- With `split`, only the queries whose truth rows carry that `split` value count (an evaluation
+  set is split so that thresholds are chosen on one part and figures reported on another).
 """
 
 from __future__ import annotations
@@ -78,10 +81,17 @@ def _f(row: dict, key: str, path: Path, line: int) -> float:
 TIME_COLS = ("query_start", "query_end", "ref_start", "ref_end")
 
 
-def read_truth(path: str | Path) -> tuple[list[Interval2D], dict[str, set[str]]]:
-    """Truth segments, and every query id with its transforms (negatives included)."""
+def read_truth(path: str | Path, split: str | None = None) -> tuple[list[Interval2D], dict[str, set[str]]]:
+    """Truth segments, and every query id with its transforms (negatives included); with
+    `split`, only the rows of that split."""
     path = Path(path)
     rows = _read_rows(path, ("query_id", "ref_id") + TIME_COLS)
+    if split is not None:
+        if rows and "split" not in rows[0]:
+            raise UsageError(f"{path}: --split {split}: the truth has no split column")
+        rows = [r for r in rows if (r.get("split") or "").strip() == split]
+        if not rows:
+            raise UsageError(f"{path}: no rows of split {split!r}")
     segments, queries = [], defaultdict(set)
     for line, r in enumerate(rows, start=2):
         qid = r["query_id"].strip()
@@ -143,14 +153,17 @@ class EvalResult:
     per_transform: dict = field(default_factory=dict)
     missed: list = field(default_factory=list)
     false_positives: list = field(default_factory=list)
+    negatives_per_kind: dict = field(default_factory=dict)  # kind of negative -> (flagged, clips)
+    split: str | None = None
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
 
 
-def evaluate(matches: str | Path, truth: str | Path, evidence_dir: str | Path | None = None, iou: float = 0.5) -> EvalResult:
-    truth_segs, queries = read_truth(truth)
-    preds = read_matches(matches)
+def evaluate(matches: str | Path, truth: str | Path, evidence_dir: str | Path | None = None, iou: float = 0.5,
+             split: str | None = None) -> EvalResult:
+    truth_segs, queries = read_truth(truth, split)
+    preds = [p for p in read_matches(matches) if p.query_id in queries]
     ap, found = segment_ap(preds, truth_segs, iou)
     positive = {t.query_id for t in truth_segs}
     negative = set(queries) - positive
@@ -174,6 +187,9 @@ def evaluate(matches: str | Path, truth: str | Path, evidence_dir: str | Path | 
             "clip_recall": sum(q in detected for q in qs) / len(qs),
             "segment_recall": (sum(i in found for i in segs) / len(segs)) if segs else None,
         }
+    kinds = sorted({t for q in negative for t in queries[q]})
+    negatives_per_kind = {k: (sum(q in detected for q in negative if k in queries[q]),
+                              sum(1 for q in negative if k in queries[q])) for k in kinds}
     return EvalResult(
         segment_ap=ap,
         iou=iou,
@@ -188,4 +204,6 @@ def evaluate(matches: str | Path, truth: str | Path, evidence_dir: str | Path | 
         per_transform=per_transform,
         missed=sorted(positive - detected),
         false_positives=sorted(negative & detected),
+        negatives_per_kind=negatives_per_kind,
+        split=split,
     )

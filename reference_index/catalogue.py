@@ -46,12 +46,34 @@ CREATE INDEX IF NOT EXISTS videos_work ON videos(work_id);
 CREATE TABLE IF NOT EXISTS frames (
     frame_id  INTEGER PRIMARY KEY,
     video_id  INTEGER NOT NULL REFERENCES videos(video_id),
-    t         REAL NOT NULL
+    t         REAL NOT NULL,
+    box       TEXT
 );
 CREATE INDEX IF NOT EXISTS frames_video ON frames(video_id, t);
 """
 
 VIDEO_FIELDS = ("episode", "title", "first_published", "notes")
+# frames.box: for a tile of a still, the region it shows as "x0 y0 x1 y1" (shares of the still's
+# width and height); NULL for a whole frame. Catalogues written before tiles lack the column:
+# readers see NULL, and the next writer adds it.
+
+
+def has_boxes(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "box" for row in conn.execute("PRAGMA table_info(frames)"))
+
+
+def ensure_current(conn: sqlite3.Connection) -> None:
+    """Bring a catalogue written by an earlier version up to this schema (in a writer's copy)."""
+    if not has_boxes(conn):
+        conn.execute("ALTER TABLE frames ADD COLUMN box TEXT")
+
+
+def _box_text(box) -> str | None:
+    return None if box is None else " ".join(f"{float(v):.6g}" for v in box)
+
+
+def _box(text: str | None) -> tuple[float, float, float, float] | None:
+    return None if not text else tuple(float(v) for v in text.split())
 
 
 @dataclass(frozen=True)
@@ -64,7 +86,8 @@ class FrameRef:
     ref_id: str
     kind: str
     work: str
-    owner: str
+    owner: str  # the work's rights holder
+    box: tuple[float, float, float, float] | None = None  # the region of a still a tile shows
 
 
 def connect(path, readonly: bool = False) -> sqlite3.Connection:
@@ -135,13 +158,14 @@ def add_video(conn: sqlite3.Connection, work_id: int, ref_id: str, info: dict, m
     return int(cur.lastrowid)
 
 
-def add_frames(conn: sqlite3.Connection, video_id: int, times: Sequence[float]) -> np.ndarray:
-    """Insert frames; returns their ids in the order given."""
+def add_frames(conn: sqlite3.Connection, video_id: int, times: Sequence[float], boxes: Sequence | None = None) -> np.ndarray:
+    """Insert frames (with the region of a still each tile shows); returns their ids in order."""
     start = conn.execute("SELECT COALESCE(MAX(frame_id), 0) FROM frames").fetchone()[0] + 1
     ids = np.arange(start, start + len(times), dtype=np.int64)
+    boxes = boxes if boxes is not None else [None] * len(times)
     conn.executemany(
-        "INSERT INTO frames(frame_id, video_id, t) VALUES (?, ?, ?)",
-        [(int(i), video_id, float(t)) for i, t in zip(ids, times)],
+        "INSERT INTO frames(frame_id, video_id, t, box) VALUES (?, ?, ?, ?)",
+        [(int(i), video_id, float(t), _box_text(b)) for i, t, b in zip(ids, times, boxes)],
     )
     return ids
 
@@ -152,12 +176,13 @@ def frame_refs(conn: sqlite3.Connection, frame_ids: Iterable[int]) -> dict[int, 
     for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
         chunk = ids[start : start + 900]
         marks = ",".join("?" * len(chunk))
+        box = "f.box" if has_boxes(conn) else "NULL"
         for row in conn.execute(
-            "SELECT f.frame_id, f.t, v.video_id, v.ref_id, v.kind, w.name, w.owner FROM frames f"
+            f"SELECT f.frame_id, f.t, v.video_id, v.ref_id, v.kind, w.name, w.owner, {box} FROM frames f"
             f" JOIN videos v USING(video_id) JOIN works w USING(work_id) WHERE f.frame_id IN ({marks})",
             chunk,
         ):
-            out[row[0]] = FrameRef(*row)
+            out[row[0]] = FrameRef(*row[:7], box=_box(row[7]))
     return out
 
 

@@ -144,6 +144,7 @@ class IndexWriter:
         self._conn = catalogue.connect(new / CATALOGUE)
         src.backup(self._conn)
         src.close()
+        catalogue.ensure_current(self._conn)
         self._vectors = {
             name: ChannelVectors.load(old / spec["file"], spec["metric"], spec["dim"], nprobe=spec.get("nprobe"))
             for name, spec in manifest["channels"].items()
@@ -267,9 +268,11 @@ class IndexWriter:
         vectors: dict[str, tuple[np.ndarray, np.ndarray]],
         video_metadata: dict | None = None,
         work_metadata: dict | None = None,
+        boxes: list | None = None,
     ) -> int:
         """Add one video (or still) with its sampled frames and, per channel, (rows, vectors):
-        `rows[i]` is the index (into `times`) of the frame vector i belongs to.
+        `rows[i]` is the index (into `times`) of the frame vector i belongs to. `boxes`: per
+        frame, the region of a still a tile shows (None for whole frames).
 
         All or nothing: a conflict leaves the catalogue and the vectors as they were.
         Returns the number of frames added.
@@ -280,7 +283,7 @@ class IndexWriter:
         try:
             work_id = catalogue.upsert_work(self._conn, work, owner, work_metadata)
             video_id = catalogue.add_video(self._conn, work_id, ref_id, info, video_metadata)
-            ids = catalogue.add_frames(self._conn, video_id, times)
+            ids = catalogue.add_frames(self._conn, video_id, times, boxes)
         except (CatalogueConflict, sqlite3.Error) as exc:
             self._conn.execute("ROLLBACK TO add_video")
             self._conn.execute("RELEASE add_video")

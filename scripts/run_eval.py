@@ -4,6 +4,9 @@
     .venv/bin/python scripts/make_eval_set.py --out eval-set      # once
     .venv/bin/python scripts/run_eval.py eval-set [--channels pdq] [--config my.toml]
 
+Prints the figures of the tuning half and of the reporting half separately (truth.csv's split
+column): choose thresholds on the first, report the second.
+
 Uses the library functions the CLI uses; the index and results go under the set's folder
 (index-<channels>/, results-<channels>/), rebuilt on each run.
 """
@@ -11,6 +14,7 @@ Uses the library functions the CLI uses; the index and results go under the set'
 from __future__ import annotations
 
 import argparse
+import csv
 import shutil
 import time
 from pathlib import Path
@@ -47,20 +51,27 @@ def main() -> None:
     queries = sorted((args.folder / "queries").glob("*.mp4"))
     scan = run_batch(queries, index, results, config)
     t2 = time.perf_counter()
-    r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou)
     print(f"channels {args.channels}{' (calibrated, leave-one-work-out)' if args.calibrate else ''}; index {len(ingest.results)} references in {t1 - t0:.1f} s "
           f"({len(ingest.failed)} failed); scan {len(queries)} clips in {t2 - t1:.1f} s ({len(scan.failed)} failed)")
-    print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, {r.predicted_segments} predicted)")
-    print(f"clip recall    {r.clip_recall:.3f}   ({r.positives} clips with copies)")
-    print(f"clip FP rate   {r.clip_fpr:.3f}   ({len(r.false_positives)}/{r.negatives} negatives flagged)")
-    print("transform       clips  clip recall  segment recall")
-    for name, t in r.per_transform.items():
-        seg = "-" if t["segment_recall"] is None else f"{t['segment_recall']:.2f}"
-        print(f"  {name:14} {t['clips']:5}  {t['clip_recall']:11.2f}  {seg:>14}")
-    if r.missed:
-        print("missed:", " ".join(r.missed))
-    if r.false_positives:
-        print("false positives:", " ".join(r.false_positives))
+    with open(args.folder / "truth.csv", newline="", encoding="utf-8") as f:
+        has_split = "split" in (csv.DictReader(f).fieldnames or [])
+    for split in (("tune", "report") if has_split else (None,)):
+        r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou, split)
+        title = {"tune": "TUNING HALF (thresholds may be chosen here)", "report": "REPORTING HALF (figures to report)"}.get(split, "ALL")
+        print(f"\n== {title}")
+        print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, {r.predicted_segments} predicted)")
+        print(f"clip recall    {r.clip_recall:.3f}   ({r.positives} clips with copies)")
+        print(f"clip FP rate   {r.clip_fpr:.3f}   ({len(r.false_positives)}/{r.negatives} negatives flagged)")
+        print("transform       clips  clip recall  segment recall")
+        for name, t in r.per_transform.items():
+            seg = "-" if t["segment_recall"] is None else f"{t['segment_recall']:.2f}"
+            print(f"  {name:14} {t['clips']:5}  {t['clip_recall']:11.2f}  {seg:>14}")
+        for name, (flagged, clips) in r.negatives_per_kind.items():
+            print(f"  {name:22} {flagged} of {clips} flagged")
+        if r.missed:
+            print("missed:", " ".join(r.missed))
+        if r.false_positives:
+            print("false positives:", " ".join(r.false_positives))
 
 
 if __name__ == "__main__":

@@ -70,11 +70,16 @@ def cropped_copy(tmp_path_factory):
     """Seconds 2-6 of ep01 with the central 60 % cropped out and scaled up: PDQ cannot see it."""
     from auditor.media import synth
 
+    import cv2
+    import numpy as np
+
+    filler = cv2.GaussianBlur(np.random.default_rng(7).integers(0, 255, (224, 400, 3), dtype=np.uint8), (0, 0), 3)
+
     def frame(t):
         if 0.5 <= t < 4.5:
             f = synth.scene_frame(11, 2.0 + t - 0.5, 320, 180)
             return synth.rescale(f[36:144, 64:256], 400, 224)
-        return synth.scene_frame(777, t, 400, 224)
+        return np.roll(filler, int(40 * t), axis=1)  # footage of another kind before and after
 
     return synth.write_clip(tmp_path_factory.mktemp("crop") / "crop.mp4", frame, 5.0, fps=25.0)
 

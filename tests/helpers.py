@@ -102,3 +102,14 @@ def crashing_scan(path: str, query_id: str, out_dir: str) -> tuple:
     if "crash" in Path(path).name:
         os._exit(139)
     return engines.worker_scan(path, query_id, out_dir)
+
+
+def hits_for(ref_id, pairs, channel="pdq", raw=10.0, work="W", kind="video"):
+    """Search hits on one reference: (query time, reference time) pairs, 5 query frames a second."""
+    from auditor.match.segments import Hit
+
+    return [
+        Hit(q_index=round(q * 5), q_t=q, channel=channel, frame_id=i, ref_id=ref_id, kind=kind, work=work,
+            owner="O", ref_t=r, raw=raw, sim=1 - raw / 128)
+        for i, (q, r) in enumerate(pairs)
+    ]

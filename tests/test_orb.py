@@ -90,3 +90,76 @@ def test_orb_end_to_end_a_crop_is_found_and_orb_alone_never_flags_unverified(orb
     run_batch([footage["unrelated"]], orb_index, tmp_path / "nv", unverified)
     ev = read_evidence(tmp_path / "nv" / "unrelated.evidence.json")
     assert ev.works and not ev.verdict.flagged and {s.level for s in ev.segments()} == {"weak resemblance"}
+
+
+def _texture(seed: int) -> np.ndarray:
+    """A drawn picture with no symmetry: letters and strokes of many sizes on a gradient."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((270, 480, 3), np.uint8)
+    out[:] = np.linspace(rng.integers(0, 120, 3), rng.integers(100, 255, 3), 480)[None, :, :].astype(np.uint8)
+    for _ in range(45):
+        x, y = int(rng.integers(0, 460)), int(rng.integers(20, 265))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        if rng.random() < 0.7:
+            text = "".join(rng.choice(list("AEFGJKLNPQRSZ2347")) for _ in range(int(rng.integers(1, 4))))
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.4, 1.6)), colour, 2, cv2.LINE_AA)
+        else:
+            cv2.line(out, (x, y), (x + int(rng.integers(-60, 60)), y - int(rng.integers(5, 60))), colour, 2, cv2.LINE_AA)
+    return out
+
+
+def _index(channel, refs):
+    emb = channel.embed(refs)
+    index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(256))
+    index.add_with_ids(emb.vectors, emb.frame_of)
+    return lambda v, k: index.search(v, k)
+
+
+def test_the_mirrored_query_wins_only_for_a_mirrored_frame():
+    refs = [_texture(seed) for seed in (3, 4, 5, 6)]
+    channel = ORBChannel(load_config())
+    search = _index(channel, refs)
+    _, ranked = channel.candidates(channel.embed([np.ascontiguousarray(refs[2][:, ::-1]), refs[1]], query=True), search, 3)
+    assert ranked[0][0][0] == 2 and ranked[0][0][2] == "flip_horizontal"
+    assert ranked[1][0][0] == 1 and ranked[1][0][2] == "original"
+    assert all(var == ranked[0][0][2] for _, _, var in ranked[0])  # a frame's candidates come from one variant
+
+
+@pytest.fixture(scope="module")
+def catalogue_frames():
+    """About a hundred frames of real footage (chance votes spread over them as over a real index)."""
+    from helpers import CORPUS
+
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    config = load_config()
+    refs = [f.image for name in ("tears_of_steel_battle_332p_70s.webm", "popeye_sinbad_part2_1440p_60s.mkv",
+                                 "bbb_opening_720p_30s.webm", "tmk_chair_orig_22s.mp4")
+            for f in MediaReader(CORPUS / "videos" / name, 0.5, config).frames()]
+    door = next(f.image for f in MediaReader(CORPUS / "videos" / "tmk_doorknob_720p_4s.mp4", 1.0, config).frames())
+    return refs, door
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("edit", ["inset", "crop", "caption"])
+def test_a_mirrored_inset_crop_or_caption_is_found_through_the_mirrored_query(catalogue_frames, edit):
+    config = load_config()
+    refs, door = catalogue_frames
+    target = np.ascontiguousarray(refs[10][:, ::-1])  # the copy is mirrored, then edited
+    h, w = target.shape[:2]
+    if edit == "inset":
+        query = cv2.resize(door, (w, h))
+        iw, ih = int(w * 0.5), int(h * 0.5)
+        query[h // 4 : h // 4 + ih, w // 3 : w // 3 + iw] = cv2.resize(target, (iw, ih), interpolation=cv2.INTER_AREA)
+    elif edit == "crop":
+        query = cv2.resize(np.ascontiguousarray(target[h // 8 : -h // 8, w // 10 : -w // 10]), (w, h))
+    else:
+        query = _captioned(target)
+    channel = ORBChannel(config)
+    search = _index(channel, refs)
+    _, ranked = channel.candidates(channel.embed([query], query=True), search, 3)
+    fid, votes, variant = ranked[0][0]
+    assert (fid, variant) == (10, "flip_horizontal") and votes >= config["channels"]["orb"]["min_votes"]
+    plain = ORBChannel(load_config(overrides={"channels": {"orb": {"query_mirror": False}}}))
+    _, ranked = plain.candidates(plain.embed([query], query=True), search, 3)
+    assert not ranked[0] or ranked[0][0][1] < votes / 2  # as shot, nothing comes close

@@ -1,18 +1,11 @@
 import pytest
+from helpers import hits_for
 
 from auditor.channels import meaning
 from auditor.config import load_config
 from auditor.evidence.wording import rule_text
 from auditor.match.decision import Policy, decide
-from auditor.match.segments import Hit, build_segments
-
-
-def hits_for(ref_id, pairs, channel="pdq", raw=10.0, work="W", kind="video"):
-    return [
-        Hit(q_index=round(q * 5), q_t=q, channel=channel, frame_id=i, ref_id=ref_id, kind=kind, work=work,
-            owner="O", ref_t=r, raw=raw, sim=1 - raw / 128)
-        for i, (q, r) in enumerate(pairs)
-    ]
+from auditor.match.segments import build_segments
 
 
 def seg_tuple(s):
@@ -104,3 +97,27 @@ def test_dropped_frames_inside_a_copy_do_not_split_it():
     segs = build_segments(hits_for("ep1", pairs), CFG, 0.2, 8.0, {"ep1": 60.0}, {"ep1": 0.5})
     # the last kept frame is 7.4 s (7.6 and 7.8 are among the lost)
     assert [seg_tuple(s) for s in segs] == [("ep1", 0.0, 7.6, 20.0, 27.6)]
+
+
+def test_a_long_copy_through_a_fade_is_one_segment_but_other_footage_or_another_offset_splits_it():
+    def copy(lo, hi, offset, ref="ep1", work="W"):
+        return hits_for(ref, [(q / 5, q / 5 + offset) for q in range(lo, hi)], work=work)
+
+    steps = {"ep1": 0.5, "ep2": 0.5}
+    lengths = {"ep1": 60.0, "ep2": 60.0}
+    # seconds 0-4 and 7-12 of the clip copy the reference at +5 s; 4-7 s is a fade (no hits)
+    faded = copy(0, 20, 5.0) + copy(35, 60, 5.0)
+    segs = build_segments(faded, CFG, 0.2, 12.0, lengths, steps)
+    assert [seg_tuple(s) for s in segs] == [("ep1", 0.0, 12.0, 5.0, 17.0)]
+    assert len(segs[0].pairs) == 45 and len(segs[0].hits) == 45
+    # a cut to footage the catalogue holds (another work) between them: two copies, not one
+    spliced = faded + copy(22, 33, 20.0, ref="ep2", work="V")
+    assert sorted(seg_tuple(s) for s in build_segments(spliced, CFG, 0.2, 12.0, lengths, steps)) == [
+        ("ep1", 0.0, 4.0, 5.0, 9.0), ("ep1", 7.0, 12.0, 12.0, 17.0), ("ep2", 4.4, 6.6, 24.4, 26.6)]
+    # the second part on another timeline (+9 s): not the same copy
+    jumped = copy(0, 20, 5.0) + copy(35, 60, 9.0)
+    assert len(build_segments(jumped, CFG, 0.2, 12.0, lengths, steps)) == 2
+    # a gap longer than the bridge, or bridging switched off
+    assert len(build_segments(copy(0, 20, 5.0) + copy(60, 80, 5.0), CFG, 0.2, 16.0, lengths, steps)) == 2
+    off = load_config(overrides={"segments": {"bridge_max_gap_s": 0.0}})
+    assert len(build_segments(faded, off, 0.2, 12.0, lengths, steps)) == 2

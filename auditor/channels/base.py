@@ -43,6 +43,9 @@ class Embeddings:
     variants: dict[str, np.ndarray] | None = None
     # channels with many vectors per frame (local features): the frame index of each vector
     frame_of: np.ndarray | None = None
+    # query side, many vectors per frame: which variant of its frame each vector describes
+    # (0 the frame as shot, i the i-th of the channel's query_variant_names)
+    variant_of: np.ndarray | None = None
 
     def rows_and_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(frame index of each stored vector, vectors) as the reference index takes them."""
@@ -65,12 +68,16 @@ class Embeddings:
         if all(p.frame_of is not None for p in parts):
             offsets = np.cumsum([0] + [len(p.keep) for p in parts[:-1]])
             frame_of = np.concatenate([p.frame_of + off for p, off in zip(parts, offsets)]).astype(np.int64)
+        variant_of = None
+        if all(p.variant_of is not None for p in parts):
+            variant_of = np.concatenate([p.variant_of for p in parts])
         return Embeddings(
             np.concatenate([p.vectors for p in parts]),
             np.concatenate([p.keep for p in parts]),
             quality,
             variants,
             frame_of,
+            variant_of,
         )
 
 
@@ -88,6 +95,9 @@ class Meaning:
     resolution: float  # raw scores closer than this are the same to the calibration's tail fit
     worst: float  # the raw score of a frame with no candidate at all
     query_variants: int  # versions of each query frame searched (flips, rotations): Sidak correction
+    # whether the channel's similarities say how close two pictures look, so that a clip's frames
+    # can resemble a work without a shared timeline (float embeddings: yes; hashes and votes: no)
+    resemblance: bool
     # {"label": the statistic in words, "unit": its unit, "description": what the channel sees},
     # each per language ("en", "ja")
     words: Mapping[str, Mapping[str, str]]

@@ -233,6 +233,7 @@ class ClipChannel(Channel):
             resolution=0.005,
             worst=-1.0,
             query_variants=1,
+            resemblance=True,
             words=cls.words,
         )
 

@@ -38,6 +38,8 @@ class ORBChannel(Channel):
         self.query_grid = int(s["query_grid"])
         self.query_per_cell = int(s["query_per_cell"])
         self.votes_at_half = float(s["votes_at_half_similarity"])
+        self.mirror = bool(s["query_mirror"])
+        self.mirror_ratio = float(s["mirror_min_ratio"])
 
     # the statistic in words, its unit and what the channel sees, per language
     words = {
@@ -61,7 +63,8 @@ class ORBChannel(Channel):
             needs_verification=True,
             resolution=0.5,  # votes are whole numbers
             worst=0.0,
-            query_variants=1,
+            query_variants=2 if config["channels"][cls.name]["query_mirror"] else 1,
+            resemblance=False,
             words=cls.words,
         )
 
@@ -123,26 +126,60 @@ class ORBChannel(Channel):
         return self._describe(images, self.features_reference)
 
     def embed_query_batch(self, images: list[np.ndarray]) -> Embeddings:
-        return self._describe(images, self.features_query, spread=True)
+        """The query's descriptors, and (with `query_mirror`) the mirrored query's: a mirrored
+        inset, crop or captioned copy then votes for its reference frames like an unmirrored one."""
+        plain = self._describe(images, self.features_query, spread=True)
+        if not self.mirror:
+            return plain
+        flipped = self._describe([np.ascontiguousarray(im[:, ::-1]) for im in images], self.features_query, spread=True)
+        return Embeddings(
+            np.concatenate([plain.vectors, flipped.vectors]), plain.keep | flipped.keep, None, None,
+            np.concatenate([plain.frame_of, flipped.frame_of]),
+            variant_of=np.concatenate([np.zeros(len(plain.vectors), np.int8), np.ones(len(flipped.vectors), np.int8)]),
+        )
+
+    @property
+    def query_variant_names(self) -> tuple[str, ...]:
+        return ("flip_horizontal",) if self.mirror else ()
 
     def candidates(self, emb: Embeddings, search: SearchFn, k: int) -> tuple[np.ndarray, list[list[Candidate]]]:
         """Votes: each query descriptor votes once for every reference frame among its nearest
-        neighbours within `max_descriptor_distance` bits. raw = number of votes."""
+        neighbours within `max_descriptor_distance` bits. With the mirrored query, each query
+        frame takes the variant (as shot, or mirrored) whose best reference frame has more votes,
+        the mirrored one only with `mirror_min_ratio` times the votes as shot, and only that
+        variant's candidates: a copy is mirrored or not, and mixing the two would let symmetric
+        scenery vote for the wrong moments. Ties in votes
+        go to the lower frame id, so the ranking is the same on every machine. raw = votes."""
         rows = np.nonzero(emb.keep)[0]
         if len(emb.vectors) == 0:
             return rows, [[] for _ in rows]
         dists, fids = search(emb.vectors, self.neighbours)
-        close = (dists <= self.max_descriptor_distance) & (fids >= 0)
-        frame_of = emb.frame_of
+        q, nb = np.nonzero((dists <= self.max_descriptor_distance) & (fids >= 0))
+        votes = np.unique(np.stack([q, fids[q, nb]], axis=1), axis=0)  # one vote per descriptor and reference frame
+        variant_of = emb.variant_of if emb.variant_of is not None else np.zeros(len(emb.vectors), np.int8)
+        triples, counts = np.unique(
+            np.stack([emb.frame_of[votes[:, 0]], variant_of[votes[:, 0]], votes[:, 1]], axis=1), axis=0, return_counts=True
+        )
+        names = ("original",) + self.query_variant_names
+        order = np.lexsort((triples[:, 2], -counts, triples[:, 1], triples[:, 0]))  # frame, variant, most votes, fid
+        triples, counts = triples[order], counts[order]
         ranked = []
-        for r in rows:
-            sel = frame_of == r
-            votes: dict[int, int] = {}
-            for frow, crow in zip(fids[sel], close[sel]):
-                for fid in set(frow[crow].tolist()):
-                    votes[fid] = votes.get(fid, 0) + 1
-            top = sorted(votes.items(), key=lambda x: -x[1])[:k]
-            ranked.append([(fid, float(v), "original") for fid, v in top])
+        starts = np.searchsorted(triples[:, 0], rows, "left")
+        ends = np.searchsorted(triples[:, 0], rows, "right")
+        for a, b in zip(starts, ends):
+            if a == b:
+                ranked.append([])
+                continue
+            variants = triples[a:b, 1]
+            firsts = a + np.flatnonzero(np.r_[True, variants[1:] != variants[:-1]])  # each variant's best
+            plain = counts[firsts[0]] if triples[firsts[0], 1] == 0 else 0
+            # a variant replaces the frame as shot only when it clearly wins: symmetric scenery votes for
+            # the mirrored frame almost as well, a mirrored copy far better
+            scores = [counts[i] if triples[i, 1] == 0 else (counts[i] if counts[i] >= self.mirror_ratio * plain else -1)
+                      for i in firsts]
+            best = firsts[int(np.argmax(scores))]
+            end = a + np.searchsorted(variants, triples[best, 1], "right")
+            ranked.append([(int(triples[i, 2]), float(counts[i]), names[int(triples[i, 1])]) for i in range(best, min(end, best + k))])
         return rows, ranked
 
     def similarity(self, raw: np.ndarray) -> np.ndarray:

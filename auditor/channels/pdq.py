@@ -61,6 +61,7 @@ class PDQChannel(Channel):
             resolution=0.5,  # distances are whole bits
             worst=float(cls.dim),
             query_variants=len(DIHEDRAL) if dihedral else 1,
+            resemblance=False,
             words=cls.words,
         )
 

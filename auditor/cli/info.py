@@ -48,6 +48,7 @@ def eval_(
     truth: Path = typer.Option(..., "--truth", help="Truth CSV: query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform]."),
     evidence: Optional[Path] = typer.Option(None, "--evidence", help="Folder of evidence JSON: clip decisions use their verdicts."),
     iou: float = typer.Option(0.5, "--iou", help="Overlap IoU a predicted segment needs to count as found."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only the queries of this split (the truth's split column), e.g. report."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Score matches against a truth file.
@@ -61,7 +62,7 @@ def eval_(
     """
     from ..evaluate import evaluate
 
-    r = evaluate(matches, truth, evidence, iou)
+    r = evaluate(matches, truth, evidence, iou, split)
     if as_json:
         typer.echo(json.dumps(r.to_dict(), indent=2))
         return
@@ -73,6 +74,10 @@ def eval_(
         for name, t in r.per_transform.items():
             seg = "-" if t["segment_recall"] is None else f"{t['segment_recall']:.2f}"
             typer.echo(f"  {name:16} {t['clips']:5}  {t['clip_recall']:11.2f}  {seg:>14}")
+    if r.negatives_per_kind and list(r.negatives_per_kind) != ["negative"]:
+        typer.echo("negatives         flagged / clips")
+        for name, (flagged, clips) in r.negatives_per_kind.items():
+            typer.echo(f"  {name:16} {flagged:3} / {clips}")
     if r.missed:
         typer.echo(f"missed            {', '.join(r.missed)}")
     if r.false_positives:

@@ -11,16 +11,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from .base import Record
+from .provenance import Provenance
 from .rules import Level, RuleOutcome
 
 SCHEMA = "auditor.evidence/1"
-
-
-class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra={"additionalProperties": False},
-                              use_enum_values=False)
 
 
 class VerificationStatus(StrEnum):
@@ -121,6 +118,9 @@ class Pair(Record):
     raw: float = Field(description="The channel's raw score (Hamming distance, votes or cosine similarity).")
     similarity: float = Field(description="The raw score mapped to [0, 1], higher = closer.")
     variant: str = Field("original", description="Which variant of the query frame matched (e.g. flip_horizontal).")
+    ref_box: tuple[float, float, float, float] | None = Field(
+        None, description="For a still indexed by tiles: the region [x0, y0, x1, y1] (shares of its width and height) "
+                          "of the tile that matched; none for a whole frame.")
 
 
 class PairCheck(Record):
@@ -138,6 +138,11 @@ class PairCheck(Record):
     points: list[list[float]] = Field(description="Inlier coordinates [qx, qy, rx, ry] in the sampled frames' pixels.")
     frame_sizes: list[list[int]] = Field(description="[[query w, h], [reference w, h]] of the sampled frames.")
     verified: bool | None = Field(None, description="Whether this pair passed the pair rule (see parameters.verify).")
+    ref_box: tuple[float, float, float, float] | None = Field(
+        None, description="For a still: the region of it (shares of its width and height) the reference frame shows.")
+    region: tuple[float, float, float, float] | None = Field(
+        None, description="For a still: where the suspect frame lands on it through the fitted transform, as a box "
+                          "[x0, y0, x1, y1] in shares of the still's width and height.")
 
 
 class Verification(Record):
@@ -171,6 +176,10 @@ class Exhibit(Record):
     query_image: ImageFile = Field(description="The suspect frame.")
     ref_image: ImageFile | None = Field(None, description="The reference frame (none when it could not be decoded).")
     ref_unavailable: str | None = Field(None, description="Why the reference frame is not shown.")
+    ref_box: tuple[float, float, float, float] | None = Field(
+        None, description="For a still: the region of it the reference picture shows.")
+    region: tuple[float, float, float, float] | None = Field(
+        None, description="For a still: where the suspect frame lands on it (from verification), when known.")
 
 
 class SegmentSummary(Record):
@@ -195,6 +204,10 @@ class SegmentSummary(Record):
     log10_p_value: float | None = Field(None, description="log10 of the p-value.")
     expected_false_matches: float | None = Field(None, description="p-value x the (frame, reference) trials of the scan.")
     verification: Verification | None = Field(None, description="Geometric verification, when it ran.")
+    ref_region: tuple[float, float, float, float] | None = Field(
+        None, description="For a still: the region of it the segment shows, [x0, y0, x1, y1] in shares of its width "
+                          "and height (where verified frames land on it, else the tiles that matched).")
+    still_image: ImageFile | None = Field(None, description="For a still: the whole still, to draw the region on.")
     exhibits: tuple[Exhibit, ...] = Field((), description="Frame pictures kept for the report.")
     frames: int = Field(0, description="Query frames in the segment.")
 
@@ -214,6 +227,60 @@ class Segment(SegmentSummary):
     pairs: tuple[Pair, ...] = Field((), description="Each query frame's best pair, in time order.")
 
 
+class GalleryItem(Record):
+    """One of the clip's closest moments to a work, beside the work's nearest frame."""
+
+    query_t: float = Field(description="Time in the suspect clip (s).")
+    crop: tuple[float, float, float, float] | None = Field(
+        None, description="The crop of the suspect frame compared, [x0, y0, x1, y1] in shares of it; none for the whole frame.")
+    similarity: float = Field(description="Their similarity (the channel's raw score, cosine for CLIP).")
+    ref_id: str = Field(description="The work's reference video or still.")
+    ref_t: float = Field(description="Time in the reference (s; 0 for a still).")
+    ref_box: tuple[float, float, float, float] | None = Field(None, description="For a still's tile: the region it shows.")
+    query_image: ImageFile | None = Field(None, description="The suspect picture compared (the crop, when one).")
+    ref_image: ImageFile | None = Field(None, description="The reference frame.")
+    ref_unavailable: str | None = Field(None, description="Why the reference frame is not shown.")
+
+
+class Resemblance(Record):
+    """How close the clip's frames come to one work's frames, with no shared timeline."""
+
+    channel: str = Field(description="The channel compared (one whose similarities say how alike two pictures look).")
+    statistic: str = Field("mean of the top share of per-moment best similarities",
+                           description="What `value` is (see parameters.resemblance).")
+    value: float = Field(description="The statistic: the mean similarity of the clip's closest moments to the work.")
+    frames: int = Field(description="Moments of the clip compared (one per calibration.decorrelation_s seconds).")
+    top_frames: int = Field(description="How many of the closest moments the statistic averages.")
+    p_value: float | None = Field(None, description="Probability that unrelated footage comes this close (calibrated indexes).")
+    p_value_at_floor: bool | None = Field(None, description="True: below the stated floor.")
+    log10_p_value: float | None = Field(None, description="log10 of the p-value.")
+    expected_false_matches: float | None = Field(None, description="p-value x the works the clip was compared with.")
+    level: Level = Field(description="'resemblance without a shared timeline', or 'no match' when its rule fails or no calibration exists.")
+    rules: tuple[RuleOutcome, ...] = Field((), description="Its rule and outcome (none without a calibration).")
+    gallery: tuple[GalleryItem, ...] = Field((), description="The clip's closest moments beside the work's nearest frames.")
+
+
+class ClosestWork(Record):
+    """One of the works the clip came closest to, resembling it or not."""
+
+    work: str = Field(description="The work.")
+    owner: str = Field(description="Its rights holder.")
+    channel: str = Field(description="The channel compared.")
+    value: float = Field(description="The resemblance statistic.")
+    p_value: float | None = Field(None, description="Its p-value (calibrated indexes).")
+    expected_false_matches: float | None = Field(None, description="Its expected false matches.")
+    level: Level = Field(description="The level its rule gave it.")
+
+
+class ResemblanceCheck(Record):
+    """What the search for resemblance without a shared timeline compared, and what came closest."""
+
+    channels: tuple[str, ...] = Field(description="Channels compared.")
+    works_compared: int = Field(description="Works in the index (the Bonferroni factor of expected false matches).")
+    calibrated: bool = Field(description="Whether p-values could be computed (no calibration: the level is never granted).")
+    closest: tuple[ClosestWork, ...] = Field((), description="The works the clip came closest to, closest first.")
+
+
 class Work(Record):
     """Totals for one work the clip matches."""
 
@@ -227,16 +294,18 @@ class Work(Record):
     channels: tuple[str, ...] = Field(description="Channels that agree on any of its segments.")
     p_value: float | None = Field(None, description="p-value of its strongest segment.")
     expected_false_matches: float | None = Field(None, description="Expected false matches of its strongest segment.")
-    best_segment: SegmentSummary = Field(description="Its strongest segment, without pairs.")
-    segments: tuple[Segment, ...] = Field(description="Its segments, strongest first.")
+    best_segment: SegmentSummary | None = Field(None, description="Its strongest segment, without pairs (none without segments).")
+    segments: tuple[Segment, ...] = Field((), description="Its segments, strongest first.")
+    resemblance: Resemblance | None = Field(None, description="Its resemblance without a shared timeline, when measured.")
 
 
 class Verdict(Record):
-    """The clip's verdict: its strongest segment's level, and whether that flags the clip."""
+    """The clip's verdict: the strongest level of its segments and works' resemblances, and
+    whether that flags the clip."""
 
     flagged: bool = Field(description="Whether the level is one of parameters.verdict.flag_levels.")
-    level: Level = Field(description="Level of the strongest segment ('no match' without one).")
-    score: float = Field(description="Score of the strongest segment (0 without one).")
+    level: Level = Field(description="Level of the strongest segment or resemblance ('no match' without one).")
+    score: float = Field(description="Score of the strongest segment, or the resemblance statistic (0 without either).")
     p_value: float | None = Field(None, description="p-value of the strongest segment.")
     p_value_at_floor: bool | None = Field(None, description="True: below the stated floor.")
     log10_p_value: float | None = Field(None, description="log10 of the p-value.")
@@ -273,6 +342,7 @@ class FrameMatch(Record):
     similarity: float = Field(description="The score mapped to [0, 1].")
     variant: str = Field("original", description="Which variant of the query frame matched.")
     hit: bool = Field(description="Whether it passes the channel's hit threshold.")
+    ref_box: tuple[float, float, float, float] | None = Field(None, description="For a still's tile: the region it shows.")
 
 
 class Frame(Record):
@@ -283,70 +353,6 @@ class Frame(Record):
     quality: dict[str, float] = Field(default_factory=dict, description="Per channel that scores it: the frame's quality.")
     used: dict[str, bool] = Field(default_factory=dict, description="Per channel: whether the frame was searched.")
     top: dict[str, tuple[FrameMatch, ...]] = Field(default_factory=dict, description="Per channel: its top matches.")
-
-
-# -- provenance ------------------------------------------------------------------------------------
-class ActiveManifest(Record):
-    """The active C2PA manifest, summarised."""
-
-    label: str | None = Field(None, description="Manifest label.")
-    title: str | None = Field(None, description="Title the manifest gives the asset.")
-    claim_generator: str | None = Field(None, description="Software that made the claim.")
-    signer: str | None = Field(None, description="Common name of the signing certificate.")
-    certificate_issuer: str | None = Field(None, description="Issuer of the signing certificate.")
-    signing_time: str | None = Field(None, description="Signing time, when stated.")
-    signature_algorithm: str | None = Field(None, description="Signature algorithm.")
-    actions: tuple[dict[str, Any], ...] = Field((), description="c2pa.actions: action, digital source type, software agent, when.")
-    digital_source_types: tuple[str, ...] = Field((), description="IPTC digital source types the actions state.")
-    ai_generated: bool = Field(False, description="Whether a source type says trained-algorithmic (AI) media.")
-    ingredients: tuple[dict[str, Any], ...] = Field((), description="Ingredients: title, format, relationship, instance id.")
-
-
-class ContentCredentials(Record):
-    """The clip's C2PA Content Credentials as read and validated."""
-
-    status: Literal["valid", "invalid", "absent", "unreadable", "unsupported"] = Field(description="Outcome of reading.")
-    summary: str = Field(description="The outcome in English.")
-    library: str | None = Field(None, description="The C2PA library used.")
-    validation_state: str | None = Field(None, description="The library's validation state.")
-    signer_trusted: bool | None = Field(None, description="Whether the signer is on a trust list the library knows.")
-    reasons: tuple[Any, ...] = Field((), description="Validation failures (code, explanation) or read errors.")
-    active_manifest: ActiveManifest | None = Field(None, description="The active manifest, summarised.")
-    manifests: int | None = Field(None, description="Manifests in the store.")
-
-
-class Container(Record):
-    """What the container itself states."""
-
-    readable: bool = Field(description="Whether OpenCV/FFmpeg could open it.")
-    container: str | None = Field(None, description="Container type, from the file name.")
-    codec: str | None = Field(None, description="Video codec (FourCC).")
-    width: int | None = Field(None, description="Width the container states.")
-    height: int | None = Field(None, description="Height the container states.")
-    fps: float | None = Field(None, description="Frame rate the container states.")
-    frame_count: int | None = Field(None, description="Frame count the container states.")
-    duration_s: float | None = Field(None, description="frame_count / fps.")
-    reader: str | None = Field(None, description="What read it.")
-    creation_time: str | None = Field(None, description="Creation time in the MP4 header, if any.")
-    encoder: str | None = Field(None, description="Encoder tag, if any.")
-
-
-class Context(Record):
-    """Generation context the user supplied (not verified)."""
-
-    user_supplied: bool = Field(True, description="Always true: this is the user's statement.")
-    source: str = Field(description="The context file.")
-    sha256: str = Field(description="SHA-256 of the context file.")
-    text: str = Field(description="The file verbatim.")
-    fields: dict[str, Any] = Field(description="Its fields as parsed.")
-
-
-class Provenance(Record):
-    """Where the clip says it came from."""
-
-    content_credentials: ContentCredentials = Field(description="C2PA Content Credentials.")
-    container: Container = Field(description="Container metadata.")
-    context: Context | None = Field(None, description="User-supplied generation context, if any.")
 
 
 # -- the evidence ----------------------------------------------------------------------------------
@@ -371,6 +377,7 @@ class Evidence(Record):
         (), description="Segments only channels that need geometric verification supported, and that it refuted.")
     frames: tuple[Frame, ...] = Field(description="Every sampled frame with its top matches.")
     provenance: Provenance | None = Field(None, description="Where the clip says it came from.")
+    resemblance: ResemblanceCheck | None = Field(None, description="The search for resemblance without a shared timeline.")
 
     def segments(self) -> list[Segment]:
         """Every kept segment, work by work."""

@@ -22,6 +22,8 @@ class Level(StrEnum):
 
     NEAR_IDENTICAL = "near-identical copy"
     STRONG = "strong resemblance"
+    # the clip's frames come close to one work's frames, calibrated, but never line up in time
+    RESEMBLANCE = "resemblance without a shared timeline"
     WEAK = "weak resemblance"
     NONE = "no match"
 

@@ -20,6 +20,7 @@ LEVEL_NAMES = {
     "ja": {
         Level.NEAR_IDENTICAL: "ほぼ同一の複製",
         Level.STRONG: "強い類似",
+        Level.RESEMBLANCE: "時間軸の一致しない作品との類似",
         Level.WEAK: "弱い類似",
         Level.NONE: "一致なし",
     },
@@ -32,6 +33,7 @@ MEASURES = {
         "verification.verified_share": ("share of frame pairs verified geometrically", ""),
         "verification.median_inliers": ("median RANSAC inliers of the checked frame pairs", ""),
         "calibration.expected_false_matches": ("expected false matches by chance", ""),
+        "resemblance.expected_false_matches": ("expected false matches of the work's resemblance by chance", ""),
         "verdict.level": ("level", ""),
     },
     "ja": {
@@ -39,6 +41,7 @@ MEASURES = {
         "verification.verified_share": ("幾何学的検証を通ったフレーム対の割合", ""),
         "verification.median_inliers": ("検証したフレーム対の RANSAC インライア数の中央値", ""),
         "calibration.expected_false_matches": ("偶然の一致の期待件数", ""),
+        "resemblance.expected_false_matches": ("作品との類似が偶然生じる期待件数", ""),
         "verdict.level": ("水準", ""),
     },
 }
@@ -66,6 +69,9 @@ WORDS = {
                      "({bound}{e} expected false matches in this scan).",
         "below": "below ",
         "verdict_none": "No part of {clip} matches the reference index.",
+        "verdict_resemblance": "Frames of {clip} resemble {work} ({owner}) without lining up in time with any of its "
+                               "videos: its closest {m} of {n} moments average a similarity of {value:.3f} to the work's "
+                               "frames; {level}.",
         "rule_none": "no segment: no run of consecutive frames matched one reference at a steady time offset",
     },
     "ja": {
@@ -89,6 +95,8 @@ WORDS = {
         "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
         "below": " 未満",
         "verdict_none": "{clip} のどの部分も参照インデックスと一致しません。",
+        "verdict_resemblance": "{clip} のフレームは、{work}（{owner}）のどの動画とも時間軸が一致しないまま、その作品に"
+                               "類似しています。最も近い {m} / {n} 時点の作品フレームとの類似度の平均は {value:.3f} です：{level}。",
         "rule_none": "一致区間なし：一つの参照と一定の時間差で連続して一致するフレームがありません",
     },
 }
@@ -167,10 +175,18 @@ def rule_text(outcomes, lang: str = "en") -> str:
 def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_segments: int, p_value: float | None,
                      p_value_at_floor: bool | None, expected_false_matches: float | None, lang: str = "en") -> str:
     """The verdict in one sentence. `best`: the strongest segment (a record with query_start,
-    query_end, kind, ref_id, ref_start, ref_end, level), or None."""
+    query_end, kind, ref_id, ref_start, ref_end, level), a work's resemblance (a record with
+    value, frames, top_frames, level), or None."""
     w = WORDS[lang]
     if best is None:
         return w["verdict_none"].format(clip=clip)
+    if not hasattr(best, "query_start"):  # a resemblance without a shared timeline
+        text = w["verdict_resemblance"].format(clip=clip, work=work, owner=owner, m=best.top_frames, n=best.frames,
+                                               value=best.value, level=level_name(best.level, lang))
+        if p_value is not None:
+            bound = w["below"] if p_value_at_floor else ""
+            text += w["verdict_p"].format(bound=bound, p=f"{p_value:.2g}", e=f"{expected_false_matches:.2g}")
+        return text
     where = (w["where_still"].format(ref=best.ref_id) if best.kind == "still"
              else w["where_video"].format(ref=best.ref_id, rs=best.ref_start, re=best.ref_end))
     text = w["verdict_match"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,

@@ -194,6 +194,7 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
             times=embedded.times,
             vectors=vectors,
             video_metadata=item.video_metadata(),
+            boxes=embedded.boxes,
         )
         kept = {name: int(e.keep.sum()) for name, e in embedded.embeddings.items()}
         note = ", ".join(f"{name} {k}/{n}" for name, k in kept.items())

@@ -12,9 +12,15 @@ grants it:
 - any segment at all is a weak resemblance;
 
 then a segment too likely by chance is held at weak resemblance (`[calibration]`), and a segment
-that only channels needing verification support, and that verification refuted, is dropped. The
-clip's verdict is its strongest segment's level; it is flagged when that level is one of
-`verdict.flag_levels`. Every rule applied is kept as a `RuleOutcome` in the evidence.
+that only channels needing verification support, and that verification refuted, is dropped.
+
+A work whose frames the clip comes close to without a shared timeline (resemblance.py) reaches
+"resemblance without a shared timeline" when its expected false matches are within
+`resemblance.max_expected_false_matches`; without a calibration it has none, and never does.
+
+The clip's verdict is the strongest level of its segments and works' resemblances; it is flagged
+when that level is one of `verdict.flag_levels`. Every rule applied is kept as a `RuleOutcome`
+in the evidence.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from ..channels import Meaning
 from ..evidence.records import ChannelStat, Verification, VerificationStatus
 from ..evidence.rules import Comparison, Effect, Level, Rule, RuleOutcome
 from .calibration import SegmentCalibration
+from .resemblance import WorkResemblance
 from .segments import Segment
 
 LOCAL = "local"  # the name segments list among their channels when geometric verification agrees
@@ -42,6 +49,7 @@ class Policy:
     verified_near_identical: Rule
     verification_required: Rule
     chance: Rule
+    resemblance: Rule
     flag: Rule
 
     @classmethod
@@ -62,6 +70,9 @@ class Policy:
                                        Comparison.GE, share, "verify.min_verified_share"),
             chance=Rule("calibration.chance", Effect.CAP, "calibration.expected_false_matches", Comparison.LE,
                         float(cal["max_expected_false_matches"]), "calibration.max_expected_false_matches", Level.WEAK),
+            resemblance=Rule("resemblance.chance", Effect.GRANT, "resemblance.expected_false_matches", Comparison.LE,
+                             float(config["resemblance"]["max_expected_false_matches"]),
+                             "resemblance.max_expected_false_matches", Level.RESEMBLANCE),
             flag=Rule("verdict.flag", Effect.FLAG, "verdict.level", Comparison.IN,
                       tuple(str(x) for x in config["verdict"]["flag_levels"]), "verdict.flag_levels"),
         )
@@ -97,22 +108,43 @@ class Decided:
 
 
 @dataclass(frozen=True)
+class DecidedResemblance:
+    """A work's resemblance with the level its rule gives it (no match when it fails)."""
+
+    resemblance: WorkResemblance
+    level: Level
+    outcomes: tuple[RuleOutcome, ...]
+
+    @property
+    def decisive(self) -> tuple[RuleOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.decisive)
+
+
+@dataclass(frozen=True)
 class Decision:
-    """Kept segments strongest first, rejected ones, and the verdict."""
+    """Kept segments strongest first, rejected ones, works' resemblances strongest first, and
+    the verdict."""
 
     segments: tuple[Decided, ...]
     rejected: tuple[Decided, ...]
     level: Level
     flagged: bool
     flag_outcome: RuleOutcome
+    resemblances: tuple[DecidedResemblance, ...] = ()
 
     @property
-    def best(self) -> Decided | None:
-        return self.segments[0] if self.segments else None
+    def best(self) -> Decided | DecidedResemblance | None:
+        """What the verdict rests on: the strongest segment, or a work's resemblance when it is
+        stronger than every segment."""
+        seg = self.segments[0] if self.segments else None
+        res = self.resemblances[0] if self.resemblances and self.resemblances[0].level != Level.NONE else None
+        if res is not None and (seg is None or res.level.rank < seg.level.rank):
+            return res
+        return seg
 
     @property
     def verdict_outcomes(self) -> tuple[RuleOutcome, ...]:
-        """What decided the verdict: the strongest segment's decisive outcomes, then the flag rule."""
+        """What decided the verdict: the best's decisive outcomes, then the flag rule."""
         return (self.best.decisive if self.best else ()) + (self.flag_outcome,)
 
 
@@ -152,11 +184,20 @@ def _decide_one(segment: Segment, verification: Verification | None, calibration
     return decided, kept
 
 
+def _decide_resemblance(r: WorkResemblance, policy: Policy) -> DecidedResemblance:
+    if r.expected_false_matches is None:  # not calibrated: no p-value, no level
+        return DecidedResemblance(r, Level.NONE, ())
+    outcome = policy.resemblance.evaluate(r.expected_false_matches)
+    outcome = outcome.model_copy(update={"decisive": True})
+    return DecidedResemblance(r, Level.RESEMBLANCE if outcome.passed else Level.NONE, (outcome,))
+
+
 def decide(
     segments: Sequence[Segment],
     verification: Mapping[int, Verification],
     calibration: Mapping[int, SegmentCalibration],
     policy: Policy,
+    resemblances: Sequence[WorkResemblance] = (),
 ) -> Decision:
     """Levels and verdict (see the module docstring). `verification` and `calibration` are keyed
     by `Segment.key`; a segment without an entry was not verified or not calibrated."""
@@ -166,6 +207,10 @@ def decide(
         decided, keep = _decide_one(s, verification.get(s.key), calibration.get(s.key), policy)
         (kept if keep else rejected).append(decided)
     kept.sort(key=lambda d: (d.level.rank, -d.segment.score, d.segment.query_start, d.segment.key))
-    level = kept[0].level if kept else Level.NONE
+    works = sorted((_decide_resemblance(r, policy) for r in resemblances),
+                   key=lambda d: (d.level.rank, d.resemblance.p_value if d.resemblance.p_value is not None else 2.0,
+                                  -d.resemblance.value, d.resemblance.work))
+    levels = [d.level for d in kept] + [d.level for d in works]
+    level = min(levels, key=lambda lv: lv.rank) if levels else Level.NONE
     flag = policy.flag.evaluate(str(level)).model_copy(update={"decisive": True})
-    return Decision(tuple(kept), tuple(rejected), level, flag.passed, flag)
+    return Decision(tuple(kept), tuple(rejected), level, flag.passed, flag, tuple(works))

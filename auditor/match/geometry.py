@@ -116,6 +116,23 @@ def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "
     return check.model_copy(update={"verified": pair_verified(check, cfg)})
 
 
+def region_on_still(check: PairCheck, box) -> tuple[float, float, float, float] | None:
+    """Where the suspect frame lands on the still through the fitted transform: its corners
+    mapped into the tile (`box` of the still), as a box in shares of the still's width and
+    height; None without a plausible transform."""
+    if check.transform is None or not check.verified:
+        return None
+    (qw, qh), (rw, rh) = check.frame_sizes
+    corners = np.array([[0, 0, 1], [qw, 0, 1], [qw, qh, 1], [0, qh, 1]], dtype=np.float64)
+    if check.variant not in ("original", "flip_horizontal", "flip_vertical", "rot180"):
+        corners = np.array([[0, 0, 1], [qh, 0, 1], [qh, qw, 1], [0, qw, 1]], dtype=np.float64)  # turned by 90 degrees
+    mapped = corners @ np.asarray(check.transform, dtype=np.float64).T  # in the tile's pixels
+    x0, y0, x1, y1 = box
+    xs = x0 + np.clip(mapped[:, 0] / rw, 0, 1) * (x1 - x0)
+    ys = y0 + np.clip(mapped[:, 1] / rh, 0, 1) * (y1 - y0)
+    return tuple(round(float(v), 4) for v in (xs.min(), ys.min(), xs.max(), ys.max()))
+
+
 def pick_pairs(pairs, n: int) -> list:
     """The segment's strongest pair, then pairs spread over its length."""
     pairs = list(pairs)
@@ -160,10 +177,14 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
     def check_all(hits) -> None:
         for h in hits:
             q = query_frames.get(round(h.q_t, 3))
-            r = source.reference_frame(video, h.ref_t)
+            r = source.reference_frame(video, h.ref_t, h.ref_box)
             if q is None or r is None:
                 continue
-            checks.append(match_frames(q, r, cfg, h.variant, h.q_t, h.ref_t))
+            check = match_frames(q, r, cfg, h.variant, h.q_t, h.ref_t)
+            if segment.kind == "still":
+                box = h.ref_box or (0.0, 0.0, 1.0, 1.0)
+                check = check.model_copy(update={"ref_box": box, "region": region_on_still(check, box)})
+            checks.append(check)
 
     first = pick_pairs(segment.pairs, int(cfg["pairs_per_segment"]))
     check_all(first)

@@ -35,6 +35,7 @@ class Hit:
     raw: float  # distance (hamming) or similarity (ip)
     sim: float  # mapped to [0, 1]
     variant: str = "original"  # which variant of the query frame matched (e.g. flip_horizontal)
+    ref_box: tuple[float, float, float, float] | None = None  # the region of a still its tile shows
 
     @property
     def offset(self) -> float:
@@ -59,6 +60,7 @@ class Segment:
     stats: Mapping[str, ChannelStat]  # per channel: its summary statistic over the segment
     speed: float | None  # reference seconds per query second (videos)
     pairs: tuple[Hit, ...] = field(default=())  # each query frame's best hit, in time order
+    hits: tuple[Hit, ...] = field(default=(), repr=False)  # every hit of its run (its statistics come from them)
 
 
 def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
@@ -163,6 +165,65 @@ def channel_stats(hits: list[Hit], statistics_by_channel: Mapping[str, str]) -> 
     return stats
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What building a segment from a run of hits needs to know."""
+
+    config: dict
+    query_step: float
+    clip_duration: float
+    ref_durations: dict
+    ref_steps: dict
+    names: Mapping[str, str]
+    rank: Callable
+
+    @property
+    def seg(self) -> dict:
+        return self.config["segments"]
+
+
+def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
+    """The segment a run of hits on one reference makes, or None when it is too short."""
+    seg = ctx.seg
+    best: dict[int, Hit] = {}
+    for h in run:
+        if h.q_index not in best or h.sim > best[h.q_index].sim:
+            best[h.q_index] = h
+    pairs = sorted(best.values(), key=lambda h: h.q_t)
+    q_start = pairs[0].q_t
+    q_end = pairs[-1].q_t + ctx.query_step
+    if ctx.clip_duration:
+        q_end = min(ctx.clip_duration, q_end)
+    min_frames = int(seg["min_frames"])
+    if len(pairs) < min_frames or q_end - q_start < float(seg["min_duration_s"]):
+        return None
+    ref_id, kind = pairs[0].ref_id, pairs[0].kind
+    if kind == "still":
+        r_start = r_end = 0.0
+        speed = None
+    else:
+        lo, hi, share = float(seg["min_speed"]), float(seg["max_speed"]), float(seg["fit_min_baseline_share"])
+        speed, b = _fit_line(pairs, lo, hi, share)
+        # pairs off the fitted timeline are chance hits the chain picked up on its way: drop them
+        tol = float(seg["offset_tolerance_s"]) + ctx.ref_steps.get(ref_id, 0.5)
+        on_line = [h for h in pairs if abs(h.ref_t - (speed * h.q_t + b)) <= tol]
+        if len(on_line) < len(pairs):
+            kept = {h.q_index for h in on_line}
+            return _segment_from([h for h in run if h.q_index in kept and abs(h.ref_t - (speed * h.q_t + b)) <= tol], ctx)
+        ref_len = ctx.ref_durations.get(ref_id) or float("inf")
+        r_start = min(max(0.0, speed * q_start + b), ref_len)
+        r_end = min(max(r_start, speed * q_end + b), ref_len)
+    stats = channel_stats(run, ctx.names)
+    agreeing = tuple(name for name, st in stats.items() if st.frames >= min_frames)
+    return Segment(
+        key=-1, ref_id=ref_id, work=pairs[0].work, owner=pairs[0].owner, kind=kind,
+        query_start=q_start, query_end=q_end, ref_start=r_start, ref_end=r_end,
+        score=float(sum(h.sim for h in pairs) / len(pairs)),
+        channels=agreeing or tuple(sorted(stats)), stats=stats,
+        speed=round(speed, 3) if speed is not None else None, pairs=tuple(pairs), hits=tuple(run),
+    )
+
+
 def build_segments(
     hits: list[Hit],
     config: dict,
@@ -176,57 +237,65 @@ def build_segments(
     """Segments from hits, strongest first. `ref_steps`: each reference's sampling interval (s).
     `statistics_by_channel`: each channel's statistic name. `strength(stats)`: a rank (0 =
     strongest) that decides which of two overlapping segments on one reference is kept."""
-    seg_cfg = config["segments"]
-    max_gap = float(seg_cfg["max_gap_s"])
-    min_frames = int(seg_cfg["min_frames"])
-    min_duration = float(seg_cfg["min_duration_s"])
-    lo, hi = float(seg_cfg["min_speed"]), float(seg_cfg["max_speed"])
-    baseline = float(seg_cfg["fit_min_baseline_share"])
-    ref_steps = ref_steps or {}
-    names = statistics_by_channel or {}
-    rank = strength or (lambda stats: 0)
+    ctx = _Context(config, query_step, clip_duration, ref_durations, ref_steps or {}, statistics_by_channel or {},
+                   strength or (lambda stats: 0))
+    max_gap = float(ctx.seg["max_gap_s"])
     by_ref: dict[str, list[Hit]] = {}
     for h in hits:
         by_ref.setdefault(h.ref_id, []).append(h)
     found: list[tuple[int, Segment]] = []
     for ref_id, ref_hits in by_ref.items():
         kind = ref_hits[0].kind
-        chains = _runs(ref_hits, max_gap) if kind == "still" else _chains(ref_hits, config, ref_steps.get(ref_id, 0.5))
+        chains = _runs(ref_hits, max_gap) if kind == "still" else _chains(ref_hits, config, ctx.ref_steps.get(ref_id, 0.5))
         candidates: list[tuple[int, Segment]] = []
         for chain in chains:
             for run in (_runs(chain, max_gap) if kind != "still" else [chain]):
-                best: dict[int, Hit] = {}
-                for h in run:
-                    if h.q_index not in best or h.sim > best[h.q_index].sim:
-                        best[h.q_index] = h
-                pairs = sorted(best.values(), key=lambda h: h.q_t)
-                q_start = pairs[0].q_t
-                q_end = pairs[-1].q_t + query_step
-                if clip_duration:
-                    q_end = min(clip_duration, q_end)
-                if len(pairs) < min_frames or q_end - q_start < min_duration:
-                    continue
-                if kind == "still":
-                    r_start = r_end = 0.0
-                    speed = None
-                else:
-                    speed, b = _fit_line(pairs, lo, hi, baseline)
-                    ref_len = ref_durations.get(ref_id) or float("inf")
-                    r_start = min(max(0.0, speed * q_start + b), ref_len)
-                    r_end = min(max(r_start, speed * q_end + b), ref_len)
-                stats = channel_stats(run, names)
-                agreeing = tuple(name for name, s in stats.items() if s.frames >= min_frames)
-                segment = Segment(
-                    key=-1, ref_id=ref_id, work=pairs[0].work, owner=pairs[0].owner, kind=kind,
-                    query_start=q_start, query_end=q_end, ref_start=r_start, ref_end=r_end,
-                    score=float(sum(h.sim for h in pairs) / len(pairs)),
-                    channels=agreeing or tuple(sorted(stats)), stats=stats,
-                    speed=round(speed, 3) if speed is not None else None, pairs=tuple(pairs),
-                )
-                candidates.append((rank(stats), segment))
-        found.extend(_suppress_overlaps(candidates, float(seg_cfg["overlap_max_share"])))
+                segment = _segment_from(run, ctx)
+                if segment is not None:
+                    candidates.append((ctx.rank(segment.stats), segment))
+        found.extend(_suppress_overlaps(candidates, float(ctx.seg["overlap_max_share"])))
+    found = _bridge(found, ctx)
     found.sort(key=lambda rs: (rs[0], -rs[1].score, rs[1].query_start))
     return [_with_key(s, key) for key, (_, s) in enumerate(found)]
+
+
+def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, Segment]]:
+    """Join segments on one reference that one copy split: consecutive in query time, no more
+    than `bridge_max_gap_s` apart, on the same timeline (the second starts where the first's
+    line says it should, at about the same speed; stills have no timeline), with no segment of
+    another reference in between. A fade, a flash or featureless frames carry no signal, so a
+    copy that passes through them keeps its time offset on both sides; a cut to other footage
+    the catalogue holds shows as that footage's segment, and stops the bridge."""
+    limit = float(ctx.seg["bridge_max_gap_s"])
+    if limit <= 0 or len(found) < 2:
+        return found
+    tol = float(ctx.seg["offset_tolerance_s"])
+    by_ref: dict[str, list[Segment]] = {}
+    for _, s in found:
+        by_ref.setdefault(s.ref_id, []).append(s)
+    out: list[tuple[int, Segment]] = []
+    for ref_id, segs in by_ref.items():
+        segs.sort(key=lambda s: s.query_start)
+        others = [s for _, s in found if s.ref_id != ref_id]
+        merged = [segs[0]]
+        for s in segs[1:]:
+            p = merged[-1]
+            gap = s.query_start - p.query_end
+            joinable = -ctx.query_step <= gap <= limit and not any(
+                min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > ctx.query_step for o in others
+            )
+            if joinable and p.kind != "still":
+                step = ctx.ref_steps.get(ref_id, 0.5)
+                speed = (p.speed + s.speed) / 2
+                expected = p.ref_end + speed * (s.query_start - p.query_end)
+                joinable = abs(p.speed - s.speed) <= 0.15 and abs(expected - s.ref_start) <= tol + step + 0.05 * max(gap, 0)
+            joined = _segment_from(list(p.hits) + list(s.hits), ctx) if joinable else None
+            if joined is not None:
+                merged[-1] = joined
+            else:
+                merged.append(s)
+        out.extend((ctx.rank(s.stats), s) for s in merged)
+    return out
 
 
 def _with_key(s: Segment, key: int) -> Segment:

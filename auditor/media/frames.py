@@ -15,7 +15,7 @@ import numpy as np
 
 from reference_index.files import sha256_file
 
-from .reader import MediaReader, downscale, is_still
+from .reader import Box, MediaReader, crop_box, downscale, is_still
 
 
 class FrameSource:
@@ -28,7 +28,8 @@ class FrameSource:
         self.max_side = int(config["sampling"]["max_side"])
         self._ref_ok: dict[str, str | None] = {}
         self._query: tuple[str, dict[float, np.ndarray]] = ("", {})
-        self._refs: dict[tuple[str, float], np.ndarray | None] = {}
+        self._refs: dict[tuple, np.ndarray | None] = {}
+        self._still: tuple[str, np.ndarray | None] = ("", None)  # the last still decoded whole (BGR)
 
     def remember_query(self, path: str | Path, frames: dict[float, np.ndarray] | None) -> None:
         """Frames of the clip kept from sampling: query_frames then needs no second decode."""
@@ -67,18 +68,32 @@ class FrameSource:
                 self._ref_ok[ref_id] = None
         return self._ref_ok[ref_id]
 
-    def reference_frame(self, video: dict, t: float) -> np.ndarray | None:
-        key = (video["ref_id"], round(t, 3))
+    def reference_frame(self, video: dict, t: float, box: Box | None = None) -> np.ndarray | None:
+        """The reference frame as indexed: at time `t`, or for a still the tile `box` of it
+        (cropped at full resolution, then brought to the sampled size, as when it was indexed)."""
+        key = (video["ref_id"], round(t, 3), box)
         if key not in self._refs:
             if len(self._refs) >= self.REF_CACHE:
                 self._refs.pop(next(iter(self._refs)))
-            self._refs[key] = self._decode_reference(video, t)
+            self._refs[key] = self._decode_reference(video, t, box)
         return self._refs[key]
 
-    def _decode_reference(self, video: dict, t: float) -> np.ndarray | None:
+    def still(self, video: dict) -> np.ndarray | None:
+        """A still reference, whole, at its own resolution (RGB)."""
+        bgr = self._still_bgr(video)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def _still_bgr(self, video: dict) -> np.ndarray | None:
+        if self._still[0] != video["ref_id"]:
+            data = np.frombuffer(Path(video["path"]).read_bytes(), np.uint8)
+            self._still = (video["ref_id"], cv2.imdecode(data, cv2.IMREAD_COLOR))
+        return self._still[1]
+
+    def _decode_reference(self, video: dict, t: float, box: Box | None = None) -> np.ndarray | None:
         path = video["path"]
         if video["kind"] == "still" or is_still(path):
-            bgr = cv2.imdecode(np.frombuffer(Path(path).read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+            bgr = self._still_bgr(video)
+            bgr = None if bgr is None else crop_box(bgr, box)
         else:
             cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
             cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)

@@ -26,13 +26,45 @@ from ..errors import InputError, LimitExceeded
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) as shares of a still's width and height
+
+
 @dataclass
 class Frame:
-    """One sampled frame: its position among the samples, its time, its RGB pixels."""
+    """One sampled frame: its position among the samples, its time, its RGB pixels, and for a
+    tile of a still the region of the still it shows."""
 
     index: int
     t: float
     image: np.ndarray
+    box: Box | None = None
+
+
+def tile_boxes(levels) -> list[Box]:
+    """Regions a still is indexed by besides the whole: for each level n, tiles of 1/n of its
+    width and height at half-tile steps ((2n-1)^2 of them), so any region of the still down to
+    about 1/n^2 of its area lies mostly inside one tile at a similar scale."""
+    boxes: list[Box] = []
+    for n in levels:
+        n = int(n)
+        if n < 2:
+            continue
+        size, steps = 1.0 / n, 2 * n - 1
+        for row in range(steps):
+            for col in range(steps):
+                x0, y0 = col * size / 2, row * size / 2
+                boxes.append((round(x0, 6), round(y0, 6), round(x0 + size, 6), round(y0 + size, 6)))
+    return boxes
+
+
+def crop_box(image: np.ndarray, box: Box | None) -> np.ndarray:
+    """The region `box` of an image (all of it for None)."""
+    if box is None:
+        return image
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    return image[int(round(y0 * h)) : max(int(round(y0 * h)) + 1, int(round(y1 * h))),
+                 int(round(x0 * w)) : max(int(round(x0 * w)) + 1, int(round(x1 * w)))]
 
 
 @dataclass
@@ -138,8 +170,10 @@ class MediaReader:
     completed while frames are read (frames decoded, duration actually seen).
     """
 
-    def __init__(self, path: str | Path, fps: float, config: dict):
+    def __init__(self, path: str | Path, fps: float, config: dict, still_tiles=()):
+        """`still_tiles`: levels of tiles a still also yields (see tile_boxes); none for queries."""
         self.path = Path(path)
+        self.still_tiles = tuple(still_tiles)
         self.fps = float(fps)
         if self.fps <= 0:
             raise ValueError("sampling fps must be positive")
@@ -180,9 +214,11 @@ class MediaReader:
         _check_size(self.path, w, h, self.limits, "image")
         self.info.width, self.info.height = w, h
         self.info.frames_decoded = 1
-        self.info.frames_sampled = 1
-        rgb = cv2.cvtColor(downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
-        yield Frame(index=0, t=0.0, image=rgb)
+        boxes = [None] + tile_boxes(self.still_tiles)
+        self.info.frames_sampled = len(boxes)
+        for i, box in enumerate(boxes):
+            rgb = cv2.cvtColor(downscale(crop_box(bgr, box), self.max_side), cv2.COLOR_BGR2RGB)
+            yield Frame(index=i, t=0.0, image=rgb, box=box)
 
     # -- videos -------------------------------------------------------------------------
     def _open_capture(self) -> cv2.VideoCapture:

@@ -39,18 +39,20 @@ def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     evidence = parse_evidence(raw, path)
     images: dict[str, bytes] = {}
-    for seg in evidence.segments():
-        for ex in seg.exhibits:
-            for ref in (ex.query_image, ex.ref_image):
-                if ref is None:
-                    continue
-                f = path.parent / ref.file
-                if not f.is_file():
-                    raise InputError(path, f"exhibit frame {ref.file} is missing (keep the .frames folder beside the evidence)")
-                data = f.read_bytes()
-                if hashlib.sha256(data).hexdigest() != ref.sha256:
-                    raise InputError(path, f"exhibit frame {ref.file} does not match its SHA-256 in the evidence")
-                images[ref.file] = data
+    pictures = [img for seg in evidence.segments()
+                for img in [seg.still_image] + [i for ex in seg.exhibits for i in (ex.query_image, ex.ref_image)]]
+    pictures += [img for w in evidence.works if w.resemblance for g in w.resemblance.gallery
+                 for img in (g.query_image, g.ref_image)]
+    for ref in pictures:
+        if ref is None:
+            continue
+        f = path.parent / ref.file
+        if not f.is_file():
+            raise InputError(path, f"exhibit frame {ref.file} is missing (keep the .frames folder beside the evidence)")
+        data = f.read_bytes()
+        if hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise InputError(path, f"exhibit frame {ref.file} does not match its SHA-256 in the evidence")
+        images[ref.file] = data
     return evidence, raw, images
 
 

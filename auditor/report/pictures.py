@@ -15,6 +15,7 @@ from .text import TEXT
 LEVEL_COLOURS = {
     "near-identical copy": "#b3261e",
     "strong resemblance": "#c2571a",
+    "resemblance without a shared timeline": "#6a3d9a",
     "weak resemblance": "#8a6d00",
     "no match": "#2e6b30",
 }
@@ -78,6 +79,16 @@ def pair_picture(query: np.ndarray, ref: np.ndarray | None, points: list | None,
     return canvas
 
 
+def side_by_side(query: bytes, ref: bytes | None, redacted: bool = False) -> np.ndarray:
+    """Two pictures (JPEG bytes) at the same height: the suspect's on the left, the reference's on
+    the right (redacted when asked)."""
+    q = decode(query)
+    r = decode(ref) if ref is not None else None
+    if r is not None and redacted:
+        r = redact(r, "REDACTED")
+    return pair_picture(q, r, None, None)
+
+
 def exhibit_picture(segment, exhibit: Exhibit, read, redacted: bool = False) -> tuple[np.ndarray, PairCheck | None]:
     """The side-by-side picture of one exhibit (`read(relative file name) -> bytes`), and the
     verification record of the pair it shows (its inliers are drawn), if any."""
@@ -90,6 +101,35 @@ def exhibit_picture(segment, exhibit: Exhibit, read, redacted: bool = False) -> 
         r = redact(r, "REDACTED")  # drawn by OpenCV, which has no Japanese glyphs
     pic = pair_picture(q, r, vpair.points if vpair else None, vpair.frame_sizes if vpair else None)
     return pic, vpair
+
+
+def region_picture(segment, read, redacted: bool = False) -> np.ndarray | None:
+    """For a still: the whole still with the region the segment shows (thick) and where each
+    exhibited suspect frame lands on it (thin, numbered). None without a still picture."""
+    if segment.still_image is None:
+        return None
+    still = decode(read(segment.still_image.file))
+    if redacted:
+        still = redact(still, "REDACTED")
+    h, w = still.shape[:2]
+    scale = 360 / max(h, w)
+    out = cv2.resize(still, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    h, w = out.shape[:2]
+    thick = max(2, round(max(h, w) / 160))
+
+    def rect(box, colour, width):
+        x0, y0, x1, y1 = box
+        cv2.rectangle(out, (int(x0 * (w - 1)), int(y0 * (h - 1))), (int(x1 * (w - 1)), int(y1 * (h - 1))), colour, width, cv2.LINE_AA)
+
+    for i, ex in enumerate(segment.exhibits, 1):
+        if ex.region is not None:
+            rect(ex.region, (255, 255, 255), 1)
+            cv2.putText(out, str(i), (int(ex.region[0] * w) + 3, int(ex.region[1] * h) + 14), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    if segment.ref_region is not None:
+        rect(segment.ref_region, (0, 0, 0), thick + 2)
+        rect(segment.ref_region, (255, 200, 0), thick)
+    return out
 
 
 def timeline_png(evidence: Evidence, work: Work, lang: str) -> bytes:

@@ -17,9 +17,10 @@ from xml.sax.saxutils import escape
 
 from .. import __version__
 from ..evidence.records import Evidence, Provenance
+from ..evidence.rules import Level
 from ..evidence.wording import channel_description, level_name, rule_text, verdict_sentence
 from .fonts import report_fonts
-from .pictures import LEVEL_COLOURS, exhibit_picture, png, timeline_png
+from .pictures import LEVEL_COLOURS, exhibit_picture, png, region_picture, side_by_side, timeline_png
 from .text import TEXT
 
 ATTACHMENT_NAME = "evidence.json"
@@ -172,17 +173,22 @@ def _cover(ev: Evidence, evidence_sha: str, k: Kit, redact_refs: bool) -> list:
     vstyle = ParagraphStyle("verdict", parent=k.body, fontName=k.bold, fontSize=11, leading=15,
                             textColor=colors.HexColor(colour))
     best_work = ev.works[0] if ev.works else None
+    best = None
+    if best_work is not None:  # what the verdict rests on: a segment, or the work's resemblance
+        best = best_work.best_segment
+        if best_work.resemblance is not None and (best is None or verdict.level == Level.RESEMBLANCE):
+            best = best_work.resemblance
     sentence = verdict_sentence(
-        ev.query_id, best_work.best_segment if best_work else None, best_work and best_work.work,
-        best_work and best_work.owner, len(ev.segments()), verdict.p_value, verdict.p_value_at_floor,
-        verdict.expected_false_matches, k.lang,
+        ev.query_id, best, best_work and best_work.work, best_work and best_work.owner, len(ev.segments()),
+        verdict.p_value, verdict.p_value_at_floor, verdict.expected_false_matches, k.lang,
     )
     story += [P(t["verdict"], k.h2), P(sentence, vstyle), P(t["flagged"] if verdict.flagged else t["not_flagged"])]
     if ev.works:
         rows = [[P(t["work"], small), P(t["owner"], small), P(t["level"], small), P(t["matched"], small), P(t["p_value"], small)]]
         for w in ev.works:
+            p_of = w.best_segment or w.resemblance
             rows.append([P(w.work), P(w.owner), P(level_name(w.level, k.lang)), P(t["seconds"].format(v=w.matched_seconds)),
-                         P(_fmt_p(w.best_segment.p_value, w.best_segment.p_value_at_floor))])
+                         P(_fmt_p(p_of.p_value, p_of.p_value_at_floor))])
         story += [P(t["works"], k.h2), k.table(rows, [52 * mm, 45 * mm, 35 * mm, 20 * mm, 18 * mm])]
     else:
         story.append(P(t["no_segments"]))
@@ -202,6 +208,9 @@ def _works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) ->
         meta = ", ".join(f"{key}: {v}" for key, v in w.metadata.items() if v)
         if meta:
             story.append(P(meta, small))
+        story += _resemblance(w, images, k, redact_refs)
+        if not w.segments:
+            continue
         rows = [[P(t["query_time"], small), P(t["reference"], small), P(t["score"], small), P(t["p_value"], small), P(t["level"], small)]]
         for s in w.segments:
             ref = s.ref_id if s.kind == "still" else f"{s.ref_id} {s.ref_start:.2f}–{s.ref_end:.2f}"
@@ -229,6 +238,50 @@ def _works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) ->
                 parts.append(P(t["no_ref"].format(why=ex.ref_unavailable or ""), small))
             parts.append(Spacer(1, 3 * mm))
             story.append(KeepTogether(parts))
+        for s in w.segments:
+            pic = region_picture(s, images.__getitem__, redact_refs)
+            if pic is None:
+                continue
+            width = 80 * mm * pic.shape[1] / max(pic.shape)
+            height = 80 * mm * pic.shape[0] / max(pic.shape)
+            x0, y0, x1, y1 = s.ref_region or (0, 0, 1, 1)
+            cap = t["region_caption"].format(ref=s.ref_id, qs=s.query_start, qe=s.query_end, x0=x0 * 100, y0=y0 * 100,
+                                             x1=x1 * 100, y1=y1 * 100, share=(x1 - x0) * (y1 - y0) * 100)
+            story.append(KeepTogether([P(t["region"], k.h3), Image(io.BytesIO(png(pic)), width=width, height=height),
+                                       P(cap, small), Spacer(1, 3 * mm)]))
+    return story
+
+
+def _resemblance(w, images: dict[str, bytes], k: Kit, redact_refs: bool) -> list:
+    """A work's resemblance without a shared timeline: the statistic, its p-value and rule, and
+    the gallery of the clip's closest moments beside the work's nearest frames."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, KeepTogether, Spacer
+
+    r = w.resemblance
+    if r is None:
+        return []
+    t, P, small = k.t, k.P, k.small
+    story = [P(t["resemblance"], k.h3),
+             P(t["resemblance_line"].format(value=r.value, m=r.top_frames, n=r.frames, channel=r.channel,
+                                            p=_fmt_p(r.p_value, r.p_value_at_floor),
+                                            level=level_name(r.level, k.lang)), small)]
+    if r.rules:
+        story.append(P(f"{t['rule']}: {rule_text(r.rules, k.lang)}", small))
+    elif r.p_value is None:
+        story.append(P(t["resemblance_uncalibrated"], small))
+    for g in r.gallery:
+        if g.query_image is None:
+            continue
+        q = images[g.query_image.file]
+        ref = images[g.ref_image.file] if g.ref_image else None
+        pic = side_by_side(q, ref, redact_refs)
+        width = 120 * mm
+        height = width * pic.shape[0] / pic.shape[1]
+        where = g.ref_id if g.ref_t == 0 and g.ref_box is not None else f"{g.ref_id} {g.ref_t:.2f} s"
+        cap = t["gallery_caption"].format(qt=g.query_t, crop=t["crop"] if g.crop else "", ref=where, sim=g.similarity)
+        story.append(KeepTogether([Image(io.BytesIO(png(pic)), width=width, height=height), P(cap, small),
+                                   Spacer(1, 2 * mm)]))
     return story
 
 

@@ -38,6 +38,16 @@ TEXT = {
         "reference": "Reference (s)",
         "score": "Score",
         "frame_pairs": "Frame pairs",
+        "region": "Region of the still",
+        "resemblance": "Resemblance without a shared timeline",
+        "resemblance_line": "The clip's closest {m} of {n} moments average a similarity of {value:.3f} to this work's frames "
+                            "({channel}); p-value {p}: {level}.",
+        "resemblance_uncalibrated": "The index is not calibrated: no p-value, so this resemblance cannot reach a level.",
+        "gallery_caption": "Suspect clip at {qt:.2f} s{crop} (left) and the work's nearest frame, {ref} (right): similarity {sim:.3f}",
+        "crop": " (a crop of the frame)",
+        "region_caption": "The region of {ref} that seconds {qs:.2f}–{qe:.2f} of the suspect clip show (thick frame): "
+                          "{x0:.0f}–{x1:.0f} % of its width, {y0:.0f}–{y1:.0f} % of its height, {share:.0f} % of its area. "
+                          "Thin numbered frames: where each pair's suspect frame lands on it.",
         "pair_caption": "Suspect clip at {qt:.2f} s (left) and {ref} at {rt:.2f} s (right)",
         "still_caption": "Suspect clip at {qt:.2f} s (left) and the still {ref} (right)",
         "inliers": "local features: {inliers} matches explained by one transform ({matches} candidates), drawn as lines",
@@ -129,6 +139,16 @@ TEXT = {
         "reference": "参照（秒）",
         "score": "スコア",
         "frame_pairs": "フレームの対比",
+        "region": "静止画の該当領域",
+        "resemblance": "時間軸の一致しない作品との類似",
+        "resemblance_line": "クリップの {n} 時点のうち最も近い {m} 時点の、この作品のフレームとの類似度の平均は {value:.3f}"
+                            "（{channel}）、p 値 {p}：{level}。",
+        "resemblance_uncalibrated": "インデックスが較正されていないため p 値がなく、この類似は水準に達しません。",
+        "gallery_caption": "被疑クリップ {qt:.2f} 秒{crop}（左）と作品の最も近いフレーム {ref}（右）：類似度 {sim:.3f}",
+        "crop": "（フレームの一部）",
+        "region_caption": "被疑クリップの {qs:.2f}–{qe:.2f} 秒が示す {ref} の領域（太枠）：幅の {x0:.0f}–{x1:.0f} %、"
+                          "高さの {y0:.0f}–{y1:.0f} %、面積の {share:.0f} %。細い番号付きの枠：各フレーム対の被疑フレームが"
+                          "静止画上で対応する位置。",
         "pair_caption": "被疑クリップ {qt:.2f} 秒（左）と {ref} の {rt:.2f} 秒（右）",
         "still_caption": "被疑クリップ {qt:.2f} 秒（左）と静止画 {ref}（右）",
         "inliers": "局所特徴：{matches} 個の候補のうち {inliers} 個が一つの変換で説明される対応（線で表示）",

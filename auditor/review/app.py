@@ -213,6 +213,20 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         pic, _ = exhibit_picture(s, ex, lambda name: (results / name).read_bytes())
         return Response(png(pic), media_type="image/png")
 
+    @app.get("/clip/{query_id}/region/{seg}.png")
+    def region_png(query_id: str, seg: int):
+        """The still a segment matches, with the region of it the segment shows."""
+        from ..report.pictures import png, region_picture
+
+        segments = clip_or_404(query_id).segments()
+        if not 0 <= seg < len(segments) or segments[seg].still_image is None:
+            raise HTTPException(404)
+        s = segments[seg]
+        files = [s.still_image.file]
+        if not all(_inside(results / f, [results]) for f in files):
+            raise HTTPException(404)
+        return Response(png(region_picture(s, lambda name: (results / name).read_bytes())), media_type="image/png")
+
     @app.get("/clip/{query_id}/evidence.json")
     def evidence(query_id: str):
         clip_or_404(query_id)

@@ -12,7 +12,8 @@ from typing import Mapping
 
 from ..evidence import records as ev
 from ..evidence.wording import rule_text, verdict_sentence
-from ..match.decision import Decided, Decision
+from ..evidence.rules import Level
+from ..match.decision import Decided, DecidedResemblance, Decision
 
 
 def _calibration_fields(d: Decided) -> dict:
@@ -23,21 +24,39 @@ def _calibration_fields(d: Decided) -> dict:
             "expected_false_matches": c.expected_false_matches}
 
 
-def segment_record(d: Decided, exhibits: tuple[ev.Exhibit, ...] = (), with_pairs: bool = True):
+def _union(boxes) -> tuple[float, float, float, float] | None:
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def ref_region(d: Decided) -> tuple[float, float, float, float] | None:
+    """For a still: the region of it the segment shows: where its verified frames land on it,
+    else the tiles its pairs matched (the whole still for whole-still matches)."""
+    if d.segment.kind != "still":
+        return None
+    landed = [p.region for p in (d.verification.pairs if d.verification else ()) if p.region is not None]
+    return _union(landed) or _union([h.ref_box or (0.0, 0.0, 1.0, 1.0) for h in d.segment.pairs])
+
+
+def segment_record(d: Decided, shown=None, with_pairs: bool = True):
     s = d.segment
+    exhibits = shown.exhibits.get(s.key, ()) if shown is not None else ()
     fields = dict(
         ref_id=s.ref_id, work=s.work, kind=s.kind,
         query_start=round(s.query_start, 3), query_end=round(s.query_end, 3),
         ref_start=round(s.ref_start, 3), ref_end=round(s.ref_end, 3), score=round(s.score, 6),
         level=d.level, rule=rule_text(d.outcomes, "en"), rules=d.outcomes, channels=d.channels,
         channel_stats=dict(s.stats), speed=s.speed, **_calibration_fields(d),
-        verification=d.verification, exhibits=exhibits, frames=len(s.pairs),
+        verification=d.verification, ref_region=ref_region(d),
+        still_image=shown.stills.get(s.key) if shown is not None else None, exhibits=exhibits, frames=len(s.pairs),
     )
     if not with_pairs:
         return ev.SegmentSummary(**fields)
     pairs = tuple(
         ev.Pair(query_t=round(h.q_t, 3), ref_t=round(h.ref_t, 3), channel=h.channel, raw=round(float(h.raw), 6),
-                similarity=round(float(h.sim), 6), variant=h.variant)
+                similarity=round(float(h.sim), 6), variant=h.variant, ref_box=h.ref_box)
         for h in s.pairs
     )
     return ev.Segment(**fields, pairs=pairs)
@@ -57,28 +76,66 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def work_records(decision: Decision, exhibits: Mapping[int, tuple[ev.Exhibit, ...]], clip_duration: float,
-                 metadata: Mapping[str, dict]) -> tuple[ev.Work, ...]:
-    """Per-work totals, strongest work first; within a work, segments strongest first."""
+def resemblance_record(d: DecidedResemblance, shown=None) -> ev.Resemblance:
+    r = d.resemblance
+    return ev.Resemblance(
+        channel=r.channel, value=r.value, frames=r.frames, top_frames=r.top_frames, p_value=r.p_value,
+        p_value_at_floor=r.p_value_at_floor, log10_p_value=r.log10_p_value,
+        expected_false_matches=r.expected_false_matches, level=d.level, rules=d.outcomes,
+        gallery=shown.galleries.get((r.work, r.channel), ()) if shown is not None else (),
+    )
+
+
+def work_records(decision: Decision, shown, clip_duration: float, metadata: Mapping[str, dict]) -> tuple[ev.Work, ...]:
+    """Per-work totals, strongest work first; within a work, segments strongest first. A work
+    is listed when it has a segment, or when the clip resembles it without a shared timeline."""
     by_work: dict[str, list[Decided]] = {}
     for d in decision.segments:
         by_work.setdefault(d.segment.work, []).append(d)
+    resembling: dict[str, DecidedResemblance] = {}
+    for d in decision.resemblances:  # strongest first: a work's best channel
+        if d.level != Level.NONE or d.resemblance.work in by_work:
+            resembling.setdefault(d.resemblance.work, d)
     works = []
-    for name, segs in by_work.items():
+    for name in list(by_work) + [w for w in resembling if w not in by_work]:
+        segs = by_work.get(name, [])
+        res = resembling.get(name)
         matched = union_length([(d.segment.query_start, d.segment.query_end) for d in segs])
-        best = max(segs, key=lambda d: (-d.level.rank, d.segment.score))
-        cal = _calibration_fields(best)
+        best = max(segs, key=lambda d: (-d.level.rank, d.segment.score)) if segs else None
+        level = best.level if best else Level.NONE
+        if res is not None and res.level.rank < level.rank:
+            level = res.level
+        cal = _calibration_fields(best) if best else {
+            "p_value": res.resemblance.p_value, "expected_false_matches": res.resemblance.expected_false_matches}
         works.append(ev.Work(
-            work=name, owner=segs[0].segment.owner, metadata=metadata.get(name, {}), level=best.level,
-            best_score=round(best.segment.score, 6), matched_seconds=round(matched, 3),
-            share_of_clip=round(matched / clip_duration, 4) if clip_duration else None,
-            channels=tuple(sorted({c for d in segs for c in d.channels})),
+            work=name, owner=segs[0].segment.owner if segs else res.resemblance.owner, metadata=metadata.get(name, {}),
+            level=level, best_score=round(best.segment.score if best else res.resemblance.value, 6),
+            matched_seconds=round(matched, 3), share_of_clip=round(matched / clip_duration, 4) if clip_duration else None,
+            channels=tuple(sorted({c for d in segs for c in d.channels} | ({res.resemblance.channel} if res else set()))),
             p_value=cal["p_value"], expected_false_matches=cal["expected_false_matches"],
-            best_segment=segment_record(best, exhibits.get(best.segment.key, ()), with_pairs=False),
-            segments=tuple(segment_record(d, exhibits.get(d.segment.key, ())) for d in segs),
+            best_segment=segment_record(best, shown, with_pairs=False) if best else None,
+            segments=tuple(segment_record(d, shown) for d in segs),
+            resemblance=resemblance_record(res, shown) if res is not None else None,
         ))
     works.sort(key=lambda w: (w.level.rank, -w.best_score))
     return tuple(works)
+
+
+def resemblance_check(decision: Decision, meanings, calibrated: bool, counts: dict, closest: int = 5):
+    """What the search for resemblance without a shared timeline compared (None when no channel
+    of the index measures it)."""
+    channels = tuple(n for n, m in meanings.items() if m.resemblance)
+    if not channels:
+        return None
+    return ev.ResemblanceCheck(
+        channels=channels, works_compared=int(counts.get("works", 0)), calibrated=calibrated,
+        closest=tuple(
+            ev.ClosestWork(work=d.resemblance.work, owner=d.resemblance.owner, channel=d.resemblance.channel,
+                           value=d.resemblance.value, p_value=d.resemblance.p_value,
+                           expected_false_matches=d.resemblance.expected_false_matches, level=d.level)
+            for d in decision.resemblances[:closest]
+        ),
+    )
 
 
 def verdict_record(decision: Decision, works: tuple[ev.Work, ...], clip_path: str) -> ev.Verdict:
@@ -88,6 +145,16 @@ def verdict_record(decision: Decision, works: tuple[ev.Work, ...], clip_path: st
         return ev.Verdict(flagged=decision.flagged, level=decision.level, score=0.0, rule=rule_text((), "en"),
                           rules=(decision.flag_outcome,),
                           summary=verdict_sentence(Path(clip_path).name, None, None, None, 0, None, None, None))
+    if isinstance(best, DecidedResemblance):
+        r = best.resemblance
+        return ev.Verdict(
+            flagged=decision.flagged, level=decision.level, score=round(r.value, 6), p_value=r.p_value,
+            p_value_at_floor=r.p_value_at_floor, log10_p_value=r.log10_p_value,
+            expected_false_matches=r.expected_false_matches, rule=rule_text(best.outcomes, "en"),
+            rules=decision.verdict_outcomes,
+            summary=verdict_sentence(Path(clip_path).name, resemblance_record(best), r.work, r.owner, n, r.p_value,
+                                     r.p_value_at_floor, r.expected_false_matches),
+        )
     cal = _calibration_fields(best)
     record = segment_record(best, with_pairs=False)
     return ev.Verdict(

@@ -9,14 +9,17 @@ beside the evidence JSON, each named in the evidence with its SHA-256.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from ..evidence.records import Exhibit, ImageFile
-from ..match.decision import Decided
+from ..evidence.records import Exhibit, GalleryItem, ImageFile
+from ..evidence.rules import Level
+from ..match.decision import Decided, Decision
 from ..match.geometry import pick_pairs
 from ..media.frames import FrameSource
+from ..media.reader import crop_box
 
 JPEG_QUALITY = 88
 
@@ -36,26 +39,55 @@ def encode_jpeg(image_rgb: np.ndarray, max_side: int) -> bytes:
     return buf.tobytes()
 
 
-def _pair_times(decided: Decided, per_segment: int) -> list[tuple[float, float, int | None]]:
-    """(query_t, ref_t, index into verification pairs or None)."""
+@dataclass
+class Shown:
+    """What the evidence shows of each segment (by segment key): its exhibits, and for a still
+    the whole still to draw the region on."""
+
+    exhibits: dict[int, tuple[Exhibit, ...]] = field(default_factory=dict)
+    stills: dict[int, ImageFile] = field(default_factory=dict)
+    galleries: dict[tuple[str, str], tuple[GalleryItem, ...]] = field(default_factory=dict)  # by (work, channel)
+
+
+def _pair_times(decided: Decided, per_segment: int) -> list[tuple[float, float, int | None, tuple | None, tuple | None]]:
+    """(query_t, ref_t, index into verification pairs or None, the still's tile, where the frame lands)."""
     checked = decided.verification.pairs if decided.verification else ()
     if checked:
-        return [(p.query_t, p.ref_t, i) for i, p in enumerate(checked[:per_segment])]
-    return [(round(h.q_t, 3), round(h.ref_t, 3), None) for h in pick_pairs(decided.segment.pairs, per_segment)]
+        return [(p.query_t, p.ref_t, i, p.ref_box, p.region) for i, p in enumerate(checked[:per_segment])]
+    return [(round(h.q_t, 3), round(h.ref_t, 3), None, h.ref_box, None) for h in pick_pairs(decided.segment.pairs, per_segment)]
 
 
-def collect(clip_path, query_id: str, decided: list[Decided], index, source: FrameSource,
-            config: dict) -> tuple[dict[int, tuple[Exhibit, ...]], dict[str, bytes]]:
-    """Exhibits of the strongest segments (`decided`, strongest first) by segment key, and the
-    pictures to write beside the evidence ({relative file name: JPEG bytes})."""
+def _gallery_plan(decision: Decision, config: dict) -> dict:
+    """The closest moments to show per work that resembles the clip, spaced out in the clip."""
+    cfg = config["resemblance"]
+    size, spacing = int(cfg["gallery_size"]), float(cfg["gallery_spacing_s"])
+    plan = {}
+    for d in decision.resemblances:
+        if d.level == Level.NONE:
+            continue
+        chosen = []
+        for n in d.resemblance.nearest:
+            if len(chosen) < size and all(abs(n.query_t - c.query_t) >= spacing for c in chosen):
+                chosen.append(n)
+        plan[(d.resemblance.work, d.resemblance.channel)] = chosen
+    return plan
+
+
+def collect(clip_path, query_id: str, decision: Decision, index, source: FrameSource,
+            config: dict) -> tuple[Shown, dict[str, bytes]]:
+    """Exhibits of the strongest segments and the galleries of works that resemble the clip, and
+    the pictures to write beside the evidence ({relative file name: JPEG bytes})."""
     cfg = config["exhibits"]
-    todo = decided[: int(cfg["max_segments"])]
-    if not todo:
-        return {}, {}
+    todo = list(decision.segments[: int(cfg["max_segments"])])
+    gallery = _gallery_plan(decision, config)
+    shown = Shown()
+    if not todo and not gallery:
+        return shown, {}
     per = int(cfg["pairs_per_segment"])
     max_side = int(cfg["max_side"])
     plan = {d.segment.key: _pair_times(d, per) for d in todo}
-    query = source.query_frames(clip_path, [t for p in plan.values() for t, _, _ in p])
+    wanted = [p[0] for pairs in plan.values() for p in pairs] + [n.query_t for ns in gallery.values() for n in ns]
+    query = source.query_frames(clip_path, wanted)
     folder = frames_dir_name(query_id)
     files: dict[str, bytes] = {}
 
@@ -65,20 +97,38 @@ def collect(clip_path, query_id: str, decided: list[Decided], index, source: Fra
         return ImageFile(file=f"{folder}/{name}", sha256=hashlib.sha256(data).hexdigest(),
                          width=image.shape[1], height=image.shape[0])
 
-    out: dict[int, tuple[Exhibit, ...]] = {}
     for si, d in enumerate(todo, 1):
         video = index.video(d.segment.ref_id)
         problem = "reference not in the catalogue" if video is None else source.reference_problem(video)
         exhibits = []
-        for pi, (qt, rt, vi) in enumerate(plan[d.segment.key], 1):
+        for pi, (qt, rt, vi, box, region) in enumerate(plan[d.segment.key], 1):
             q = query.get(round(qt, 3))
             if q is None:
                 continue
-            r = None if problem else source.reference_frame(video, rt)
+            r = None if problem else source.reference_frame(video, rt, box)
             exhibits.append(Exhibit(
                 query_t=qt, ref_t=rt, verification_pair=vi, query_image=keep(f"s{si:02d}_p{pi}_query.jpg", q),
                 ref_image=None if r is None else keep(f"s{si:02d}_p{pi}_ref.jpg", r),
                 ref_unavailable=None if r is not None else (problem or "reference frame could not be decoded again"),
+                ref_box=box, region=region,
             ))
-        out[d.segment.key] = tuple(exhibits)
-    return out, files
+        shown.exhibits[d.segment.key] = tuple(exhibits)
+        if d.segment.kind == "still" and not problem:
+            whole = source.still(video)
+            if whole is not None:
+                shown.stills[d.segment.key] = keep(f"s{si:02d}_still.jpg", whole)
+    for wi, ((work, channel), moments) in enumerate(gallery.items(), 1):
+        items = []
+        for gi, n in enumerate(moments, 1):
+            q = query.get(round(n.query_t, 3))
+            video = index.video(n.ref_id)
+            problem = "reference not in the catalogue" if video is None else source.reference_problem(video)
+            r = None if problem else source.reference_frame(video, n.ref_t, n.ref_box)
+            items.append(GalleryItem(
+                query_t=n.query_t, crop=n.crop, similarity=n.similarity, ref_id=n.ref_id, ref_t=n.ref_t, ref_box=n.ref_box,
+                query_image=None if q is None else keep(f"w{wi:02d}_g{gi}_query.jpg", np.ascontiguousarray(crop_box(q, n.crop))),
+                ref_image=None if r is None else keep(f"w{wi:02d}_g{gi}_ref.jpg", r),
+                ref_unavailable=None if r is not None else (problem or "reference frame could not be decoded again"),
+            ))
+        shown.galleries[(work, channel)] = tuple(items)
+    return shown, files

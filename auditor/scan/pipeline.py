@@ -56,6 +56,7 @@ class EmbeddedMedia:
     embedded_frames: int = -1  # frames actually embedded (the rest reused a held frame's vectors)
     # the sampled frames themselves, by time, when asked for and within the memory budget
     frames: dict[float, np.ndarray] | None = None
+    boxes: list | None = None  # per frame: the region of a still a tile shows (None: the whole frame)
 
     @property
     def n_frames(self) -> int:
@@ -77,8 +78,11 @@ def embed_file(
     `keep_frames_bytes`: also return the sampled frames (for verification, which would
     otherwise decode the clip again) as long as they fit in this many bytes; none beyond.
     """
-    reader = MediaReader(path, fps, config)
+    # a reference still is also indexed by tiles, so a clip showing a small region of it is found
+    tiles = () if query else tuple(config["sampling"]["reference"]["still_tiles"])
+    reader = MediaReader(path, fps, config, still_tiles=tiles)
     times: list[float] = []
+    boxes: list = []
     parts: dict[str, list[Embeddings]] = {name: [] for name in channels}
     chunk: list[np.ndarray] = []
     max_diff = float(config["sampling"].get("held_frame_max_diff", 0.0))
@@ -100,6 +104,7 @@ def embed_file(
     with contextlib.closing(prefetched(reader.frames(), PREFETCH)) as frames:
         for frame in frames:
             times.append(frame.t)
+            boxes.append(frame.box)
             if kept is not None:
                 kept_bytes += frame.image.nbytes
                 if kept_bytes > keep_frames_bytes:
@@ -125,7 +130,8 @@ def embed_file(
     if embedded < len(times):
         src = np.asarray(source, dtype=np.int64)
         embeddings = {name: _expand(e, src) for name, e in embeddings.items()}
-    return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded, kept)
+    return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded, kept,
+                         boxes if any(b is not None for b in boxes) else None)
 
 
 class _Raised:
@@ -196,8 +202,9 @@ def _expand(e: Embeddings, src: np.ndarray) -> Embeddings:
         idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)
         frame_of = np.repeat(np.arange(len(src)), [len(p) for p in picks]).astype(np.int64)
         vectors = e.vectors[idx]
+        variant_of = None if e.variant_of is None else e.variant_of[idx]
     else:
-        frame_of = None
+        frame_of = variant_of = None
         vectors = e.vectors[src]
     return Embeddings(
         vectors,
@@ -205,4 +212,5 @@ def _expand(e: Embeddings, src: np.ndarray) -> Embeddings:
         None if e.quality is None else e.quality[src],
         None if not e.variants else {k: v[src] for k, v in e.variants.items()},
         frame_of,
+        variant_of,
     )

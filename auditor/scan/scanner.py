@@ -33,8 +33,8 @@ from ..match.geometry import verification_pairs, verify_segment
 from ..match.segments import Hit, Segment, build_segments
 from ..media.frames import FrameSource
 from ..media.provenance import provenance
-from . import exhibits
-from .assemble import segment_record, verdict_record, work_records
+from . import exhibits, resemble
+from .assemble import resemblance_check, segment_record, verdict_record, work_records
 from .pipeline import EmbeddedMedia, embed_file
 
 
@@ -94,9 +94,10 @@ class Scanner:
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
         verification = self._verify(embedded.info.path, decide(segments, {}, {}, self.policy))
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
-        decision = decide(segments, verification, calibration, self.policy)
-        shown, files = exhibits.collect(embedded.info.path, query_id, list(decision.segments), self.index,
-                                        self.frame_source, self.config) if out_dir is not None else ({}, {})
+        resemblances = resemble.measure(self, embedded, embedded.info.path)
+        decision = decide(segments, verification, calibration, self.policy, resemblances)
+        shown, files = exhibits.collect(embedded.info.path, query_id, decision, self.index,
+                                        self.frame_source, self.config) if out_dir is not None else (exhibits.Shown(), {})
         for name, data in files.items():
             atomic_write_bytes(Path(out_dir) / name, data)
         return self._evidence(embedded, query_id, decision, shown, frames, trials, origin, time.monotonic() - started)
@@ -125,11 +126,13 @@ class Scanner:
                     ref = refs[fid]
                     if len(matches) < keep_top:
                         matches.append(ev.FrameMatch(ref_id=ref.ref_id, ref_t=round(ref.t, 3), raw=round(float(raw), 6),
-                                                     similarity=round(float(sim), 6), variant=variant, hit=bool(hit)))
+                                                     similarity=round(float(sim), 6), variant=variant, hit=bool(hit),
+                                                     ref_box=ref.box))
                     if hit:
                         hits.append(Hit(q_index=int(q), q_t=float(times[q]), channel=name, frame_id=fid,
                                         ref_id=ref.ref_id, kind=ref.kind, work=ref.work, owner=ref.owner,
-                                        ref_t=float(ref.t), raw=float(raw), sim=float(sim), variant=variant))
+                                        ref_t=float(ref.t), raw=float(raw), sim=float(sim), variant=variant,
+                                        ref_box=ref.box))
                 top[q][name] = tuple(matches)
         frames = [
             ev.Frame(
@@ -169,8 +172,8 @@ class Scanner:
     def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
                   trials: int, origin: dict, elapsed: float) -> ev.Evidence:
         info = embedded.info
-        works = work_records(decision, shown, info.duration_s,
-                             {w: self.index.work_metadata(w) for w in {d.segment.work for d in decision.segments}})
+        named = {d.segment.work for d in decision.segments} | {r.resemblance.work for r in decision.resemblances}
+        works = work_records(decision, shown, info.duration_s, {w: self.index.work_metadata(w) for w in named})
         clip = ev.Clip(
             **info.to_dict(),
             frames_used={n: int(e.keep.sum()) for n, e in embedded.embeddings.items()},
@@ -204,6 +207,7 @@ class Scanner:
             rejected_segments=tuple(segment_record(d, with_pairs=False) for d in decision.rejected),
             frames=tuple(frames),
             provenance=ev.Provenance.model_validate(origin),
+            resemblance=resemblance_check(decision, self.meanings, self.null is not None, self.index.counts()),
         )
 
 
