@@ -113,3 +113,13 @@ def hits_for(ref_id, pairs, channel="pdq", raw=10.0, work="W", kind="video"):
             owner="O", ref_t=r, raw=raw, sim=1 - raw / 128)
         for i, (q, r) in enumerate(pairs)
     ]
+
+
+def assert_valid_evidence(path) -> None:
+    """The evidence file validates against the published JSON Schema of auditor.evidence/1."""
+    import jsonschema
+
+    from auditor.evidence.records import json_schema
+
+    errors = list(jsonschema.Draft202012Validator(json_schema()).iter_errors(json.loads(Path(path).read_text())))
+    assert not errors, [(list(e.path), e.message) for e in errors[:3]]

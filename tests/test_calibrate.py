@@ -89,11 +89,18 @@ def test_background_calibration_and_the_expected_false_match_limit(pdq_index, fo
     assert r.exit_code == 0, r.output
     assert "null frames by background" in r.stdout
     # a limit no segment can meet holds every segment at weak resemblance
-    strict = load_config(overrides={"channels": {"default": ["pdq"]}, "calibration": {"max_expected_false_matches": 1e-300}})
+    strict = load_config(overrides={"channels": {"default": ["pdq"]}, "calibration": {
+        "max_expected_false_matches": 1e-300, "hold_verified_segments": True}})
     report = run_batch([footage["copy"]], idx, tmp_path / "out", strict)
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     assert ev["verdict"]["flagged"] is False and ev["verdict"]["level"] == "weak resemblance"
     assert "expected false matches" in ev["verdict"]["rule"]
+    # by default a segment geometry confirmed keeps its level, its p-value stated beside it
+    lenient = load_config(overrides={"calibration": {"max_expected_false_matches": 1e-300}})
+    report = run_batch([footage["copy"]], idx, tmp_path / "out2", lenient)
+    ev = json.loads(open(report.outcomes[0].evidence_path).read())
+    seg = ev["works"][0]["segments"][0]
+    assert ev["verdict"]["flagged"] and seg["verification"]["status"] == "verified" and seg["p_value"] is not None
 
 
 def test_leave_one_work_out_needs_two_works(tmp_path, pdq_config, footage):

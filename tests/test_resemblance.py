@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+from helpers import assert_valid_evidence
 
 from auditor.channels import meaning
 from auditor.config import load_config
@@ -117,6 +118,7 @@ def test_new_shots_in_one_works_look_resemble_it_without_a_shared_timeline(looks
     other = synth.write_clip(tmp_path / "other.mp4", lambda t: graded(888, (1.0, 1.0, 1.0), t), 6.0, fps=12.0)
     run_batch([redrawn, other], d / "idx", tmp_path / "out", cfg)
     ev = read_evidence(tmp_path / "out" / "redrawn.evidence.json")
+    assert_valid_evidence(tmp_path / "out" / "redrawn.evidence.json")
     assert not ev.segments()  # no shared timeline with any reference
     assert ev.verdict.level == "resemblance without a shared timeline" and ev.verdict.flagged
     work = ev.works[0]

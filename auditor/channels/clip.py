@@ -99,7 +99,7 @@ def _how_to_fetch(model: str, tag: str, repo_id: str | None) -> str:
         "  2. Point at a checkpoint file:  --clip-pretrained /path/to/open_clip_model.safetensors",
         "  3. Point at an open_clip folder: --clip-model local-dir:/path/to/folder",
         "  4. Where the hub is reachable, allow a download: set channels.clip.allow_download = true.",
-        "Or scan with the weight-free channel only: --channels pdq",
+        "Or index and scan with the weight-free channels: --channels pdq,orb (PDQ hashes and ORB local features).",
     ]
     return "\n".join(lines)
 

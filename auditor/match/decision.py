@@ -11,7 +11,8 @@ grants it:
   copy when its median pair has enough inliers (`[verify]`);
 - any segment at all is a weak resemblance;
 
-then a segment too likely by chance is held at weak resemblance (`[calibration]`), and a segment
+then a segment too likely by chance is held at weak resemblance (`[calibration]`; a segment verified
+geometrically is not, unless `calibration.hold_verified_segments`), and a segment
 that only channels needing verification support, and that verification refuted, is dropped.
 
 A work whose frames the clip comes close to without a shared timeline (resemblance.py) reaches
@@ -49,6 +50,7 @@ class Policy:
     verified_near_identical: Rule
     verification_required: Rule
     chance: Rule
+    hold_verified: bool  # whether the chance rule also holds back geometrically verified segments
     resemblance: Rule
     flag: Rule
 
@@ -70,6 +72,7 @@ class Policy:
                                        Comparison.GE, share, "verify.min_verified_share"),
             chance=Rule("calibration.chance", Effect.CAP, "calibration.expected_false_matches", Comparison.LE,
                         float(cal["max_expected_false_matches"]), "calibration.max_expected_false_matches", Level.WEAK),
+            hold_verified=bool(cal["hold_verified_segments"]),
             resemblance=Rule("resemblance.chance", Effect.GRANT, "resemblance.expected_false_matches", Comparison.LE,
                              float(config["resemblance"]["max_expected_false_matches"]),
                              "resemblance.max_expected_false_matches", Level.RESEMBLANCE),
@@ -154,6 +157,7 @@ def _decide_one(segment: Segment, verification: Verification | None, calibration
     outcomes = [policy.any_segment.evaluate(float(len(segment.pairs)))] + policy.channel_outcomes(segment.stats)
     channels = segment.channels
     kept = True
+    verified = False
     if verification is not None and verification.status != VerificationStatus.UNAVAILABLE:
         verified = verification.status == VerificationStatus.VERIFIED
         share = verification.pairs_verified / verification.pairs_checked if verification.pairs_checked else 0.0
@@ -165,7 +169,8 @@ def _decide_one(segment: Segment, verification: Verification | None, calibration
             kept = required.passed
         if verified and LOCAL not in channels:
             channels = channels + (LOCAL,)
-    if kept and calibration is not None and calibration.expected_false_matches is not None:
+    held = policy.hold_verified or not verified  # geometry is the stronger test: votes' chance does not override it
+    if kept and held and calibration is not None and calibration.expected_false_matches is not None:
         outcomes.append(policy.chance.evaluate(calibration.expected_false_matches))
     granted = min((o.level for o in outcomes if o.effect == Effect.GRANT and o.passed), key=lambda lv: lv.rank)
     level = granted

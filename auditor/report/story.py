@@ -187,7 +187,8 @@ def _cover(ev: Evidence, evidence_sha: str, k: Kit, redact_refs: bool) -> list:
         rows = [[P(t["work"], small), P(t["owner"], small), P(t["level"], small), P(t["matched"], small), P(t["p_value"], small)]]
         for w in ev.works:
             p_of = w.best_segment or w.resemblance
-            rows.append([P(w.work), P(w.owner), P(level_name(w.level, k.lang)), P(t["seconds"].format(v=w.matched_seconds)),
+            matched = t["seconds"].format(v=w.matched_seconds) if w.segments else "–"  # no shared timeline
+            rows.append([P(w.work), P(w.owner), P(level_name(w.level, k.lang)), P(matched),
                          P(_fmt_p(p_of.p_value, p_of.p_value_at_floor))])
         story += [P(t["works"], k.h2), k.table(rows, [52 * mm, 45 * mm, 35 * mm, 20 * mm, 18 * mm])]
     else:
