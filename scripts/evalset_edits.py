@@ -194,14 +194,17 @@ def pad(image: np.ndarray, size: tuple[int, int], fill: int = 16) -> np.ndarray:
 
 
 # -- cases added for image-to-video, long copies and looks --------------------------------------
-def camera_over_still(still: np.ndarray, size: tuple[int, int], rng: np.random.Generator, frames: int):
+def camera_over_still(still: np.ndarray, size: tuple[int, int], rng: np.random.Generator, frames: int,
+                      close: bool = False):
     """Frames of a virtual camera moving over a still (image-to-video over key art): a box of
     the output's aspect that zooms between two areas (down to a tenth of the still's area) and
-    pans between two centres, eased in and out. Returns the frames."""
+    pans between two centres, eased in and out; `close`: it never shows more than a fifth of the
+    still. Returns the frames."""
     h, w = still.shape[:2]
     aspect = size[0] / size[1]
     largest = min(1.0, h * aspect / w) if w / h >= aspect else min(1.0, w / (aspect * h))  # largest box, as area share
-    near, far = rng.uniform(0.08, 0.16), rng.uniform(0.3, 0.7) * largest
+    near = rng.uniform(0.08, 0.16)
+    far = rng.uniform(0.14, 0.2) * min(1.0, largest / 0.2) if close else rng.uniform(0.3, 0.7) * largest
     a0, a1 = (far, near) if rng.random() < 0.6 else (near, far)  # mostly zooming in
     c0, c1 = rng.uniform(0.25, 0.75, 2), rng.uniform(0.25, 0.75, 2)
     out = []

@@ -270,7 +270,8 @@ def extra_cases(qdir: Path, refs: list, unrelated: list, truth: list, n_q: int, 
         lead(wr, float(rng.uniform(1.0, 2.5)))
         qs = wr.t
         grade = generator_look(rng)
-        for i, frame in enumerate(camera_over_still(img, size, rng, int(float(rng.uniform(4.0, 7.0)) * OUT_FPS))):
+        close = (k // 2) % 2 == 0  # half of each half stays close, on a fifth of the still or less
+        for i, frame in enumerate(camera_over_still(img, size, rng, int(float(rng.uniform(4.0, 7.0)) * OUT_FPS), close)):
             wr.put(grade(frame, i / OUT_FPS))
         truth.append([qid, ref_id, qs, wr.t, 0.0, 0.0, "keyart", half(k)])
         lead(wr, 1.0)
