@@ -139,6 +139,10 @@ class ReferenceIndex:
             ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
         return scores, ids
 
+    def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> "Searcher":
+        """How to search channel `name` (never returning the frames in `exclude`)."""
+        return Searcher(self, name, exclude, margin)
+
     def search_settings(self) -> dict[str, dict]:
         """Per channel: the structure searched and its parameters, as this reader uses them."""
         out = {}
@@ -166,7 +170,10 @@ class ReferenceIndex:
         return {w: np.asarray(ids, dtype=np.int64) for w, ids in out.items()}
 
     def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
+        """(row into frame_ids of each vector, vectors) stored for these frames in a channel (for a
+        channel in visual words: the words of their descriptors)."""
+        if self.vectors(name).structure == "words":
+            return self.vectors(name).index.frame_words(np.asarray(frame_ids, np.int64))
         shift = MANY_SHIFT if self.many_per_frame(name) else 0
         ids, vecs = self.vectors(name).all_ids_and_vectors(where=lambda ids: np.isin(ids >> shift, frame_ids))
         pos = {int(f): i for i, f in enumerate(frame_ids)}
@@ -237,6 +244,36 @@ class ReferenceIndex:
 
     def writer(self) -> IndexWriter:
         return IndexWriter(self.path)
+
+
+class Searcher:
+    """Searches one channel: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
+    where it keeps visual words, frame by frame (`by_frame`, `searcher.frames(...)`). With
+    `exclude`, those frames are never returned (`margin` extra neighbours are fetched so that
+    some remain)."""
+
+    def __init__(self, index: ReferenceIndex, name: str, exclude: np.ndarray | None = None, margin: int = 64):
+        self.index, self.name, self.margin = index, name, int(margin)
+        self.exclude = None if exclude is None else np.asarray(exclude, np.int64)
+        self.by_frame = index.vectors(name).structure == "words"
+
+    def __call__(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.exclude is None:
+            return self.index.search(self.name, vectors, k)
+        scores, ids = self.index.search(self.name, vectors, k + self.margin)
+        ok = (ids >= 0) & ~np.isin(ids, self.exclude)
+        out_s = np.zeros((len(ids), k), dtype=scores.dtype)
+        out_i = np.full((len(ids), k), -1, dtype=np.int64)
+        for r in range(len(ids)):
+            sel = np.nonzero(ok[r])[0][:k]
+            out_s[r, : len(sel)] = scores[r, sel]
+            out_i[r, : len(sel)] = ids[r, sel]
+        return out_s, out_i
+
+    def frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int) -> list:
+        """Visual words: per query frame of `rows` (its descriptors, or their words, by `frame_of`),
+        (reference frame ids, votes), most votes first."""
+        return self.index.vectors(self.name).search_words(vectors, frame_of, rows, k, self.exclude)
 
 
 def _check_shape(path: Path, manifest: dict) -> None:

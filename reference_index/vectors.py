@@ -8,6 +8,9 @@
   k-means centroids: only the `nprobe` nearest lists are compared bit by bit.
 - `mih` for binary channels with one code a frame (PDQ): the compact multi-index hash of
   `multihash.py`, for near-duplicate lookups within 31 bits.
+- `words` for binary channels with many codes a frame (ORB): visual words in an inverted file
+  (`words.py`): under 1 KB a reference frame, searched frame by frame. The descriptors
+  themselves are not kept: a channel in words cannot go back to another structure (re-index).
 
 Inverted-file and hash structures store the catalogue's ids with the codes (no id map), support removal
 and are memory-mapped when an index is opened for reading, so a large index is paged in as
@@ -28,23 +31,30 @@ import numpy as np
 
 from .errors import IndexCorrupt
 from .multihash import MultiHash
+from .words import Vocabulary, WordIndex
 
 METRICS = ("hamming", "ip")
-STRUCTURES = ("flat", "ivf", "mih")
+STRUCTURES = ("flat", "ivf", "mih", "words")
 # Defaults; callers (auditor's [index] configuration) may pass their own.
-EXACT_MAX = {"ip": 200_000, "hamming": 250_000}
+EXACT_MAX = {"ip": 200_000, "hamming": 250_000, "local": 50_000}
 NPROBE = {"ip": 16, "hamming": 16}
 
 
-def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False) -> tuple[str, int]:
+def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False,
+                     local: str = "ivf") -> tuple[str, int]:
     """(structure, nlist) for n vectors: exact search up to a size; beyond it, the multi-index
     hash for binary channels with one code per frame (PDQ: near-duplicate lookups within 31
-    bits), else inverted lists with about sqrt(n) lists (a power of two, at most 65536 and n/39)."""
-    limit = (exact_max or EXACT_MAX)[metric]
+    bits); for binary channels with many codes a frame (ORB; `exact_max["local"]` is their
+    limit) `local`: inverted lists, or visual words; else inverted lists with about sqrt(n)
+    lists (a power of two, at most 65536 and n/39)."""
+    limits = {**EXACT_MAX, **(exact_max or {})}
+    limit = limits["local"] if metric == "hamming" and not one_per_frame else limits[metric]
     if n <= limit:
         return "flat", 0
     if metric == "hamming" and one_per_frame:
         return "mih", 0
+    if metric == "hamming" and local == "words":
+        return "words", 0
     nlist = 2 ** round(math.log2(math.sqrt(n)))
     while nlist > 1 and nlist * 39 > n:  # k-means wants ~39 training points per list
         nlist //= 2
@@ -86,6 +96,8 @@ class ChannelVectors:
     def structure(self) -> str:
         if isinstance(self.index, MultiHash):
             return "mih"
+        if isinstance(self.index, WordIndex):
+            return "words"
         return "ivf" if isinstance(self.index, (faiss.IndexIVF, faiss.IndexBinaryIVF)) else "flat"
 
     @property
@@ -97,6 +109,11 @@ class ChannelVectors:
         return int(self.index.ntotal)
 
     def describe(self) -> str:
+        if self.structure == "words":
+            v = self.index.vocabulary
+            return (f"visual words: {v.size} words in two levels ({len(v.top)} x up to {int(np.diff(v.first).max())}), "
+                    f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} ignored; inverted file, "
+                    f"shared-word votes per frame")
         if self.structure == "mih":
             return (f"multi-index hash (2 tables x 20-bit keys, {self.index.flips} flips), radius "
                     f"{self.index.radius} bits: near-duplicate search")
@@ -129,11 +146,21 @@ class ChannelVectors:
 
         Missing neighbours (fewer than k vectors) have id -1.
         """
+        if self.structure == "words":
+            raise ValueError("a channel in visual words is searched frame by frame (search_words), not vector by vector")
         vectors = self._check(vectors)
         if len(vectors) == 0 or self.ntotal == 0:
             fill = np.full((len(vectors), k), -1, dtype=np.int64)
             return np.zeros((len(vectors), k), dtype=np.float32), fill
         return self.index.search(vectors, k)
+
+    def search_words(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int,
+                     exclude: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Visual words only: for each query frame of `rows`, its k reference frames with the most
+        shared-word descriptors, (frame ids, votes). `vectors`: packed descriptors, or word ids."""
+        vectors = np.asarray(vectors)
+        words = vectors if vectors.ndim == 1 else self.index.vocabulary.assign(self._check(vectors))
+        return self.index.search_words(words, np.asarray(frame_of), np.asarray(rows), k, exclude)
 
     def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
         """Remove vectors by id and by id ranges [lo, hi); returns how many went."""
@@ -142,6 +169,8 @@ class ChannelVectors:
             selectors.append(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
         for lo, hi in ranges or []:
             selectors.append(faiss.IDSelectorRange(int(lo), int(hi)))
+        if self.structure == "words":
+            return self.index.remove_ids(list(ranges or []))
         if self.structure == "mih":
             stored = self.index.all()[1]
             gone = np.zeros(len(stored), bool) if ids is None else np.isin(stored, ids)
@@ -160,6 +189,8 @@ class ChannelVectors:
         def keep(ids: np.ndarray) -> np.ndarray:
             return np.ones(len(ids), bool) if where is None else np.asarray(where(ids), bool)
 
+        if self.structure == "words":
+            raise ValueError("a channel in visual words keeps words, not its vectors (re-index to change structure)")
         if self.structure == "mih":
             codes, ids = self.index.all()
             sel = keep(ids)
@@ -198,6 +229,8 @@ class ChannelVectors:
         if structure not in STRUCTURES:
             raise ValueError(f"unknown structure '{structure}' (known: {', '.join(STRUCTURES)})")
         ids, vecs = self.all_ids_and_vectors()
+        if structure == "words":
+            return self.in_words(ids, vecs, seed=seed)
         if structure in ("flat", "mih"):
             if structure == "mih" and self.metric != "hamming":
                 raise ValueError("the multi-index hash holds binary codes only")
@@ -210,6 +243,25 @@ class ChannelVectors:
         size = min(len(vecs), max(train_max, 39 * nlist))
         out = ChannelVectors.trained(self.metric, self.dim, nlist, vecs[np.sort(rng.choice(len(vecs), size=size, replace=False))],
                                      nprobe=self.nprobe, seed=seed)
+        step = 1_000_000
+        for i in range(0, len(ids), step):
+            out.add(ids[i : i + step], vecs[i : i + step])
+        return out
+
+    # visual words: sized for the sample they are trained on, at most WORDS_TOP x WORDS_LEAF
+    WORDS_TOP, WORDS_LEAF, WORDS_PER_LEAF, WORDS_TRAIN_MAX = 256, 256, 24, 2_000_000
+    SHIFT_FOR_WORDS = 10  # vector id = frame id << 10 | rank (reference_index.manifest.MANY_SHIFT)
+
+    def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> "ChannelVectors":
+        """The same descriptors as visual words (a vocabulary trained on them, then assigned)."""
+        if self.metric != "hamming":
+            raise ValueError("visual words hold binary descriptors only")
+        rng = np.random.default_rng(seed)
+        sample = vecs[np.sort(rng.choice(len(vecs), size=min(len(vecs), self.WORDS_TRAIN_MAX), replace=False))]
+        words = max(64, min(self.WORDS_TOP * self.WORDS_LEAF, len(sample) // self.WORDS_PER_LEAF))
+        top = max(8, min(self.WORDS_TOP, int(round(np.sqrt(words)))))
+        vocab = Vocabulary.train(sample, top, max(2, -(-words // top)), seed)
+        out = ChannelVectors(self.metric, self.dim, WordIndex(vocab, self.SHIFT_FOR_WORDS, stop_share), nprobe=self.nprobe)
         step = 1_000_000
         for i in range(0, len(ids), step):
             out.add(ids[i : i + step], vecs[i : i + step])
@@ -242,7 +294,7 @@ class ChannelVectors:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        if self.structure == "mih":
+        if self.structure in ("mih", "words"):
             self.index.save(path)
         elif self.metric == "hamming":
             faiss.write_index_binary(self.index, str(path))
@@ -256,6 +308,8 @@ class ChannelVectors:
         try:
             if metric == "hamming" and MultiHash.is_file(path):
                 return cls(metric, dim, MultiHash.load(path, mmap=mmap), nprobe=nprobe)
+            if metric == "hamming" and WordIndex.is_file(path):
+                return cls(metric, dim, WordIndex.load(path, mmap=mmap), nprobe=nprobe)
             if metric == "hamming":
                 index = faiss.read_index_binary(str(path), flags)
             else:

@@ -191,6 +191,13 @@ class IndexWriter:
     def _many(self, name: str) -> bool:
         return self.channels[name].get("per_frame", "one") == "many"
 
+    def many_per_frame(self, name: str) -> bool:
+        return self._many(name)
+
+    def vectors(self, name: str) -> ChannelVectors:
+        """A channel's vectors as this writer holds them (to be committed)."""
+        return self._vectors[name]
+
     def set_calibration(self, data: dict) -> None:
         """Store null distributions with the index (replacing any earlier ones)."""
         self._calibration = (json.dumps(data, sort_keys=True) + "\n").encode()
@@ -213,24 +220,40 @@ class IndexWriter:
         self._calibration = None  # null distributions described the old catalogue
         return removed
 
-    def optimize(self, exact_max: dict | None = None, nprobe: dict | None = None, retrain: bool = False) -> dict:
+    def optimize(self, exact_max: dict | None = None, nprobe: dict | None = None, retrain: bool = False,
+                 only_new_kinds: bool = False, local: str = "ivf") -> dict:
         """Put every channel in the structure its size calls for (see vectors.choose_structure),
-        retraining inverted lists when asked or when the list count should change.
-        Returns {channel: description of what was done}."""
+        retraining inverted lists when asked or when the list count should change. With
+        `only_new_kinds`, only a channel whose kind of structure should change is rebuilt (what
+        `index add` does by itself as an index grows); the rest is left for `index optimize`.
+        `local`: the structure of large local-feature channels ("ivf" or "words"). A channel in
+        visual words keeps its vocabulary (its descriptors are not kept: retraining means
+        indexing its files again). Returns {channel: description of what was done}."""
         done = {}
         for ch, vec in list(self._vectors.items()):
             if nprobe and ch in self.channels:
                 vec.nprobe = int(nprobe.get(vec.metric, vec.nprobe))
                 self.channels[ch]["nprobe"] = vec.nprobe
-            structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=not self._many(ch))
+            structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=not self._many(ch),
+                                                local=local)
             current = vec.index.nlist if vec.structure == "ivf" else 0
-            if structure == vec.structure and nlist == current and not (retrain and structure == "ivf"):
-                done[ch] = f"kept: {vec.describe()}"
+            same_kind = structure == vec.structure or vec.structure == "words"
+            if same_kind and (only_new_kinds or (nlist == current and not (retrain and structure == "ivf"))):
+                kept = f"kept: {vec.describe()}"
+                if vec.structure == "words" and retrain:
+                    kept += " (visual words are retrained by indexing the channel's files again)"
+                done[ch] = kept
                 continue
             self._vectors[ch] = vec.rebuilt(structure, nlist)
             done[ch] = f"rebuilt: {self._vectors[ch].describe()} ({vec.ntotal} vectors)"
+            if structure == "words":  # scores are votes of shared words now: the null no longer applies
+                self._calibration = None
             self.pending += 1
         return done
+
+    def structures(self) -> dict[str, str]:
+        """Each channel's structure as it stands (for the evidence and `index info`)."""
+        return {ch: vec.structure for ch, vec in self._vectors.items()}
 
     def find_sha256(self, sha256: str) -> tuple[str, str] | None:
         return catalogue.video_by_sha256(self._conn, sha256)

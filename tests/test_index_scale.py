@@ -28,8 +28,10 @@ def test_structure_follows_size():
     assert choose_structure("ip", 1_000_000) == ("ivf", 1024)
     assert choose_structure("ip", 10_000_000) == ("ivf", 4096)
     assert choose_structure("hamming", 10_000_000) == ("ivf", 4096)  # ORB: many codes a frame
+    assert choose_structure("hamming", 10_000_000, local="words") == ("words", 0)
+    assert choose_structure("hamming", 40_000) == ("flat", 0)
     assert choose_structure("hamming", 10_000_000, one_per_frame=True) == ("mih", 0)  # PDQ
-    assert choose_structure("hamming", 200_000) == ("flat", 0)
+    assert choose_structure("hamming", 200_000, one_per_frame=True) == ("flat", 0)
 
 
 def test_optimize_to_a_multi_index_hash_keeps_the_verdicts(footage, pdq_index, tmp_path):

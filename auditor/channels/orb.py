@@ -143,44 +143,57 @@ class ORBChannel(Channel):
         return ("flip_horizontal",) if self.mirror else ()
 
     def candidates(self, emb: Embeddings, search: SearchFn, k: int) -> tuple[np.ndarray, list[list[Candidate]]]:
-        """Votes: each query descriptor votes once for every reference frame among its nearest
-        neighbours within `max_descriptor_distance` bits. With the mirrored query, each query
-        frame takes the variant (as shot, or mirrored) whose best reference frame has more votes,
-        the mirrored one only with `mirror_min_ratio` times the votes as shot, and only that
-        variant's candidates: a copy is mirrored or not, and mixing the two would let symmetric
-        scenery vote for the wrong moments. Ties in votes
-        go to the lower frame id, so the ranking is the same on every machine. raw = votes."""
+        """Votes for reference frames: a query descriptor votes once for every reference frame
+        among its nearest neighbours within `max_descriptor_distance` bits or, where the index
+        keeps visual words, for every reference frame that has its word (as many times as both
+        frames have it). With the mirrored query, each query frame takes the variant (as shot, or
+        mirrored) whose best reference frame has more votes, the mirrored one only with
+        `mirror_min_ratio` times the votes as shot, and only that variant's candidates: a copy is
+        mirrored or not, and mixing the two would let symmetric scenery vote for the wrong
+        moments. Ties in votes go to the lower frame id, so the ranking is the same on every
+        machine. raw = votes."""
         rows = np.nonzero(emb.keep)[0]
         if len(emb.vectors) == 0:
             return rows, [[] for _ in rows]
-        dists, fids = search(emb.vectors, self.neighbours)
+        variant_of = emb.variant_of if emb.variant_of is not None else np.zeros(len(emb.vectors), np.int8)
+        per_variant = {}
+        for v in np.unique(variant_of):
+            sel = variant_of == v
+            if getattr(search, "by_frame", False):
+                per_variant[int(v)] = search.frames(emb.vectors[sel], emb.frame_of[sel], rows, k)
+            else:
+                per_variant[int(v)] = self._descriptor_votes(emb.vectors[sel], emb.frame_of[sel], rows, search, k)
+        names = ("original",) + self.query_variant_names
+        ranked = []
+        for i in range(len(rows)):
+            plain = per_variant.get(0, [(np.zeros(0), np.zeros(0))] * len(rows))[i]
+            best_plain = float(plain[1][0]) if len(plain[1]) else 0.0
+            chosen, best = 0, best_plain
+            for v, found in per_variant.items():
+                top = float(found[i][1][0]) if len(found[i][1]) else 0.0
+                # a variant replaces the frame as shot only when it clearly wins: symmetric scenery
+                # votes for the mirrored frame almost as well, a mirrored copy far better
+                if v and top > best and top >= self.mirror_ratio * best_plain:
+                    chosen, best = v, top
+            fids, votes = per_variant[chosen][i] if chosen in per_variant else (np.zeros(0), np.zeros(0))
+            ranked.append([(int(f), float(n), names[chosen]) for f, n in zip(fids[:k], votes[:k])])
+        return rows, ranked
+
+    def _descriptor_votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, search: SearchFn,
+                          k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query frame of `rows`: (reference frame ids, votes), most votes first (ties: lower id)."""
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+        if not len(vectors):
+            return [empty] * len(rows)
+        dists, fids = search(vectors, self.neighbours)
         q, nb = np.nonzero((dists <= self.max_descriptor_distance) & (fids >= 0))
         votes = np.unique(np.stack([q, fids[q, nb]], axis=1), axis=0)  # one vote per descriptor and reference frame
-        variant_of = emb.variant_of if emb.variant_of is not None else np.zeros(len(emb.vectors), np.int8)
-        triples, counts = np.unique(
-            np.stack([emb.frame_of[votes[:, 0]], variant_of[votes[:, 0]], votes[:, 1]], axis=1), axis=0, return_counts=True
-        )
-        names = ("original",) + self.query_variant_names
-        order = np.lexsort((triples[:, 2], -counts, triples[:, 1], triples[:, 0]))  # frame, variant, most votes, fid
-        triples, counts = triples[order], counts[order]
-        ranked = []
-        starts = np.searchsorted(triples[:, 0], rows, "left")
-        ends = np.searchsorted(triples[:, 0], rows, "right")
-        for a, b in zip(starts, ends):
-            if a == b:
-                ranked.append([])
-                continue
-            variants = triples[a:b, 1]
-            firsts = a + np.flatnonzero(np.r_[True, variants[1:] != variants[:-1]])  # each variant's best
-            plain = counts[firsts[0]] if triples[firsts[0], 1] == 0 else 0
-            # a variant replaces the frame as shot only when it clearly wins: symmetric scenery votes for
-            # the mirrored frame almost as well, a mirrored copy far better
-            scores = [counts[i] if triples[i, 1] == 0 else (counts[i] if counts[i] >= self.mirror_ratio * plain else -1)
-                      for i in firsts]
-            best = firsts[int(np.argmax(scores))]
-            end = a + np.searchsorted(variants, triples[best, 1], "right")
-            ranked.append([(int(triples[i, 2]), float(counts[i]), names[int(triples[i, 1])]) for i in range(best, min(end, best + k))])
-        return rows, ranked
+        pairs, counts = np.unique(np.stack([frame_of[votes[:, 0]], votes[:, 1]], axis=1), axis=0, return_counts=True)
+        order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))  # query frame, most votes, reference frame
+        pairs, counts = pairs[order], counts[order]
+        starts = np.searchsorted(pairs[:, 0], rows, "left")
+        ends = np.searchsorted(pairs[:, 0], rows, "right")
+        return [(pairs[a:b, 1][:k], counts[a:b][:k].astype(np.float64)) for a, b in zip(starts, ends)]
 
     def similarity(self, raw: np.ndarray) -> np.ndarray:
         raw = np.asarray(raw, dtype=np.float32)

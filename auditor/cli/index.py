@@ -57,6 +57,8 @@ def index_calibrate(
 def _finish_ingest(report) -> None:
     added = sum(r.status == IngestStatus.ADDED for r in report.results)
     skipped = sum(r.status == IngestStatus.SKIPPED for r in report.results)
+    for note in report.notes:
+        typer.echo(f"index structure: {note}")
     typer.echo(f"{added} added, {skipped} skipped, {len(report.failed)} failed -> {report.index_path}")
     if report.failed:
         raise typer.Exit(1)
@@ -147,11 +149,10 @@ def index_info(
         raise typer.Exit(1)
 
 
-def _index_settings(config: Optional[Path]) -> tuple[dict, dict]:
-    ix = load_config(config)["index"]
-    exact = {"ip": int(ix["exact_max_float"]), "hamming": int(ix["exact_max_binary"])}
-    nprobe = {"ip": int(ix["nprobe_float"]), "hamming": int(ix["nprobe_binary"])}
-    return exact, nprobe
+def _index_settings(config: Optional[Path]) -> dict:
+    from ..indexing.ingest import structure_settings
+
+    return structure_settings(load_config(config))
 
 
 @index_app.command("optimize")
@@ -162,9 +163,8 @@ def index_optimize(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
-    exact, nprobe = _index_settings(config)
     with IndexWriter(index) as w:
-        done = w.optimize(exact, nprobe, retrain)
+        done = w.optimize(**_index_settings(config), retrain=retrain)
     for name, what in done.items():
         typer.echo(f"{name:6} {what}")
 

@@ -28,29 +28,12 @@ def _best_raw(ch: Channel, emb: Embeddings, search, worst: float, k: int = 1) ->
     return [cands[0][1] if cands else worst for cands in ranked]
 
 
-def _excluding(index: ReferenceIndex, name: str, exclude: np.ndarray, margin: int):
-    """A search function that never returns the excluded frames."""
-
-    def search(vectors: np.ndarray, k: int):
-        scores, ids = index.search(name, vectors, k + margin)
-        ok = (ids >= 0) & ~np.isin(ids, exclude)
-        out_s = np.zeros((len(ids), k), dtype=scores.dtype)
-        out_i = np.full((len(ids), k), -1, dtype=np.int64)
-        for r in range(len(ids)):
-            sel = np.nonzero(ok[r])[0][:k]
-            out_s[r, : len(sel)] = scores[r, sel]
-            out_i[r, : len(sel)] = ids[r, sel]
-        return out_s, out_i
-
-    return search
-
-
 def _stored_embeddings(index: ReferenceIndex, name: str, ch: Channel, frame_ids: np.ndarray) -> Embeddings:
     rows, vectors = index.frame_vectors(name, frame_ids)
     n = len(frame_ids)
     keep = np.zeros(n, dtype=bool)
     keep[rows] = True
-    if ch.per_frame == "many":
+    if ch.per_frame == "many":  # descriptors, or (visual words) their words
         return Embeddings(vectors, keep, None, None, rows)
     full = np.zeros((n, vectors.shape[1] if len(vectors) else ch.vector_width), dtype=ch.vector_dtype)
     full[rows] = vectors
@@ -87,8 +70,7 @@ def calibrate(
                         progress(f"skipped {exc}")
                     continue
                 for name, ch in channels.items():
-                    samples[name] += _best_raw(ch, emb.embeddings[name], lambda v, k, n=name: index.search(n, v, k),
-                                               worst[name])
+                    samples[name] += _best_raw(ch, emb.embeddings[name], index.searcher(name), worst[name])
                 sources.append({"path": str(path), "sha256": emb.info.sha256, "frames": emb.n_frames})
                 if progress:
                     progress(f"background {path}: {emb.n_frames} frames")
@@ -106,7 +88,7 @@ def calibrate(
                 take = np.sort(rng.choice(fids, min(len(fids), frames_per_work), replace=False))
                 for name, ch in channels.items():
                     emb = _stored_embeddings(index, name, ch, take)
-                    samples[name] += _best_raw(ch, emb, _excluding(index, name, fids, margin), worst[name])
+                    samples[name] += _best_raw(ch, emb, index.searcher(name, exclude=fids, margin=margin), worst[name])
                 sources.append({"work": work, "frames": int(len(take))})
                 if progress:
                     progress(f"left out {work}: {len(take)} frames")

@@ -66,6 +66,7 @@ class IngestReport:
     index_path: str
     results: list[IngestResult] = field(default_factory=list)
     interrupted: bool = False
+    notes: list[str] = field(default_factory=list)  # what became of the index's structure
 
     @property
     def failed(self) -> list[IngestResult]:
@@ -109,6 +110,20 @@ def read_catalogue_csv(csv_path: str | Path) -> list[CatalogueItem]:
     if not items:
         raise UsageError(f"{csv_path}: catalogue has no rows")
     return items
+
+
+def structure_settings(config: dict) -> dict:
+    """The keyword arguments of IndexWriter.optimize from the [index] configuration: exact-search
+    limits and nprobe by kind of vectors, and the structure of large local-feature channels."""
+    ix = config["index"]
+    if ix["local_structure"] not in ("ivf", "words"):
+        raise UsageError(f"index.local_structure {ix['local_structure']!r}: choose ivf or words")
+    return {
+        "exact_max": {"ip": int(ix["exact_max_float"]), "hamming": int(ix["exact_max_binary"]),
+                      "local": int(ix["exact_max_local"])},
+        "nprobe": {"ip": int(ix["nprobe_float"]), "hamming": int(ix["nprobe_binary"])},
+        "local": str(ix["local_structure"]),
+    }
 
 
 def prepare_index(index_path: str | Path, channel_names: list[str] | None, config: dict):
@@ -156,12 +171,34 @@ def add_items(
                     progress(result)
                 if writer.pending >= commit_every:
                     writer.checkpoint()
+            report.notes += _keep_structure(writer, config)
         except KeyboardInterrupt:
             # Every file added so far is complete: keep them (the writer commits on a clean exit).
             report.interrupted = True
     if report.interrupted:
         raise KeyboardInterrupt
     return report
+
+
+def _keep_structure(writer, config: dict) -> list[str]:
+    """Move channels that grew past their limit to the next kind of structure (no ritual); say
+    in one line where `index optimize` would pay (inverted lists sized for a much smaller index)."""
+    from reference_index.vectors import choose_structure
+
+    settings = structure_settings(config)
+    notes = []
+    for name, what in writer.optimize(**settings, only_new_kinds=True).items():
+        if what.startswith("rebuilt"):
+            notes.append(f"{name}: {what}")
+    for name in writer.channels:
+        vec = writer.vectors(name)
+        if vec.structure == "ivf":
+            _, nlist = choose_structure(vec.metric, vec.ntotal, settings["exact_max"],
+                                        one_per_frame=not writer.many_per_frame(name), local=settings["local"])
+            if nlist >= 4 * vec.index.nlist:
+                notes.append(f"{name}: {vec.ntotal} vectors in {vec.index.nlist} inverted lists; "
+                             f"`auditor index optimize` would make {nlist}")
+    return notes
 
 
 def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict) -> IngestResult:

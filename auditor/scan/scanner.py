@@ -110,7 +110,7 @@ class Scanner:
         times = embedded.times
         found = {}
         for name, emb in embedded.embeddings.items():
-            found[name] = self.channels[name].candidates(emb, lambda v, kk, n=name: self.index.search(n, v, kk), k)
+            found[name] = self.channels[name].candidates(emb, self.index.searcher(name), k)
         refs = self.index.frame_refs({fid for _, ranked in found.values() for cands in ranked for fid, _, _ in cands})
         quality = {n: e.quality for n, e in embedded.embeddings.items() if e.quality is not None}
         top: list[dict[str, tuple[ev.FrameMatch, ...]]] = [{} for _ in times]

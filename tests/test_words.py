@@ -1,0 +1,100 @@
+"""Visual words for local features: a compact inverted file that an index moves to by itself as it
+grows, keeps its vocabulary through later additions, and finds what exhaustive matching finds."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import reference_index as ri
+from auditor.cli import app
+from auditor.config import load_config
+from auditor.evidence.files import read_evidence
+from auditor.indexing.calibrate import calibrate
+from auditor.indexing.ingest import CatalogueItem, add_items
+from auditor.scan.batch import run_batch
+from reference_index.vectors import ChannelVectors
+from reference_index.words import Vocabulary, WordIndex
+
+
+def descriptors(n_frames: int, per_frame: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n_frames * per_frame, 32), dtype=np.uint8)
+
+
+def noisy(codes: np.ndarray, bits: int, seed: int = 1) -> np.ndarray:
+    out = np.unpackbits(codes, axis=1)
+    rng = np.random.default_rng(seed)
+    for row in out:
+        row[rng.choice(256, bits, replace=False)] ^= 1
+    return np.packbits(out, axis=1)
+
+
+def test_a_frame_votes_for_itself_through_its_words_and_the_file_round_trips(tmp_path):
+    frames, per = 300, 100
+    codes = descriptors(frames, per)
+    ids = (np.repeat(np.arange(1, frames + 1), per) << 10) | np.tile(np.arange(per), frames)
+    flat = ChannelVectors("hamming", 256)
+    flat.add(ids, codes)
+    words = flat.rebuilt("words")
+    assert words.structure == "words" and words.ntotal == len(codes) and "visual words" in words.describe()
+    query = noisy(codes[per * 41 : per * 42], 6)  # frame 42, a few bits off each descriptor
+    found = words.search_words(query, np.zeros(per, np.int64), np.array([0]), 3)
+    fids, votes = found[0]
+    assert fids[0] == 42 and votes[0] >= 0.5 * per and (len(votes) < 2 or votes[1] < votes[0] / 3)
+    words.save(tmp_path / "orb.words")
+    back = ChannelVectors.load(tmp_path / "orb.words", "hamming", 256, mmap=True)
+    assert back.structure == "words" and back.index.vocabulary.id == words.index.vocabulary.id
+    again = back.search_words(query, np.zeros(per, np.int64), np.array([0]), 3)
+    assert again[0][0].tolist() == fids.tolist() and again[0][1].tolist() == votes.tolist()
+    # under 1 KB a reference frame, vocabulary included
+    assert (tmp_path / "orb.words").stat().st_size / frames < 1024
+    # removing a frame's ids removes its postings
+    assert back.remove(ranges=[(42 << 10, 43 << 10)]) == per
+    assert 42 not in back.search_words(query, np.zeros(per, np.int64), np.array([0]), 3)[0][0]
+
+
+def test_a_vocabulary_sends_close_descriptors_to_the_same_word():
+    codes = descriptors(100, 50, seed=3)
+    vocab = Vocabulary.train(codes, 16, 16)
+    words = vocab.assign(codes)
+    assert words.min() >= 0 and words.max() < vocab.size and len(np.unique(words)) > vocab.size / 2
+    same = (vocab.assign(noisy(codes, 4)) == words).mean()
+    assert same > 0.6  # 4 of 256 bits off: mostly the same word
+
+
+@pytest.fixture(scope="module")
+def word_config():
+    return load_config(overrides={"index": {"exact_max_local": 2000, "local_structure": "words"}})  # tiny, in words
+
+
+def test_index_add_moves_orb_to_visual_words_by_itself_and_a_crop_is_still_found(footage, cropped_copy, word_config, tmp_path):
+    items = [CatalogueItem(footage["refs"]["ep01"], "Star Courier", "Demo Studio"),
+             CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Example Pictures")]
+    report = add_items(tmp_path / "idx", items, word_config, ["pdq", "orb"])
+    assert any(n.startswith("orb: rebuilt: visual words") for n in report.notes)
+    with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
+        assert idx.vectors("orb").structure == "words"
+        vocab = idx.vectors("orb").index.vocabulary.id
+    # a later add only assigns words: the vocabulary stays
+    add_items(tmp_path / "idx", [CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio")], word_config)
+    with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
+        assert idx.vectors("orb").index.vocabulary.id == vocab and idx.counts()["videos"] == 3
+    calibrate(tmp_path / "idx", word_config)  # leave one work out works from the stored words
+    run_batch([cropped_copy, footage["unrelated"]], tmp_path / "idx", tmp_path / "out", word_config)
+    crop = read_evidence(tmp_path / "out" / "crop.evidence.json")
+    assert crop.verdict.flagged and crop.works[0].segments[0].ref_id == "ep01"
+    assert crop.index.channels["orb"].structure == "words" and crop.works[0].segments[0].p_value is not None
+    assert not read_evidence(tmp_path / "out" / "unrelated.evidence.json").verdict.flagged
+
+
+def test_the_cli_says_when_the_structure_moved(footage, tmp_path):
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[index]\nexact_max_local = 2000\nlocal_structure = \"words\"\n")
+    r = CliRunner().invoke(app, ["index", "add", str(footage["refs"]["ep01"]), "--index", str(tmp_path / "idx"),
+                                 "--work", "W", "--owner", "O", "--channels", "pdq,orb", "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "index structure: orb: rebuilt: visual words" in r.stdout
+    info = json.loads(CliRunner().invoke(app, ["index", "info", "--index", str(tmp_path / "idx"), "--json"]).stdout)
+    assert info["channels"]["orb"]["structure"].startswith("visual words")
