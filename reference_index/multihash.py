@@ -13,17 +13,17 @@ Files are a small JSON header followed by raw arrays, memory-mapped when read (n
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
+from .arrayfile import has_magic, read_arrays, write_arrays
+
 MAGIC = b"AUDITOR-MIH1\n"
 KEY_BITS = 20
 KEY_BYTES = (0, 16)  # each table's key: the top 20 bits of 3 bytes starting here (bits 0-19, 128-147)
-ALIGN = 64
 
 
 def _keys(codes: np.ndarray, byte0: int) -> np.ndarray:
@@ -137,48 +137,22 @@ class MultiHash:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        arrays, layout, pos = [], [], 0
-        for ti, t in enumerate(self._tables):
-            for name in ("codes", "ids", "offsets"):
-                a = np.ascontiguousarray(t[name])
-                layout.append({"table": ti, "name": name, "dtype": a.dtype.str, "shape": list(a.shape), "at": pos})
-                arrays.append(a)
-                pos += -(-a.nbytes // ALIGN) * ALIGN
-        header = json.dumps({"d": self.d, "flips": self.flips, "radius": self.radius, "key_bits": KEY_BITS,
-                             "arrays": layout}).encode()
-        start = -(-(len(MAGIC) + 8 + len(header)) // ALIGN) * ALIGN
-        with open(path, "wb") as f:
-            f.write(MAGIC + len(header).to_bytes(8, "little") + header)
-            f.write(b"\0" * (start - f.tell()))
-            for a, spec in zip(arrays, layout):
-                f.seek(start + spec["at"])
-                f.write(a.tobytes())
-            f.truncate(start + pos)
+        arrays = {f"{ti}.{name}": t[name] for ti, t in enumerate(self._tables) for name in ("codes", "ids", "offsets")}
+        write_arrays(path, MAGIC, {"d": self.d, "flips": self.flips, "radius": self.radius, "key_bits": KEY_BITS}, arrays)
 
     @staticmethod
     def is_file(path: str | Path) -> bool:
-        with open(path, "rb") as f:
-            return f.read(len(MAGIC)) == MAGIC
+        return has_magic(path, MAGIC)
 
     @classmethod
     def load(cls, path: str | Path, mmap: bool = False) -> "MultiHash":
-        with open(path, "rb") as f:
-            if f.read(len(MAGIC)) != MAGIC:
-                raise ValueError("not a multi-index hash file")
-            n = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(n))
-        start = -(-(len(MAGIC) + 8 + n) // ALIGN) * ALIGN
+        header, arrays = read_arrays(path, MAGIC, mmap)
         if header.get("key_bits") != KEY_BITS:
             raise ValueError(f"key bits {header.get('key_bits')}, this version uses {KEY_BITS}")
         out = cls(header["d"], header["flips"], header["radius"])
         tables: list[dict] = [{}, {}]
-        raw = None if mmap else Path(path).read_bytes()
-        for spec in header["arrays"]:
-            dtype, shape, at = np.dtype(spec["dtype"]), tuple(spec["shape"]), start + spec["at"]
-            if mmap:
-                arr = np.memmap(path, dtype=dtype, mode="r", offset=at, shape=shape) if np.prod(shape) else np.zeros(shape, dtype)
-            else:
-                arr = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=at).reshape(shape).copy()
-            tables[spec["table"]][spec["name"]] = arr
+        for spec, arr in arrays:
+            table, name = (spec["table"], spec["name"]) if "table" in spec else spec["name"].split(".")  # older files
+            tables[int(table)][name] = arr
         out._tables = tables
         return out

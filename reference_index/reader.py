@@ -170,10 +170,7 @@ class ReferenceIndex:
         return {w: np.asarray(ids, dtype=np.int64) for w, ids in out.items()}
 
     def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row into frame_ids of each vector, vectors) stored for these frames in a channel (for a
-        channel in visual words: the words of their descriptors)."""
-        if self.vectors(name).structure == "words":
-            return self.vectors(name).index.frame_words(np.asarray(frame_ids, np.int64))
+        """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
         shift = MANY_SHIFT if self.many_per_frame(name) else 0
         ids, vecs = self.vectors(name).all_ids_and_vectors(where=lambda ids: np.isin(ids >> shift, frame_ids))
         pos = {int(f): i for i, f in enumerate(frame_ids)}
@@ -270,10 +267,11 @@ class Searcher:
             out_i[r, : len(sel)] = ids[r, sel]
         return out_s, out_i
 
-    def frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int) -> list:
-        """Visual words: per query frame of `rows` (its descriptors, or their words, by `frame_of`),
-        (reference frame ids, votes), most votes first."""
-        return self.index.vectors(self.name).search_words(vectors, frame_of, rows, k, self.exclude)
+    def frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
+               stats: dict | None = None) -> list:
+        """Visual words: per query frame of `rows` (its descriptors by `frame_of`), (reference
+        frame ids, votes), most votes first."""
+        return self.index.vectors(self.name).search_frames(vectors, frame_of, rows, k, max_distance, self.exclude, stats)
 
 
 def _check_shape(path: Path, manifest: dict) -> None:

@@ -9,8 +9,8 @@
 - `mih` for binary channels with one code a frame (PDQ): the compact multi-index hash of
   `multihash.py`, for near-duplicate lookups within 31 bits.
 - `words` for binary channels with many codes a frame (ORB): visual words in an inverted file
-  (`words.py`): under 1 KB a reference frame, searched frame by frame. The descriptors
-  themselves are not kept: a channel in words cannot go back to another structure (re-index).
+  (`words.py`): 1 KB a reference frame searched, then a short list of frames matched by their
+  descriptors (kept in the same file, memory-mapped), frame by frame.
 
 Inverted-file and hash structures store the catalogue's ids with the codes (no id map), support removal
 and are memory-mapped when an index is opened for reading, so a large index is paged in as
@@ -112,8 +112,9 @@ class ChannelVectors:
         if self.structure == "words":
             v = self.index.vocabulary
             return (f"visual words: {v.size} words in two levels ({len(v.top)} x up to {int(np.diff(v.first).max())}), "
-                    f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} ignored; inverted file, "
-                    f"shared-word votes per frame")
+                    f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} ignored; inverted file with "
+                    f"16-bit signatures; a query descriptor votes through its {self.index.query_words} nearest "
+                    f"words for frames within {self.index.max_signature_distance} signature bits")
         if self.structure == "mih":
             return (f"multi-index hash (2 tables x 20-bit keys, {self.index.flips} flips), radius "
                     f"{self.index.radius} bits: near-duplicate search")
@@ -147,20 +148,18 @@ class ChannelVectors:
         Missing neighbours (fewer than k vectors) have id -1.
         """
         if self.structure == "words":
-            raise ValueError("a channel in visual words is searched frame by frame (search_words), not vector by vector")
+            raise ValueError("a channel in visual words is searched frame by frame (search_frames), not vector by vector")
         vectors = self._check(vectors)
         if len(vectors) == 0 or self.ntotal == 0:
             fill = np.full((len(vectors), k), -1, dtype=np.int64)
             return np.zeros((len(vectors), k), dtype=np.float32), fill
         return self.index.search(vectors, k)
 
-    def search_words(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int,
-                     exclude: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Visual words only: for each query frame of `rows`, its k reference frames with the most
-        shared-word descriptors, (frame ids, votes). `vectors`: packed descriptors, or word ids."""
-        vectors = np.asarray(vectors)
-        words = vectors if vectors.ndim == 1 else self.index.vocabulary.assign(self._check(vectors))
-        return self.index.search_words(words, np.asarray(frame_of), np.asarray(rows), k, exclude)
+    def search_frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
+                      exclude: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Visual words only: for each query frame of `rows` (its descriptors by `frame_of`), its k
+        reference frames with the most votes, (frame ids, votes)."""
+        return self.index.search_frames(self._check(vectors), frame_of, np.asarray(rows), k, max_distance, exclude, stats)
 
     def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
         """Remove vectors by id and by id ranges [lo, hi); returns how many went."""
@@ -190,7 +189,9 @@ class ChannelVectors:
             return np.ones(len(ids), bool) if where is None else np.asarray(where(ids), bool)
 
         if self.structure == "words":
-            raise ValueError("a channel in visual words keeps words, not its vectors (re-index to change structure)")
+            ids, codes = self.index.all()
+            sel = keep(ids)
+            return ids[sel], np.asarray(codes[sel])
         if self.structure == "mih":
             codes, ids = self.index.all()
             sel = keep(ids)
@@ -248,9 +249,14 @@ class ChannelVectors:
             out.add(ids[i : i + step], vecs[i : i + step])
         return out
 
-    # visual words: sized for the sample they are trained on, at most WORDS_TOP x WORDS_LEAF
-    WORDS_TOP, WORDS_LEAF, WORDS_PER_LEAF, WORDS_TRAIN_MAX = 256, 256, 24, 2_000_000
+    # visual words: about WORDS_PER_LEAF training descriptors a word, at most WORDS_TOP x WORDS_LEAF
+    WORDS_TOP, WORDS_LEAF, WORDS_PER_LEAF, WORDS_TRAIN_MAX = 1024, 1024, 24, 4_000_000
     SHIFT_FOR_WORDS = 10  # vector id = frame id << 10 | rank (reference_index.manifest.MANY_SHIFT)
+
+    def words_wanted(self, n: int | None = None) -> int:
+        """The vocabulary size for n descriptors (default: those held)."""
+        n = self.ntotal if n is None else n
+        return int(max(64, min(self.WORDS_TOP * self.WORDS_LEAF, min(n, self.WORDS_TRAIN_MAX) // self.WORDS_PER_LEAF)))
 
     def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> "ChannelVectors":
         """The same descriptors as visual words (a vocabulary trained on them, then assigned)."""
@@ -258,13 +264,11 @@ class ChannelVectors:
             raise ValueError("visual words hold binary descriptors only")
         rng = np.random.default_rng(seed)
         sample = vecs[np.sort(rng.choice(len(vecs), size=min(len(vecs), self.WORDS_TRAIN_MAX), replace=False))]
-        words = max(64, min(self.WORDS_TOP * self.WORDS_LEAF, len(sample) // self.WORDS_PER_LEAF))
+        words = self.words_wanted(len(vecs))
         top = max(8, min(self.WORDS_TOP, int(round(np.sqrt(words)))))
         vocab = Vocabulary.train(sample, top, max(2, -(-words // top)), seed)
         out = ChannelVectors(self.metric, self.dim, WordIndex(vocab, self.SHIFT_FOR_WORDS, stop_share), nprobe=self.nprobe)
-        step = 1_000_000
-        for i in range(0, len(ids), step):
-            out.add(ids[i : i + step], vecs[i : i + step])
+        out.add(ids, vecs)
         return out
 
     @classmethod

@@ -1,48 +1,98 @@
-"""Visual words for channels with many binary descriptors a frame (ORB): a compact inverted file.
+"""Visual words for channels with many binary descriptors a frame (ORB): sub-linear search.
 
-Storing every descriptor costs ~8 KB a reference frame and searching them all grows with the
-catalogue. Instead ("Video Google", DBoW): a vocabulary of binary words is trained on reference
-descriptors, two levels deep (a descriptor is compared with `k1` centroids, then with the `k2`
-of its cell: a few hundred comparisons), and each reference frame is kept as the words its
-descriptors fall in, in an inverted file from word to frames. A query frame's descriptors are
-assigned to words the same way, and a reference frame's score is the number of its descriptors
-that share a word with the query frame's (histogram intersection: "votes", as with exhaustive
-matching), the most common words (stop words) aside. About 5 bytes a descriptor and 4 a frame:
-under 1 KB a reference frame.
+Searching every stored descriptor grows with the catalogue. Instead ("Video Google", DBoW,
+Hamming embedding): a vocabulary of binary words is trained on reference descriptors, two levels
+deep (a descriptor is compared with `k1` centroids, then with the `k2` of its cell), and an
+inverted file lists, for each word, the reference descriptors that fall in it: 5 bytes each
+(frame id in 3, a 16-bit signature in 2: the bits the word says least about), 1 KB a reference
+frame of 200 descriptors. This is all a query searches.
 
-Files are a small JSON header and raw arrays (memory-mapped when read), never pickle.
+A query frame is scored in two steps. Short list: each of its descriptors looks in its
+`query_words` nearest words and votes for the reference frames with a posting there within
+`max_signature_distance` signature bits (a shared word alone is common by chance, a shared word
+and signature is not), weighted min(1, neighbours / frames it reaches) so that a generic patch
+many frames share cannot lift them all; the `shortlist` frames with the most votes go on. Then
+the same votes as exhaustive matching, among those frames only: each query descriptor votes for
+the frames of its `neighbours` nearest descriptors within the channel's distance. The full
+descriptors for this are kept frame by frame in the same file (6.4 KB a frame), memory-mapped:
+a scan reads only its short-listed frames' pages.
+
+Files: `arrayfile` (a JSON header and raw arrays), never pickle.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-MAGIC = b"AUDITOR-WORDS1\n"
-ALIGN = 64
+from .arrayfile import has_magic, read_arrays, write_arrays
+
+MAGIC = b"AUDITOR-WORDS2\n"
+SIG_BITS = 16
+MAX_FRAMES = 1 << 24  # frame ids fit 3 bytes; larger catalogues are sharded
 
 
-def _binary_kmeans(sample: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """k binary centroids of packed codes: k-means on their bits as +-1, then the majority bit."""
+def _frames(post: np.ndarray) -> np.ndarray:
+    return post[:, 0].astype(np.int64) | (post[:, 1].astype(np.int64) << 8) | (post[:, 2].astype(np.int64) << 16)
+
+
+def _sigs(post: np.ndarray) -> np.ndarray:
+    return (post[:, 3].astype(np.int64) << 8) | post[:, 4].astype(np.int64)
+
+
+@contextmanager
+def _one_thread():
+    """Many small FAISS searches run faster on one thread: OpenMP's start-up and, beside other
+    busy processes, its waiting cost more than the search (ten times, measured on 2 cores)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _binary_kmeans(sample: np.ndarray, k: int, seed: int, iterations: int = 10, max_per_centroid: int = 64) -> np.ndarray:
+    """k binary centroids of packed codes by k-majority (as DBoW trains binary vocabularies):
+    assign each code to its nearest centroid in Hamming distance, make each bit of a centroid
+    the majority bit of its codes, repeat; an empty centroid restarts from a random code."""
+    rng = np.random.default_rng(seed)
+    if len(sample) > k * max_per_centroid:
+        sample = sample[np.sort(rng.choice(len(sample), size=k * max_per_centroid, replace=False))]
     k = max(1, min(k, len(sample)))
-    bits = np.unpackbits(sample, axis=1).astype(np.float32) * 2 - 1
-    km = faiss.Kmeans(bits.shape[1], k, niter=12, seed=seed, spherical=False, min_points_per_centroid=1,
-                      max_points_per_centroid=max(256, len(sample) // k + 1))
-    km.train(bits)
-    return np.packbits((km.centroids > 0).astype(np.uint8), axis=1)
+    centroids = sample[rng.choice(len(sample), size=k, replace=False)].copy()
+    bits = np.unpackbits(sample, axis=1)
+    for _ in range(iterations):
+        index = faiss.IndexBinaryFlat(sample.shape[1] * 8)
+        index.add(centroids)
+        _, label = index.search(sample, 1)
+        label = label[:, 0]
+        order = np.argsort(label, kind="stable")
+        present, start, count = np.unique(label[order], return_index=True, return_counts=True)
+        ones = np.add.reduceat(bits[order].astype(np.int32), start, axis=0)
+        updated = centroids.copy()
+        updated[present] = np.packbits((2 * ones > count[:, None]).astype(np.uint8), axis=1)
+        empty = np.setdiff1d(np.arange(k), present)
+        updated[empty] = sample[rng.choice(len(sample), size=len(empty))]
+        if np.array_equal(updated, centroids):
+            break
+        centroids = updated
+    return centroids
 
 
 class Vocabulary:
-    """Two levels of binary centroids; word id = first[cell] + leaf."""
+    """Two levels of binary centroids (word id = first[cell] + leaf), and the 16 bit positions of
+    a descriptor kept beside each posting as its signature (Hamming embedding)."""
 
-    def __init__(self, top: np.ndarray, leaves: np.ndarray, first: np.ndarray):
+    def __init__(self, top: np.ndarray, leaves: np.ndarray, first: np.ndarray, sig_bits: np.ndarray):
         self.top = np.ascontiguousarray(top, np.uint8)  # (k1, 32)
         self.leaves = np.ascontiguousarray(leaves, np.uint8)  # (words, 32), cell by cell
         self.first = np.asarray(first, np.int64)  # (k1 + 1,): the cell's first word
+        self.sig_bits = np.asarray(sig_bits, np.int64)  # (SIG_BITS,) bit positions, most significant first
         self._top_index = faiss.IndexBinaryFlat(self.top.shape[1] * 8)
         self._top_index.add(self.top)
         self._leaf_index: dict[int, faiss.IndexBinaryFlat] = {}
@@ -53,11 +103,15 @@ class Vocabulary:
 
     @property
     def id(self) -> str:
-        return hashlib.sha256(self.top.tobytes() + self.leaves.tobytes()).hexdigest()[:16]
+        return hashlib.sha256(self.top.tobytes() + self.leaves.tobytes() + self.sig_bits.tobytes()).hexdigest()[:16]
 
     @classmethod
     def train(cls, sample: np.ndarray, k1: int, k2: int, seed: int = 1234) -> "Vocabulary":
-        sample = np.ascontiguousarray(sample, np.uint8)
+        with _one_thread():
+            return cls._train(np.ascontiguousarray(sample, np.uint8), k1, k2, seed)
+
+    @classmethod
+    def _train(cls, sample: np.ndarray, k1: int, k2: int, seed: int) -> "Vocabulary":
         top = _binary_kmeans(sample, k1, seed)
         index = faiss.IndexBinaryFlat(top.shape[1] * 8)
         index.add(top)
@@ -68,192 +122,256 @@ class Vocabulary:
             leaf = _binary_kmeans(members, min(k2, max(1, len(members) // 8)), seed + c) if len(members) else top[c : c + 1]
             leaves.append(leaf)
             first.append(first[-1] + len(leaf))
-        return cls(top, np.concatenate(leaves), np.asarray(first))
+        out = cls(top, np.concatenate(leaves), np.asarray(first), np.arange(SIG_BITS) * (sample.shape[1] * 8 // SIG_BITS))
+        out.sig_bits = out._least_settled_bits(sample[: 200_000])
+        return out
 
-    def assign(self, codes: np.ndarray) -> np.ndarray:
-        """The word of each descriptor (int32)."""
+    def _least_settled_bits(self, sample: np.ndarray) -> np.ndarray:
+        """The SIG_BITS bit positions that vary most among descriptors of the same word: what the
+        word has not already said about a descriptor."""
+        words = self.assign(sample)[:, 0]
+        bits = np.unpackbits(sample, axis=1).astype(np.float64)
+        order = np.argsort(words, kind="stable")
+        words, bits = words[order], bits[order]
+        starts = np.r_[0, np.nonzero(np.diff(words))[0] + 1]
+        counts = np.diff(np.r_[starts, len(words)])
+        ones = np.add.reduceat(bits, starts, axis=0)
+        p = ones / counts[:, None]
+        spread = ((p * (1 - p)) * counts[:, None]).sum(axis=0)  # within-word variance per bit
+        return np.sort(np.argsort(-spread, kind="stable")[:SIG_BITS])
+
+    def signature(self, codes: np.ndarray) -> np.ndarray:
+        """The signature bits of each descriptor (uint16)."""
+        bits = np.unpackbits(np.ascontiguousarray(codes, np.uint8), axis=1)[:, self.sig_bits]
+        return (bits.astype(np.uint32) << np.arange(SIG_BITS - 1, -1, -1, dtype=np.uint32)).sum(axis=1).astype(np.uint16)
+
+    def assign(self, codes: np.ndarray, m: int = 1) -> np.ndarray:
+        """The m nearest words of each descriptor, nearest first ((n, m) int32): its nearest
+        leaves in its nearest cell and, for m > 1, in its second nearest cell too."""
         codes = np.ascontiguousarray(codes, np.uint8)
         if not len(codes):
-            return np.zeros(0, np.int32)
-        _, cell = self._top_index.search(codes, 1)
-        cell = cell[:, 0]
-        out = np.empty(len(codes), np.int32)
-        for c in np.unique(cell):
-            rows = np.nonzero(cell == c)[0]
-            lo, hi = int(self.first[c]), int(self.first[c + 1])
-            if c not in self._leaf_index:
-                idx = faiss.IndexBinaryFlat(self.leaves.shape[1] * 8)
-                idx.add(self.leaves[lo:hi])
-                self._leaf_index[int(c)] = idx
-            _, leaf = self._leaf_index[int(c)].search(codes[rows], 1)
-            out[rows] = lo + leaf[:, 0]
-        return out
+            return np.zeros((0, m), np.int32)
+        cells = min(len(self.top), 1 if m == 1 else 2)
+        _, cell = self._top_index.search(codes, cells)
+        dist = np.full((len(codes), cells * m), 1 << 20, np.int64)
+        word = np.zeros((len(codes), cells * m), np.int64)
+        with _one_thread():
+            self._leaves_of(codes, cell, m, dist, word)
+        best = np.argsort(dist, axis=1, kind="stable")[:, :m]
+        out = np.take_along_axis(word, best, axis=1)
+        missing = np.take_along_axis(dist, best, axis=1) >= 1 << 20
+        out[missing] = out[:, :1].repeat(m, axis=1)[missing]  # fewer leaves than m: repeat the nearest
+        return out.astype(np.int32)
+
+    def _leaves_of(self, codes: np.ndarray, cell: np.ndarray, m: int, dist: np.ndarray, word: np.ndarray) -> None:
+        """Fill (dist, word) with each code's m nearest leaves in each of its cells."""
+        for t in range(cell.shape[1]):
+            order = np.argsort(cell[:, t], kind="stable")
+            present, start = np.unique(cell[order, t], return_index=True)
+            for c, rows in zip(present, np.split(order, start[1:])):
+                lo, hi = int(self.first[c]), int(self.first[c + 1])
+                if c not in self._leaf_index:
+                    idx = faiss.IndexBinaryFlat(self.leaves.shape[1] * 8)
+                    idx.add(self.leaves[lo:hi])
+                    self._leaf_index[int(c)] = idx
+                d, leaf = self._leaf_index[int(c)].search(codes[rows], min(m, hi - lo))
+                got = leaf >= 0
+                block = np.where(got, d, 1 << 20)
+                dist[rows, t * m : t * m + block.shape[1]] = block
+                word[rows, t * m : t * m + block.shape[1]] = np.where(got, lo + leaf, 0)
+
+
+POPCOUNT16 = np.array([bin(i).count("1") for i in range(1 << 16)], np.uint8)
+EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
 class WordIndex:
-    """The inverted file of one channel: for each word, the frames that have it and how often.
+    """One channel's visual words: the inverted file (word -> postings of frame id and
+    signature) and the descriptors frame by frame (for the second step and for rebuilding).
 
-    Offers what ChannelVectors uses of a FAISS index (ntotal, add_with_ids, remove_ids) and
-    `search_bags` for scoring whole query frames."""
+    Offers what ChannelVectors uses of a FAISS index (ntotal, add_with_ids, remove_ids, the
+    stored ids and vectors) and `search_frames` for scoring whole query frames."""
 
-    def __init__(self, vocabulary: Vocabulary, shift: int, stop_share: float = 0.01):
+    def __init__(self, vocabulary: Vocabulary, shift: int, stop_share: float = 0.01, query_words: int = 2,
+                 max_signature_distance: int = 2, neighbours: int = 3, shortlist: int = 100):
         self.vocabulary = vocabulary
         self.shift = int(shift)  # vector id = frame id << shift | rank
         self.stop_share = float(stop_share)
-        self.ntotal = 0  # descriptors added
-        self._offsets = np.zeros(vocabulary.size + 1, np.int64)
-        self._frames = np.zeros(0, np.int32)  # frame ids below 2^31: 4 bytes a posting ...
-        self._counts = np.zeros(0, np.uint8)  # ... and 1 for the count (capped at 255)
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (word, frame) of descriptors not merged yet
+        self.query_words = int(query_words)
+        self.max_signature_distance = int(max_signature_distance)
+        self.neighbours = int(neighbours)
+        self.shortlist = int(shortlist)
+        self._offsets = np.zeros(vocabulary.size + 1, np.int64)  # word -> postings [lo, hi)
+        self._post = np.zeros((0, 5), np.uint8)  # frame id (24 bits, little-endian), signature (16 bits)
+        self._ids = np.zeros(0, np.int64)  # descriptors' vector ids, ascending ...
+        self._desc = np.zeros((0, 32), np.uint8)  # ... and the descriptors, in that order
+        self._fids = np.zeros(0, np.int64)  # the frames held, ascending, and where each one's ...
+        self._fstart = np.zeros(1, np.int64)  # ... descriptors start (one more: the end)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, descriptors) not merged yet
+        self._stop: np.ndarray | None = None
+
+    @property
+    def ntotal(self) -> int:
+        return int(len(self._ids) + sum(len(p[0]) for p in self._pending))
 
     # -- adding and removing ------------------------------------------------------------------
     def add_with_ids(self, codes: np.ndarray, ids: np.ndarray) -> None:
-        words = self.vocabulary.assign(codes)
-        self._pending.append((words.astype(np.int64), np.asarray(ids, np.int64) >> self.shift))
-        self.ntotal += len(words)
+        ids = np.asarray(ids, np.int64)
+        if len(ids) and (ids.max() >> self.shift) >= MAX_FRAMES:
+            raise ValueError(f"visual words hold frame ids below {MAX_FRAMES:,}: shard the index (auditor index shard)")
+        self._pending.append((ids, np.ascontiguousarray(codes, np.uint8)))
 
     def _merge(self) -> None:
-        if not self._pending:
-            return
-        words = np.concatenate([p[0] for p in self._pending])
-        frames = np.concatenate([p[1] for p in self._pending])
-        self._pending = []
-        old_words = np.repeat(np.arange(self.vocabulary.size), np.diff(self._offsets))
-        all_words = np.concatenate([old_words, words])
-        all_frames = np.concatenate([self._frames.astype(np.int64), frames])
-        all_counts = np.concatenate([self._counts.astype(np.int64), np.ones(len(words), np.int64)])
-        key = all_words * (1 << 40) + all_frames
-        order = np.argsort(key, kind="stable")
-        key, all_counts = key[order], all_counts[order]
-        uniq, start = np.unique(key, return_index=True)
-        counts = np.add.reduceat(all_counts, start) if len(start) else np.zeros(0, np.int64)
-        w = uniq >> 40
-        frames = uniq & ((1 << 40) - 1)
-        if len(frames) and frames.max() >= 2**31:
-            raise ValueError("frame ids beyond 2^31 do not fit the inverted file")
-        self._frames = frames.astype(np.int32)
-        self._counts = np.minimum(counts, 255).astype(np.uint8)
-        self._offsets = np.zeros(self.vocabulary.size + 1, np.int64)
-        np.add.at(self._offsets, w + 1, 1)
-        self._offsets = np.cumsum(self._offsets)
+        if self._pending:
+            ids = np.concatenate([np.asarray(self._ids)] + [p[0] for p in self._pending])
+            desc = np.concatenate([np.asarray(self._desc)] + [p[1] for p in self._pending])
+            self._pending = []
+            self._set(ids, desc)
+
+    def _set(self, ids: np.ndarray, desc: np.ndarray) -> None:
+        order = np.argsort(ids, kind="stable")
+        self._ids, self._desc = ids[order], desc[order]
+        self._fids, start = np.unique(self._ids >> self.shift, return_index=True)
+        self._fstart = np.r_[start, len(ids)].astype(np.int64)
+        words = self.vocabulary.assign(self._desc)[:, 0].astype(np.int64) if len(ids) else np.zeros(0, np.int64)
+        keys = np.sort((words << 40) | ((self._ids >> self.shift) << 16) | self.vocabulary.signature(self._desc))
+        post = np.empty((len(keys), 5), np.uint8)
+        for b in range(3):
+            post[:, b] = (keys >> (16 + 8 * b)) & 0xFF
+        post[:, 3], post[:, 4] = (keys >> 8) & 0xFF, keys & 0xFF
+        self._post = post
+        self._offsets = np.searchsorted(keys >> 40, np.arange(self.vocabulary.size + 1), "left").astype(np.int64)
+        self._stop = None
 
     def remove_ids(self, ranges: list[tuple[int, int]]) -> int:
-        """Remove the frames of these vector-id ranges [lo, hi); returns descriptors removed."""
+        """Remove the descriptors whose ids fall in these ranges [lo, hi); returns how many went."""
         self._merge()
-        frames_lo_hi = [(lo >> self.shift, -(-hi >> self.shift)) for lo, hi in ranges]
-        gone = np.zeros(len(self._frames), bool)
-        for lo, hi in frames_lo_hi:
-            gone |= (self._frames >= lo) & (self._frames < hi)
-        removed = int(self._counts[gone].sum())
-        words = np.repeat(np.arange(self.vocabulary.size), np.diff(self._offsets))[~gone]
-        self._frames, self._counts = self._frames[~gone], self._counts[~gone]
-        self._offsets = np.zeros(self.vocabulary.size + 1, np.int64)
-        np.add.at(self._offsets, words + 1, 1)
-        self._offsets = np.cumsum(self._offsets)
-        self.ntotal -= removed
-        return removed
+        gone = np.zeros(len(self._ids), bool)
+        for lo, hi in ranges:
+            gone |= (self._ids >= lo) & (self._ids < hi)
+        if gone.any():
+            self._set(np.asarray(self._ids)[~gone], np.asarray(self._desc)[~gone])
+        return int(gone.sum())
 
     # -- what it holds ------------------------------------------------------------------------
+    def all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, descriptors) stored, ids ascending."""
+        self._merge()
+        return np.asarray(self._ids), np.asarray(self._desc)
+
     @property
     def frames(self) -> int:
         self._merge()
-        return int(len(np.unique(self._frames))) if len(self._frames) else 0
+        return int(len(self._fids))
 
     def stop_words(self) -> np.ndarray:
-        """The most common words (in the most frames), ignored when scoring."""
+        """The most common words (most postings), ignored when short-listing."""
         self._merge()
-        df = np.diff(self._offsets)
-        n = int(round(self.stop_share * self.vocabulary.size))
-        return np.argsort(-df, kind="stable")[:n] if n else np.zeros(0, np.int64)
+        if self._stop is None:
+            n = int(round(self.stop_share * self.vocabulary.size))
+            self._stop = np.argsort(-np.diff(self._offsets), kind="stable")[:n] if n else np.zeros(0, np.int64)
+        return self._stop
 
-    def frame_words(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row into frame_ids, word) of every descriptor of these frames (words repeated by count)."""
-        self._merge()
-        words = np.repeat(np.arange(self.vocabulary.size), np.diff(self._offsets))
-        pos = {int(f): i for i, f in enumerate(frame_ids)}
-        sel = np.isin(self._frames, np.asarray(frame_ids, np.int64))
-        rows = np.array([pos[int(f)] for f in self._frames[sel]], np.int64)
-        return np.repeat(rows, self._counts[sel]), np.repeat(words[sel], self._counts[sel])
+    def bytes_per_frame(self) -> dict[str, float]:
+        """What a frame costs: the searched inverted file, and the descriptors read for short lists."""
+        n = max(1, self.frames)
+        return {"inverted_file": (self._post.nbytes + self._offsets.nbytes) / n,
+                "descriptors": (self._desc.nbytes + self._ids.nbytes + self._fids.nbytes + self._fstart.nbytes) / n}
 
     # -- scoring ------------------------------------------------------------------------------
-    def search_words(self, words: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int,
-                     exclude: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each query frame in `rows` (its descriptors' words: `words[frame_of == row]`),
-        the k reference frames with the most shared descriptors: (frame ids, votes), best first
-        (ties: the lower frame id)."""
+    def search_frames(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
+                      exclude: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each query frame in `rows` (its descriptors: `codes[frame_of == row]`), the k
+        reference frames with the most votes: (frame ids, votes), best first (ties: the lower
+        frame id). `stats`, when given, adds up postings read and descriptors compared."""
+        with _one_thread():
+            return self._search_frames(np.ascontiguousarray(codes, np.uint8), np.asarray(frame_of), rows, k,
+                                       max_distance, exclude, stats)
+
+    def _search_frames(self, codes, frame_of, rows, k, max_distance, exclude, stats):
         self._merge()
+        words = self.vocabulary.assign(codes, self.query_words).astype(np.int64)
+        sigs = self.vocabulary.signature(codes).astype(np.int64)
         stop = np.zeros(self.vocabulary.size, bool)
         stop[self.stop_words()] = True
-        out = []
         order = np.argsort(frame_of, kind="stable")
         starts = np.searchsorted(frame_of[order], rows, "left")
         ends = np.searchsorted(frame_of[order], rows, "right")
+        out = []
         for a, b in zip(starts, ends):
-            qw, qc = np.unique(words[order[a:b]], return_counts=True)
-            keep = ~stop[qw]
-            qw, qc = qw[keep], qc[keep]
-            lo, hi = self._offsets[qw], self._offsets[qw + 1]
-            n = hi - lo
-            if not n.sum():
-                out.append((np.zeros(0, np.int64), np.zeros(0, np.float64)))
-                continue
-            idx = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(n.sum())
-            frames = self._frames[idx].astype(np.int64)
-            votes = np.minimum(self._counts[idx], np.repeat(qc, n)).astype(np.int64)
-            if exclude is not None and len(exclude):
-                ok = ~np.isin(frames, exclude)
-                frames, votes = frames[ok], votes[ok]
-            uniq, inv = np.unique(frames, return_inverse=True)
-            total = np.bincount(inv, weights=votes, minlength=len(uniq))
-            best = np.lexsort((uniq, -total))[:k]
-            out.append((uniq[best], total[best]))
+            mine = order[a:b]
+            short = self._shortlist(words[mine], sigs[mine], stop, exclude, stats)
+            out.append(self._votes(codes[mine], short, k, max_distance, stats) if len(short) else EMPTY)
         return out
 
+    def _shortlist(self, words: np.ndarray, sigs: np.ndarray, stop: np.ndarray, exclude, stats) -> np.ndarray:
+        """Step 1: the `shortlist` frames with the most signature-checked word votes."""
+        desc = np.repeat(np.arange(len(words)), words.shape[1])
+        w = words.ravel()
+        keep = ~stop[w]
+        desc, w = desc[keep], w[keep]
+        lo, hi = self._offsets[w], self._offsets[w + 1]
+        n = hi - lo
+        total = int(n.sum())
+        if stats is not None:
+            stats["postings"] = stats.get("postings", 0) + total
+        if not total:
+            return np.zeros(0, np.int64)
+        idx = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(total)
+        post = self._post[idx]
+        near = POPCOUNT16[_sigs(post) ^ np.repeat(sigs[desc], n)] <= self.max_signature_distance
+        frames, voter = _frames(post[near]), np.repeat(desc, n)[near]
+        if exclude is not None and len(exclude):
+            ok = ~np.isin(frames, exclude)
+            frames, voter = frames[ok], voter[ok]
+        if not len(frames):
+            return np.zeros(0, np.int64)
+        pairs = np.unique(voter * MAX_FRAMES + frames)  # a descriptor votes once for a frame ...
+        pv, pf = pairs // MAX_FRAMES, pairs % MAX_FRAMES
+        weight = np.minimum(1.0, self.neighbours / np.bincount(pv)[pv])  # ... less when it reaches many
+        uniq, at = np.unique(pf, return_inverse=True)
+        score = np.bincount(at, weights=weight, minlength=len(uniq))
+        return np.sort(uniq[np.lexsort((uniq, -score))[: self.shortlist]])
+
+    def _votes(self, query: np.ndarray, frames: np.ndarray, k: int, max_distance: int, stats) -> tuple:
+        """Step 2: exhaustive matching's votes among the short-listed frames' descriptors."""
+        at = np.searchsorted(self._fids, frames)
+        lo, hi = self._fstart[at], self._fstart[at + 1]
+        n = hi - lo
+        rows = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
+        ref = np.ascontiguousarray(self._desc[rows])
+        owner = np.repeat(frames, n)
+        if stats is not None:
+            stats["compared"] = stats.get("compared", 0) + len(ref) * len(query)
+        flat = faiss.IndexBinaryFlat(ref.shape[1] * 8)
+        flat.add(ref)
+        dists, nb = flat.search(query, min(self.neighbours, len(ref)))
+        q, j = np.nonzero((dists <= max_distance) & (nb >= 0))
+        pairs = np.unique(q * MAX_FRAMES + owner[nb[q, j]])  # one vote per query descriptor and frame
+        uniq, votes = np.unique(pairs % MAX_FRAMES, return_counts=True)
+        best = np.lexsort((uniq, -votes))[:k]
+        return uniq[best], votes[best].astype(np.float64)
+
     # -- files ----------------------------------------------------------------------------------
+    SETTINGS = ("shift", "stop_share", "query_words", "max_signature_distance", "neighbours", "shortlist")
+
     def save(self, path: str | Path) -> None:
         self._merge()
-        arrays = {"top": self.vocabulary.top, "leaves": self.vocabulary.leaves, "first": self.vocabulary.first,
-                  "offsets": self._offsets, "frames": self._frames, "counts": self._counts}
-        layout, pos = [], 0
-        for name, a in arrays.items():
-            a = np.ascontiguousarray(a)
-            layout.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "at": pos})
-            pos += -(-a.nbytes // ALIGN) * ALIGN
-        header = json.dumps({"shift": self.shift, "stop_share": self.stop_share, "ntotal": self.ntotal,
-                             "arrays": layout}).encode()
-        start = -(-(len(MAGIC) + 8 + len(header)) // ALIGN) * ALIGN
-        with open(path, "wb") as f:
-            f.write(MAGIC + len(header).to_bytes(8, "little") + header)
-            f.write(b"\0" * (start - f.tell()))
-            for (name, a), spec in zip(arrays.items(), layout):
-                f.seek(start + spec["at"])
-                f.write(np.ascontiguousarray(a).tobytes())
-            f.truncate(start + pos)
+        v = self.vocabulary
+        write_arrays(path, MAGIC, {s: getattr(self, s) for s in self.SETTINGS},
+                     {"top": v.top, "leaves": v.leaves, "first": v.first, "sig_bits": v.sig_bits,
+                      "offsets": self._offsets, "postings": self._post, "ids": self._ids, "descriptors": self._desc,
+                      "frame_ids": self._fids, "frame_start": self._fstart})
 
     @staticmethod
     def is_file(path: str | Path) -> bool:
-        with open(path, "rb") as f:
-            return f.read(len(MAGIC)) == MAGIC
+        return has_magic(path, MAGIC)
 
     @classmethod
     def load(cls, path: str | Path, mmap: bool = False) -> "WordIndex":
-        with open(path, "rb") as f:
-            if f.read(len(MAGIC)) != MAGIC:
-                raise ValueError("not a visual-word file")
-            n = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(n))
-        start = -(-(len(MAGIC) + 8 + n) // ALIGN) * ALIGN
-        raw = None if mmap else Path(path).read_bytes()
-        arrays = {}
-        for spec in header["arrays"]:
-            dtype, shape, at = np.dtype(spec["dtype"]), tuple(spec["shape"]), start + spec["at"]
-            if mmap and int(np.prod(shape)):
-                arrays[spec["name"]] = np.memmap(path, dtype=dtype, mode="r", offset=at, shape=shape)
-            else:
-                count = int(np.prod(shape))
-                arrays[spec["name"]] = (np.frombuffer(raw, dtype=dtype, count=count, offset=at).reshape(shape).copy()
-                                        if raw is not None else np.zeros(shape, dtype))
-        out = cls(Vocabulary(arrays["top"], arrays["leaves"], arrays["first"]), header["shift"], header["stop_share"])
-        out._offsets, out._frames, out._counts = arrays["offsets"], arrays["frames"], arrays["counts"]
-        out.ntotal = int(header["ntotal"])
+        header, found = read_arrays(path, MAGIC, mmap)
+        a = {spec["name"]: arr for spec, arr in found}
+        out = cls(Vocabulary(a["top"], a["leaves"], a["first"], a["sig_bits"]), **{s: header[s] for s in cls.SETTINGS})
+        out._offsets, out._post, out._ids, out._desc = a["offsets"], a["postings"], a["ids"], a["descriptors"]
+        out._fids, out._fstart = a["frame_ids"], a["frame_start"]
         return out

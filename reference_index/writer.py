@@ -227,8 +227,8 @@ class IndexWriter:
         `only_new_kinds`, only a channel whose kind of structure should change is rebuilt (what
         `index add` does by itself as an index grows); the rest is left for `index optimize`.
         `local`: the structure of large local-feature channels ("ivf" or "words"). A channel in
-        visual words keeps its vocabulary (its descriptors are not kept: retraining means
-        indexing its files again). Returns {channel: description of what was done}."""
+        visual words keeps its vocabulary unless retrained (or grown four times past what it was
+        trained for). Returns {channel: description of what was done}."""
         done = {}
         for ch, vec in list(self._vectors.items()):
             if nprobe and ch in self.channels:
@@ -237,12 +237,12 @@ class IndexWriter:
             structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=not self._many(ch),
                                                 local=local)
             current = vec.index.nlist if vec.structure == "ivf" else 0
-            same_kind = structure == vec.structure or vec.structure == "words"
+            if structure == "words" == vec.structure:
+                nlist, current = vec.words_wanted(), (4 * vec.index.vocabulary.size if not retrain else -1)
+                current = nlist if nlist <= current else current  # retrain only when 4x short
+            same_kind = structure == vec.structure
             if same_kind and (only_new_kinds or (nlist == current and not (retrain and structure == "ivf"))):
-                kept = f"kept: {vec.describe()}"
-                if vec.structure == "words" and retrain:
-                    kept += " (visual words are retrained by indexing the channel's files again)"
-                done[ch] = kept
+                done[ch] = f"kept: {vec.describe()}"
                 continue
             self._vectors[ch] = vec.rebuilt(structure, nlist)
             done[ch] = f"rebuilt: {self._vectors[ch].describe()} ({vec.ntotal} vectors)"

@@ -4,6 +4,10 @@
     .venv/bin/python scripts/bench_index.py --float 1000000 --pdq 1000000
     .venv/bin/python scripts/bench_index.py --float 10000000 --pdq 10000000
     .venv/bin/python scripts/bench_index.py --pdq 10000000 --pdq-model uniform
+    .venv/bin/python scripts/bench_index.py --orb 100000
+
+ORB channel (--orb N frames): see bench_local.py (real footage planted among synthetic frames,
+edited copies as queries; exhaustive search, inverted lists and visual words side by side).
 
 Float channel (CLIP-like): unit vectors in two levels of clusters (10,000 works, 200,000 shots,
 frames around their shot); queries are fresh frames of random shots. The index is the one `auditor index optimize` builds for that
@@ -212,12 +216,21 @@ def main() -> None:
     ap.add_argument("--float", dest="n_float", type=int, default=0, help="float vectors to index (0: skip)")
     ap.add_argument("--pdq", dest="n_pdq", type=int, default=0, help="PDQ hashes to index (0: skip)")
     ap.add_argument("--pdq-model", choices=("clustered", "uniform"), default="clustered")
+    ap.add_argument("--orb", dest="n_orb", type=int, default=0, help="ORB reference frames to index (0: skip)")
+    ap.add_argument("--orb-queries", type=int, default=60, help="edited copies of planted frames to look up")
+    ap.add_argument("--orb-exact-max", type=int, default=100_000, help="measure exhaustive search up to this many frames")
+    ap.add_argument("--config", default=None, help="auditor configuration (ORB settings)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--nprobe-float", default="8,16,32", help="nprobe values to measure (float)")
     ap.add_argument("--nprobe-pdq", default="16,64,256", help="nprobe values to measure (PDQ)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the index files (default: a temporary one)")
     ap.add_argument("--_search", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._search and args._search[0] == "orb":
+        import bench_local
+
+        print(json.dumps(bench_local.search(Path(args._search[1]), args._search[2], bench_local.load(args.config))))
+        return
     if args._search:
         kind, work, nprobe = args._search
         res = (search_float if kind == "float" else search_pdq)(Path(work), int(nprobe))
@@ -236,6 +249,16 @@ def main() -> None:
                                      capture_output=True, text=True, check=True)
                 print(f"{kind} search: {out.stdout.strip()}", flush=True)
             (work / f"{kind}.index").unlink()
+        if args.n_orb:
+            import bench_local
+
+            built = bench_local.build(args.n_orb, work, args.orb_queries, bench_local.load(args.config), args.orb_exact_max)
+            print(f"orb build: {json.dumps(built)}", flush=True)
+            for structure in built["structures"]:
+                cmd = [sys.executable, __file__, "--_search", "orb", str(work), structure]
+                out = subprocess.run(cmd + (["--config", args.config] if args.config else []),
+                                     capture_output=True, text=True, check=True)
+                print(f"orb search: {out.stdout.strip()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -40,19 +40,21 @@ def test_a_frame_votes_for_itself_through_its_words_and_the_file_round_trips(tmp
     words = flat.rebuilt("words")
     assert words.structure == "words" and words.ntotal == len(codes) and "visual words" in words.describe()
     query = noisy(codes[per * 41 : per * 42], 6)  # frame 42, a few bits off each descriptor
-    found = words.search_words(query, np.zeros(per, np.int64), np.array([0]), 3)
+    found = words.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)
     fids, votes = found[0]
     assert fids[0] == 42 and votes[0] >= 0.5 * per and (len(votes) < 2 or votes[1] < votes[0] / 3)
     words.save(tmp_path / "orb.words")
     back = ChannelVectors.load(tmp_path / "orb.words", "hamming", 256, mmap=True)
     assert back.structure == "words" and back.index.vocabulary.id == words.index.vocabulary.id
-    again = back.search_words(query, np.zeros(per, np.int64), np.array([0]), 3)
+    again = back.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)
     assert again[0][0].tolist() == fids.tolist() and again[0][1].tolist() == votes.tolist()
-    # under 1 KB a reference frame, vocabulary included
-    assert (tmp_path / "orb.words").stat().st_size / frames < 1024
+    # the searched inverted file: 5 bytes a descriptor (the descriptors themselves are read only
+    # for short-listed frames)
+    assert back.index.bytes_per_frame()["inverted_file"] < 5 * per + 64
+    assert back.all_ids_and_vectors()[1].tolist() == codes[np.argsort(ids)].tolist()
     # removing a frame's ids removes its postings
     assert back.remove(ranges=[(42 << 10, 43 << 10)]) == per
-    assert 42 not in back.search_words(query, np.zeros(per, np.int64), np.array([0]), 3)[0][0]
+    assert 42 not in back.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)[0][0]
 
 
 def test_a_vocabulary_sends_close_descriptors_to_the_same_word():

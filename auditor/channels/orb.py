@@ -144,9 +144,8 @@ class ORBChannel(Channel):
 
     def candidates(self, emb: Embeddings, search: SearchFn, k: int) -> tuple[np.ndarray, list[list[Candidate]]]:
         """Votes for reference frames: a query descriptor votes once for every reference frame
-        among its nearest neighbours within `max_descriptor_distance` bits or, where the index
-        keeps visual words, for every reference frame that has its word (as many times as both
-        frames have it). With the mirrored query, each query frame takes the variant (as shot, or
+        among its nearest neighbours within `max_descriptor_distance` bits (where the index keeps
+        visual words: its nearest among a short list of frames the words give). With the mirrored query, each query frame takes the variant (as shot, or
         mirrored) whose best reference frame has more votes, the mirrored one only with
         `mirror_min_ratio` times the votes as shot, and only that variant's candidates: a copy is
         mirrored or not, and mixing the two would let symmetric scenery vote for the wrong
@@ -160,7 +159,7 @@ class ORBChannel(Channel):
         for v in np.unique(variant_of):
             sel = variant_of == v
             if getattr(search, "by_frame", False):
-                per_variant[int(v)] = search.frames(emb.vectors[sel], emb.frame_of[sel], rows, k)
+                per_variant[int(v)] = search.frames(emb.vectors[sel], emb.frame_of[sel], rows, k, self.max_descriptor_distance)
             else:
                 per_variant[int(v)] = self._descriptor_votes(emb.vectors[sel], emb.frame_of[sel], rows, search, k)
         names = ("original",) + self.query_variant_names

@@ -1,0 +1,64 @@
+"""Files of named numpy arrays: a magic line, a JSON header, then each array raw and 64-byte aligned.
+
+Readers can memory-map every array (nothing is parsed but the header) and no pickle is ever
+involved, so a file from elsewhere can be opened without running its contents.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+ALIGN = 64
+
+
+def _padded(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+def write_arrays(path: str | Path, magic: bytes, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` under `header` (any JSON-able dict; its "arrays" key is the layout)."""
+    layout, pos = [], 0
+    parts = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    for name, a in parts.items():
+        layout.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "at": pos})
+        pos += _padded(a.nbytes)
+    head = json.dumps({**header, "arrays": layout}).encode()
+    start = _padded(len(magic) + 8 + len(head))
+    with open(path, "wb") as f:
+        f.write(magic + len(head).to_bytes(8, "little") + head)
+        f.write(b"\0" * (start - f.tell()))
+        for a, spec in zip(parts.values(), layout):
+            f.seek(start + spec["at"])
+            f.write(a.tobytes())
+        f.truncate(start + pos)
+
+
+def has_magic(path: str | Path, magic: bytes) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(magic)) == magic
+
+
+def read_arrays(path: str | Path, magic: bytes, mmap: bool = False) -> tuple[dict, list[tuple[dict, np.ndarray]]]:
+    """(header, [(layout entry, array), ...]); with `mmap`, arrays map the file read-only."""
+    with open(path, "rb") as f:
+        if f.read(len(magic)) != magic:
+            raise ValueError(f"not a {magic.decode().strip()} file")
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    start = _padded(len(magic) + 8 + n)
+    raw = None if mmap else Path(path).read_bytes()
+    out = []
+    for spec in header["arrays"]:
+        dtype, shape, at = np.dtype(spec["dtype"]), tuple(spec["shape"]), start + spec["at"]
+        count = int(np.prod(shape))
+        if not count:
+            arr = np.zeros(shape, dtype)
+        elif mmap:
+            arr = np.memmap(path, dtype=dtype, mode="r", offset=at, shape=shape)
+        else:
+            arr = np.frombuffer(raw, dtype=dtype, count=count, offset=at).reshape(shape).copy()
+        out.append((spec, arr))
+    return header, out
