@@ -28,6 +28,8 @@ from ..errors import AuditorError, InputError, MissingDependency, UsageError
 from ..evidence.files import evidence_path, matches_rows, read_evidence, write_evidence, write_matches_csv, write_summary_csv
 from ..evidence.records import Evidence, Verdict
 from ..media.provenance import read_context
+from ..media.reader import not_a_file
+from ..names import printable
 from . import engines
 from .inputs import query_ids
 from .scanner import Scanner
@@ -167,14 +169,14 @@ def run_batch(
     def done(path: Path, qid: str, ev: Evidence, status: ClipStatus = ClipStatus.OK) -> None:
         written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
         outcome = ClipOutcome(
-            str(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
+            printable(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
             top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
             frames=0 if status == ClipStatus.SKIPPED else ev.clip.frames_sampled,
         )
         finish(outcome, ev)
 
     def failed(path: Path, qid: str, reason: str) -> None:
-        finish(ClipOutcome(str(path), qid, ClipStatus.ERROR, error=reason), None)
+        finish(ClipOutcome(printable(path), qid, ClipStatus.ERROR, error=" ".join(str(reason).split())), None)
 
     def settle(path: Path, qid: str, status: str, value) -> None:
         done(path, qid, value) if status == "ok" else failed(path, qid, value)
@@ -182,8 +184,9 @@ def run_batch(
     todo: list[tuple[Path, str]] = []
     try:
         for path, qid in zip(paths, ids):
-            if not path.is_file():
-                failed(path, qid, "file not found" if not path.exists() else "not a regular file")
+            problem = not_a_file(path)
+            if problem:
+                failed(path, qid, problem)
                 continue
             if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
                 try:

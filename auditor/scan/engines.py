@@ -30,6 +30,7 @@ from reference_index import ReferenceIndexError
 
 from ..channels import requested_devices
 from ..errors import AuditorError, InputError
+from ..names import printable
 from .inputs import longest_first
 from .scanner import Scanner
 
@@ -46,7 +47,7 @@ def stops_the_run(exc: BaseException) -> bool:
 def _reason(exc: InputError, clip) -> str:
     """The one-line reason for a clip's summary row; names the file at fault when it is not the
     clip itself (a malformed sidecar context file, say)."""
-    return exc.reason if Path(exc.path) == Path(clip) else f"{exc.path}: {exc.reason}"
+    return exc.reason if exc.path == printable(clip) else f"{exc.path}: {exc.reason}"
 
 
 def scan_one(scanner: Scanner, path, query_id: str, out_dir) -> tuple[str, object]:
@@ -58,7 +59,15 @@ def scan_one(scanner: Scanner, path, query_id: str, out_dir) -> tuple[str, objec
     except Exception as exc:
         if stops_the_run(exc):
             raise
-        return "error", f"unexpected {type(exc).__name__}: {exc}"
+        return "error", unexpected(exc)
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for an error no check foresaw (a library's assertion, say), naming its type."""
+    kind = type(exc).__name__
+    if kind == "error":  # cv2.error
+        kind = f"{type(exc).__module__}.error"
+    return " ".join(f"unexpected {kind}: {exc}".split())
 
 
 class _Failed(AuditorError):
@@ -160,7 +169,7 @@ def _collect(fut: Future, path: Path, qid: str, settle: Settle, failed: Failed, 
     elif stops_the_run(exc):
         raise exc
     else:  # the task itself broke (scan_one catches what a file can do)
-        failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
+        failed(path, qid, unexpected(exc))
 
 
 # -- Ray ------------------------------------------------------------------------------------------
