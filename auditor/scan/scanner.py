@@ -30,7 +30,7 @@ from ..evidence import records as ev
 from ..match.calibration import NullModel, matches_fingerprints
 from ..match.decision import Decision, Policy, decide
 from ..match.geometry import verification_pairs, verify_segment
-from ..match.segments import Hit, Segment, build_segments
+from ..match.segments import Hit, Segment, build_segments, for_short_clip
 from ..media.frames import FrameSource
 from ..media.provenance import provenance, sidecar_context
 from ..names import printable, text_named
@@ -96,13 +96,19 @@ class Scanner:
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
         self.frame_source.remember_query(embedded.info.path, embedded.frames)
+        # a still or a clip of a frame or two is held to its own length (segments.for_short_clip)
+        config, note = for_short_clip(self.config, embedded.n_frames, embedded.info.duration_s)
+        policy = self.policy
+        if note:
+            embedded.info.warnings.append(note)
+            policy = Policy.from_config(config, {name: ch.meaning(config) for name, ch in self.channels.items()})
         hits, frames = self._search(embedded)
-        segments = self._segments(hits, embedded)
+        segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
-        verification = self._verify(embedded.info.path, decide(segments, {}, {}, self.policy))
+        verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
-        decision = decide(segments, verification, calibration, self.policy, resemblances)
+        decision = decide(segments, verification, calibration, policy, resemblances)
         exhibited, files = exhibits.collect(embedded.info.path, query_id, decision, self.index,
                                             self.frame_source, self.config) if out_dir is not None else (exhibits.Shown(), {})
         for name, data in files.items():
@@ -153,16 +159,16 @@ class Scanner:
         ]
         return hits, frames
 
-    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia) -> list[Segment]:
+    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia, config: dict, policy: Policy) -> list[Segment]:
         ref_durations, ref_steps = {}, {}
         for ref_id in {h.ref_id for h in hits}:
             v = self.index.video(ref_id) or {}
             ref_durations[ref_id] = float(v.get("duration_s") or 0.0)
             ref_steps[ref_id] = 1.0 / float(v.get("sampling_fps") or self.config["sampling"]["reference"]["fps"])
         return build_segments(
-            hits, self.config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
+            hits, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
             statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
-            strength=self.policy.channel_rank,
+            strength=policy.channel_rank,
         )
 
     def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:
