@@ -70,4 +70,6 @@ def atomic_write_text(target: str | Path, text: str) -> None:
 
 
 def atomic_write_json(target: str | Path, obj) -> None:
-    atomic_write_text(target, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    """Standard JSON only: NaN and Infinity (which json.dumps writes by default, and no strict
+    reader accepts) raise ValueError instead."""
+    atomic_write_text(target, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=False) + "\n")

@@ -10,7 +10,7 @@ import typer
 
 from .. import __version__
 from ..errors import AuditorError, UsageError
-from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, handle_errors, resolve_config
+from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, folder, handle_errors, resolve_config
 
 
 @app.command()
@@ -28,7 +28,10 @@ def serve(
 
     from ..review.app import LOCAL_HOSTS, create_app
 
-    if not results.is_dir():
+    folder("--index", index)
+    for clip_folder in clips or []:
+        folder("--clips", clip_folder)
+    if not folder("--results", results).is_dir():
         raise UsageError(f"--results {results}: no such folder")
     if host not in LOCAL_HOSTS and not token:
         raise UsageError(f"--host {host}: listening beyond this machine needs an access token "

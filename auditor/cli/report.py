@@ -29,6 +29,8 @@ def report(
     from ..evidence.files import read_evidence
     from ..report.pdf import render_report
 
+    if out is not None and out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; name the PDF to write")
     trail = None
     if reviews is not None:
         from ..review.store import trail_for_report

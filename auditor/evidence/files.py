@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -34,9 +35,27 @@ def evidence_path(out_dir: str | Path, query_id: str) -> Path:
 
 
 def write_evidence(out_dir: str | Path, evidence: Evidence) -> Path:
+    """Write the evidence atomically, as standard JSON: a number that is not finite is refused
+    (InputError naming the clip and where the number is), never written as NaN or Infinity."""
     path = evidence_path(out_dir, evidence.query_id)
-    atomic_write_json(path, evidence.to_json_dict())
+    data = evidence.to_json_dict()
+    where = _not_finite(data)
+    if where is not None:
+        raise InputError(evidence.clip.path, f"evidence not written: '{where}' is not a finite number (JSON has none)")
+    atomic_write_json(path, data)
     return path
+
+
+def _not_finite(obj, where: str = "") -> str | None:
+    """The path of the first NaN or infinity in a JSON-like value, or None."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (where or "top level")
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for key, value in items:
+        found = _not_finite(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def parse_evidence(raw: bytes, source: str | Path) -> Evidence:

@@ -167,7 +167,11 @@ def run_batch(
             progress(outcome)
 
     def done(path: Path, qid: str, ev: Evidence, status: ClipStatus = ClipStatus.OK) -> None:
-        written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
+        try:
+            written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
+        except InputError as exc:  # nothing a reader could trust is written
+            failed(path, qid, exc.reason)
+            return
         outcome = ClipOutcome(
             printable(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
             top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
