@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from ..errors import InputError
-from ..evidence.files import SUFFIX, read_evidence
+from ..evidence.files import SUFFIX, read_evidence, unescape_cell
 from ..evidence.records import Evidence
 from ..evidence.rules import Level
 from ..evidence.wording import rule_text
@@ -67,6 +67,7 @@ class Results:
         if summary.is_file():
             with open(summary, newline="", encoding="utf-8") as fh:
                 for row in csv.DictReader(fh):
+                    row = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
                     if row.get("status") == "error" and row.get("query_id") not in clips:
                         errors.append(row)
         return clips, errors
