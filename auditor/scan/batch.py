@@ -7,7 +7,8 @@
 - Engines and their one error policy: see engines.py. With `workers > 1` at most
   `2 x workers` clips are in flight, so memory stays bounded whatever the number of clips.
 - `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
-  they were already done, and are rewritten atomically at the end (also on Ctrl-C).
+  they were already done; they are rewritten atomically as clips finish (at most every
+  `CSV_EVERY_S` seconds, so a run killed outright leaves them) and at the end (also on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -35,6 +37,7 @@ from .inputs import query_ids
 from .scanner import Scanner
 
 ENGINES = ("local", "ray")
+CSV_EVERY_S = 2.0  # summary.csv and matches.csv are rewritten at most this often while a batch runs
 
 
 class ClipStatus(StrEnum):
@@ -157,12 +160,25 @@ def run_batch(
     report = ScanReport(str(out))
     rows: list[dict] = []
 
+    report.matches_csv = str(out / "matches.csv")
+    report.summary_csv = str(out / "summary.csv")
+    last_written = [-float("inf")]
+
+    def write_csvs() -> None:
+        write_matches_csv(report.matches_csv, rows)
+        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        last_written[0] = time.monotonic()
+
     def finish(outcome: ClipOutcome, ev: Evidence | None) -> None:
         if ev is not None:
             rows.extend(matches_rows(ev))
             if pdf is not None and ev.verdict.flagged:
                 _render(outcome, pdf)
         report.outcomes.append(outcome)
+        # kept up to date as clips finish (at most every CSV_EVERY_S seconds), so a run killed
+        # outright (kill -9, a power cut) leaves CSVs that list what it finished
+        if time.monotonic() - last_written[0] >= CSV_EVERY_S:
+            write_csvs()
         if progress:
             progress(outcome)
 
@@ -213,10 +229,7 @@ def run_batch(
                              task or engines.worker_scan, context_file)
     finally:
         # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
-        report.matches_csv = str(out / "matches.csv")
-        report.summary_csv = str(out / "summary.csv")
-        write_matches_csv(report.matches_csv, rows)
-        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        write_csvs()
         if own:
             with contextlib.suppress(Exception):
                 scanner.close()
