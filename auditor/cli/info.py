@@ -16,7 +16,7 @@ from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, folder, han
 @app.command()
 @handle_errors
 def serve(
-    index: Path = typer.Option(..., "--index", help="Index folder (its reference files may be served)."),
+    index: Path = typer.Option(..., "--index", help="Index folder the results were scanned against."),
     results: Path = typer.Option(..., "--results", help="Results folder of auditor scan."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; other than localhost needs a token."),
     port: int = typer.Option(8765, "--port"),
@@ -38,7 +38,7 @@ def serve(
                          f"(--token or AUDITOR_TOKEN; for example {secrets.token_urlsafe(16)})")
     import uvicorn
 
-    app_ = create_app(index, results, token, clips or [])
+    app_ = create_app(index, results, token, clips or [], host=host)
     shown = "localhost" if host in LOCAL_HOSTS else host
     typer.echo(f"review desk on http://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)", err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
