@@ -54,7 +54,7 @@ def verify(
 
     result = check_report(pdf, clip, trust)
     for c in result.checks:
-        typer.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        typer.echo(f"{'note' if c.note else 'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
     if not result.ok:
         err(f"{pdf}: report does NOT verify")
         raise typer.Exit(1)
