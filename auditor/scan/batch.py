@@ -247,3 +247,7 @@ def _render(outcome: ClipOutcome, pdf: dict) -> None:
         outcome.report_path = str(render_report(outcome.evidence_path, **pdf))
     except (AuditorError, OSError, ValueError) as exc:
         outcome.status, outcome.error = ClipStatus.ERROR, f"evidence written, report failed: {exc}"
+    except Exception as exc:  # whatever one clip's report does to a library costs that clip alone
+        if engines.stops_the_run(exc):
+            raise
+        outcome.status, outcome.error = ClipStatus.ERROR, f"evidence written, report failed: {engines.unexpected(exc)}"
