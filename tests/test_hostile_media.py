@@ -132,3 +132,19 @@ def test_file_names_that_are_not_utf8_are_scanned_and_written_escaped(footage, p
     assert r.exit_code == 1 and "bad_\\xff\\xfe.mp4: the file name is not valid UTF-8" in r.stderr
     with pytest.raises(InputError, match="not valid UTF-8"):
         MediaReader(bad, 5.0, load_config())  # never handed to OpenCV, which crashes on it
+
+
+def test_a_report_that_fails_unexpectedly_costs_its_clip_alone(footage, pdq_index, pdq_config, monkeypatch, tmp_path):
+    import auditor.report.pdf as pdf_module
+    from auditor.scan.batch import run_batch
+
+    def broken(*args, **kwargs):
+        raise KeyError("a font table")
+
+    monkeypatch.setattr(pdf_module, "render_report", broken)
+    report = run_batch([footage["copy"], footage["unrelated"]], pdq_index, tmp_path / "out", pdq_config,
+                       pdf={"lang": "en"})
+    by_id = {o.query_id: o for o in report.outcomes}
+    assert by_id["copy"].status == "error" and "report failed: unexpected KeyError" in by_id["copy"].error
+    assert Path(by_id["copy"].evidence_path).is_file()  # the evidence stays
+    assert by_id["unrelated"].status == "ok"
