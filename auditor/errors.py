@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .names import printable
+
 
 class AuditorError(Exception):
     """Base of every error the library raises on purpose."""
@@ -18,13 +20,14 @@ class UsageError(AuditorError):
 
 
 class InputError(AuditorError):
-    """One input file cannot be used. Names the file and the reason in one line."""
+    """One input file cannot be used. Names the file and the reason in one line (a file name that
+    is not UTF-8 in its escaped form, see names.py)."""
 
     exit_code = 1
 
     def __init__(self, path: str | Path, reason: str):
-        self.path = str(path)
-        self.reason = reason
+        self.path = printable(path)
+        self.reason = " ".join(str(reason).split())  # one line, whatever a library put in it
         super().__init__(f"{self.path}: {reason}")
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
-from .evidence.files import evidence_path, read_evidence
+from .evidence.files import evidence_path, read_evidence, unescape_cell
 
 
 @dataclass
@@ -111,7 +111,8 @@ def read_matches(path: str | Path) -> list[Interval2D]:
     path = Path(path)
     rows = _read_rows(path, ("query_id", "ref_id") + TIME_COLS + ("score",))
     return [
-        Interval2D(r["query_id"], r["ref_id"], *(_f(r, k, path, i) for k in TIME_COLS), score=_f(r, "score", path, i))
+        Interval2D(unescape_cell(r["query_id"]), unescape_cell(r["ref_id"]), *(_f(r, k, path, i) for k in TIME_COLS),
+                   score=_f(r, "score", path, i))
         for i, r in enumerate(rows, start=2)
     ]
 

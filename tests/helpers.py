@@ -104,6 +104,17 @@ def crashing_scan(path: str, query_id: str, out_dir: str) -> tuple:
     return engines.worker_scan(path, query_id, out_dir)
 
 
+def sleepy_scan(path: str, query_id: str, out_dir: str) -> tuple:
+    """A worker task that hangs on clips named *slow* (a long decode), and scans the rest."""
+    import time
+
+    from auditor.scan import engines
+
+    if "slow" in Path(path).name:
+        time.sleep(120)
+    return engines.worker_scan(path, query_id, out_dir)
+
+
 def hits_for(ref_id, pairs, channel="pdq", raw=10.0, work="W", kind="video"):
     """Search hits on one reference: (query time, reference time) pairs, 5 query frames a second."""
     from auditor.match.segments import Hit

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient as _TestClient
 from typer.testing import CliRunner
 
 from auditor.cli import app as cli
@@ -17,6 +17,11 @@ from auditor.review.app import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+
+
+def TestClient(app):
+    """A client addressing the desk as a browser on this machine does (the desk refuses other Host names)."""
+    return _TestClient(app, base_url="http://127.0.0.1")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):

@@ -68,9 +68,11 @@ class ORBChannel(Channel):
             words=cls.words,
         )
 
+    EDGE = 15  # ORB's edge threshold and patch size, in pixels
+
     def _orb(self, n: int):
         # small patches and a low FAST threshold: drawn animation has flat colour and few corners
-        return cv2.ORB_create(nfeatures=n, fastThreshold=10, edgeThreshold=15, patchSize=15)
+        return cv2.ORB_create(nfeatures=n, fastThreshold=10, edgeThreshold=self.EDGE, patchSize=self.EDGE)
 
     def identity(self) -> dict:
         return {
@@ -108,6 +110,10 @@ class ORBChannel(Channel):
         vectors, frame_of = [], []
         keep = np.zeros(len(images), dtype=bool)
         for i, image in enumerate(images):
+            if min(image.shape[:2]) <= 2 * self.EDGE:
+                # no corner lies inside the border ORB leaves, and OpenCV's pyramid fails on a frame a
+                # pixel thin: such a frame is unused by this channel, like a featureless one
+                continue
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
             if spread:
                 _, desc = orb.compute(gray, self._spread_keypoints(orb, gray))

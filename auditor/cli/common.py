@@ -24,7 +24,8 @@ from reference_index import (
 )
 
 from ..config import load_config
-from ..errors import AuditorError
+from ..errors import AuditorError, UsageError
+from ..names import printable
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
 index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")
@@ -64,8 +65,24 @@ def handle_errors(fn):
         except (AuditorError, ReferenceIndexError) as exc:
             err(f"error: {exc}")
             raise typer.Exit(exit_code(exc))
+        except OSError as exc:  # a file system refusal no check foresaw: one line, not a traceback
+            where = f"{printable(exc.filename)}: " if exc.filename else ""
+            err(f"error: {where}{exc.strerror or exc}")
+            raise typer.Exit(1)
 
     return wrapper
+
+
+def folder(option: str, path: Path) -> Path:
+    """`path`, given for a folder option (--index, --out, --results): refused as the user's
+    mistake (exit 2) when it, or a folder it would be made in, is an existing file."""
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                where = "is a file" if p == path else f"{p} is a file"
+                raise UsageError(f"{option} {path}: {where}, not {'an index folder' if option == '--index' else 'a folder'}")
+            break
+    return path
 
 
 def resolve_config(config: Optional[Path], clip_model=None, clip_pretrained=None, device=None, batch_size=None) -> dict:

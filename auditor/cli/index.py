@@ -17,6 +17,7 @@ from .common import (
     ClipPretrainedOpt,
     ConfigOpt,
     DeviceOpt,
+    folder,
     handle_errors,
     index_app,
     progress_printer,
@@ -45,6 +46,7 @@ def index_calibrate(
     """Build null score distributions (background footage, or leave-one-work-out) for p-values."""
     from ..indexing.calibrate import calibrate
 
+    folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=lambda m: typer.echo(m, err=True))
     for name, ch in data["channels"].items():
@@ -84,6 +86,7 @@ def index_add(
 
     if ref_id and len(paths) != 1:
         raise typer.BadParameter("--ref-id needs exactly one PATH")
+    folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
@@ -105,6 +108,7 @@ def index_build(
     from ..channels import parse_channel_list
     from ..indexing.ingest import add_items, read_catalogue_csv
 
+    folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = read_catalogue_csv(catalogue)
@@ -119,6 +123,7 @@ def index_info(
     verify: bool = typer.Option(False, "--verify", help="Also check every file against its SHA-256."),
 ) -> None:
     """Show what an index holds: channels, fingerprints, counts, works."""
+    folder("--index", index)
     with ReferenceIndex.open(index) as idx:
         info = idx.info()
         problems = idx.check_integrity() if verify else None
@@ -163,6 +168,7 @@ def index_optimize(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
+    folder("--index", index)
     with IndexWriter(index) as w:
         done = w.optimize(**_index_settings(config), retrain=retrain)
     for name, what in done.items():
@@ -176,6 +182,7 @@ def index_remove(
     work: str = typer.Option(..., "--work", help="Title of the work to remove, exactly as indexed."),
 ) -> None:
     """Remove a work: its files and frames from the catalogue and their vectors from every channel."""
+    folder("--index", index)
     with IndexWriter(index) as w:
         gone = w.remove_work(work)
     per = ", ".join(f"{n} {c}" for c, n in gone["vectors"].items())

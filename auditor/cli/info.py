@@ -10,13 +10,13 @@ import typer
 
 from .. import __version__
 from ..errors import AuditorError, UsageError
-from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, handle_errors, resolve_config
+from .common import ClipModelOpt, ClipPretrainedOpt, ConfigOpt, app, folder, handle_errors, resolve_config
 
 
 @app.command()
 @handle_errors
 def serve(
-    index: Path = typer.Option(..., "--index", help="Index folder (its reference files may be served)."),
+    index: Path = typer.Option(..., "--index", help="Index folder the results were scanned against."),
     results: Path = typer.Option(..., "--results", help="Results folder of auditor scan."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; other than localhost needs a token."),
     port: int = typer.Option(8765, "--port"),
@@ -28,14 +28,17 @@ def serve(
 
     from ..review.app import LOCAL_HOSTS, create_app
 
-    if not results.is_dir():
+    folder("--index", index)
+    for clip_folder in clips or []:
+        folder("--clips", clip_folder)
+    if not folder("--results", results).is_dir():
         raise UsageError(f"--results {results}: no such folder")
     if host not in LOCAL_HOSTS and not token:
         raise UsageError(f"--host {host}: listening beyond this machine needs an access token "
                          f"(--token or AUDITOR_TOKEN; for example {secrets.token_urlsafe(16)})")
     import uvicorn
 
-    app_ = create_app(index, results, token, clips or [])
+    app_ = create_app(index, results, token, clips or [], host=host)
     shown = "localhost" if host in LOCAL_HOSTS else host
     typer.echo(f"review desk on http://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)", err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

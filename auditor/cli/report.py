@@ -29,6 +29,8 @@ def report(
     from ..evidence.files import read_evidence
     from ..report.pdf import render_report
 
+    if out is not None and out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; name the PDF to write")
     trail = None
     if reviews is not None:
         from ..review.store import trail_for_report
@@ -52,7 +54,7 @@ def verify(
 
     result = check_report(pdf, clip, trust)
     for c in result.checks:
-        typer.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        typer.echo(f"{'note' if c.note else 'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
     if not result.ok:
         err(f"{pdf}: report does NOT verify")
         raise typer.Exit(1)

@@ -20,6 +20,7 @@ from .common import (
     RedactOpt,
     SignOpt,
     app,
+    folder,
     handle_errors,
     resolve_config,
 )
@@ -126,6 +127,8 @@ def scan(
     from ..scan.batch import run_batch
     from ..scan.inputs import expand_inputs
 
+    folder("--index", index)
+    folder("--out", out)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     inputs = expand_inputs(paths or [], from_list)
     if not inputs:
@@ -167,6 +170,7 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     """Make a small drawn catalogue and two suspect clips, index, scan and show the verdicts."""
     from ..demo import run_demo
 
+    folder("--out", out)
     typer.echo(f"making demo footage, index and scan in {out} ...", err=True)
     run = run_demo(out)
     _render_table(run.scan.outcomes)

@@ -5,7 +5,8 @@
 - `matches.csv` in the matching-track format of Meta's Video Similarity Challenge 2022:
   `query_id,ref_id,query_start,query_end,ref_start,ref_end,score` (seconds; higher = stronger);
 - `summary.csv`, one row per input clip, including the ones that failed and why.
-All are written atomically.
+All are written atomically, with the mode the umask gives; text cells that a spreadsheet would run
+as a formula are escaped with a leading single quote (`escape_cell`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -34,9 +36,27 @@ def evidence_path(out_dir: str | Path, query_id: str) -> Path:
 
 
 def write_evidence(out_dir: str | Path, evidence: Evidence) -> Path:
+    """Write the evidence atomically, as standard JSON: a number that is not finite is refused
+    (InputError naming the clip and where the number is), never written as NaN or Infinity."""
     path = evidence_path(out_dir, evidence.query_id)
-    atomic_write_json(path, evidence.to_json_dict())
+    data = evidence.to_json_dict()
+    where = _not_finite(data)
+    if where is not None:
+        raise InputError(evidence.clip.path, f"evidence not written: '{where}' is not a finite number (JSON has none)")
+    atomic_write_json(path, data)
     return path
+
+
+def _not_finite(obj, where: str = "") -> str | None:
+    """The path of the first NaN or infinity in a JSON-like value, or None."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (where or "top level")
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for key, value in items:
+        found = _not_finite(value, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
@@ -85,6 +105,28 @@ def matches_rows(evidence: Evidence) -> list[dict]:
     return rows
 
 
+# A cell a spreadsheet would run as a formula starts with one of these; OWASP's advice for CSV
+# injection: prefix the text with a single quote. Only text cells (ids, paths, work titles,
+# reasons) are escaped; numbers stay numbers. `unescape_cell` gives the text back.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SUMMARY_TEXT = ("query_id", "path", "top_work", "evidence", "error", "report")
+MATCHES_TEXT = ("query_id", "ref_id")
+
+
+def escape_cell(value):
+    """A text cell as written: with a leading ' when it would start a formula."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_cell(value: str) -> str:
+    """A text cell as read back from summary.csv or matches.csv (the inverse of escape_cell)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
+def _escaped(rows, text_columns) -> list[dict]:
+    return [{**r, **{k: escape_cell(r[k]) for k in text_columns if k in r}} for r in rows]
+
+
 def _csv_text(columns, rows) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
@@ -103,8 +145,8 @@ def write_matches_csv(path: str | Path, rows: list[dict]) -> None:
         }
         for r in sorted(rows, key=lambda r: -float(r["score"]))
     ]
-    atomic_write_text(path, _csv_text(MATCHES_COLUMNS, formatted))
+    atomic_write_text(path, _csv_text(MATCHES_COLUMNS, _escaped(formatted, MATCHES_TEXT)))
 
 
 def write_summary_csv(path: str | Path, rows: list[dict]) -> None:
-    atomic_write_text(path, _csv_text(SUMMARY_COLUMNS, rows))
+    atomic_write_text(path, _csv_text(SUMMARY_COLUMNS, _escaped(rows, SUMMARY_TEXT)))

@@ -18,7 +18,9 @@ from reference_index import CatalogueConflict, ReferenceIndex
 from reference_index.files import sha256_file
 
 from ..channels import Channel, create_channel, open_for_index
-from ..errors import InputError, UsageError
+from ..errors import AuditorError, InputError, UsageError
+from ..names import is_text, printable
+from ..scan.engines import stops_the_run, unexpected
 from ..scan.pipeline import embed_file
 
 CATALOGUE_REQUIRED = ("path", "work", "owner")
@@ -162,6 +164,7 @@ def add_items(
     index.close()
     fps = float(config["sampling"]["reference"]["fps"])
     report = IngestReport(str(index_path))
+    stopped: BaseException | None = None
     with index.writer() as writer:
         try:
             for item in items:
@@ -175,8 +178,14 @@ def add_items(
         except KeyboardInterrupt:
             # Every file added so far is complete: keep them (the writer commits on a clean exit).
             report.interrupted = True
+        except _WriterFailed:
+            raise  # the writer itself failed mid-file: what it holds is not to be trusted, nothing is committed
+        except Exception as exc:  # a failure that stops the run (a model, the index): keep what was added
+            stopped = exc
     if report.interrupted:
         raise KeyboardInterrupt
+    if stopped is not None:
+        raise stopped
     return report
 
 
@@ -201,10 +210,19 @@ def _keep_structure(writer, config: dict) -> list[str]:
     return notes
 
 
+class _WriterFailed(AuditorError):
+    """The index writer failed while adding one file (not the file's fault): the run stops and
+    nothing since the last commit is kept, since the writer's state is then unknown."""
+
+
 def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict) -> IngestResult:
-    path = str(item.path)
-    ref_id = item.effective_ref_id
+    path = printable(item.path)
+    ref_id = printable(item.effective_ref_id)
     try:
+        if not is_text(item.path):
+            # the catalogue keeps the path to read the file again for verification: it must be text
+            raise InputError(item.path, "the file name is not valid UTF-8 (shown with \\x escapes): rename the file "
+                                        "to index it")
         if writer.ref_id_taken(ref_id):
             # Same bytes under the same id: a re-run. Different bytes: a clash the user must settle.
             try:
@@ -223,16 +241,21 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
             raise InputError(item.path, "no frames could be sampled")
         info = embedded.info.to_dict() | {"sampling_fps": fps, "path": str(Path(item.path).resolve())}
         vectors = {n: e.rows_and_vectors() for n, e in embedded.embeddings.items()}
-        n = writer.add_video(
-            work=item.work,
-            owner=item.owner,
-            ref_id=ref_id,
-            info=info,
-            times=embedded.times,
-            vectors=vectors,
-            video_metadata=item.video_metadata(),
-            boxes=embedded.boxes,
-        )
+        try:
+            n = writer.add_video(
+                work=item.work,
+                owner=item.owner,
+                ref_id=ref_id,
+                info=info,
+                times=embedded.times,
+                vectors=vectors,
+                video_metadata=item.video_metadata(),
+                boxes=embedded.boxes,
+            )
+        except CatalogueConflict:
+            raise  # refused whole, nothing written: this file's error
+        except Exception as exc:
+            raise _WriterFailed(f"{printable(item.path)}: the index writer failed: {unexpected(exc)}") from exc
         kept = {name: int(e.keep.sum()) for name, e in embedded.embeddings.items()}
         note = ", ".join(f"{name} {k}/{n}" for name, k in kept.items())
         return IngestResult(path, IngestStatus.ADDED, ref_id, n, f"frames per channel: {note}")
@@ -240,6 +263,10 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
         return IngestResult(path, IngestStatus.ERROR, ref_id, 0, exc.reason)
     except CatalogueConflict as exc:
         return IngestResult(path, IngestStatus.ERROR, ref_id, 0, str(exc))
-    except (MemoryError, OSError, ValueError, RuntimeError) as exc:
+    except _WriterFailed:
+        raise
+    except Exception as exc:
+        if stops_the_run(exc):
+            raise  # a model or the index: every file would fail alike
         # Whatever one file does to a decoder or a library, the rest of the catalogue goes on.
-        return IngestResult(path, IngestStatus.ERROR, ref_id, 0, f"unexpected {type(exc).__name__}: {exc}")
+        return IngestResult(path, IngestStatus.ERROR, ref_id, 0, unexpected(exc))

@@ -159,8 +159,11 @@ def _decide_one(segment: Segment, verification: Verification | None, calibration
     kept = True
     verified = False
     if verification is not None and verification.status != VerificationStatus.UNAVAILABLE:
-        verified = verification.status == VerificationStatus.VERIFIED
         share = verification.pairs_verified / verification.pairs_checked if verification.pairs_checked else 0.0
+        # what rests on verification (its levels, the exemption from the chance cap) needs a pair
+        # that matched: a status of "verified" over no pair checked, or none verified, is not one
+        verified = (verification.status == VerificationStatus.VERIFIED and verification.pairs_verified > 0
+                    and share >= policy.verified.threshold)
         outcomes.append(policy.verified.evaluate(share, precondition=verified))
         outcomes.append(policy.verified_near_identical.evaluate(verification.median_inliers, precondition=verified))
         if channels and set(channels) <= policy.needs_verification:  # only votes-like channels support it

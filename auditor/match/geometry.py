@@ -196,7 +196,7 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
         check_all([h for h in verification_pairs(segment.pairs, cfg) if h not in first])
         verified = sum(bool(c.verified) for c in checks)
     return Verification(
-        status=VerificationStatus.VERIFIED if verified / len(checks) >= share else VerificationStatus.NOT_VERIFIED,
+        status=VerificationStatus.VERIFIED if verified and verified / len(checks) >= share else VerificationStatus.NOT_VERIFIED,
         method=f"SIFT, ratio test {cfg['ratio']}, RANSAC affine ({cfg['ransac_threshold_px']} px)",
         pairs_checked=len(checks),
         pairs_verified=verified,

@@ -63,6 +63,23 @@ class Segment:
     hits: tuple[Hit, ...] = field(default=(), repr=False)  # every hit of its run (its statistics come from them)
 
 
+def for_short_clip(config: dict, n_frames: int, duration_s: float) -> tuple[dict, str | None]:
+    """The configuration a clip's segments are held to, and a note when it differs from `config`.
+
+    A clip (or a still) with fewer sampled frames than `segments.min_frames`, or shorter than
+    `segments.min_duration_s`, could never hold a segment however exactly it matched: for it a
+    segment needs every sampled frame and the clip's whole length instead."""
+    seg = config["segments"]
+    min_frames, min_duration = int(seg["min_frames"]), float(seg["min_duration_s"])
+    if n_frames <= 0 or (n_frames >= min_frames and duration_s >= min_duration):
+        return config, None
+    short = {**seg, "min_frames": min(min_frames, n_frames), "min_duration_s": min(min_duration, max(0.0, duration_s))}
+    note = (f"the clip has {n_frames} sampled frame(s) over {duration_s:.2f} s, fewer than segments.min_frames "
+            f"({min_frames}) or segments.min_duration_s ({min_duration:g} s) ask: a segment needs all "
+            f"{short['min_frames']} frame(s) and {short['min_duration_s']:.2f} s instead")
+    return {**config, "segments": short}, note
+
+
 def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
     """Split hits (any order) into runs of query time with no gap over `max_gap`."""
     hits = sorted(hits, key=lambda h: (h.q_t, -h.sim))
@@ -195,7 +212,7 @@ def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
     if ctx.clip_duration:
         q_end = min(ctx.clip_duration, q_end)
     min_frames = int(seg["min_frames"])
-    if len(pairs) < min_frames or q_end - q_start < float(seg["min_duration_s"]):
+    if len(pairs) < min_frames or q_end - q_start < float(seg["min_duration_s"]) - 1e-9:
         return None
     ref_id, kind = pairs[0].ref_id, pairs[0].kind
     if kind == "still":

@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 
 from ..errors import InputError
+from ..names import printable, text_named
 
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
 CONTEXT_FIELDS = {
@@ -266,7 +267,7 @@ def read_context(path: str | Path) -> dict:
             raise InputError(path, f"context field '{key}' must be {wanted}, got {type(data[key]).__name__}")
     return {
         "user_supplied": True,
-        "source": str(path),
+        "source": printable(path),
         "sha256": hashlib.sha256(raw).hexdigest(),
         "text": text,
         "fields": json.loads(json.dumps(data, default=str)),
@@ -277,8 +278,9 @@ def read_context(path: str | Path) -> dict:
 def provenance(clip: str | Path, context_file: str | Path | None = None) -> dict:
     """The `provenance` block of a clip's evidence."""
     ctx_path = Path(context_file) if context_file else sidecar_context(clip)
-    return {
-        "content_credentials": read_content_credentials(clip),
-        "container": container_metadata(clip),
-        "context": read_context(ctx_path) if ctx_path else None,
-    }
+    with text_named(clip) as readable:  # the libraries below cannot take a name that is not UTF-8
+        return {
+            "content_credentials": read_content_credentials(readable),
+            "container": container_metadata(readable),
+            "context": read_context(ctx_path) if ctx_path else None,
+        }

@@ -12,6 +12,8 @@ decode; an input over a limit raises `LimitExceeded` naming the file and the lim
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +24,7 @@ import numpy as np
 from reference_index.files import sha256_file
 
 from ..errors import InputError, LimitExceeded
+from ..names import is_text
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -106,11 +109,40 @@ def is_still(path: str | Path) -> bool:
     return Path(path).suffix.lower() in STILL_SUFFIXES
 
 
+# The shorter side of a sampled frame (after downscaling to sampling.max_side) must be at least
+# this many pixels: below it no channel sees anything (ORB's pyramid and PDQ's 64x64 grid need
+# more), so a 1x1 clip or an 8000x16 banner is refused rather than reported as "no match".
+MIN_SAMPLED_SIDE = 16
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"))
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` is not a regular file that can be read (missing, a folder, a FIFO...), or None.
+    Never opens it: opening a FIFO would wait for a writer."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        what = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "a special file")
+        return f"is {what}, not a regular file"
+    return None
+
+
 def _check_file(path: Path, limits: dict) -> int:
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "is a directory, not a file")
+    if not is_text(path):
+        # OpenCV's FFmpeg reader crashes the process on such a name; the scanner opens the file
+        # under a safe name instead (scan/scanner.py)
+        raise InputError(path, "the file name is not valid UTF-8 (shown with \\x escapes): rename the file")
+    problem = not_a_file(path)
+    if problem:
+        raise InputError(path, problem)
     size = path.stat().st_size
     if size == 0:
         raise InputError(path, "empty file")
@@ -121,7 +153,7 @@ def _check_file(path: Path, limits: dict) -> int:
     return size
 
 
-def _check_size(path: Path, width: int, height: int, limits: dict, what: str) -> None:
+def _check_size(path: Path, width: int, height: int, limits: dict, what: str, max_side: int | None = None) -> None:
     if width > limits["max_width"] or height > limits["max_height"]:
         raise LimitExceeded(
             path,
@@ -132,6 +164,13 @@ def _check_size(path: Path, width: int, height: int, limits: dict, what: str) ->
         raise LimitExceeded(
             path, f"{what} has {width * height} pixels, over the limit of {limits['max_pixels']}"
         )
+    if max_side is not None and width > 0 and height > 0:
+        short = min(width, height) * min(1.0, max_side / max(width, height))
+        if short < MIN_SAMPLED_SIDE:
+            raise InputError(
+                path, f"{what} is {width}x{height}: too small or too narrow to compare (downscaled to "
+                      f"{max_side} px its shorter side would be {short:.1f} px; at least {MIN_SAMPLED_SIDE} are needed)"
+            )
 
 
 # How frames are brought to `sampling.max_side`; channels name it in their fingerprints.
@@ -193,14 +232,24 @@ class MediaReader:
 
     # -- stills -------------------------------------------------------------------------
     def _probe_still(self) -> None:
+        import warnings
+
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(self.path) as im:  # reads the header only
-                width, height = im.size
-        except (UnidentifiedImageError, OSError) as exc:
+            with warnings.catch_warnings():
+                # our own limits, checked below, decide; PIL's bomb warning would only be noise
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(self.path) as im:  # reads the header only
+                    width, height = im.size
+        except Image.DecompressionBombError as exc:
+            # PIL refuses headers over twice its own pixel limit before telling us the size
+            claimed = re.search(r"\((\d+) pixels\)", str(exc))
+            raise LimitExceeded(self.path, f"image header claims {claimed.group(1) if claimed else 'more'} pixels, "
+                                           f"over the limit of {self.limits['max_pixels']}") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise InputError(self.path, "not a readable image") from exc
-        _check_size(self.path, width, height, self.limits, "image")
+        _check_size(self.path, width, height, self.limits, "image", self.max_side)
         self.info.width, self.info.height = width, height
 
     def _still_frames(self) -> Iterator[Frame]:
@@ -211,7 +260,7 @@ class MediaReader:
         if bgr is None or bgr.size == 0:
             raise InputError(self.path, "image could not be decoded (truncated or corrupt)")
         h, w = bgr.shape[:2]
-        _check_size(self.path, w, h, self.limits, "image")
+        _check_size(self.path, w, h, self.limits, "image", self.max_side)
         self.info.width, self.info.height = w, h
         self.info.frames_decoded = 1
         boxes = [None] + tile_boxes(self.still_tiles)
@@ -242,11 +291,19 @@ class MediaReader:
             rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
         finally:
             cap.release()
-        _check_size(self.path, width, height, self.limits, "video")
+        _check_size(self.path, width, height, self.limits, "video", self.max_side)
         if rotation in (90, 270, -90):
             width, height = height, width
         if not (0 < fps < 1000):
             fps = 0.0  # unknown; timestamps from the stream are used instead
+        # What the container states is checked before any frame is decoded: a 5-hour clip is
+        # refused now, not after minutes of decoding. (A header can lie; decoding checks again.)
+        if count > self.limits["max_decoded_frames"]:
+            raise LimitExceeded(self.path, f"the container states {count} frames, over the limit of "
+                                           f"{self.limits['max_decoded_frames']}")
+        if fps > 0 and count > 0 and count / fps > self.limits["max_duration_s"]:
+            raise LimitExceeded(self.path, f"the container states {count / fps:.0f} s, longer than the limit of "
+                                           f"{self.limits['max_duration_s']:.0f} s")
         self.info.width, self.info.height, self.info.fps = width, height, fps
         self.info.rotation = rotation
         self.info.reported_frame_count = max(count, 0)
@@ -285,7 +342,7 @@ class MediaReader:
                 if not ok or bgr is None:
                     continue
                 h, w = bgr.shape[:2]
-                _check_size(self.path, w, h, limits, "decoded frame")
+                _check_size(self.path, w, h, limits, "decoded frame", self.max_side)
                 sampled += 1
                 if sampled > limits["max_sampled_frames"]:
                     raise LimitExceeded(

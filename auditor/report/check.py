@@ -4,14 +4,22 @@
 `ReferenceIndex.check_integrity`. This module checks reports.)
 
 Checks, each reported on its own line:
-1. the PDF carries the evidence JSON attachment;
-2. the attachment's SHA-256 is the one printed in the report (page text, read with poppler's
-   pdftotext) and the one recorded in the document information;
-3. the clip SHA-256 printed in the report is the one the attached evidence states;
+1. the PDF carries the evidence JSON attachment, and it can be read (a corrupt stream is a failed
+   check with its reason);
+2. the attachment's SHA-256 is the one printed in its place on the cover and the one recorded in
+   the document information;
+3. the clip SHA-256 printed in its place on the cover is the one the attached evidence states;
 4. with `--clip FILE`: that file has the stated SHA-256;
 5. when the PDF is signed: every signature is intact and cryptographically valid, covers the
-   whole file, and (with `--trust CERT`) chains to the given certificate.
+   whole file, and (with `--trust CERT`) chains to the given certificate. An unsigned report is
+   said to be unsigned, with what that means.
 The report passes only when every check that applies holds.
+
+"Printed" means what a reader sees, not any text in the file: a hash counts only where the cover
+prints it (the value beside its label, located with poppler's `pdftotext -bbox-layout`), in
+legible type (at least `MIN_TEXT_PT` high) and with ink on the page there (the page rendered by
+`pdftoppm`). Text elsewhere, tiny or white text, or a second hash laid over the first, does not
+make a forged attachment verify.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -30,6 +39,7 @@ from ..errors import InputError, MissingDependency
 from ..evidence.files import parse_evidence
 from .pdf import INFO_KEY
 from .story import ATTACHMENT_NAME
+from .text import TEXT
 
 
 @dataclass
@@ -37,6 +47,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    note: bool = False  # information the reader must weigh (an unsigned report), not a pass or a failure
 
 
 @dataclass
@@ -48,31 +59,132 @@ class ReportCheck:
     def ok(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
-    def add(self, name: str, ok: bool, detail: str) -> None:
-        self.checks.append(Check(name, ok, detail))
+    def add(self, name: str, ok: bool, detail: str, note: bool = False) -> None:
+        self.checks.append(Check(name, ok, detail, note))
 
 
-def _page_text(path: Path) -> str:
-    exe = shutil.which("pdftotext")
+MIN_TEXT_PT = 4.0  # a hash in smaller type is not printed for a reader (the cover's is about 8 pt)
+MIN_INK = 0.05  # share of a word's box that must be dark on the rendered page for it to be seen
+RENDER_DPI = 144
+HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _poppler(tool: str) -> str:
+    exe = shutil.which(tool)
     if exe is None:
-        raise MissingDependency("auditor verify reads the report's printed text with pdftotext: run ./setup.sh (installs Debian's poppler-utils)")
-    out = subprocess.run([exe, "-layout", str(path), "-"], capture_output=True)
+        raise MissingDependency(f"auditor verify reads the report's cover with {tool}: run ./setup.sh "
+                                "(installs Debian's poppler-utils)")
+    return exe
+
+
+def _run(path: Path, args: list[str]) -> bytes:
+    out = subprocess.run(args, capture_output=True)
     if out.returncode != 0:
-        raise InputError(path, f"pdftotext cannot read it: {out.stderr.decode(errors='replace').strip()}")
-    return out.stdout.decode("utf-8", errors="replace")
+        raise InputError(path, f"{Path(args[0]).name} cannot read it: {out.stderr.decode(errors='replace').strip()}")
+    return out.stdout
+
+
+@dataclass
+class _Line:
+    text: str
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in points, y downwards
+    words: list[tuple[str, tuple[float, float, float, float]]]
+
+
+def _cover_lines(path: Path) -> list[_Line]:
+    """The lines of page 1 with their boxes, as poppler lays them out."""
+    import xml.etree.ElementTree as ET
+
+    raw = _run(path, [_poppler("pdftotext"), "-f", "1", "-l", "1", "-bbox-layout", str(path), "-"])
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        raise InputError(path, f"pdftotext gave no readable layout ({exc})") from None
+
+    def box(el) -> tuple[float, float, float, float]:
+        return tuple(float(el.get(k)) for k in ("xMin", "yMin", "xMax", "yMax"))  # type: ignore[return-value]
+
+    lines = []
+    for line in root.iter("{http://www.w3.org/1999/xhtml}line"):
+        words = [(w.text or "", box(w)) for w in line.iter("{http://www.w3.org/1999/xhtml}word")]
+        lines.append(_Line(" ".join(t for t, _ in words), box(line), words))
+    return lines
+
+
+def _cover_ink(path: Path):
+    """Page 1 rendered in grey levels (a numpy array, RENDER_DPI), to see where ink is."""
+    import tempfile
+
+    import cv2
+
+    with tempfile.TemporaryDirectory(prefix="auditor-verify-") as tmp:
+        _run(path, [_poppler("pdftoppm"), "-f", "1", "-l", "1", "-r", str(RENDER_DPI), "-gray", str(path),
+                    str(Path(tmp) / "cover")])
+        found = sorted(Path(tmp).glob("cover*.pgm"))
+        if not found:
+            raise InputError(path, "pdftoppm rendered no page")
+        return cv2.imread(str(found[0]), cv2.IMREAD_UNCHANGED)
+
+
+def _seen(ink, box) -> bool:
+    """Whether the word's box is legible type with ink on the rendered page."""
+    x0, y0, x1, y1 = box
+    if y1 - y0 < MIN_TEXT_PT:
+        return False
+    k = RENDER_DPI / 72.0
+    crop = ink[max(0, int(y0 * k)) : int(y1 * k) + 1, max(0, int(x0 * k)) : int(x1 * k) + 1]
+    return crop.size > 0 and float((crop < 160).mean()) >= MIN_INK
+
+
+def printed_hashes(path: Path, labels: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Per label key: the distinct SHA-256 values a reader sees printed beside that label on the
+    cover (the same row, to its right). `labels`: the label's text in each language."""
+    lines = _cover_lines(path)
+    ink = _cover_ink(path)
+    out: dict[str, list[str]] = {}
+    for key, texts in labels.items():
+        wanted = {"".join(t.split()) for t in texts}
+        found: list[str] = []
+        for label in (ln for ln in lines if "".join(ln.text.split()) in wanted and _seen(ink, ln.box)):
+            lx1, ly0, ly1 = label.box[2], label.box[1], label.box[3]
+            for ln in lines:
+                for word, box in ln.words:
+                    same_row = box[1] < ly1 + 4 and box[3] > ly0 - 4
+                    if same_row and box[0] > lx1 and HASH.fullmatch(word) and _seen(ink, box) and word not in found:
+                        found.append(word)
+        out[key] = found
+    return out
 
 
 def _attachment(reader) -> bytes | None:
+    """The attached evidence's bytes (None: not attached). Raises ValueError naming why a stream
+    that is there cannot be read (corrupt or truncated compression, a broken file spec)."""
     root = reader.root
     try:
         names = root["/Names"]["/EmbeddedFiles"]["/Names"]
-    except KeyError:
+    except (KeyError, TypeError):
         return None
     for i in range(0, len(names), 2):
         if str(names[i]) == ATTACHMENT_NAME:
-            spec = names[i + 1].get_object()
-            return spec["/EF"]["/F"].get_object().data
+            try:
+                spec = names[i + 1].get_object()
+                return bytes(spec["/EF"]["/F"].get_object().data)
+            except Exception as exc:  # zlib.error, pyHanko's stream errors, a missing key
+                raise ValueError(f"{type(exc).__name__}: {' '.join(str(exc).split())}") from None
     return None
+
+
+def _printed_check(result: "ReportCheck", name: str, found: list[str], expected: str, what: str) -> None:
+    if found == [expected]:
+        result.add(name, True, f"the cover prints the {what} in its place, and it agrees")
+    elif not found:
+        result.add(name, False, f"the cover prints no {what} in its place that a reader can see")
+    elif len(found) > 1:
+        result.add(name, False, f"the cover prints {len(found)} different values where the {what} belongs "
+                                f"(text laid over text): {', '.join(found)}")
+    else:
+        result.add(name, False, f"the {what} printed on the cover is {found[0]}, not {expected} "
+                                f"(attachment or report altered)")
 
 
 def check_report(path: str | Path, clip: str | Path | None = None, trust: str | Path | None = None) -> ReportCheck:
@@ -84,24 +196,26 @@ def check_report(path: str | Path, clip: str | Path | None = None, trust: str | 
     try:
         data = path.read_bytes()
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        attached = _attachment(reader)
         info = reader.trailer_view.get("/Info")
         recorded = str(info.get_object().get(INFO_KEY, "")) if info is not None else ""
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     except (PdfReadError, ValueError, KeyError) as exc:
         raise InputError(path, f"not a readable PDF ({exc})") from None
-    text = _page_text(path)
-    compact = "".join(text.split())
+    labels = {key: tuple(TEXT[lang][key] for lang in TEXT) for key in ("evidence_sha", "clip_sha")}
+    printed = printed_hashes(path, labels)
 
+    try:
+        attached = _attachment(reader)
+    except ValueError as exc:
+        result.add("attachment", False, f"{ATTACHMENT_NAME} is attached but cannot be read ({exc}): corrupt or altered")
+        return result
     if attached is None:
         result.add("attachment", False, f"no {ATTACHMENT_NAME} attached: not an auditor report, or stripped")
         return result
     sha = hashlib.sha256(attached).hexdigest()
     result.add("attachment", True, f"{ATTACHMENT_NAME} attached, SHA-256 {sha}")
-    result.add("printed hash", sha in compact,
-               "the attachment's SHA-256 is printed in the report" if sha in compact
-               else "the attachment's SHA-256 is not the one printed in the report (attachment or report altered)")
+    _printed_check(result, "printed hash", printed["evidence_sha"], sha, "attachment's SHA-256")
     result.add("recorded hash", recorded == sha,
                "document information records the same SHA-256" if recorded == sha
                else f"document information records {recorded or 'no hash'}")
@@ -110,9 +224,7 @@ def check_report(path: str | Path, clip: str | Path | None = None, trust: str | 
     except InputError as exc:
         result.add("evidence", False, f"the attachment is not an evidence JSON: {exc.reason}")
         return result
-    result.add("clip hash", clip_sha in compact,
-               f"clip SHA-256 {clip_sha} printed and attached agree" if clip_sha in compact
-               else "the clip SHA-256 in the attachment is not the one printed in the report")
+    _printed_check(result, "clip hash", printed["clip_sha"], clip_sha, f"clip SHA-256 {clip_sha}")
     if clip is not None:
         actual = sha256_file(clip)
         result.add("clip file", actual == clip_sha,
@@ -127,6 +239,10 @@ def _check_signatures(reader, result: ReportCheck, trust: str | Path | None) -> 
     if not sigs:
         if trust is not None:
             result.add("signature", False, "--trust was given but the report is not signed")
+        else:
+            result.add("signature", True, "none: the report is not signed. The checks above show that it agrees "
+                                          "with itself, not who made it: anyone able to edit the file could have "
+                                          "replaced the evidence and reprinted its hashes alike", note=True)
         return
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.sign.validation import validate_pdf_signature

@@ -7,7 +7,8 @@
 - Engines and their one error policy: see engines.py. With `workers > 1` at most
   `2 x workers` clips are in flight, so memory stays bounded whatever the number of clips.
 - `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
-  they were already done, and are rewritten atomically at the end (also on Ctrl-C).
+  they were already done; they are rewritten atomically as clips finish (at most every
+  `CSV_EVERY_S` seconds, so a run killed outright leaves them) and at the end (also on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,11 +30,14 @@ from ..errors import AuditorError, InputError, MissingDependency, UsageError
 from ..evidence.files import evidence_path, matches_rows, read_evidence, write_evidence, write_matches_csv, write_summary_csv
 from ..evidence.records import Evidence, Verdict
 from ..media.provenance import read_context
+from ..media.reader import not_a_file
+from ..names import printable
 from . import engines
 from .inputs import query_ids
 from .scanner import Scanner
 
 ENGINES = ("local", "ray")
+CSV_EVERY_S = 2.0  # summary.csv and matches.csv are rewritten at most this often while a batch runs
 
 
 class ClipStatus(StrEnum):
@@ -155,26 +160,43 @@ def run_batch(
     report = ScanReport(str(out))
     rows: list[dict] = []
 
+    report.matches_csv = str(out / "matches.csv")
+    report.summary_csv = str(out / "summary.csv")
+    last_written = [-float("inf")]
+
+    def write_csvs() -> None:
+        write_matches_csv(report.matches_csv, rows)
+        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        last_written[0] = time.monotonic()
+
     def finish(outcome: ClipOutcome, ev: Evidence | None) -> None:
         if ev is not None:
             rows.extend(matches_rows(ev))
             if pdf is not None and ev.verdict.flagged:
                 _render(outcome, pdf)
         report.outcomes.append(outcome)
+        # kept up to date as clips finish (at most every CSV_EVERY_S seconds), so a run killed
+        # outright (kill -9, a power cut) leaves CSVs that list what it finished
+        if time.monotonic() - last_written[0] >= CSV_EVERY_S:
+            write_csvs()
         if progress:
             progress(outcome)
 
     def done(path: Path, qid: str, ev: Evidence, status: ClipStatus = ClipStatus.OK) -> None:
-        written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
+        try:
+            written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
+        except InputError as exc:  # nothing a reader could trust is written
+            failed(path, qid, exc.reason)
+            return
         outcome = ClipOutcome(
-            str(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
+            printable(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
             top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
             frames=0 if status == ClipStatus.SKIPPED else ev.clip.frames_sampled,
         )
         finish(outcome, ev)
 
     def failed(path: Path, qid: str, reason: str) -> None:
-        finish(ClipOutcome(str(path), qid, ClipStatus.ERROR, error=reason), None)
+        finish(ClipOutcome(printable(path), qid, ClipStatus.ERROR, error=" ".join(str(reason).split())), None)
 
     def settle(path: Path, qid: str, status: str, value) -> None:
         done(path, qid, value) if status == "ok" else failed(path, qid, value)
@@ -182,8 +204,9 @@ def run_batch(
     todo: list[tuple[Path, str]] = []
     try:
         for path, qid in zip(paths, ids):
-            if not path.is_file():
-                failed(path, qid, "file not found" if not path.exists() else "not a regular file")
+            problem = not_a_file(path)
+            if problem:
+                failed(path, qid, problem)
                 continue
             if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
                 try:
@@ -206,10 +229,7 @@ def run_batch(
                              task or engines.worker_scan, context_file)
     finally:
         # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
-        report.matches_csv = str(out / "matches.csv")
-        report.summary_csv = str(out / "summary.csv")
-        write_matches_csv(report.matches_csv, rows)
-        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        write_csvs()
         if own:
             with contextlib.suppress(Exception):
                 scanner.close()
@@ -227,3 +247,7 @@ def _render(outcome: ClipOutcome, pdf: dict) -> None:
         outcome.report_path = str(render_report(outcome.evidence_path, **pdf))
     except (AuditorError, OSError, ValueError) as exc:
         outcome.status, outcome.error = ClipStatus.ERROR, f"evidence written, report failed: {exc}"
+    except Exception as exc:  # whatever one clip's report does to a library costs that clip alone
+        if engines.stops_the_run(exc):
+            raise
+        outcome.status, outcome.error = ClipStatus.ERROR, f"evidence written, report failed: {engines.unexpected(exc)}"

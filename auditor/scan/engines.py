@@ -30,6 +30,7 @@ from reference_index import ReferenceIndexError
 
 from ..channels import requested_devices
 from ..errors import AuditorError, InputError
+from ..names import printable
 from .inputs import longest_first
 from .scanner import Scanner
 
@@ -46,7 +47,7 @@ def stops_the_run(exc: BaseException) -> bool:
 def _reason(exc: InputError, clip) -> str:
     """The one-line reason for a clip's summary row; names the file at fault when it is not the
     clip itself (a malformed sidecar context file, say)."""
-    return exc.reason if Path(exc.path) == Path(clip) else f"{exc.path}: {exc.reason}"
+    return exc.reason if exc.path == printable(clip) else f"{exc.path}: {exc.reason}"
 
 
 def scan_one(scanner: Scanner, path, query_id: str, out_dir) -> tuple[str, object]:
@@ -58,7 +59,15 @@ def scan_one(scanner: Scanner, path, query_id: str, out_dir) -> tuple[str, objec
     except Exception as exc:
         if stops_the_run(exc):
             raise
-        return "error", f"unexpected {type(exc).__name__}: {exc}"
+        return "error", unexpected(exc)
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for an error no check foresaw (a library's assertion, say), naming its type."""
+    kind = type(exc).__name__
+    if kind == "error":  # cv2.error
+        kind = f"{type(exc).__module__}.error"
+    return " ".join(f"unexpected {kind}: {exc}".split())
 
 
 class _Failed(AuditorError):
@@ -84,8 +93,41 @@ def run_local(todo, scanner: Scanner, out: str, settle: Settle) -> None:
 _WORKER: dict = {}
 
 
-def _worker_init(index_path: str, config: dict, threads: int, context_file: str | None = None) -> None:
-    """Runs once in each worker process: share the cores, open the index, load the models."""
+def die_with_parent(parent: int | None) -> None:
+    """Make this worker end when the process that started it ends, however it ends (kill -9
+    included): no orphan keeps scanning, holding the index lease and the cores, and the
+    multiprocessing resource tracker, which lives while anyone holds its pipe, ends with them.
+    On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG); everywhere a thread also watches the
+    parent process id."""
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    import threading
+
+    threading.Thread(target=watch, name="auditor-parent-watch", daemon=True).start()
+
+
+def _worker_init(index_path: str, config: dict, threads: int, context_file: str | None = None,
+                 parent: int | None = None) -> None:
+    """Runs once in each worker process: end with the parent, share the cores, open the index,
+    load the models."""
+    die_with_parent(parent)
     import cv2
 
     cv2.setNumThreads(threads)
@@ -115,7 +157,7 @@ def run_pool(todo, index_path: str, out: str, config: dict, workers: int, settle
 
     def new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(index_path, config, threads, context_file))
+                                   initargs=(index_path, config, threads, context_file, os.getpid()))
 
     queue = deque(longest_first(todo))
     suspects: deque = deque()  # in flight when a worker died: retried one at a time
@@ -160,7 +202,7 @@ def _collect(fut: Future, path: Path, qid: str, settle: Settle, failed: Failed, 
     elif stops_the_run(exc):
         raise exc
     else:  # the task itself broke (scan_one catches what a file can do)
-        failed(path, qid, f"unexpected {type(exc).__name__}: {exc}")
+        failed(path, qid, unexpected(exc))
 
 
 # -- Ray ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Iterable
 
 from ..errors import UsageError
 from ..media.reader import STILL_SUFFIXES
+from ..names import printable
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
 MEDIA_SUFFIXES = VIDEO_SUFFIXES | STILL_SUFFIXES
@@ -57,8 +58,9 @@ def expand_inputs(args: Iterable[str | Path], from_list: str | None = None, stdi
 
 
 def query_ids(paths: list[Path]) -> list[str]:
-    """File stems, made unique where two inputs share a stem (the clip's position is appended)."""
-    stems = [p.stem for p in paths]
+    """File stems, made unique where two inputs share a stem (the clip's position is appended); a
+    stem that is not UTF-8 in its escaped form (names.py)."""
+    stems = [printable(p.stem) for p in paths]
     seen: dict[str, int] = {}
     out = []
     for stem in stems:

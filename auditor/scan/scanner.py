@@ -30,9 +30,10 @@ from ..evidence import records as ev
 from ..match.calibration import NullModel, matches_fingerprints
 from ..match.decision import Decision, Policy, decide
 from ..match.geometry import verification_pairs, verify_segment
-from ..match.segments import Hit, Segment, build_segments
+from ..match.segments import Hit, Segment, build_segments, for_short_clip
 from ..media.frames import FrameSource
-from ..media.provenance import provenance
+from ..media.provenance import provenance, sidecar_context
+from ..names import printable, text_named
 from . import exhibits, resemble
 from .assemble import resemblance_check, segment_record, verdict_record, work_records
 from .pipeline import EmbeddedMedia, embed_file
@@ -81,26 +82,39 @@ class Scanner:
         With `out_dir`, the exhibit frames the evidence names are written there (the evidence
         itself is the caller's to write, after them)."""
         started = time.monotonic()
-        query_id = query_id or Path(path).stem
+        query_id = query_id or printable(Path(path).stem)
+        # a name that is not UTF-8 is read through a link with a safe name and written escaped
+        with text_named(path) as readable:
+            return self._scan(readable, printable(path), path, query_id, out_dir, started)
+
+    def _scan(self, path: Path, shown: str, given, query_id: str, out_dir, started: float) -> ev.Evidence:
         fps = float(self.config["sampling"]["query"]["fps"])
-        origin = provenance(path, self.context_file)  # a malformed sidecar fails this clip, first
+        context = self.context_file or sidecar_context(given)
+        origin = provenance(path, context)  # a malformed sidecar fails this clip, first
         budget = int(float(self.config["verify"]["keep_query_frames_mb"]) * 2**20)
         embedded = embed_file(path, fps, self.channels, self.config, query=True, keep_frames_bytes=budget)
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
         self.frame_source.remember_query(embedded.info.path, embedded.frames)
+        # a still or a clip of a frame or two is held to its own length (segments.for_short_clip)
+        config, note = for_short_clip(self.config, embedded.n_frames, embedded.info.duration_s)
+        policy = self.policy
+        if note:
+            embedded.info.warnings.append(note)
+            policy = Policy.from_config(config, {name: ch.meaning(config) for name, ch in self.channels.items()})
         hits, frames = self._search(embedded)
-        segments = self._segments(hits, embedded)
+        segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
-        verification = self._verify(embedded.info.path, decide(segments, {}, {}, self.policy))
+        verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
-        decision = decide(segments, verification, calibration, self.policy, resemblances)
-        shown, files = exhibits.collect(embedded.info.path, query_id, decision, self.index,
-                                        self.frame_source, self.config) if out_dir is not None else (exhibits.Shown(), {})
+        decision = decide(segments, verification, calibration, policy, resemblances)
+        exhibited, files = exhibits.collect(embedded.info.path, query_id, decision, self.index,
+                                            self.frame_source, self.config) if out_dir is not None else (exhibits.Shown(), {})
         for name, data in files.items():
             atomic_write_bytes(Path(out_dir) / name, data)
-        return self._evidence(embedded, query_id, decision, shown, frames, trials, origin, time.monotonic() - started)
+        return self._evidence(embedded, query_id, decision, exhibited, frames, trials, origin, time.monotonic() - started,
+                              shown)
 
     def _search(self, embedded: EmbeddedMedia) -> tuple[list[Hit], list[ev.Frame]]:
         """Every channel's top-k per frame: the hits (within each channel's threshold), and each
@@ -145,16 +159,16 @@ class Scanner:
         ]
         return hits, frames
 
-    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia) -> list[Segment]:
+    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia, config: dict, policy: Policy) -> list[Segment]:
         ref_durations, ref_steps = {}, {}
         for ref_id in {h.ref_id for h in hits}:
             v = self.index.video(ref_id) or {}
             ref_durations[ref_id] = float(v.get("duration_s") or 0.0)
             ref_steps[ref_id] = 1.0 / float(v.get("sampling_fps") or self.config["sampling"]["reference"]["fps"])
         return build_segments(
-            hits, self.config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
+            hits, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
             statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
-            strength=self.policy.channel_rank,
+            strength=policy.channel_rank,
         )
 
     def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:
@@ -170,12 +184,12 @@ class Scanner:
         return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg) for s in todo}
 
     def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
-                  trials: int, origin: dict, elapsed: float) -> ev.Evidence:
+                  trials: int, origin: dict, elapsed: float, clip_path: str) -> ev.Evidence:
         info = embedded.info
         named = {d.segment.work for d in decision.segments} | {r.resemblance.work for r in decision.resemblances}
         works = work_records(decision, shown, info.duration_s, {w: self.index.work_metadata(w) for w in named})
         clip = ev.Clip(
-            **info.to_dict(),
+            **(info.to_dict() | {"path": clip_path}),
             frames_used={n: int(e.keep.sum()) for n, e in embedded.embeddings.items()},
             frames_dropped_low_quality={n: int((~e.keep).sum()) for n, e in embedded.embeddings.items()
                                         if e.quality is not None},
@@ -193,7 +207,7 @@ class Scanner:
                          libraries=library_versions()),
             runtime=ev.Runtime(devices={n: ch.device for n, ch in self.channels.items()}, threads=_threads(),
                                elapsed_s=round(elapsed, 3)),
-            verdict=verdict_record(decision, works, info.path),
+            verdict=verdict_record(decision, works, clip_path),
             calibration=ev.Calibration(
                 calibrated=self.null is not None,
                 method=self.null.describe() if self.null else "index not calibrated: no p-values (run auditor index calibrate)",

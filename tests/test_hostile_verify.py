@@ -1,0 +1,91 @@
+"""`auditor verify` checks what a reader sees: a forged attachment whose hash is hidden in the page
+(tiny or white text, or text laid over the printed hash) does not verify; a corrupt attachment is a
+failed check with its reason; an unsigned report says so."""
+
+import hashlib
+import json
+
+import pikepdf
+import pytest
+from typer.testing import CliRunner
+
+from auditor.cli import app
+from auditor.demo import run_demo
+from auditor.report.check import _cover_lines
+from auditor.report.pdf import INFO_KEY, render_report
+from auditor.report.story import ATTACHMENT_NAME
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    run = run_demo(tmp_path_factory.mktemp("verify"))
+    evidence = run.results / "generated_clip_0042.evidence.json"
+    return {"evidence": evidence, "en": render_report(evidence, run.results / "en.pdf"),
+            "ja": render_report(evidence, run.results / "ja.pdf", lang="ja")}
+
+
+def forge(src, dst, text_ops) -> str:
+    """Replace the attachment with a softened verdict, record its hash in the document
+    information, and add `text_ops(hash, font)` to page 1. Returns the forged attachment's hash."""
+    with pikepdf.open(src) as pdf:
+        ev = json.loads(pdf.attachments[ATTACHMENT_NAME].get_file().read_bytes())
+        ev["verdict"]["level"], ev["verdict"]["flagged"] = "no match", False
+        raw = json.dumps(ev).encode()
+        sha = hashlib.sha256(raw).hexdigest()
+        pdf.attachments[ATTACHMENT_NAME] = pikepdf.AttachedFileSpec(pdf, raw, mime_type="application/json")
+        pdf.docinfo[INFO_KEY] = sha
+        page = pdf.pages[0]
+        font = next(iter(page.Resources.Font.keys()))
+        page.contents_add(pikepdf.Stream(pdf, text_ops(sha, font).encode()), prepend=False)
+        pdf.save(dst)
+    return sha
+
+
+def verify(path):
+    return runner.invoke(app, ["verify", str(path)])
+
+
+def test_genuine_reports_verify_in_both_languages_and_say_they_are_unsigned(report):
+    for lang in ("en", "ja"):
+        r = verify(report[lang])
+        assert r.exit_code == 0, r.output
+        assert "ok    printed hash" in r.output and "ok    clip hash" in r.output
+        assert "note  signature: none: the report is not signed" in r.output and "anyone able to edit" in r.output
+
+
+def test_a_hash_in_invisible_text_does_not_make_a_forged_attachment_verify(report, tmp_path):
+    tiny_white = tmp_path / "tiny.pdf"
+    forge(report["en"], tiny_white, lambda sha, font: f"q BT {font} 1 Tf 1 1 1 rg 60 40 Td ({sha}) Tj ET Q")
+    r = verify(tiny_white)
+    assert r.exit_code == 1 and "FAIL  printed hash" in r.output and "does NOT verify" in r.stderr
+    assert "ok    recorded hash" in r.output  # the forger updated the metadata too: not enough
+    # legible size, in white, elsewhere on the cover: not seen either
+    white = tmp_path / "white.pdf"
+    forge(report["en"], white, lambda sha, font: f"q BT {font} 8 Tf 1 1 1 rg 60 60 Td ({sha}) Tj ET Q")
+    assert "FAIL  printed hash" in verify(white).output
+
+
+def test_a_hash_laid_over_the_printed_one_is_caught(report, tmp_path):
+    with pikepdf.open(report["en"]) as pdf:
+        page_height = float(pdf.pages[0].MediaBox[3])
+    genuine = hashlib.sha256(report["evidence"].read_bytes()).hexdigest()
+    box = next(b for line in _cover_lines(report["en"]) for w, b in line.words if w == genuine)
+    x, y = box[0], page_height - box[3] + 1.5
+    over = tmp_path / "over.pdf"
+    forge(report["en"], over, lambda sha, font: f"q BT {font} 7 Tf 1 1 1 rg {x:.2f} {y:.2f} Td ({sha}) Tj ET Q")
+    r = verify(over)
+    assert r.exit_code == 1 and "FAIL  printed hash" in r.output
+    assert "different values where the attachment's SHA-256 belongs" in r.output
+
+
+def test_a_corrupt_attachment_is_a_failed_check_not_a_traceback(report, tmp_path):
+    broken = tmp_path / "broken.pdf"
+    with pikepdf.open(report["en"]) as pdf:
+        stream = pdf.attachments[ATTACHMENT_NAME].obj.EF.F
+        stream.write(b"\x78\x9c this is not deflate data", filter=pikepdf.Name.FlateDecode)
+        pdf.save(broken)
+    r = verify(broken)
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "FAIL  attachment: evidence.json is attached but cannot be read" in r.output
