@@ -163,3 +163,26 @@ def test_a_mirrored_inset_crop_or_caption_is_found_through_the_mirrored_query(ca
     plain = ORBChannel(load_config(overrides={"channels": {"orb": {"query_mirror": False}}}))
     _, ranked = plain.candidates(plain.embed([query], query=True), search, 3)
     assert not ranked[0] or ranked[0][0][1] < votes / 2  # as shot, nothing comes close
+
+
+def test_held_frames_are_searched_once_and_keep_their_source_frames_matches(orb_index, tmp_path):
+    """Animation holds a drawing for several frames: a held frame takes the candidates of the
+    frame it repeats, so the clip's descriptors are searched once per drawing, not per sample."""
+    from auditor.evidence.files import read_evidence
+    from auditor.media import synth
+    from auditor.scan.batch import run_batch
+
+    def on_threes(t):  # a new drawing every 0.6 s: three samples of each at 5 frames/s
+        return synth.scene_frame(11, 2.0 + round(t / 0.6) * 0.6, 320, 180)
+
+    clip = synth.write_clip(tmp_path / "held.mp4", on_threes, 4.0, fps=25.0)
+    run_batch([clip], orb_index, tmp_path / "out", load_config())
+    ev = read_evidence(tmp_path / "out" / "held.evidence.json")
+    assert ev.verdict.flagged and ev.works[0].segments[0].ref_id == "ep01"
+    searched = ev.runtime.searched["orb"]
+    assert ev.clip.frames_embedded < len(ev.frames)
+    assert searched.frames <= ev.clip.frames_embedded < len(ev.frames)
+    assert ev.runtime.pairs_verified >= 1
+    # a held frame shows the same matches as the drawing it repeats
+    tops = [[(m.ref_id, m.ref_t, m.raw) for m in f.top.get("orb", ())] for f in ev.frames]
+    assert sum(bool(a) and a == b for a, b in zip(tops, tops[1:])) >= len(tops) // 3

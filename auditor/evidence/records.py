@@ -87,6 +87,15 @@ class Runtime(Record):
     devices: dict[str, str] = Field(default_factory=dict, description="Per channel: the device it ran on.")
     threads: dict[str, int | None] = Field(default_factory=dict, description="Threads of FAISS, OpenCV and torch.")
     elapsed_s: float | None = Field(None, description="Seconds the scan of this clip took.")
+    searched: dict[str, "Searched"] = Field(default_factory=dict, description="Per channel: what its search covered.")
+    pairs_verified: int | None = Field(None, description="Frame pairs geometric verification checked.")
+
+
+class Searched(Record):
+    """How much of a clip a channel searched: held frames take their source frame's candidates."""
+
+    frames: int = Field(description="Frames searched.")
+    vectors: int = Field(description="Vectors (for local features: descriptors, all query variants) searched.")
 
 
 # -- matches --------------------------------------------------------------------------------------

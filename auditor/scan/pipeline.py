@@ -57,6 +57,8 @@ class EmbeddedMedia:
     # the sampled frames themselves, by time, when asked for and within the memory budget
     frames: dict[float, np.ndarray] | None = None
     boxes: list | None = None  # per frame: the region of a still a tile shows (None: the whole frame)
+    # per sampled frame, the sampled frame whose vectors it reuses (itself when embedded); None: all embedded
+    source: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -127,11 +129,13 @@ def embed_file(
     embeddings = {
         name: Embeddings.concat(parts[name], ch.vector_width, ch.vector_dtype) for name, ch in channels.items()
     }
+    first = None
     if embedded < len(times):
         src = np.asarray(source, dtype=np.int64)
-        embeddings = {name: _expand(e, src) for name, e in embeddings.items()}
+        embeddings = {name: pick_frames(e, src) for name, e in embeddings.items()}
+        first = np.unique(src, return_index=True)[1][src]  # the sampled frame each one's vectors came from
     return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded, kept,
-                         boxes if any(b is not None for b in boxes) else None)
+                         boxes if any(b is not None for b in boxes) else None, first)
 
 
 class _Raised:
@@ -192,8 +196,9 @@ def prefetched(items: Iterator, depth: int) -> Iterator:
         helper.join()
 
 
-def _expand(e: Embeddings, src: np.ndarray) -> Embeddings:
-    """Embeddings of the embedded frames -> of every sampled frame (frame i uses frame src[i])."""
+def pick_frames(e: Embeddings, src: np.ndarray) -> Embeddings:
+    """Embeddings of the embedded frames -> of every sampled frame (frame i uses frame src[i]);
+    also picks frames out (src: the frames wanted)."""
     if e.frame_of is not None:  # many vectors per frame: copy each source frame's run of vectors
         order = np.argsort(e.frame_of, kind="stable")
         starts = np.searchsorted(e.frame_of[order], np.arange(len(e.keep)))

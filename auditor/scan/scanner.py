@@ -36,7 +36,7 @@ from ..media.provenance import provenance, sidecar_context
 from ..names import printable, text_named
 from . import exhibits, resemble
 from .assemble import resemblance_check, segment_record, verdict_record, work_records
-from .pipeline import EmbeddedMedia, embed_file
+from .pipeline import EmbeddedMedia, embed_file, pick_frames
 
 
 class Scanner:
@@ -106,6 +106,7 @@ class Scanner:
         segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
         verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
+        self._pairs_verified = sum(v.pairs_checked for v in verification.values())
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
         decision = decide(segments, verification, calibration, policy, resemblances)
@@ -123,8 +124,9 @@ class Scanner:
         keep_top = int(self.config["evidence"]["top_matches_per_frame"])
         times = embedded.times
         found = {}
+        self._searched = {}
         for name, emb in embedded.embeddings.items():
-            found[name] = self.channels[name].candidates(emb, self.index.searcher(name), k)
+            found[name] = self._candidates(name, emb, embedded.source, k)
         refs = self.index.frame_refs({fid for _, ranked in found.values() for cands in ranked for fid, _, _ in cands})
         quality = {n: e.quality for n, e in embedded.embeddings.items() if e.quality is not None}
         top: list[dict[str, tuple[ev.FrameMatch, ...]]] = [{} for _ in times]
@@ -183,6 +185,23 @@ class Scanner:
         videos = {s.ref_id: self.index.video(s.ref_id) for s in todo}
         return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg) for s in todo}
 
+    def _candidates(self, name: str, emb, source: np.ndarray | None, k: int) -> tuple[np.ndarray, list]:
+        """A channel's candidates per frame. A held frame (its vectors reused from an earlier
+        frame, `source`) is not searched again: it takes its source frame's candidates."""
+        ch, search = self.channels[name], self.index.searcher(name)
+        if source is None:
+            distinct, sub = np.arange(len(emb.keep)), emb
+        else:
+            distinct = np.unique(source)
+            sub = pick_frames(emb, distinct)
+        rows, ranked = ch.candidates(sub, search, k)
+        self._searched[name] = ev.Searched(frames=int(sub.keep.sum()), vectors=int(len(sub.vectors)))
+        if source is None:
+            return rows, ranked
+        by_frame = dict(zip(distinct[rows].tolist(), ranked))
+        everyone = np.array([i for i in range(len(source)) if int(source[i]) in by_frame and emb.keep[i]], np.int64)
+        return everyone, [by_frame[int(source[i])] for i in everyone]
+
     def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
                   trials: int, origin: dict, elapsed: float, clip_path: str) -> ev.Evidence:
         info = embedded.info
@@ -206,7 +225,8 @@ class Scanner:
             tool=ev.Tool(version=__version__, channels=self.fingerprints, parameters=self.config,
                          libraries=library_versions()),
             runtime=ev.Runtime(devices={n: ch.device for n, ch in self.channels.items()}, threads=_threads(),
-                               elapsed_s=round(elapsed, 3)),
+                               elapsed_s=round(elapsed, 3), searched=dict(self._searched),
+                               pairs_verified=self._pairs_verified),
             verdict=verdict_record(decision, works, clip_path),
             calibration=ev.Calibration(
                 calibrated=self.null is not None,
