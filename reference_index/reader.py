@@ -273,6 +273,15 @@ class Searcher:
         frame ids, votes), most votes first."""
         return self.index.vectors(self.name).search_frames(vectors, frame_of, rows, k, max_distance, self.exclude, stats)
 
+    def shortlists(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, stats: dict | None = None) -> list:
+        """Visual words, step 1: per query frame, (short-listed frames, best short-list score)."""
+        return self.index.vectors(self.name).shortlists(vectors, frame_of, rows, self.exclude, stats)
+
+    def votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, shortlists: list, k: int,
+              max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list:
+        """Visual words, step 2 (for the frames `only` allows): votes among each short list."""
+        return self.index.vectors(self.name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
+
 
 def _check_shape(path: Path, manifest: dict) -> None:
     """The manifest has what a reader needs, or IndexCorrupt naming what is missing."""

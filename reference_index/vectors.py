@@ -158,8 +158,15 @@ class ChannelVectors:
     def search_frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
                       exclude: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Visual words only: for each query frame of `rows` (its descriptors by `frame_of`), its k
-        reference frames with the most votes, (frame ids, votes)."""
+        reference frames with the most votes, (frame ids, votes). In two steps, `shortlists` then
+        `votes`, for callers that choose between steps."""
         return self.index.search_frames(self._check(vectors), frame_of, np.asarray(rows), k, max_distance, exclude, stats)
+
+    def shortlists(self, vectors, frame_of, rows, exclude=None, stats=None) -> list:
+        return self.index.shortlists(self._check(vectors), frame_of, np.asarray(rows), exclude, stats)
+
+    def votes(self, vectors, frame_of, rows, shortlists, k, max_distance, only=None, stats=None) -> list:
+        return self.index.votes(self._check(vectors), frame_of, np.asarray(rows), shortlists, k, max_distance, only, stats)
 
     def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
         """Remove vectors by id and by id ranges [lo, hi); returns how many went."""

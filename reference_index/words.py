@@ -284,28 +284,44 @@ class WordIndex:
         """For each query frame in `rows` (its descriptors: `codes[frame_of == row]`), the k
         reference frames with the most votes: (frame ids, votes), best first (ties: the lower
         frame id). `stats`, when given, adds up postings read and descriptors compared."""
-        with _one_thread():
-            return self._search_frames(np.ascontiguousarray(codes, np.uint8), np.asarray(frame_of), rows, k,
-                                       max_distance, exclude, stats)
+        short = self.shortlists(codes, frame_of, rows, exclude, stats)
+        return self.votes(codes, frame_of, rows, short, k, max_distance, stats=stats)
 
-    def _search_frames(self, codes, frame_of, rows, k, max_distance, exclude, stats):
-        self._merge()
-        words = self.vocabulary.assign(codes, self.query_words).astype(np.int64)
-        sigs = self.vocabulary.signature(codes).astype(np.int64)
-        stop = np.zeros(self.vocabulary.size, bool)
-        stop[self.stop_words()] = True
+    def _by_row(self, frame_of: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+        frame_of = np.asarray(frame_of)
         order = np.argsort(frame_of, kind="stable")
         starts = np.searchsorted(frame_of[order], rows, "left")
         ends = np.searchsorted(frame_of[order], rows, "right")
+        return [order[a:b] for a, b in zip(starts, ends)]
+
+    def shortlists(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, exclude: np.ndarray | None = None,
+                   stats: dict | None = None) -> list[tuple[np.ndarray, float]]:
+        """Step 1 for each query frame in `rows`: (its short-listed frames, ascending; the best
+        short-list score), from the inverted file alone."""
+        self._merge()
+        codes = np.ascontiguousarray(codes, np.uint8)
+        with _one_thread():
+            words = self.vocabulary.assign(codes, self.query_words).astype(np.int64)
+        sigs = self.vocabulary.signature(codes).astype(np.int64)
+        stop = np.zeros(self.vocabulary.size, bool)
+        stop[self.stop_words()] = True
+        return [self._shortlist(words[mine], sigs[mine], stop, exclude, stats) for mine in self._by_row(frame_of, rows)]
+
+    def votes(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, shortlists: list, k: int,
+              max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Step 2 for each query frame in `rows` (where `only` allows): exhaustive matching's votes
+        among its short-listed frames, (frame ids, votes), best first (ties: the lower frame id)."""
+        codes = np.ascontiguousarray(codes, np.uint8)
         out = []
-        for a, b in zip(starts, ends):
-            mine = order[a:b]
-            short = self._shortlist(words[mine], sigs[mine], stop, exclude, stats)
-            out.append(self._votes(codes[mine], short, k, max_distance, stats) if len(short) else EMPTY)
+        with _one_thread():
+            for i, mine in enumerate(self._by_row(frame_of, rows)):
+                frames = shortlists[i][0]
+                wanted = only is None or bool(only[i])
+                out.append(self._votes(codes[mine], frames, k, max_distance, stats) if wanted and len(frames) else EMPTY)
         return out
 
-    def _shortlist(self, words: np.ndarray, sigs: np.ndarray, stop: np.ndarray, exclude, stats) -> np.ndarray:
-        """Step 1: the `shortlist` frames with the most signature-checked word votes."""
+    def _shortlist(self, words: np.ndarray, sigs: np.ndarray, stop: np.ndarray, exclude, stats) -> tuple[np.ndarray, float]:
+        """Step 1: the `shortlist` frames with the most signature-checked word votes, and the best score."""
         desc = np.repeat(np.arange(len(words)), words.shape[1])
         w = words.ravel()
         keep = ~stop[w]
@@ -316,7 +332,7 @@ class WordIndex:
         if stats is not None:
             stats["postings"] = stats.get("postings", 0) + total
         if not total:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), 0.0
         idx = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(total)
         post = self._post[idx]
         near = POPCOUNT16[_sigs(post) ^ np.repeat(sigs[desc], n)] <= self.max_signature_distance
@@ -325,13 +341,14 @@ class WordIndex:
             ok = ~np.isin(frames, exclude)
             frames, voter = frames[ok], voter[ok]
         if not len(frames):
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), 0.0
         pairs = np.unique(voter * MAX_FRAMES + frames)  # a descriptor votes once for a frame ...
         pv, pf = pairs // MAX_FRAMES, pairs % MAX_FRAMES
         weight = np.minimum(1.0, self.neighbours / np.bincount(pv)[pv])  # ... less when it reaches many
         uniq, at = np.unique(pf, return_inverse=True)
         score = np.bincount(at, weights=weight, minlength=len(uniq))
-        return np.sort(uniq[np.lexsort((uniq, -score))[: self.shortlist]])
+        best = np.lexsort((uniq, -score))[: self.shortlist]
+        return np.sort(uniq[best]), float(score[best[0]])
 
     def _votes(self, query: np.ndarray, frames: np.ndarray, k: int, max_distance: int, stats) -> tuple:
         """Step 2: exhaustive matching's votes among the short-listed frames' descriptors."""

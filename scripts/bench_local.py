@@ -151,8 +151,11 @@ def search(work: Path, structure: str, config: dict, nprobe: int = 16) -> dict:
             stats["compared"] = stats.get("compared", 0) + len(x) * (vec.ntotal if vec.structure == "flat" else 0)
             return d, np.where(i >= 0, i >> MANY_SHIFT, -1)
 
-        def frames(self, x, fo, rows, k, max_distance):
-            return vec.search_frames(x, fo, rows, k, max_distance, stats=stats)
+        def shortlists(self, x, fo, rows):
+            return vec.shortlists(x, fo, rows, stats=stats)
+
+        def votes(self, x, fo, rows, short, k, max_distance, only=None):
+            return vec.votes(x, fo, rows, short, k, max_distance, only, stats=stats)
 
     t0 = time.perf_counter()
     rows, ranked = orb.candidates(q, Search(), 10)

@@ -21,6 +21,7 @@ through the same `local-dir:` path (throughput does not depend on weight values;
 say which was used).
 
     .venv/bin/python scripts/bench_scan.py [--fps 5] [--clips N] [--batch-size 32] [--workers N]
+    .venv/bin/python scripts/bench_scan.py --local     # pdq,orb: a 60-s 720p copy, scan / decode time
 """
 
 from __future__ import annotations
@@ -81,7 +82,15 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="end to end: scan with this many worker processes, each with cores / workers threads "
                          "(default: one per core, the fastest on CPU; 1 scans in this process and times its encoder)")
+    ap.add_argument("--local", action="store_true", help="only the local-feature benchmark (bench_scan_local.py)")
+    ap.add_argument("--structures", default="ivf,words", help="with --local: ORB structures to measure")
     args = ap.parse_args()
+    if args.local:
+        import bench_scan_local
+
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_scan_local.run(Path(tmp), tuple(args.structures.split(",")))
+        return
     config = load_config()
     fps = args.fps or config["sampling"]["query"]["fps"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -61,3 +61,34 @@ def test_a_degenerate_transform_never_verifies_however_many_inliers():
     assert not pair_verified(check, CFG)
     assert pair_verified(check.model_copy(update={"transform": pip_inset}), CFG)
     assert transform_scales(pip_inset) == pytest.approx((2.1, 2.05), abs=0.03)
+
+
+def test_verification_stops_once_its_outcome_is_settled_and_computes_each_frame_once():
+    """Two of three pairs verified with many inliers settle a segment (verified, near-identical):
+    the third is not checked. A frame in several segments' pairs is described once per clip."""
+    from helpers import hits_for
+
+    from auditor.config import load_config
+    from auditor.match.geometry import verify_segment
+    from auditor.match.segments import build_segments
+
+    cfg = load_config()
+    frames = {round(q / 5, 3): scene(seed=11, t=q / 5) for q in range(10)}
+
+    class Source:  # the reference is the clip itself: every pair matches exactly
+        def reference_problem(self, video):
+            return None
+
+        def reference_frame(self, video, t, box=None):
+            return frames.get(round(t, 3))
+
+    hits = hits_for("ep1", [(q / 5, q / 5) for q in range(10)])
+    seg = build_segments(hits, cfg, 0.2, 2, {"ep1": 9})[0]
+    cache: dict = {}
+    v = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg["verify"], cache)
+    assert v.status == "verified" and v.pairs_checked == 2 == v.pairs_verified
+    assert v.median_inliers >= cfg["verify"]["near_identical_min_inliers"]
+    described = len(cache)
+    assert described == 4  # two query frames, two reference frames
+    again = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg["verify"], cache)
+    assert again == v and len(cache) == described  # the same frames: nothing described again

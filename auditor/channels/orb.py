@@ -89,21 +89,24 @@ class ORBChannel(Channel):
         """The `features_query` strongest corners, plus the strongest `query_per_cell` of each
         cell of a `query_grid` x `query_grid` grid. Sharp caption text and logos win a global
         ranking of corners; the grid keeps the picture around them represented."""
-        kps = sorted(orb.detect(gray, None), key=lambda k: -k.response)
-        chosen = kps[: self.features_query]
+        kps = orb.detect(gray, None)
+        if not kps:
+            return []
+        order = np.argsort(-np.array([k.response for k in kps]), kind="stable")  # strongest first
+        chosen = order[: self.features_query]
         if self.query_grid > 1 and self.query_per_cell > 0:
             h, w = gray.shape
             g = self.query_grid
-            taken: dict[tuple[int, int], int] = {}
-            for kp in chosen:
-                cell = (min(g - 1, int(kp.pt[1] * g / h)), min(g - 1, int(kp.pt[0] * g / w)))
-                taken[cell] = taken.get(cell, 0) + 1
-            for kp in kps[self.features_query :]:
-                cell = (min(g - 1, int(kp.pt[1] * g / h)), min(g - 1, int(kp.pt[0] * g / w)))
-                if taken.get(cell, 0) < self.query_per_cell:
-                    taken[cell] = taken.get(cell, 0) + 1
-                    chosen.append(kp)
-        return chosen
+            pts = np.array([k.pt for k in kps])
+            cell = np.minimum(g - 1, (pts[:, 1] * g / h).astype(int)) * g + np.minimum(g - 1, (pts[:, 0] * g / w).astype(int))
+            room = np.maximum(0, self.query_per_cell - np.bincount(cell[chosen], minlength=g * g))
+            rest = order[self.features_query :]
+            by_cell = np.argsort(cell[rest], kind="stable")  # each cell's remaining corners, strongest first
+            sorted_cells = cell[rest][by_cell]
+            rank = np.empty(len(rest), np.int64)
+            rank[by_cell] = np.arange(len(rest)) - np.searchsorted(sorted_cells, sorted_cells, "left")
+            chosen = np.concatenate([chosen, rest[rank < room[cell[rest]]]])
+        return [kps[i] for i in chosen]
 
     def _describe(self, images: list[np.ndarray], n_features: int, spread: bool = False) -> Embeddings:
         orb = self._orb(4 * n_features if spread else n_features)
@@ -151,8 +154,8 @@ class ORBChannel(Channel):
     def candidates(self, emb: Embeddings, search: SearchFn, k: int) -> tuple[np.ndarray, list[list[Candidate]]]:
         """Votes for reference frames: a query descriptor votes once for every reference frame
         among its nearest neighbours within `max_descriptor_distance` bits (where the index keeps
-        visual words: its nearest among a short list of frames the words give). With the mirrored query, each query frame takes the variant (as shot, or
-        mirrored) whose best reference frame has more votes, the mirrored one only with
+        visual words: its nearest among a short list of frames the words give). With the mirrored
+        query, each query frame takes the variant (as shot, or mirrored) whose best reference frame has more votes, the mirrored one only with
         `mirror_min_ratio` times the votes as shot, and only that variant's candidates: a copy is
         mirrored or not, and mixing the two would let symmetric scenery vote for the wrong
         moments. Ties in votes go to the lower frame id, so the ranking is the same on every
@@ -161,12 +164,12 @@ class ORBChannel(Channel):
         if len(emb.vectors) == 0:
             return rows, [[] for _ in rows]
         variant_of = emb.variant_of if emb.variant_of is not None else np.zeros(len(emb.vectors), np.int8)
-        per_variant = {}
-        for v in np.unique(variant_of):
-            sel = variant_of == v
-            if getattr(search, "by_frame", False):
-                per_variant[int(v)] = search.frames(emb.vectors[sel], emb.frame_of[sel], rows, k, self.max_descriptor_distance)
-            else:
+        if getattr(search, "by_frame", False):
+            per_variant = self._word_votes(emb, variant_of, rows, search, k)
+        else:
+            per_variant = {}
+            for v in np.unique(variant_of):
+                sel = variant_of == v
                 per_variant[int(v)] = self._descriptor_votes(emb.vectors[sel], emb.frame_of[sel], rows, search, k)
         names = ("original",) + self.query_variant_names
         ranked = []
@@ -183,6 +186,19 @@ class ORBChannel(Channel):
             fids, votes = per_variant[chosen][i] if chosen in per_variant else (np.zeros(0), np.zeros(0))
             ranked.append([(int(f), float(n), names[chosen]) for f, n in zip(fids[:k], votes[:k])])
         return rows, ranked
+
+    def _word_votes(self, emb: Embeddings, variant_of: np.ndarray, rows: np.ndarray, search, k: int) -> dict:
+        """Votes per variant from visual words. The mirrored variant's short list costs little,
+        its votes as much as the frame's: they are counted only where its short list scores at
+        least as well as the frame as shot (a mirrored copy's does, far better)."""
+        parts = {int(v): variant_of == v for v in np.unique(variant_of)}
+        short = {v: search.shortlists(emb.vectors[sel], emb.frame_of[sel], rows) for v, sel in parts.items()}
+        plain = np.array([s[1] for s in short[0]]) if 0 in short else np.zeros(len(rows))
+        out = {}
+        for v, sel in parts.items():
+            only = None if v == 0 else np.array([s[1] for s in short[v]]) >= plain
+            out[v] = search.votes(emb.vectors[sel], emb.frame_of[sel], rows, short[v], k, self.max_descriptor_distance, only)
+        return out
 
     def _descriptor_votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, search: SearchFn,
                           k: int) -> list[tuple[np.ndarray, np.ndarray]]:

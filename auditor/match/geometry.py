@@ -73,13 +73,25 @@ def pair_verified(check: PairCheck, cfg: dict) -> bool:
     )
 
 
-def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "original",
-                 query_t: float = 0.0, ref_t: float = 0.0) -> PairCheck:
-    """Match two RGB frames; the query is first turned by `variant`. `cfg`: the [verify] table."""
-    turned = np.ascontiguousarray(_VARIANT_OPS.get(variant, _VARIANT_OPS["original"])(query))
+def _sift(image: np.ndarray, cfg: dict, cache: dict | None, key) -> tuple:
+    """SIFT keypoints and descriptors of an RGB frame; with `cache`, computed once per `key`."""
+    if cache is not None and key is not None and key in cache:
+        return cache[key]
     sift = cv2.SIFT_create(nfeatures=int(cfg["sift_features"]))
-    kq, dq = sift.detectAndCompute(cv2.cvtColor(turned, cv2.COLOR_RGB2GRAY), None)
-    kr, dr = sift.detectAndCompute(cv2.cvtColor(ref, cv2.COLOR_RGB2GRAY), None)
+    found = sift.detectAndCompute(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)
+    if cache is not None and key is not None:
+        cache[key] = found
+    return found
+
+
+def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "original",
+                 query_t: float = 0.0, ref_t: float = 0.0, cache: dict | None = None, ref_key=None) -> PairCheck:
+    """Match two RGB frames; the query is first turned by `variant`. `cfg`: the [verify] table.
+    With `cache` (and `ref_key` naming the reference frame), a frame's features are computed
+    once however many pairs it is in."""
+    turned = np.ascontiguousarray(_VARIANT_OPS.get(variant, _VARIANT_OPS["original"])(query))
+    kq, dq = _sift(turned, cfg, cache, ("query", round(query_t, 3), variant))
+    kr, dr = _sift(ref, cfg, cache, None if ref_key is None else ("reference", ref_key))
     sizes = [[query.shape[1], query.shape[0]], [ref.shape[1], ref.shape[0]]]
     times = {"query_t": round(query_t, 3), "ref_t": round(ref_t, 3), "variant": variant, "frame_sizes": sizes}
     counts = (len(kq or ()), len(kr or ()))
@@ -164,8 +176,13 @@ def pair_rule_text(cfg: dict) -> str:
 
 
 def verify_segment(segment, query_frames: dict[float, np.ndarray], source: FrameSource, video: dict | None,
-                   cfg: dict) -> Verification:
-    """Verification record for one segment (see the module docstring). `cfg`: the [verify] table."""
+                   cfg: dict, cache: dict | None = None) -> Verification:
+    """Verification record for one segment (see the module docstring). `cfg`: the [verify] table.
+    `cache`: frame features shared between the segments of one clip.
+
+    Pairs are checked until the outcome is settled: once enough have verified that the rest
+    could not bring the share below `min_verified_share`, and the checked pairs already put the
+    median inliers on one side of `near_identical_min_inliers`, the remaining pairs are skipped."""
     if video is None:
         return Verification(status=VerificationStatus.UNAVAILABLE, reason=f"reference {segment.ref_id} not in the catalogue")
     problem = source.reference_problem(video)
@@ -174,20 +191,29 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
     checks: list[PairCheck] = []
     share = float(cfg["min_verified_share"])
 
-    def check_all(hits) -> None:
+    def settled(planned: int) -> bool:
+        verified = sum(bool(c.verified) for c in checks)
+        high = sum(c.inliers >= cfg["near_identical_min_inliers"] for c in checks)
+        majority = planned // 2 + 1
+        return verified >= share * planned and (high >= majority or len(checks) - high >= majority)
+
+    def check_all(hits, stop_when_settled: bool = False) -> None:
         for h in hits:
+            if stop_when_settled and settled(len(hits)):
+                return
             q = query_frames.get(round(h.q_t, 3))
             r = source.reference_frame(video, h.ref_t, h.ref_box)
             if q is None or r is None:
                 continue
-            check = match_frames(q, r, cfg, h.variant, h.q_t, h.ref_t)
+            check = match_frames(q, r, cfg, h.variant, h.q_t, h.ref_t, cache,
+                                 (segment.ref_id, round(h.ref_t, 3), h.ref_box))
             if segment.kind == "still":
                 box = h.ref_box or (0.0, 0.0, 1.0, 1.0)
                 check = check.model_copy(update={"ref_box": box, "region": region_on_still(check, box)})
             checks.append(check)
 
     first = pick_pairs(segment.pairs, int(cfg["pairs_per_segment"]))
-    check_all(first)
+    check_all(first, stop_when_settled=True)
     if not checks:
         return Verification(status=VerificationStatus.UNAVAILABLE, reason="frames could not be decoded again")
     verified = sum(bool(c.verified) for c in checks)

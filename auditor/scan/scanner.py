@@ -183,7 +183,8 @@ class Scanner:
             return {}
         frames = self.frame_source.query_frames(clip_path, [h.q_t for s in todo for h in verification_pairs(s.pairs, cfg)])
         videos = {s.ref_id: self.index.video(s.ref_id) for s in todo}
-        return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg) for s in todo}
+        cache: dict = {}  # one clip's frame features, shared by its segments
+        return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg, cache) for s in todo}
 
     def _candidates(self, name: str, emb, source: np.ndarray | None, k: int) -> tuple[np.ndarray, list]:
         """A channel's candidates per frame. A held frame (its vectors reused from an earlier
