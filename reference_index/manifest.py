@@ -1,8 +1,9 @@
 """The index folder's layout and its `manifest.json`, the one file that says what is committed.
 
     DIR/manifest.json          format, index id, generation, channels (fingerprint, metric, dim,
-                               count, file, sha256, structure), catalogue (file, sha256, counts),
-                               calibration (file, sha256), versions
+                               count, file, bytes, sha256, kind and description of the structure),
+                               catalogue (file, bytes, sha256, counts), calibration (file, bytes,
+                               sha256), versions; its shape is checked on reading (schema.py)
     DIR/gen-000007/            the files of generation 7
         catalogue.sqlite
         <channel>.faiss | <channel>.faissbin
@@ -11,7 +12,8 @@
     DIR/.lock                  held by the one writer
 
 A commit is the atomic replacement of manifest.json: a crash at any moment leaves it naming a
-complete generation.
+complete generation. Readers and writers check that generation against it before use
+(integrity.py).
 """
 
 from __future__ import annotations
