@@ -43,16 +43,21 @@ def _key(ident: tuple) -> str:
     return ":".join(str(v) for v in ident)
 
 
-def cache_folder() -> Path:
+def cache_folder() -> Path | None:
+    """Where the cache lives; None where the user has no home to keep it in."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    except RuntimeError:  # no HOME and no password entry (some containers)
+        return None
     return Path(base) / "reference_index"
 
 
 def _load() -> dict[str, str]:
+    folder = cache_folder()
     try:
-        data = json.loads((cache_folder() / CACHE_FILE).read_text(encoding="utf-8"))
+        data = json.loads((folder / CACHE_FILE).read_text(encoding="utf-8")) if folder else None
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict):
@@ -62,8 +67,10 @@ def _load() -> dict[str, str]:
 
 def _save(entries: dict[str, str]) -> None:
     keep = dict(list(entries.items())[-MAX_ENTRIES:])  # the most recently verified
+    folder = cache_folder()
+    if folder is None:
+        return
     try:
-        folder = cache_folder()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write_json(folder / CACHE_FILE, {"format": FORMAT, "entries": keep})
     except (OSError, ValueError):

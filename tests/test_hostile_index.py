@@ -248,3 +248,25 @@ def test_a_writer_checkpoint_reads_its_own_files_once(two_indexes, tmp_path, cou
         w.checkpoint()  # commits (hashing what it wrote), then verifies that generation to build on it
         assert counted_hashes == []  # what the commit hashed moments ago is not read again
     assert gen_of(idx)[1]["generation"] == 4
+
+
+def test_a_checkpoint_that_cannot_begin_again_keeps_what_it_committed(two_indexes, tmp_path, monkeypatch):
+    from reference_index import integrity
+
+    idx = shutil.copytree(two_indexes["a"], tmp_path / "idx")
+    real, calls = integrity.verify_files, []
+
+    def refuse_the_second(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ri.IndexCorrupt("refused for the test")
+        return real(*a)
+
+    monkeypatch.setattr(integrity, "verify_files", refuse_the_second)
+    with pytest.raises(ri.IndexCorrupt, match="refused for the test"):
+        with ri.IndexWriter(idx) as w:
+            w.remove_work("Star Courier")
+            w.checkpoint()  # commits the removal, then fails to begin the next generation
+    monkeypatch.undo()
+    with ri.ReferenceIndex.open(idx) as reader:  # the committed generation was not discarded
+        assert reader.counts()["works"] == 0 and reader.generation == gen_of(two_indexes["a"])[1]["generation"] + 1
