@@ -7,6 +7,8 @@ manifest with fingerprints and checksums. Knows nothing of video decoding or mod
 - `reader`: `ReferenceIndex`, a read view that holds the generation it opened;
 - `writer`: `IndexWriter` and `create_index`, copy-on-write generations;
 - `leases`: readers' claims on generations, so writers never delete one in use;
+- `schema`, `integrity`, `verified`: the manifest's shape; a generation's files and counts checked
+  against it before any reader or writer uses them; checksums remembered by file identity;
 - `catalogue`, `vectors`, `multihash`: the SQLite catalogue and the per-channel vector stores.
 """
 

@@ -1,8 +1,9 @@
 """The index folder's layout and its `manifest.json`, the one file that says what is committed.
 
     DIR/manifest.json          format, index id, generation, channels (fingerprint, metric, dim,
-                               count, file, sha256, structure), catalogue (file, sha256, counts),
-                               calibration (file, sha256), versions
+                               count, file, bytes, sha256, kind and description of the structure),
+                               catalogue (file, bytes, sha256, counts), calibration (file, bytes,
+                               sha256), versions; its shape is checked on reading (schema.py)
     DIR/gen-000007/            the files of generation 7
         catalogue.sqlite
         <channel>.faiss | <channel>.faissbin
@@ -11,12 +12,14 @@
     DIR/.lock                  held by the one writer
 
 A commit is the atomic replacement of manifest.json: a crash at any moment leaves it naming a
-complete generation.
+complete generation. Readers and writers check that generation against it before use
+(integrity.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -29,6 +32,8 @@ import faiss
 from . import catalogue
 from .errors import IndexCorrupt, IndexLocked, IndexNotFound
 from .files import atomic_write_bytes, sha256_file
+from .schema import validate_manifest
+from .verified import identity, remember_written
 
 FORMAT = "reference_index/1"
 MANIFEST = "manifest.json"
@@ -76,9 +81,11 @@ def read_manifest(path: Path) -> tuple[dict, bytes]:
         manifest = json.loads(raw)
     except ValueError as exc:
         raise IndexCorrupt(f"{mpath}: not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise IndexCorrupt(f"{mpath}: format {got!r}, this tool reads {FORMAT!r}")
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"{mpath}: a JSON {type(manifest).__name__}, not a manifest (an object); damaged or edited")
+    if manifest.get("format") != FORMAT:
+        raise IndexCorrupt(f"{mpath}: format {str(manifest.get('format'))[:80]!r}, this tool reads {FORMAT!r}")
+    validate_manifest(manifest, str(mpath))
     return manifest, raw
 
 
@@ -112,10 +119,13 @@ def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
         f = gen / entry["file"]
         with open(f, "rb+") as fh:
             os.fsync(fh.fileno())
-        entry["bytes"] = f.stat().st_size
+        before = identity(f.stat())
+        entry["bytes"] = before[2]
         entry["sha256"] = sha256_file(f)
+        remember_written(f, entry["sha256"], before)  # so this writer's next generation need not read it again
     for name, entry in manifest["channels"].items():
         entry["count"] = vectors[name].ntotal
+        entry["kind"] = vectors[name].structure
         entry["structure"] = vectors[name].describe()
     atomic_write_bytes(path / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
@@ -125,9 +135,14 @@ def writer_lock(path: Path):
     """Exclusive right to change the index at `path`; IndexLocked when another process has it."""
     lock = path / LOCK
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        # never follow a link planted in its place: the lock is this folder's own file
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except IsADirectoryError:
         raise IndexCorrupt(f"{lock}: the index's lock file is a folder; remove it") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexCorrupt(f"{lock}: the index's lock file is a symbolic link; remove it") from None
+        raise
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

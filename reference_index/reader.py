@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from . import catalogue
+from . import catalogue, integrity
 from .errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
-from .files import sha256_file
 from .leases import Lease
-from .manifest import MANY_SHIFT, committed_files, describe_fingerprint, gen_dir, read_manifest
+from .manifest import MANY_SHIFT, describe_fingerprint, gen_dir, read_manifest
 from .vectors import ChannelVectors
 from .writer import IndexWriter, create_index
 
@@ -28,24 +28,31 @@ OPEN_ATTEMPTS = 50  # commits that may land while a reader opens before it gives
 class ReferenceIndex:
     """A read view of one committed generation. Use `writer()` to change the index."""
 
-    def __init__(self, path: Path, manifest: dict, manifest_bytes: bytes, lease: Lease | None = None):
+    def __init__(self, path: Path, manifest: dict, manifest_bytes: bytes, lease: Lease | None = None,
+                 verified: dict[str, tuple] | None = None):
         self.path = path
+        self._verified = verified  # file name -> identity verified at open (None: not verified)
         self.manifest = manifest
         self.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
         self._lease = lease
         self._gen = path / gen_dir(manifest["generation"])
-        self._conn = catalogue.connect(self._gen / manifest["catalogue"]["file"], readonly=True)
+        try:
+            self._conn = catalogue.connect(self._gen / manifest["catalogue"]["file"], readonly=True)
+        except sqlite3.Error as exc:
+            raise IndexCorrupt(f"{self._gen / manifest['catalogue']['file']}: cannot open the catalogue ({exc})") from None
         self._vectors: dict[str, ChannelVectors] = {}
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> "ReferenceIndex":
-        """Open the current generation and hold it. Checks that every file is present with its
-        recorded size (`check_integrity` compares checksums too)."""
+    def open(cls, path: str | Path, verify: bool = True) -> "ReferenceIndex":
+        """Open the current generation and hold it, after checking it (see integrity.py): the
+        manifest's shape, every file against its size and SHA-256, the catalogue's counts
+        against the manifest's (a channel's count is checked when its vectors are loaded).
+        IndexCorrupt names the first file or count that fails. `verify=False` checks none of
+        it: only for `check_integrity`, which lists every problem."""
         path = Path(path)
         for _ in range(OPEN_ATTEMPTS):
-            manifest, raw = read_manifest(path)
-            _check_shape(path, manifest)
+            manifest, raw = read_manifest(path)  # its shape is validated there
             lease = Lease.take(path, manifest["generation"])
             again, _ = read_manifest(path)
             if again.get("generation") == manifest["generation"]:
@@ -56,17 +63,21 @@ class ReferenceIndex:
             raise IndexLocked(f"{path}: the index changed {OPEN_ATTEMPTS} times while opening it; try again")
         try:
             gen = path / gen_dir(manifest["generation"])
-            for entry in [manifest["catalogue"]] + list(manifest["channels"].values()):
-                f = gen / entry["file"]
-                if not f.is_file():
-                    raise IndexCorrupt(f"{f}: file of the index is missing")
-                if f.stat().st_size != entry["bytes"]:
-                    raise IndexCorrupt(f"{f}: {f.stat().st_size} bytes, the manifest says {entry['bytes']} (damaged)")
-            return cls(path, manifest, raw, lease)
+            verified = integrity.verify_files(path, gen, manifest) if verify else None
+            index = cls(path, manifest, raw, lease, verified)
         except BaseException:
             if lease is not None:
                 lease.release()
             raise
+        if verify:
+            try:
+                f = gen / manifest["catalogue"]["file"]
+                integrity.check_catalogue_counts(manifest, index._conn, f)
+                integrity.still_verified(f, verified)  # the catalogue SQLite opened is the one verified
+            except BaseException:
+                index.close()
+                raise
+        return index
 
     @classmethod
     def create(cls, path: str | Path, channels: dict[str, dict]) -> "ReferenceIndex":
@@ -126,10 +137,13 @@ class ReferenceIndex:
     def vectors(self, name: str) -> ChannelVectors:
         if name not in self._vectors:
             spec = self.channels[name]
+            f = self._gen / spec["file"]
             # memory-mapped: a large index is paged in as searches touch it, not read whole
-            self._vectors[name] = ChannelVectors.load(
-                self._gen / spec["file"], spec["metric"], spec["dim"], mmap=True, nprobe=spec.get("nprobe")
-            )
+            vec = ChannelVectors.load(f, spec["metric"], spec["dim"], mmap=True, nprobe=spec.get("nprobe"))
+            if self._verified is not None:
+                integrity.still_verified(f, self._verified)  # what was mapped is what was verified
+                integrity.check_channel_count(name, spec, vec, f)
+            self._vectors[name] = vec
         return self._vectors[name]
 
     def search(self, name: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +199,15 @@ class ReferenceIndex:
         f = self._gen / entry["file"]
         if not f.is_file() or f.stat().st_size != entry["bytes"]:
             raise IndexCorrupt(f"{f}: calibration file missing or damaged")
-        return json.loads(f.read_text())
+        try:
+            data = json.loads(f.read_bytes())
+        except ValueError as exc:
+            raise IndexCorrupt(f"{f}: calibration file is not valid JSON ({exc})") from None
+        if self._verified is not None:
+            integrity.still_verified(f, self._verified)  # what was read is what was verified
+        if not isinstance(data, dict):
+            raise IndexCorrupt(f"{f}: calibration file holds a JSON {type(data).__name__}, not an object")
+        return data
 
     def counts(self) -> dict:
         return dict(self.manifest["catalogue"].get("counts", {}))
@@ -218,7 +240,7 @@ class ReferenceIndex:
                 name: {
                     "metric": spec["metric"],
                     "dim": spec["dim"],
-                    "vectors": spec.get("count", 0),
+                    "vectors": self.vectors(name).ntotal,  # loading checks it against the manifest's count
                     "per_frame": spec.get("per_frame", "one"),
                     "structure": spec.get("structure"),
                     "fingerprint": spec["fingerprint"],
@@ -229,15 +251,13 @@ class ReferenceIndex:
         }
 
     def check_integrity(self) -> list[str]:
-        """Full check of every file against its recorded SHA-256; returns the problems found."""
-        problems = []
-        for entry in committed_files(self.manifest):
-            f = self._gen / entry["file"]
-            if not f.is_file():
-                problems.append(f"{f}: missing")
-            elif sha256_file(f) != entry["sha256"]:
-                problems.append(f"{f}: SHA-256 differs from the manifest (damaged or altered)")
-        return problems
+        """Full check, every file read again: sizes and SHA-256 against the manifest, then the
+        counts of the files that matched. Returns every problem found (empty: sound)."""
+        def load(name):
+            spec = self.channels[name]
+            return ChannelVectors.load(self._gen / spec["file"], spec["metric"], spec["dim"], mmap=True)
+
+        return integrity.problems(self._gen, self.manifest, load)
 
     def writer(self) -> IndexWriter:
         return IndexWriter(self.path)
@@ -281,13 +301,6 @@ class Searcher:
               max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list:
         """Visual words, step 2 (for the frames `only` allows): votes among each short list."""
         return self.index.vectors(self.name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
-
-
-def _check_shape(path: Path, manifest: dict) -> None:
-    """The manifest has what a reader needs, or IndexCorrupt naming what is missing."""
-    for key, kind in (("generation", int), ("index_id", str), ("channels", dict), ("catalogue", dict)):
-        if not isinstance(manifest.get(key), kind):
-            raise IndexCorrupt(f"{path}/manifest.json: no valid '{key}' (damaged or edited)")
 
 
 def open_index(path: str | Path) -> ReferenceIndex:

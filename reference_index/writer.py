@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalogue
+from . import catalogue, integrity
 from .errors import CatalogueConflict, ChannelMismatch
 from .leases import held_generations
 from .manifest import (
@@ -133,27 +133,48 @@ class IndexWriter:
             self._lock_cm.__exit__(None, None, None)
 
     def _begin(self) -> None:
+        self._new_gen = None  # nothing of ours to discard until the new generation exists
         manifest, _ = read_manifest(self.path)
         self.manifest = manifest
         old = self.path / gen_dir(manifest["generation"])
+        # never build on (and so re-checksum) a generation that fails verification
+        verified = integrity.verify_files(self.path, old, manifest)
         new_gen = manifest["generation"] + 1
         collect_garbage(self.path, manifest["generation"])  # leftovers of a writer that crashed
         new = self.path / gen_dir(new_gen)
         new.mkdir()
+        try:
+            self._copy_generation(old, new, manifest, verified)
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        self._new_gen = new_gen
+        self.pending = 0
+
+    def _copy_generation(self, old: Path, new: Path, manifest: dict, verified: dict) -> None:
+        """Start the new generation from the verified files of the old one, their counts checked."""
         src = catalogue.connect(old / manifest["catalogue"]["file"], readonly=True)
-        self._conn = catalogue.connect(new / CATALOGUE)
-        src.backup(self._conn)
-        src.close()
+        try:
+            integrity.check_catalogue_counts(manifest, src, old / manifest["catalogue"]["file"])
+            integrity.still_verified(old / manifest["catalogue"]["file"], verified)
+            self._conn = catalogue.connect(new / CATALOGUE)
+            src.backup(self._conn)
+        finally:
+            src.close()
         catalogue.ensure_current(self._conn)
-        self._vectors = {
-            name: ChannelVectors.load(old / spec["file"], spec["metric"], spec["dim"], nprobe=spec.get("nprobe"))
-            for name, spec in manifest["channels"].items()
-        }
+        self._vectors = {}
+        for name, spec in manifest["channels"].items():
+            f = old / spec["file"]
+            self._vectors[name] = ChannelVectors.load(f, spec["metric"], spec["dim"], nprobe=spec.get("nprobe"))
+            integrity.still_verified(f, verified)
+            integrity.check_channel_count(name, spec, self._vectors[name], f)
         self._calibration: bytes | None = None
         if manifest.get("calibration"):
             self._calibration = (old / manifest["calibration"]["file"]).read_bytes()
-        self._new_gen = new_gen
-        self.pending = 0
+            integrity.still_verified(old / manifest["calibration"]["file"], verified)
 
     def _commit(self) -> None:
         new = self.path / gen_dir(self._new_gen)
@@ -176,7 +197,8 @@ class IndexWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        shutil.rmtree(self.path / gen_dir(self._new_gen), ignore_errors=True)
+        if self._new_gen is not None:  # None: a checkpoint's _begin failed, the last commit stands
+            shutil.rmtree(self.path / gen_dir(self._new_gen), ignore_errors=True)
 
     def checkpoint(self) -> None:
         """Commit what was added so far and continue in a fresh generation."""

@@ -10,6 +10,22 @@ from helpers import CORPUS, make_tiny_open_clip, write_copy, write_scene  # noqa
 from auditor.config import load_config  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def verified_files_cache(tmp_path_factory):
+    """The index's cache of verified checksums goes to a folder of the test run, not ~/.cache
+    (worker processes inherit it)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("verified-cache")
+    old = os.environ.get("REFERENCE_INDEX_CACHE")
+    os.environ["REFERENCE_INDEX_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("REFERENCE_INDEX_CACHE", None)
+    else:
+        os.environ["REFERENCE_INDEX_CACHE"] = old
+
+
 @pytest.fixture
 def config():
     return load_config()

@@ -1,5 +1,6 @@
-"""Exit codes a script can rely on: 2 the user's mistake, 3 something missing on this machine,
-1 a locked or damaged index (or some inputs failed), 130 Ctrl-C with everything finished kept."""
+"""Exit codes a script can rely on: 2 the user's mistake (or an index that fails verification), 3
+something missing on this machine, 1 a locked index (or some inputs failed), 130 Ctrl-C with
+everything finished kept."""
 
 import csv
 import json
@@ -67,17 +68,17 @@ def test_a_locked_index_is_exit_1_and_left_as_it_was(footage, pdq_index, tmp_pat
         assert runner.invoke(app, scan_args(footage["copy"], idx, tmp_path / "out")).exit_code == 0
 
 
-def test_a_damaged_index_is_exit_1_with_the_file_named(footage, pdq_index, tmp_path):
+def test_a_damaged_index_is_exit_2_with_the_file_named(footage, pdq_index, tmp_path):
     idx = shutil.copytree(pdq_index, tmp_path / "idx")
     manifest = json.loads((idx / "manifest.json").read_text())
     vectors = idx / f"gen-{manifest['generation']:06d}" / manifest["channels"]["pdq"]["file"]
     vectors.write_bytes(vectors.read_bytes()[:-100])  # truncated
     r = runner.invoke(app, scan_args(footage["copy"], idx, tmp_path / "out"))
-    assert r.exit_code == 1 and f"{vectors}" in r.stderr and "damaged" in r.stderr
+    assert r.exit_code == 2 and f"{vectors}" in r.stderr and "damaged" in r.stderr
     assert not list((tmp_path / "out").glob("*.evidence.json"))
     (idx / "manifest.json").write_text("{not json")
     r = runner.invoke(app, ["index", "info", "--index", str(idx)])
-    assert r.exit_code == 1 and "manifest.json: not valid JSON" in r.stderr
+    assert r.exit_code == 2 and "manifest.json: not valid JSON" in r.stderr
 
 
 def test_ctrl_c_is_exit_130_and_keeps_every_clip_finished(batch_of_twelve, pdq_index, tmp_path):

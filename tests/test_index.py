@@ -169,7 +169,10 @@ def test_damaged_files_are_detected(tmp_path):
     data = bytearray(clip_file.read_bytes())
     data[-5] ^= 0xFF  # same size, different bytes
     clip_file.write_bytes(bytes(data))
-    problems = ri.ReferenceIndex.open(tmp_path / "idx").check_integrity()
+    with pytest.raises(ri.IndexCorrupt, match="clip.faiss: its SHA-256 differs"):
+        ri.ReferenceIndex.open(tmp_path / "idx")  # refused before use
+    with ri.ReferenceIndex.open(tmp_path / "idx", verify=False) as unchecked:  # what `index info --verify` does
+        problems = unchecked.check_integrity()
     assert len(problems) == 1 and "clip.faiss" in problems[0]
     clip_file.write_bytes(bytes(data[:100]))  # truncated
     with pytest.raises(ri.IndexCorrupt, match="damaged"):

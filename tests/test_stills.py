@@ -1,6 +1,7 @@
 """Key art brought to life: a catalogue still is indexed whole and by tiles, so a clip that
 zooms and pans over a small region of it is found, and the evidence names and draws the region."""
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -103,6 +104,7 @@ def test_a_catalogue_written_before_tiles_still_opens_and_takes_tiles(art_index,
     with sqlite3.connect(cat) as conn:
         conn.execute("ALTER TABLE frames DROP COLUMN box")  # as written before tiles
     manifest["catalogue"]["bytes"] = cat.stat().st_size
+    manifest["catalogue"]["sha256"] = hashlib.sha256(cat.read_bytes()).hexdigest()  # as its writer recorded it
     (idx / "manifest.json").write_text(json.dumps(manifest))
     with ri.ReferenceIndex.open(idx) as reader:
         assert all(ref.box is None for ref in reader.frame_refs(range(1, 40)).values())

@@ -1,8 +1,10 @@
 """What every command shares: the Typer apps, the shared options, the configuration they
 resolve, and the one place the library's typed errors become messages and exit codes.
 
-Exit codes: 0 success; 1 some inputs failed (each reported); 2 usage error (bad option, bad
-config, wrong or mismatched index); 3 a missing dependency or missing model weights; 130 Ctrl-C.
+Exit codes: 0 success; 1 some inputs failed (each reported), or the index is locked by a
+writer; 2 usage error (bad option, bad config, wrong or mismatched index, or an index that fails
+verification: a file damaged or altered, a manifest of the wrong shape or with wrong counts);
+3 a missing dependency or missing model weights; 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ INDEX_EXIT = {
     FingerprintMismatch: 2,
     ChannelMismatch: 2,
     CatalogueConflict: 2,
-    IndexCorrupt: 1,
+    IndexCorrupt: 2,  # refused before use: never scanned against, never written over
     IndexLocked: 1,
 }
 
