@@ -24,6 +24,7 @@ from ..errors import InputError, UsageError
 from ..evidence.files import parse_evidence
 from ..evidence.records import Evidence
 from ..evidence.wording import check_lang
+from .fonts import draw_string
 from .story import ATTACHMENT_NAME, build_story
 from .text import TEXT
 
@@ -63,6 +64,12 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
+    # The same evidence gives the same bytes: the update's document id comes from the document,
+    # not from os.urandom, and pyHanko does not stamp the clock's time as the modification date
+    # (the document's dates are the scan's; a signature carries its own signing time).
+    writer._document_id = generic.ArrayObject([writer._document_id[0],
+                                               generic.ByteStringObject(hashlib.sha256(pdf_bytes).digest()[:16])])
+    writer._update_meta = lambda: None
     ef = embed.EmbeddedFileObject.from_file_data(writer, evidence_raw, mime_type="application/json")
     embed.embed_file(writer, embed.FileSpec(
         file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME, embedded_data=ef,
@@ -89,6 +96,24 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     return out.getvalue()
 
 
+def _timestamp(iso: str):
+    """reportlab's timestamp of an ISO 8601 time (the evidence's), for the PDF's dates."""
+    import time
+    from datetime import datetime, timezone
+
+    from reportlab.lib.utils import TimeStamp
+
+    ts = TimeStamp(invariant=1)
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        epoch = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    except ValueError:
+        return ts
+    ts.t, ts.lt = epoch, time.gmtime(epoch)
+    ts.YMDhms = tuple(ts.lt)[:6]
+    return ts
+
+
 def default_report_path(evidence_path: str | Path, lang: str = "en") -> Path:
     evidence_path = Path(evidence_path)
     stem = evidence_path.name.removesuffix(".evidence.json").removesuffix(".json")
@@ -112,18 +137,21 @@ def render_report(evidence_path: str | Path, out: str | Path | None = None, lang
     t = TEXT[lang]
 
     def footer(canvas, doc):
+        if doc.page == 1:
+            canvas._doc._timeStamp = _timestamp(evidence.created_utc)  # the document's dates: the scan's
         canvas.saveState()
-        canvas.setFont(font, 7)
         canvas.setFillGray(0.4)
-        canvas.drawString(18 * mm, 10 * mm, f"{evidence.query_id} · {t['evidence_sha']} {sha[:16]}…")
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, t["page"].format(n=doc.page))
+        draw_string(canvas, 18 * mm, 10 * mm, f"{evidence.query_id} · {t['evidence_sha']} {sha[:16]}…", font, 7)
+        draw_string(canvas, A4[0] - 18 * mm, 10 * mm, t["page"].format(n=doc.page), font, 7, right=True)
         canvas.restoreState()
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=18 * mm,
         title=f"{t['title']}: {evidence.query_id}", author=f"auditor {__version__}",
-        subject=f"evidence {sha}", lang=lang,
+        subject=f"evidence {sha}", lang=lang, creator=f"auditor {__version__}",
+        initialFontName=font,  # never a base-14 font: every font in the file is embedded
+        invariant=1,  # no clock, no random document id: the same evidence gives the same bytes
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     final = _attach_and_sign(buf.getvalue(), raw, sha, Path(sign) if sign else None, passphrase)
