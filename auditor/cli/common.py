@@ -8,6 +8,7 @@ config, wrong or mismatched index); 3 a missing dependency or missing model weig
 from __future__ import annotations
 
 import functools
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -27,8 +28,25 @@ from ..config import load_config
 from ..errors import AuditorError, UsageError
 from ..names import printable
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
-index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")
+# rich_markup_mode=None: help text is printed as written; under rich markup, text in square
+# brackets (auditor[ray], [ in the configuration], [x0, y0, x1, y1]) was swallowed as a style tag
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  help="Output-similarity auditor for generated video.")
+index_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Build and inspect a reference index of a catalogue.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"auditor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Output-similarity auditor for generated video."""
 app.add_typer(index_app, name="index")
 
 INDEX_EXIT = {
@@ -103,7 +121,14 @@ ConfigOpt = typer.Option(None, "--config", help="TOML file whose settings replac
 ClipModelOpt = typer.Option(None, "--clip-model", help="open_clip model name, or local-dir:/path/to/folder.")
 ClipPretrainedOpt = typer.Option(None, "--clip-pretrained", help="open_clip pretrained tag, or a checkpoint file.")
 DeviceOpt = typer.Option(None, "--device", help="Device for the clip channel: cpu, cuda, cuda:N or auto.")
-LangOpt = typer.Option("en", "--lang", help="Report language: en or ja.")
+class Lang(StrEnum):
+    """The languages reports are written in (evidence/wording.py LANGS)."""
+
+    en = "en"
+    ja = "ja"
+
+
+LangOpt = typer.Option(Lang.en, "--lang", help="Report language.", case_sensitive=False)
 RedactOpt = typer.Option(False, "--redact-references", help="Downsample and watermark reference frames (reports that leave the rights holder).")
 SignOpt = typer.Option(None, "--sign", help="Sign the PDF with this PKCS#12 key (.p12/.pfx).")
 PassphraseOpt = typer.Option(None, "--passphrase-file", help="File holding the PKCS#12 passphrase (first line).")
