@@ -140,3 +140,30 @@ def test_cli_prints_its_version_lists_choices_and_keeps_bracketed_help_text():
     assert r.exit_code == 0 and r.output.startswith("auditor ")
     r = runner.invoke(app, ["scan", "--help"], terminal_width=200)
     assert "auditor[ray]" in r.output and "en|ja" in r.output
+
+
+def test_progress_inside_a_long_file_is_shown_for_index_add(tmp_path):
+    """Inside one file, index add reports frames as they are embedded (a live line on a terminal)."""
+    import io
+    import sys
+
+    from helpers import write_scene
+
+    from auditor.cli.common import FileProgress
+    from auditor.config import load_config
+    from auditor.indexing.ingest import CatalogueItem, add_items
+
+    clip = write_scene(tmp_path / "long.mp4", 3, 6.0)
+    seen = []
+    add_items(tmp_path / "idx", [CatalogueItem(clip, "W", "O")], load_config(overrides={"channels": {"default": ["pdq"]}}),
+              ["pdq"], on_frames=lambda f, n: seen.append((f, n)))
+    assert seen and seen[-1][0].endswith("long.mp4") and seen[-1][1] >= 10 and seen == sorted(seen, key=lambda x: x[1])
+    err, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        live = FileProgress(live=True)
+        live.on_frames("long.mp4", 12)
+        live.clear()
+        shown = sys.stderr.getvalue()
+    finally:
+        sys.stderr = err
+    assert "long.mp4: 12 frames" in shown and shown.endswith("\r")

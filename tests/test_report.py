@@ -126,6 +126,12 @@ def test_a_signed_report_verifies_and_any_later_change_breaks_it(demo, tmp_path)
     r = runner.invoke(app, ["verify", str(out), "--trust", str(cert)])
     assert r.exit_code == 0, r.output
     assert "ok    signature: signed by" in r.output and "ok    trust" in r.output
+    assert "report verifies; signed by Common Name: Rights Team Test Signer" in r.output
+    # deterministic up to the signature: the signed report begins with the unsigned report's bytes
+    unsigned = render_report(demo["evidence"], tmp_path / "unsigned.pdf").read_bytes()
+    assert out.read_bytes()[: len(unsigned)] == unsigned
+    r = runner.invoke(app, ["verify", str(tmp_path / "unsigned.pdf")])
+    assert r.exit_code == 0 and "report verifies, UNSIGNED" in r.output
 
     data = bytearray(out.read_bytes())
     i = data.index(b"Similarity evidence report")  # one letter of the signed document's title

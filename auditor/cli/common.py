@@ -134,13 +134,51 @@ SignOpt = typer.Option(None, "--sign", help="Sign the PDF with this PKCS#12 key 
 PassphraseOpt = typer.Option(None, "--passphrase-file", help="File holding the PKCS#12 passphrase (first line).")
 
 
-def progress_printer(total: int, describe):
+class FileProgress:
+    """Progress inside one long file, on stderr: `on_frames(file, frames)` keeps a live line on a
+    terminal (frames so far and the rate), and elsewhere prints a plain line every `every_s`
+    seconds (a log is not flooded). `clear()` before printing a line of one's own."""
+
+    def __init__(self, live: bool | None = None, every_s: float = 30.0):
+        import sys
+        import time
+
+        self.live = sys.stderr.isatty() if live is None else live
+        self.every_s, self.clock = every_s, time.monotonic
+        self.file, self.start, self.last, self.shown = None, 0.0, 0.0, False
+
+    def on_frames(self, file: str, frames: int) -> None:
+        import sys
+
+        now = self.clock()
+        if file != self.file:
+            self.file, self.start, self.last = file, now, now
+        rate = frames / max(1e-9, now - self.start)
+        if self.live:
+            sys.stderr.write("\r" + f"  {file[-70:]}: {frames} frames, {rate:.1f} frames/s"[:120].ljust(120))
+            sys.stderr.flush()
+            self.shown = True
+        elif now - self.last >= self.every_s:
+            self.last = now
+            typer.echo(f"  {file}: {frames} frames so far ({rate:.1f} frames/s)", err=True)
+
+    def clear(self) -> None:
+        import sys
+
+        if self.live and self.shown:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+            self.shown = False
+
+
+def progress_printer(total: int, describe, inside: FileProgress | None = None):
     """A progress callback printing `[done/total] ...` to stderr; `describe(item)` gives
     (failed, text) for one finished file."""
     done = [0]
 
     def show(item) -> None:
         done[0] += 1
+        if inside is not None:
+            inside.clear()
         failed, text = describe(item)
         typer.echo(f"{'auditor: ' if failed else ''}[{done[0]}/{total}] {text}", err=True)
 

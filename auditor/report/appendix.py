@@ -12,15 +12,16 @@ from ..evidence.records import Evidence
 from ..evidence.wording import channel_description
 from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, flatten
 from .pictures import MAX_LINES, exhibit_picture, png
+from .sections import keep_last_two
 
 
 def overlays(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> list:
     from reportlab.lib.units import mm
-    from reportlab.platypus import Image, KeepTogether, PageBreak, Spacer
+    from reportlab.platypus import Image, PageBreak, Spacer
 
     t, P, small = k.t, k.P, k.small
     story = [PageBreak(), P(t["overlays"], k.h2)]
-    drawn = 0
+    drawn, figures = 0, []
     for s in ev.segments():
         checked = s.verification.pairs if s.verification else ()
         for ex in s.exhibits:
@@ -33,10 +34,10 @@ def overlays(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) 
             if height > 62 * mm:
                 width, height = width * 62 * mm / height, 62 * mm
             cap = t["pair_caption"].format(qt=ex.query_t, ref=s.ref_id, rt=ex.ref_t)
-            story.append(KeepTogether([
-                Image(io.BytesIO(png(pic)), width=width, height=height), P(cap, small),
-                P(t["inliers"].format(inliers=vpair.inliers, matches=vpair.matches), small), Spacer(1, 3 * mm)]))
+            figures.append([Image(io.BytesIO(png(pic)), width=width, height=height), P(cap, small),
+                            P(t["inliers"].format(inliers=vpair.inliers, matches=vpair.matches), small), Spacer(1, 3 * mm)])
             drawn += 1
+    story += keep_last_two(figures)
     if drawn:
         story.insert(2, P(t["overlays_intro"].format(n=MAX_LINES), small))
     else:

@@ -61,15 +61,8 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
                      passphrase: bytes | None) -> bytes:
     """Attach the evidence JSON and record its hash in the document info; sign if asked."""
     from pyhanko.pdf_utils import embed, generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
-    # The same evidence gives the same bytes: the update's document id comes from the document,
-    # not from os.urandom, and pyHanko does not stamp the clock's time as the modification date
-    # (the document's dates are the scan's; a signature carries its own signing time).
-    writer._document_id = generic.ArrayObject([writer._document_id[0],
-                                               generic.ByteStringObject(hashlib.sha256(pdf_bytes).digest()[:16])])
-    writer._update_meta = lambda: None
+    writer = _steady_writer(pdf_bytes)
     ef = embed.EmbeddedFileObject.from_file_data(writer, evidence_raw, mime_type="application/json")
     embed.embed_file(writer, embed.FileSpec(
         file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME, embedded_data=ef,
@@ -80,9 +73,13 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     info[generic.NameObject(INFO_KEY)] = generic.TextStringObject(evidence_sha)
     writer.update_container(info)
     out = io.BytesIO()
+    writer.write(out)
     if signer_p12 is None:
-        writer.write(out)
         return out.getvalue()
+    # Signed in an update of its own: the signed report begins with the unsigned report's exact
+    # bytes (the same for the same evidence); only the signature's update differs between runs.
+    unsigned = out.getvalue()
+    writer, out = _steady_writer(unsigned), io.BytesIO()
     from pyhanko.sign import signers
 
     try:
@@ -94,6 +91,20 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     meta = signers.PdfSignatureMetadata(field_name="AuditorEvidence", reason=f"auditor evidence {evidence_sha}")
     signers.sign_pdf(writer, meta, signer=signer, output=out)
     return out.getvalue()
+
+
+def _steady_writer(pdf_bytes: bytes):
+    """pyHanko's incremental writer, made deterministic: the update's document id comes from the
+    document, not from os.urandom, and no clock time is stamped as the modification date (the
+    document's dates are the scan's; a signature carries its own signing time)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
+    writer._document_id = generic.ArrayObject([writer._document_id[0],
+                                               generic.ByteStringObject(hashlib.sha256(pdf_bytes).digest()[:16])])
+    writer._update_meta = lambda: None
+    return writer
 
 
 def _timestamp(iso: str):

@@ -58,6 +58,7 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
         story.append(KeepTogether([P(t["timeline"], k.h3), Image(io.BytesIO(timeline_png(ev, w, k.lang)),
                                                                    width=FRAME_W_MM * mm, height=FRAME_W_MM * mm * 2.0 / 7.2)]))
         shown = [(s, ex) for s in w.segments for ex in s.exhibits]
+        figures = []
         for i, (s, ex) in enumerate(shown):
             pic, vpair = exhibit_picture(s, ex, images.__getitem__, redact_refs, marks=False)
             width = FRAME_W_MM * mm
@@ -72,7 +73,8 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
             if ex.ref_image is None:
                 parts.append(P(t["no_ref"].format(why=ex.ref_unavailable or ""), small))
             parts.append(Spacer(1, 3 * mm))
-            story.append(KeepTogether(parts))
+            figures.append(parts)
+        story += keep_last_two(figures)
         for s in w.segments:
             pic = region_picture(s, images.__getitem__, redact_refs)
             if pic is None:
@@ -85,6 +87,16 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
             story.append(KeepTogether([P(t["region"], k.h3), Image(io.BytesIO(png(pic)), width=width, height=height),
                                        P(cap, small), Spacer(1, 3 * mm)]))
     return story
+
+
+def keep_last_two(figures: list[list]) -> list:
+    """Each figure kept together with its caption, and the last two kept together: the last one
+    never stands alone on a page."""
+    from reportlab.platypus import KeepTogether
+
+    if len(figures) >= 2:
+        figures = figures[:-2] + [figures[-2] + figures[-1]]
+    return [KeepTogether(parts) for parts in figures]
 
 
 def _resemblance(w, images: dict[str, bytes], k: Kit, redact_refs: bool) -> list:
