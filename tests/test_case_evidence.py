@@ -167,3 +167,20 @@ def test_progress_inside_a_long_file_is_shown_for_index_add(tmp_path):
     finally:
         sys.stderr = err
     assert "long.mp4: 12 frames" in shown and shown.endswith("\r")
+
+
+def test_ffmpeg_and_opencv_log_lines_do_not_leak_into_the_output(case, tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes((case["results"].parent / "suspects" / f"{CLIP}.mp4").read_bytes()[:3000])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    auditor = Path(sys.executable).with_name("auditor")
+    r = subprocess.run([str(auditor), "scan", str(broken), "--index", str(case["index"]), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == [f"auditor: [1/1] error: {broken}: not a readable video (FFmpeg could not open it: corrupt, "
+                     "truncated or not a video)"], r.stderr

@@ -80,7 +80,7 @@ def methods(ev: Evidence, k: Kit) -> list:
     story.append(P(t["methods_sampling"].format(q=cfg["sampling"]["query"]["fps"], r=cfg["sampling"]["reference"]["fps"],
                                                  side=cfg["sampling"]["max_side"])))
     story.append(P(t["methods_channels"]))
-    for name, line in zip(ev.tool.channels, channel_lines(ev)):
+    for name, line in zip(ev.tool.channels, channel_lines(ev, k.lang)):
         story.append(P("• " + line, small))
         described = channel_description(name, k.lang)
         if described:

@@ -99,12 +99,14 @@ def rule_of(segment, k: Kit) -> tuple[str, str]:
     return k.t["rule_quoted"], segment.rule
 
 
-def channel_lines(ev: Evidence) -> list[str]:
+def channel_lines(ev: Evidence, lang: str = "en") -> list[str]:
+    t = TEXT[lang]
     lines = []
     for name, fp in ev.tool.channels.items():
         extra = fp.get("weights_sha256") or fp.get("source")
         model = fp.get("model") or fp.get("algorithm", "")
-        lines.append(f"{name}: {model} (fingerprint {fp.get('id')}" + (f"; weights {extra}" if isinstance(extra, str) else "") + ")")
+        what = [t["fingerprint"].format(id=fp.get("id"))] + ([t["weights"].format(w=extra)] if isinstance(extra, str) else [])
+        lines.append(f"{name}: {model} ({'; '.join(what)})")
     return lines
 
 

@@ -58,12 +58,15 @@ def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]
 
 
 def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, signer_p12: Path | None,
-                     passphrase: bytes | None) -> bytes:
+                     passphrase: bytes | None, written: str | None = None) -> bytes:
     """Attach the evidence JSON and record its hash in the document info; sign if asked."""
     from pyhanko.pdf_utils import embed, generic
 
     writer = _steady_writer(pdf_bytes)
-    ef = embed.EmbeddedFileObject.from_file_data(writer, evidence_raw, mime_type="application/json")
+    when = _timestamp(written).datetime if written else None  # the scan's time (PDF/A-3 asks for it)
+    ef = embed.EmbeddedFileObject.from_file_data(
+        writer, evidence_raw, mime_type="application/json",
+        params=embed.EmbeddedFileParams(creation_date=when, modification_date=when))
     embed.embed_file(writer, embed.FileSpec(
         file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME, embedded_data=ef,
         description=f"auditor evidence JSON, SHA-256 {evidence_sha}",
@@ -165,7 +168,7 @@ def render_report(evidence_path: str | Path, out: str | Path | None = None, lang
         invariant=1,  # no clock, no random document id: the same evidence gives the same bytes
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    final = _attach_and_sign(buf.getvalue(), raw, sha, Path(sign) if sign else None, passphrase)
+    final = _attach_and_sign(buf.getvalue(), raw, sha, Path(sign) if sign else None, passphrase, evidence.created_utc)
     with atomic_path(out) as tmp:
         tmp.write_bytes(final)
     return out

@@ -187,9 +187,9 @@ def _case(ev: Evidence, k: Kit) -> list:
         [P(t["size"], small), P(t["bytes"].format(v=int(clip.size_bytes or 0)))],
         [P(t["resolution"], small), P(f"{clip.width} x {clip.height}, {clip.fps or 0:g} fps")],
         [P(t["tool"], small), P(f"auditor {ev.tool.version}")],
-        [P(t["index"], small), P(f"{idx.id} (generation {idx.generation})", monos)],
+        [P(t["index"], small), P(t["generation"].format(id=idx.id, n=idx.generation), monos)],
         [P(t["manifest"], small), P(idx.manifest_sha256, monos)],
-        [P(t["channels"], small), [P(line, small) for line in channel_lines(ev)]],
+        [P(t["channels"], small), [P(line, small) for line in channel_lines(ev, k.lang)]],
     ]
     story = [PageBreak(), P(t["case_details"], k.h2), k.table(rows, [45 * mm, 129 * mm], header=False),
              P(t["evidence_attached"].format(name=ATTACHMENT_NAME), small)]
