@@ -184,3 +184,19 @@ def test_ffmpeg_and_opencv_log_lines_do_not_leak_into_the_output(case, tmp_path)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert lines == [f"auditor: [1/1] error: {broken}: not a readable video (FFmpeg could not open it: corrupt, "
                      "truncated or not a video)"], r.stderr
+
+
+def test_page_one_keeps_the_hashes_verify_reads_however_many_works(case, tmp_path):
+    import shutil
+
+    ev = json.loads(case["evidence"].read_text(encoding="utf-8"))
+    work = ev["works"][0]
+    ev["works"] = [work] + [{**work, "work": f"{JA_WORK} 外伝 {i} — a spin-off with a long title"} for i in range(7)]
+    ev["provenance"]["context"]["fields"]["source_url"] = "https://generator.example/share/" + "x" * 150
+    shutil.copytree(case["results"] / f"{CLIP}.frames", tmp_path / f"{CLIP}.frames")
+    evidence = tmp_path / f"{CLIP}.evidence.json"
+    evidence.write_text(json.dumps(ev, ensure_ascii=False), encoding="utf-8")
+    out = render_report(evidence, tmp_path / "many.pdf")
+    assert "3 further work(s)" in pdftotext(out, 1) or "4 further work(s)" in pdftotext(out, 1)
+    r = runner.invoke(app, ["verify", str(out)])
+    assert r.exit_code == 0, r.output

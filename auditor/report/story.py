@@ -28,16 +28,26 @@ from .pictures import LEVEL_COLOURS, exhibit_picture, png
 __all__ = ["ATTACHMENT_NAME", "build_story"]
 
 
-def _context_rows(prov: Provenance | None, k: Kit, keys: tuple[str, ...] | None = None) -> list:
-    """Rows (label, value) of the user's context, in the report's language; `keys`: only these."""
+def _context_rows(prov: Provenance | None, k: Kit, keys: tuple[str, ...] | None = None, cut: int = 0) -> list:
+    """Rows (label, value) of the user's context, in the report's language; `keys`: only these;
+    `cut`: values longer than this end in an ellipsis (the case details print them whole)."""
     ctx = prov.context if prov else None
     if not ctx:
         return []
     names = k.t["context_keys"]
-    return [[k.P(names.get(key, key), k.small), k.P(v, k.small)] for key, v in ctx.fields.items()
+
+    def shown(v) -> str:
+        v = str(v)
+        return v[: cut - 1] + "…" if cut and len(v) > cut else v
+
+    return [[k.P(names.get(key, key), k.small), k.P(shown(v), k.small)] for key, v in ctx.fields.items()
             if keys is None or key in keys]
 
 
+# Page one keeps the hashes `auditor verify` reads: it lists the strongest works only, so that
+# however many works a clip touches, the identification stays on it
+COVER_WORKS = 4
+COVER_H_MM = 255  # the text block's height on A4 with the report's margins, less the frame's padding
 COLLECTION_KEYS = ("collected_by", "organisation", "source_url", "collected_at")
 
 
@@ -117,7 +127,7 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Spacer
+    from reportlab.platypus import KeepInFrame, Spacer
 
     t, P, small, monos = k.t, k.P, k.small, k.monos
     clip, verdict = ev.clip, ev.verdict
@@ -135,15 +145,17 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
     story += [P(t["verdict"], k.h2), P(sentence, vstyle), P(t["flagged"] if verdict.flagged else t["not_flagged"])]
     pair = _strongest_pair(ev, images, k, redact_refs)
     if pair:
-        story += [KeepTogether([P(t["strongest_pair"], k.h3)] + pair)]
+        story += [P(t["strongest_pair"], k.h3)] + pair
     if ev.works:
         rows = [[P(t["work"], small), P(t["owner"], small), P(t["level"], small), P(t["matched"], small), P(t["p_value"], small)]]
-        for w in ev.works:
+        for w in ev.works[:COVER_WORKS]:
             p_of = w.best_segment or w.resemblance
             matched = t["seconds"].format(v=w.matched_seconds) if w.segments else "–"  # no shared timeline
             rows.append([P(work_line(ev, w, k.lang), small), P(w.owner, small), P(level_name(w.level, k.lang), small),
                          P(matched, small), P(fmt_p(p_of.p_value, p_of.p_value_at_floor), small)])
         story += [P(t["works"], k.h3), k.table(rows, [70 * mm, 42 * mm, 30 * mm, 16 * mm, 16 * mm])]
+        if len(ev.works) > COVER_WORKS:
+            story.append(P(t["more_works"].format(n=len(ev.works) - COVER_WORKS), small))
     else:
         story.append(P(t["no_segments"]))
     story += [P(t["what_it_means"], k.h3)] + [P(line, small) for line in _meanings(ev, k)]
@@ -152,11 +164,12 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
         [P(t["clip_sha"], small), P(clip.sha256, monos)],
         [P(t["evidence_sha"], small), P(evidence_sha, monos)],
         [P(t["scan_time"], small), P(ev.created_utc, small)],
-    ] + _context_rows(ev.provenance, k, COLLECTION_KEYS)
+    ] + _context_rows(ev.provenance, k, COLLECTION_KEYS, cut=110)
     story += [P(t["identification"], k.h3), k.table(rows, [45 * mm, 129 * mm], header=False)]
     if redact_refs:
         story += [Spacer(1, 2 * mm), P(t["redacted_note"], small)]
-    return story
+    # all of it on page one, shrunk if it must be (the hashes verify reads are printed there)
+    return [KeepInFrame(FRAME_W_MM * mm, COVER_H_MM * mm, story, mode="shrink")]
 
 
 def _meanings(ev: Evidence, k: Kit) -> list[str]:
