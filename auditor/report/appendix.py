@@ -45,6 +45,16 @@ def overlays(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) 
     return story
 
 
+def _table_heading(text: str, k: Kit) -> list:
+    """A heading over a long table: on a new page only when little room is left, and not kept
+    with the whole table (which then starts on the page where it is announced and runs on)."""
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import CondPageBreak
+
+    return [CondPageBreak(40 * mm), k.P(text, ParagraphStyle("h3-loose", parent=k.h3, keepWithNext=0))]
+
+
 def _parameter_tables(params: dict, k: Kit, width_mm: float = FRAME_W_MM) -> list:
     """Parameters as one two-column table per top-level section, keys relative to it (short
     keys never break mid-word)."""
@@ -98,7 +108,7 @@ def methods(ev: Evidence, k: Kit) -> list:
         story.append(P(t["method_quoted"].format(method=cal.method), small))
     else:
         story.append(P(t["methods_uncalibrated"]))
-    story.append(P(t["thresholds"], k.h3))
+    story += _table_heading(t["thresholds"], k)
     channels = {name: cfg["channels"][name] for name in ev.tool.channels if isinstance(cfg["channels"].get(name), dict)}
     chosen = {"channels": channels, "verdict": cfg["verdict"], "verify": cfg["verify"], "calibration": cfg.get("calibration", {})}
     return story + _parameter_tables(chosen, k)
@@ -106,10 +116,10 @@ def methods(ev: Evidence, k: Kit) -> list:
 
 def custody(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit) -> list:
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, Spacer
+    from reportlab.platypus import CondPageBreak, Spacer
 
     t, P, small, monos = k.t, k.P, k.small, k.monos
-    story = [PageBreak(), P(t["custody"], k.h2), P(t["custody_intro"])]
+    story = [CondPageBreak(110 * mm), P(t["custody"], k.h2), P(t["custody_intro"])]
     rows = [[P(t["file"], small), P(t["hash"], small)],
             [P(f"{t['suspect_clip']}: {ev.clip.path}", small), P(ev.clip.sha256, monos)],
             [P(f"{ATTACHMENT_NAME} ({ev.query_id}.evidence.json)", small), P(evidence_sha, monos)],
@@ -122,9 +132,9 @@ def custody(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit) -
     for name in sorted(images):
         rows.append([P(f"{t['exhibit_from']}: {name}", small), P(hashlib.sha256(images[name]).hexdigest(), monos)])
     story.append(k.table(rows, [64 * mm, 110 * mm]))
-    story.append(P(t["parameters"], k.h3))
+    story += _table_heading(t["parameters"], k)
     story += _parameter_tables(ev.tool.parameters, k)
-    story.append(P(t["versions"], k.h3))
+    story += _table_heading(t["versions"], k)
     rows = [[P(key, monos), P(str(v), monos)] for key, v in ev.tool.libraries.items()]
     story.append(k.table(rows, [50 * mm, 124 * mm], header=False))
     story += [Spacer(1, 4 * mm), P(t["rendered"].format(when=ev.created_utc, version=__version__), small)]
