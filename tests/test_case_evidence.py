@@ -200,3 +200,22 @@ def test_page_one_keeps_the_hashes_verify_reads_however_many_works(case, tmp_pat
     assert "3 further work(s)" in pdftotext(out, 1) or "4 further work(s)" in pdftotext(out, 1)
     r = runner.invoke(app, ["verify", str(out)])
     assert r.exit_code == 0, r.output
+
+
+def test_bundle_verify_checks_the_signature_of_a_signed_report(case, tmp_path):
+    import shutil
+
+    from test_report import _throwaway_key
+
+    results = tmp_path / "results"
+    shutil.copytree(case["results"], results)
+    key, passfile, cert = _throwaway_key(tmp_path)
+    r = runner.invoke(app, ["report", str(results / f"{CLIP}.evidence.json"), "--sign", str(key),
+                            "--passphrase-file", str(passfile)])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "case.zip"
+    assert runner.invoke(app, ["bundle", str(results), "--out", str(out), "--only-flagged"]).exit_code == 0
+    r = runner.invoke(app, ["verify", str(out), "--trust", str(cert)])
+    assert r.exit_code == 0, r.output
+    assert f"ok    signature {CLIP}.report.pdf: signed by Common Name: Rights Team Test Signer" in r.output
+    assert f"ok    trust {CLIP}.report.pdf: chains to the given certificate" in r.output

@@ -140,7 +140,7 @@ def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCh
             checks = signature_checks(io.BytesIO(zf.read(members[name])), trust)
             if checks:
                 signed += 1
-                result.checks += [Check(f"signature {name}", c.ok, c.detail) for c in checks]
+                result.checks += [Check(f"{c.name} {name}", c.ok, c.detail) for c in checks]
         if not signed:
             result.add("signature", True, "no report in the bundle is signed: the manifest shows that the files agree "
                                           "with it, not who made them (anyone could rebuild both)", note=True)
