@@ -53,6 +53,9 @@ def test_page_one_names_the_clip_and_the_work_and_shows_the_frame_pair(case):
     ja = render_report(case["evidence"], case["results"] / "ja.pdf", lang="ja")
     page1 = pdftotext(ja, 1)
     assert "数値の意味" in page1 and "収集者" in page1 and "p 値" in page1 and JA_WORK in page1
+    text = pdftotext(ja)
+    for s in ("José Müller", "별빛 배달부가", "星空下的快递员", JA_TITLE):  # every script in the Japanese report too
+        assert s in text, s
 
 
 def test_the_evidence_carries_the_catalogues_words(case):

@@ -8,7 +8,16 @@ printed on the cover and stored in the document information, so `auditor verify`
 that the two agree. Optionally signed with a PKCS#12 key (pyHanko).
 
 Written to a temporary file beside the target and renamed into place: a failure leaves no
-half-written PDF.
+half-written PDF. The same evidence (and reviews) gives the same bytes: reportlab's invariant
+mode with the scan's time as the document's dates, and pyHanko's update without clock or random
+id; a signature is an update of its own after those bytes.
+
+Not PDF/A: reportlab's open-source edition writes no PDF/A. What PDF/A-3b would still take (the
+fonts are embedded, the evidence is an associated file with /AFRelationship, MIME type and dates):
+an XMP metadata stream identifying PDF/A-3B and agreeing with the document information, an sRGB
+output intent (an ICC profile; Pillow's ImageCms can make one), the file kept at PDF 1.7
+(pyHanko marks it 2.0 when it writes /AFRelationship), and a validator (veraPDF) in CI to show
+that the result conforms rather than claiming it.
 """
 
 from __future__ import annotations
