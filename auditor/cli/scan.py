@@ -184,3 +184,5 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     for o in run.scan.outcomes:
         if o.report_path:
             typer.echo(f"report     {o.report_path}  (check it: auditor verify {o.report_path})")
+    typer.echo(f"next       auditor summary {run.results}   (summary.pdf, .html, .xlsx)")
+    typer.echo(f"           auditor bundle {run.results} --out case.zip   (a case to send; auditor verify case.zip)")
