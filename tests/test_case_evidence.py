@@ -119,6 +119,9 @@ def test_bundle_verifies_untouched_and_names_the_file_an_edit_changed(case, tmp_
     assert "does NOT verify" in r.stderr
     assert r.output.count("FAIL") == 1  # only the edited file is named
 
+    r = runner.invoke(app, ["bundle", str(case["results"]), "--out", str(case["results"] / "case.zip")])
+    assert r.exit_code == 2 and "outside the results folder" in r.output  # it would pack itself
+
     flagged = tmp_path / "flagged.zip"
     assert runner.invoke(app, ["bundle", str(case["results"]), "--out", str(flagged), "--only-flagged"]).exit_code == 0
     with zipfile.ZipFile(flagged) as zf:
