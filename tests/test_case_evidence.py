@@ -79,6 +79,11 @@ def test_two_renders_of_the_same_evidence_are_byte_identical(case, tmp_path):
 def test_summary_writes_a_pdf_a_self_contained_html_and_a_spreadsheet(case):
     from openpyxl import load_workbook
 
+    from auditor.review.store import ReviewStore
+
+    store = ReviewStore(case["results"] / "reviews.sqlite")
+    store.add(CLIP, "x" * 64, "confirm", "佐藤 A.", "same shot")
+    store.close()
     r = runner.invoke(app, ["summary", str(case["results"])])
     assert r.exit_code == 0, r.output
     pdf, html, xlsx = (case["results"] / n for n in ("summary.pdf", "summary.html", "summary.xlsx"))
@@ -91,6 +96,7 @@ def test_summary_writes_a_pdf_a_self_contained_html_and_a_spreadsheet(case):
     row = {h.value: c for h, c in zip(clips[1], clips[2])}
     assert row["Work"].value == JA_WORK and JA_TITLE in row["Episode"].value
     assert row["Report"].hyperlink.target == f"{CLIP}.report.pdf" and row["p-value"].value
+    assert row["Review"].value == "confirmed (佐藤 A.)"
     assert failures.max_row == 1  # the header: nothing failed
 
 
