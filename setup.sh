@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything auditor needs on a Debian machine, from the project's own files:
-#   - Debian packages: fonts-ipaexfont-gothic (the Japanese font embedded in --lang ja reports),
-#     poppler-utils (pdftotext, which `auditor verify` reads the printed hashes with) and
+#   - Debian packages: the fonts every report embeds, all TrueType, which reportlab can embed
+#     (fonts-dejavu-core for Latin, Greek and Cyrillic, fonts-ipaexfont-gothic for Japanese,
+#     fonts-droid-fallback for Chinese, fonts-nanum for Korean), poppler-utils (pdftotext, which `auditor verify` reads the printed hashes with) and
 #     chromium (the headless browser the review desk's end-to-end tests drive);
 #   - a virtual environment in .venv with the project and the extras named in $1 (default: dev).
 # Safe to re-run: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEBS="fonts-ipaexfont-gothic poppler-utils chromium"
+DEBS="fonts-dejavu-core fonts-ipaexfont-gothic fonts-droid-fallback fonts-nanum poppler-utils chromium"
 missing=""
 for pkg in $DEBS; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"

@@ -21,10 +21,10 @@ from .scan.batch import ScanReport, run_batch
 
 REF_SIZE = (320, 180)
 CATALOGUE = [
-    # file, seed, seconds, work, owner, episode, title
-    ("star_courier_ep01.mp4", 11, 12.0, "Star Courier", "Demo Studio", "1", "The Long Delivery"),
-    ("star_courier_ep02.mp4", 12, 9.0, "Star Courier", "Demo Studio", "2", "Night Market"),
-    ("moonlit_garden_ep01.mp4", 21, 9.0, "Moonlit Garden", "Example Pictures", "1", "Seeds"),
+    # file, seed, seconds, work, owner, episode, title, first published
+    ("star_courier_ep01.mp4", 11, 12.0, "Star Courier", "Demo Studio", "1", "The Long Delivery", "2024-04-07"),
+    ("star_courier_ep02.mp4", 12, 9.0, "Star Courier", "Demo Studio", "2", "Night Market", "2024-04-14"),
+    ("moonlit_garden_ep01.mp4", 21, 9.0, "Moonlit Garden", "Example Pictures", "1", "Seeds", "2023-10-02"),
 ]
 KEY_ART = ("star_courier_keyart.png", 31, "Star Courier", "Demo Studio")
 COPIED = ("star_courier_ep01.mp4", 11, 3.0, 7.0)  # the suspect copies seconds 3.0-7.0 of this
@@ -50,16 +50,17 @@ def make_footage(folder: str | Path) -> tuple[Path, list[Path]]:
     sus_dir = folder / "suspects"
     w, h = REF_SIZE
     rows = []
-    for name, seed, seconds, work, owner, episode, title in CATALOGUE:
+    for name, seed, seconds, work, owner, episode, title, published in CATALOGUE:
         synth.write_clip(cat_dir / name, lambda t, s=seed: synth.scene_frame(s, t, w, h), seconds, fps=24.0)
-        rows.append({"path": name, "work": work, "owner": owner, "episode": episode, "title": title})
+        rows.append({"path": name, "work": work, "owner": owner, "episode": episode, "title": title,
+                     "first_published": published})
     name, seed, work, owner = KEY_ART
     art = synth.scene_frame(seed, 0.5, 640, 360)
     cv2.imwrite(str(cat_dir / name), cv2.cvtColor(art, cv2.COLOR_RGB2BGR))
-    rows.append({"path": name, "work": work, "owner": owner, "episode": "", "title": "Key art"})
+    rows.append({"path": name, "work": work, "owner": owner, "episode": "", "title": "Key art", "first_published": ""})
     csv_path = cat_dir / "catalogue.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "work", "owner", "episode", "title"])
+        writer = csv.DictWriter(f, fieldnames=["path", "work", "owner", "episode", "title", "first_published"])
         writer.writeheader()
         writer.writerows(rows)
 

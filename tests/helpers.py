@@ -134,3 +134,46 @@ def assert_valid_evidence(path) -> None:
 
     errors = list(jsonschema.Draft202012Validator(json_schema()).iter_errors(json.loads(Path(path).read_text())))
     assert not errors, [(list(e.path), e.message) for e in errors[:3]]
+
+
+# A catalogue in Japanese, as issue 16 tried it: the demo's "Star Courier" renamed.
+JA_WORK, JA_OWNER, JA_EPISODE, JA_TITLE, JA_PUBLISHED = "星の配達人", "株式会社スタジオ青空", "第1話", "長い配達", "2024-04-07"
+# the person and place of collection, in other scripts: accented Latin, Korean, Chinese
+JA_CONTEXT = ('generator = "Example Video Generator"\ngenerator_version = "2.1"\n'
+              'prompt = "별빛 배달부가 편지를 전하는 장면, 星空下的快递员"\n'
+              'collected_by = "José Müller"\norganisation = "株式会社スタジオ青空 法務部"\n'
+              'source_url = "https://generator.example/share/abc123"\ncollected_at = 2026-11-20T09:30:00Z\n')
+
+
+def japanese_case(folder: Path):
+    """The demo's footage with the copied work catalogued in Japanese, indexed, calibrated and
+    scanned (no PDFs); returns the demo's DemoRun-like (folder, index, results)."""
+    import csv
+
+    from auditor.config import load_config
+    from auditor.demo import SUSPECT, make_footage
+    from auditor.indexing.calibrate import calibrate
+    from auditor.indexing.ingest import add_items, read_catalogue_csv
+    from auditor.scan.batch import run_batch
+
+    folder = Path(folder)
+    csv_path, suspects = make_footage(folder)
+    with open(csv_path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if r["work"] == "Star Courier":
+            r["work"], r["owner"] = JA_WORK, JA_OWNER
+            if r["episode"] == "1":
+                r["episode"], r["title"], r["first_published"] = JA_EPISODE, JA_TITLE, JA_PUBLISHED
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (folder / "suspects" / f"{SUSPECT}.context.toml").write_text(JA_CONTEXT, encoding="utf-8")
+    config = load_config(overrides={"channels": {"default": ["pdq"]}})
+    index = folder / "index"
+    add_items(index, read_catalogue_csv(csv_path), config, ["pdq"])
+    calibrate(index, config)
+    results = folder / "results"
+    run_batch(suspects, index, results, config)
+    return folder, index, results

@@ -43,7 +43,7 @@ def test_report_states_hashes_verdict_works_and_segments_and_carries_the_evidenc
     assert "near-identical copy" in text and "Star Courier" in text and "Demo Studio" in text
     seg = ev["works"][0]["segments"][0]
     assert f"{seg['query_start']:.2f}–{seg['query_end']:.2f}" in text
-    assert "Appendix A: methods" in text and "Appendix B: chain of custody" in text
+    assert "Appendix B: methods" in text and "Appendix C: chain of custody" in text
     with pikepdf.open(out) as pdf:
         attached = pdf.attachments[ATTACHMENT_NAME].get_file().read_bytes()
         assert attached == demo["evidence"].read_bytes()
@@ -54,14 +54,14 @@ def test_report_states_hashes_verdict_works_and_segments_and_carries_the_evidenc
 
 def test_a_clip_without_matches_still_gets_a_clean_report(demo, tmp_path):
     text = pdftotext(render_report(demo["clean"], tmp_path / "clean.pdf"))
-    assert "No part of generated_clip_0043 matches the reference index." in text
+    assert "No part of generated_clip_0043.mp4 matches the reference index." in text
     assert "Not flagged." in text
 
 
 def test_japanese_report_has_japanese_text_and_embeds_its_font(demo, tmp_path):
     out = render_report(demo["evidence"], tmp_path / "ja.pdf", lang="ja")
     text = pdftotext(out)
-    for s in ("類似性証拠報告書", "事案の概要", "判定", "ほぼ同一の複製", "権利者", "付録 A：方法", "付録 B：保管の連鎖"):
+    for s in ("類似性証拠報告書", "事案の詳細", "判定", "ほぼ同一の複製", "権利者", "付録 B：方法", "付録 C：保管の連鎖"):
         assert s in text, s
     with pikepdf.open(out) as pdf:
         fonts = [f for page in pdf.pages for f in page.Resources.Font.values()]
@@ -126,6 +126,12 @@ def test_a_signed_report_verifies_and_any_later_change_breaks_it(demo, tmp_path)
     r = runner.invoke(app, ["verify", str(out), "--trust", str(cert)])
     assert r.exit_code == 0, r.output
     assert "ok    signature: signed by" in r.output and "ok    trust" in r.output
+    assert "report verifies; signed by Common Name: Rights Team Test Signer" in r.output
+    # deterministic up to the signature: the signed report begins with the unsigned report's bytes
+    unsigned = render_report(demo["evidence"], tmp_path / "unsigned.pdf").read_bytes()
+    assert out.read_bytes()[: len(unsigned)] == unsigned
+    r = runner.invoke(app, ["verify", str(tmp_path / "unsigned.pdf")])
+    assert r.exit_code == 0 and "report verifies, UNSIGNED" in r.output
 
     data = bytearray(out.read_bytes())
     i = data.index(b"Similarity evidence report")  # one letter of the signed document's title

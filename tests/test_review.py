@@ -72,6 +72,8 @@ def test_queue_lists_clips_levels_and_failures_and_filters(client):
 def test_a_decision_is_appended_escaped_and_shown_on_the_queue(client, demo):
     page = client.get("/clip/generated_clip_0042")
     assert page.status_code == 200 and "/clip/generated_clip_0042/video" in page.text
+    # the catalogue's words for the reference: episode, title, first published
+    assert "The Long Delivery" in page.text and "2024-04-07" in page.text
     csrf = client.cookies.get("auditor_csrf")
     form = {"decision": "confirm", "reviewer": "<b>A. Sato</b>", "note": "<script>alert(1)</script> same shot", "csrf_token": csrf}
     r = client.post("/clip/generated_clip_0042/decision", data=form, follow_redirects=False)

@@ -10,6 +10,7 @@ verification: a file damaged or altered, a manifest of the wrong shape or with w
 from __future__ import annotations
 
 import functools
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -29,8 +30,25 @@ from ..config import load_config
 from ..errors import AuditorError, UsageError
 from ..names import printable
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Output-similarity auditor for generated video.")
-index_app = typer.Typer(no_args_is_help=True, help="Build and inspect a reference index of a catalogue.")
+# rich_markup_mode=None: help text is printed as written; under rich markup, text in square
+# brackets (auditor[ray], [ in the configuration], [x0, y0, x1, y1]) was swallowed as a style tag
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  help="Output-similarity auditor for generated video.")
+index_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Build and inspect a reference index of a catalogue.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"auditor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Output-similarity auditor for generated video."""
 app.add_typer(index_app, name="index")
 
 INDEX_EXIT = {
@@ -105,19 +123,64 @@ ConfigOpt = typer.Option(None, "--config", help="TOML file whose settings replac
 ClipModelOpt = typer.Option(None, "--clip-model", help="open_clip model name, or local-dir:/path/to/folder.")
 ClipPretrainedOpt = typer.Option(None, "--clip-pretrained", help="open_clip pretrained tag, or a checkpoint file.")
 DeviceOpt = typer.Option(None, "--device", help="Device for the clip channel: cpu, cuda, cuda:N or auto.")
-LangOpt = typer.Option("en", "--lang", help="Report language: en or ja.")
+class Lang(StrEnum):
+    """The languages reports are written in (evidence/wording.py LANGS)."""
+
+    en = "en"
+    ja = "ja"
+
+
+LangOpt = typer.Option(Lang.en, "--lang", help="Report language.", case_sensitive=False)
 RedactOpt = typer.Option(False, "--redact-references", help="Downsample and watermark reference frames (reports that leave the rights holder).")
 SignOpt = typer.Option(None, "--sign", help="Sign the PDF with this PKCS#12 key (.p12/.pfx).")
 PassphraseOpt = typer.Option(None, "--passphrase-file", help="File holding the PKCS#12 passphrase (first line).")
 
 
-def progress_printer(total: int, describe):
+class FileProgress:
+    """Progress inside one long file, on stderr: `on_frames(file, frames)` keeps a live line on a
+    terminal (frames so far and the rate), and elsewhere prints a plain line every `every_s`
+    seconds (a log is not flooded). `clear()` before printing a line of one's own."""
+
+    def __init__(self, live: bool | None = None, every_s: float = 30.0):
+        import sys
+        import time
+
+        self.live = sys.stderr.isatty() if live is None else live
+        self.every_s, self.clock = every_s, time.monotonic
+        self.file, self.start, self.last, self.shown = None, 0.0, 0.0, False
+
+    def on_frames(self, file: str, frames: int) -> None:
+        import sys
+
+        now = self.clock()
+        if file != self.file:
+            self.file, self.start, self.last = file, now, now
+        rate = frames / max(1e-9, now - self.start)
+        if self.live:
+            sys.stderr.write("\r" + f"  {file[-70:]}: {frames} frames, {rate:.1f} frames/s"[:120].ljust(120))
+            sys.stderr.flush()
+            self.shown = True
+        elif now - self.last >= self.every_s:
+            self.last = now
+            typer.echo(f"  {file}: {frames} frames so far ({rate:.1f} frames/s)", err=True)
+
+    def clear(self) -> None:
+        import sys
+
+        if self.live and self.shown:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+            self.shown = False
+
+
+def progress_printer(total: int, describe, inside: FileProgress | None = None):
     """A progress callback printing `[done/total] ...` to stderr; `describe(item)` gives
     (failed, text) for one finished file."""
     done = [0]
 
     def show(item) -> None:
         done[0] += 1
+        if inside is not None:
+            inside.clear()
         failed, text = describe(item)
         typer.echo(f"{'auditor: ' if failed else ''}[{done[0]}/{total}] {text}", err=True)
 

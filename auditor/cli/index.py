@@ -17,6 +17,7 @@ from .common import (
     ClipPretrainedOpt,
     ConfigOpt,
     DeviceOpt,
+    FileProgress,
     folder,
     handle_errors,
     index_app,
@@ -48,7 +49,13 @@ def index_calibrate(
 
     folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
-    data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=lambda m: typer.echo(m, err=True))
+    inside = FileProgress()
+
+    def say(message: str) -> None:
+        inside.clear()
+        typer.echo(message, err=True)
+
+    data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=say, on_frames=inside.on_frames)
     for name, ch in data["channels"].items():
         xs = ch["samples"]
         mid = xs[len(xs) // 2] if xs else float("nan")
@@ -90,7 +97,9 @@ def index_add(
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
-    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest)))
+    inside = FileProgress()
+    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
+                             on_frames=inside.on_frames))
 
 
 @index_app.command("build")
@@ -112,7 +121,9 @@ def index_build(
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
     items = read_catalogue_csv(catalogue)
-    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest)))
+    inside = FileProgress()
+    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
+                             on_frames=inside.on_frames))
 
 
 @index_app.command("info")

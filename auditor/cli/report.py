@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .common import LangOpt, PassphraseOpt, RedactOpt, SignOpt, app, err, handle_errors
+from .common import Lang, LangOpt, PassphraseOpt, RedactOpt, SignOpt, app, err, handle_errors
 from .scan import report_args
 
 
@@ -19,7 +19,7 @@ from .scan import report_args
 def report(
     evidence: Path = typer.Argument(..., help="An evidence JSON written by auditor scan (its .frames folder beside it)."),
     out: Optional[Path] = typer.Option(None, "--out", help="PDF to write (default: beside the evidence, <clip>.report[.ja].pdf)."),
-    lang: str = LangOpt,
+    lang: Lang = LangOpt,
     redact_references: bool = RedactOpt,
     sign: Optional[Path] = SignOpt,
     passphrase_file: Optional[Path] = PassphraseOpt,
@@ -45,20 +45,66 @@ def report(
 @app.command()
 @handle_errors
 def verify(
-    pdf: Path = typer.Argument(..., help="An evidence PDF written by auditor report or scan --pdf."),
+    pdf: Path = typer.Argument(..., help="An evidence PDF written by auditor report or scan --pdf, or a case bundle (.zip)."),
     clip: Optional[Path] = typer.Option(None, "--clip", help="Also check that this file is the clip the report is about."),
     trust: Optional[Path] = typer.Option(None, "--trust", help="Certificate (PEM/DER) the signature must chain to."),
 ) -> None:
-    """Check a report: attached evidence vs printed hashes, the clip's SHA-256, the signature. Exit 0 only if all hold."""
+    """Check a report (attached evidence vs printed hashes, the clip's SHA-256, the signature) or
+    a case bundle (every file vs its manifest, signed reports' signatures). Exit 0 only if all hold."""
+    import zipfile
+
+    from ..report.bundle import verify_bundle
     from ..report.check import check_report
 
-    result = check_report(pdf, clip, trust)
+    bundle = pdf.suffix.lower() == ".zip" or (pdf.is_file() and zipfile.is_zipfile(pdf) and not _is_pdf(pdf))
+    if bundle and clip is not None:
+        raise UsageError("--clip checks a report, not a bundle")
+    result = verify_bundle(pdf, trust) if bundle else check_report(pdf, clip, trust)
     for c in result.checks:
         typer.echo(f"{'note' if c.note else 'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+    what = "bundle" if bundle else "report"
     if not result.ok:
-        err(f"{pdf}: report does NOT verify")
+        err(f"{pdf}: {what} does NOT verify")
         raise typer.Exit(1)
-    typer.echo(f"{pdf}: report verifies")
+    if bundle:
+        typer.echo(f"{pdf}: bundle verifies")
+    elif result.signers:
+        typer.echo(f"{pdf}: report verifies; signed by {', '.join(result.signers)}")
+    else:
+        typer.echo(f"{pdf}: report verifies, UNSIGNED (consistent with itself; nothing says who made it)")
+
+
+def _is_pdf(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(5) == b"%PDF-"
+
+
+@app.command()
+@handle_errors
+def summary(
+    results: Path = typer.Argument(..., help="A results folder written by auditor scan."),
+    lang: Lang = LangOpt,
+) -> None:
+    """Write the case summary into the results folder: summary.pdf, summary.html (self-contained) and summary.xlsx."""
+    from ..report.summary import write_summary
+
+    for path in write_summary(results, str(lang)):
+        typer.echo(f"written: {path}")
+
+
+@app.command()
+@handle_errors
+def bundle(
+    results: Path = typer.Argument(..., help="A results folder written by auditor scan."),
+    out: Path = typer.Option(..., "--out", help="The zip to write (outside the results folder), e.g. case.zip."),
+    only_flagged: bool = typer.Option(False, "--only-flagged", help="Only the flagged clips' evidence, frames and reports."),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the summary, when it must be written first."),
+) -> None:
+    """Pack a case into one zip: reports, evidence, exhibit frames, the summary, and a manifest of SHA-256 hashes."""
+    from ..report.bundle import build_bundle
+
+    path, n = build_bundle(results, out, only_flagged, str(lang))
+    typer.echo(f"bundle written: {path} ({n} files; check it: auditor verify {path})")
 
 
 @app.command("provenance")

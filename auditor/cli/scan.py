@@ -15,6 +15,7 @@ from .common import (
     ClipPretrainedOpt,
     ConfigOpt,
     DeviceOpt,
+    Lang,
     LangOpt,
     PassphraseOpt,
     RedactOpt,
@@ -116,7 +117,7 @@ def scan(
     clip_pretrained: Optional[str] = ClipPretrainedOpt,
     device: Optional[str] = DeviceOpt,
     pdf: bool = typer.Option(False, "--pdf", help="Also write an evidence PDF beside the evidence of every flagged clip."),
-    lang: str = LangOpt,
+    lang: Lang = LangOpt,
     redact_references: bool = RedactOpt,
     sign: Optional[Path] = SignOpt,
     passphrase_file: Optional[Path] = PassphraseOpt,
@@ -150,7 +151,7 @@ def report_args(lang: str, redact: bool, sign: Optional[Path], passphrase_file: 
     from ..evidence.wording import check_lang
     from ..report.fonts import japanese_font_path
 
-    check_lang(lang)
+    lang = check_lang(str(lang))
     if lang == "ja":
         japanese_font_path()
     if sign is not None and not sign.is_file():
@@ -183,3 +184,5 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     for o in run.scan.outcomes:
         if o.report_path:
             typer.echo(f"report     {o.report_path}  (check it: auditor verify {o.report_path})")
+    typer.echo(f"next       auditor summary {run.results}   (summary.pdf, .html, .xlsx)")
+    typer.echo(f"           auditor bundle {run.results} --out case.zip   (a case to send; auditor verify case.zip)")

@@ -24,9 +24,13 @@ from reference_index.files import atomic_write_json, atomic_write_text
 from ..errors import InputError
 from .records import SCHEMA, Evidence
 
-MATCHES_COLUMNS = ("query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score")
+# VSC 2022's seven columns, then (for people; VSC readers go by column name) the reference's work
+# and owner
+MATCHES_COLUMNS = ("query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score", "work", "owner")
 SUMMARY_COLUMNS = (
     "query_id", "path", "status", "flagged", "level", "score", "top_work", "segments", "evidence", "error", "report",
+    # the strongest match as the catalogue names it (added 2026-11-25; earlier files end at "report")
+    "owner", "episode", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "p_value", "first_published",
 )
 SUFFIX = ".evidence.json"
 
@@ -98,6 +102,8 @@ def matches_rows(evidence: Evidence) -> list[dict]:
             "ref_start": seg.ref_start,
             "ref_end": seg.ref_end,
             "score": seg.score,
+            "work": seg.work,
+            "owner": evidence.references[seg.ref_id].owner if seg.ref_id in evidence.references else "",
         }
         for seg in evidence.segments()
     ]
@@ -105,12 +111,34 @@ def matches_rows(evidence: Evidence) -> list[dict]:
     return rows
 
 
+def strongest(evidence: Evidence) -> dict:
+    """The clip's strongest match as summary.csv lists it: owner, the catalogue's episode and
+    title, the reference, timecodes on both sides, p-value ('' where there is none)."""
+    out = dict.fromkeys(SUMMARY_COLUMNS[11:], "")
+    if not evidence.works:
+        return out
+    work = evidence.works[0]
+    out["owner"] = work.owner
+    seg = work.best_segment
+    if seg is not None:
+        ref = evidence.references.get(seg.ref_id)
+        out.update(ref_id=seg.ref_id, query_start=f"{seg.query_start:.3f}", query_end=f"{seg.query_end:.3f}",
+                   ref_start=f"{seg.ref_start:.3f}", ref_end=f"{seg.ref_end:.3f}")
+        if ref is not None:
+            out["episode"] = " ".join(v for v in (ref.episode, ref.title) if v)
+            out["first_published"] = ref.first_published or ""
+    p = work.p_value
+    out["p_value"] = "" if p is None else f"{p:.3g}"
+    return out
+
+
 # A cell a spreadsheet would run as a formula starts with one of these; OWASP's advice for CSV
 # injection: prefix the text with a single quote. Only text cells (ids, paths, work titles,
 # reasons) are escaped; numbers stay numbers. `unescape_cell` gives the text back.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SUMMARY_TEXT = ("query_id", "path", "top_work", "evidence", "error", "report")
-MATCHES_TEXT = ("query_id", "ref_id")
+SUMMARY_TEXT = ("query_id", "path", "top_work", "evidence", "error", "report", "owner", "episode", "ref_id",
+                "first_published")
+MATCHES_TEXT = ("query_id", "ref_id", "work", "owner")
 
 
 def escape_cell(value):

@@ -295,7 +295,9 @@ class Work(Record):
 
     work: str = Field(description="The work's title as catalogued.")
     owner: str = Field(description="Its rights holder.")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="The catalogue's metadata of the work.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description=(
+        "The catalogue's metadata of the work; from the scanner: 'first_published' (the earliest its cited "
+        "references state) and 'references' (per cited ref_id: episode, title, first_published, notes)."))
     level: Level = Field(description="The level of its strongest segment.")
     best_score: float = Field(description="Score of its strongest segment.")
     matched_seconds: float = Field(description="Seconds of the clip its segments cover (overlaps counted once).")
@@ -340,6 +342,11 @@ class Reference(Record):
     path: str | None = Field(None, description="Where the catalogue says it is.")
     sha256: str | None = Field(None, description="SHA-256 of the file when it was indexed.")
     duration_s: float | None = Field(None, description="Its duration (s).")
+    owner: str | None = Field(None, description="Its work's rights holder, as catalogued.")
+    episode: str | None = Field(None, description="The catalogue's episode (number or name), if any.")
+    title: str | None = Field(None, description="The catalogue's title of this file (e.g. the episode's title), if any.")
+    first_published: str | None = Field(None, description="When the catalogue says it was first published, if stated.")
+    notes: str | None = Field(None, description="The catalogue's notes on it, if any.")
 
 
 class FrameMatch(Record):

@@ -64,6 +64,9 @@ WORDS = {
         "verdict_match": "Seconds {qs:.1f}–{qe:.1f} of {clip} match {where} ({work}, {owner}): {level}.",
         "where_video": "seconds {rs:.1f}–{re:.1f} of {ref}",
         "where_still": "the still {ref}",
+        "verdict_named": "Seconds {qs:.1f}–{qe:.1f} of {clip} match {where} of {work}{words} ({ref}, {owner}): {level}.",
+        "named_video": "seconds {rs:.1f}–{re:.1f}",
+        "named_still": "the still",
         "verdict_more": " {n} further segment(s) follow.",
         "verdict_p": " Unrelated footage matches this well with probability {bound}{p} "
                      "({bound}{e} expected false matches in this scan).",
@@ -91,6 +94,9 @@ WORDS = {
         "verdict_match": "{clip} の {qs:.1f}–{qe:.1f} 秒は {where}（{work}、{owner}）と一致します：{level}。",
         "where_video": "{ref} の {rs:.1f}–{re:.1f} 秒",
         "where_still": "静止画 {ref}",
+        "verdict_named": "{clip} の {qs:.1f}–{qe:.1f} 秒は {work}{words}の{where}（{ref}、{owner}）と一致します：{level}。",
+        "named_video": " {rs:.1f}–{re:.1f} 秒",
+        "named_still": "静止画",
         "verdict_more": "ほかに {n} 件の一致区間があります。",
         "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
         "below": " 未満",
@@ -173,10 +179,12 @@ def rule_text(outcomes, lang: str = "en") -> str:
 
 
 def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_segments: int, p_value: float | None,
-                     p_value_at_floor: bool | None, expected_false_matches: float | None, lang: str = "en") -> str:
+                     p_value_at_floor: bool | None, expected_false_matches: float | None, lang: str = "en",
+                     words: str | None = None) -> str:
     """The verdict in one sentence. `best`: the strongest segment (a record with query_start,
     query_end, kind, ref_id, ref_start, ref_end, level), a work's resemblance (a record with
-    value, frames, top_frames, level), or None."""
+    value, frames, top_frames, level), or None. `words`: the catalogue's episode and title of the
+    segment's reference ('' when it has none; None: the sentence of evidence files, naming the file)."""
     w = WORDS[lang]
     if best is None:
         return w["verdict_none"].format(clip=clip)
@@ -187,10 +195,17 @@ def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_seg
             bound = w["below"] if p_value_at_floor else ""
             text += w["verdict_p"].format(bound=bound, p=f"{p_value:.2g}", e=f"{expected_false_matches:.2g}")
         return text
-    where = (w["where_still"].format(ref=best.ref_id) if best.kind == "still"
-             else w["where_video"].format(ref=best.ref_id, rs=best.ref_start, re=best.ref_end))
-    text = w["verdict_match"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
-                                     owner=owner, level=level_name(best.level, lang))
+    if words is not None:  # the catalogue's words for the reference (episode, title): the work named first
+        where = (w["named_still"] if best.kind == "still"
+                 else w["named_video"].format(rs=best.ref_start, re=best.ref_end))
+        text = w["verdict_named"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
+                                         words=f" {words}" if words else "", ref=best.ref_id, owner=owner,
+                                         level=level_name(best.level, lang))
+    else:
+        where = (w["where_still"].format(ref=best.ref_id) if best.kind == "still"
+                 else w["where_video"].format(ref=best.ref_id, rs=best.ref_start, re=best.ref_end))
+        text = w["verdict_match"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
+                                         owner=owner, level=level_name(best.level, lang))
     if n_segments > 1:
         text += w["verdict_more"].format(n=n_segments - 1)
     if p_value is not None:

@@ -47,6 +47,7 @@ def calibrate(
     frames_per_work: int | None = None,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    on_frames: Callable[[str, int], None] | None = None,
 ) -> dict:
     """Build null distributions and store them in the index. Returns what was stored.
     `frames_per_work` and `seed` default to the [calibration] configuration."""
@@ -64,7 +65,14 @@ def calibrate(
             fps = float(config["sampling"]["query"]["fps"])
             for path in background:
                 try:
-                    emb = embed_file(path, fps, channels, config, query=True)
+                    done = [0]
+
+                    def frames_done(n: int, path=path, done=done) -> None:
+                        done[0] += n
+                        if on_frames:
+                            on_frames(str(path), done[0])
+
+                    emb = embed_file(path, fps, channels, config, query=True, on_frames=frames_done)
                 except InputError as exc:
                     if progress:
                         progress(f"skipped {exc}")

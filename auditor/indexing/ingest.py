@@ -158,8 +158,10 @@ def add_items(
     channel_names: list[str] | None = None,
     commit_every: int = 20,
     progress: Callable[[IngestResult], None] | None = None,
+    on_frames: Callable[[str, int], None] | None = None,
 ) -> IngestReport:
-    """Sample, embed and add every item; per-file errors are recorded, not raised."""
+    """Sample, embed and add every item; per-file errors are recorded, not raised.
+    `progress(result)` after each file; `on_frames(file, frames)` inside one, as frames are embedded."""
     index, channels = prepare_index(index_path, channel_names, config)
     index.close()
     fps = float(config["sampling"]["reference"]["fps"])
@@ -168,7 +170,7 @@ def add_items(
     with index.writer() as writer:
         try:
             for item in items:
-                result = _add_one(writer, item, channels, fps, config)
+                result = _add_one(writer, item, channels, fps, config, on_frames)
                 report.results.append(result)
                 if progress:
                     progress(result)
@@ -215,8 +217,16 @@ class _WriterFailed(AuditorError):
     nothing since the last commit is kept, since the writer's state is then unknown."""
 
 
-def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict) -> IngestResult:
+def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict,
+             on_frames: Callable[[str, int], None] | None = None) -> IngestResult:
     path = printable(item.path)
+    done = [0]
+
+    def frames_done(n: int) -> None:
+        done[0] += n
+        if on_frames:
+            on_frames(path, done[0])
+
     ref_id = printable(item.effective_ref_id)
     try:
         if not is_text(item.path):
@@ -233,7 +243,7 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
             if found and found[0] == ref_id:
                 return IngestResult(path, IngestStatus.SKIPPED, ref_id, 0, f"already indexed as '{ref_id}'")
             raise InputError(item.path, f"ref_id '{ref_id}' is already used by another file; give it a ref_id")
-        embedded = embed_file(item.path, fps, channels, config)
+        embedded = embed_file(item.path, fps, channels, config, on_frames=frames_done)
         found = writer.find_sha256(embedded.info.sha256)
         if found:
             return IngestResult(path, IngestStatus.SKIPPED, found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")

@@ -11,7 +11,8 @@
   reader; for MP4/MOV files also the creation time (mvhd) and encoder tag (ilst ©too / udta)
   read from the file's own boxes.
 - Generation context: what the user states about how the clip was made (generator, version,
-  prompt, date, who), from `--context FILE.toml` or a sidecar `CLIP.context.toml`; stored
+  prompt, date, who) and how it was collected (by whom, for which organisation, where it was
+  found, when), from `--context FILE.toml` or a sidecar `CLIP.context.toml`; stored
   verbatim and marked as user-supplied.
 """
 
@@ -30,9 +31,14 @@ from ..errors import InputError
 from ..names import printable, text_named
 
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
+# The keys a context file may hold (any other is refused, naming these): how the clip was made
+# (generator .. generated_by) and how it was collected (collected_by .. collected_at, the chain of
+# custody the report's cover prints).
 CONTEXT_FIELDS = {
     "generator": str, "generator_version": str, "prompt": str, "negative_prompt": str, "seed": (int, str),
-    "date": (str, date, datetime), "generated_by": str, "notes": str,
+    "date": (str, date, datetime), "generated_by": str,
+    "collected_by": str, "organisation": str, "source_url": str, "collected_at": (str, date, datetime),
+    "notes": str,
 }
 MAX_CONTEXT_BYTES = 1_000_000
 
@@ -261,6 +267,10 @@ def read_context(path: str | Path) -> dict:
         raise InputError(path, "context file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"context file is not valid TOML ({exc})") from None
+    unknown = [key for key in data if key not in CONTEXT_FIELDS]
+    if unknown:
+        raise InputError(path, f"unknown context key(s) {', '.join(map(repr, unknown))}; the known keys are "
+                               f"{', '.join(CONTEXT_FIELDS)}")
     for key, kind in CONTEXT_FIELDS.items():
         if key in data and not isinstance(data[key], kind):
             wanted = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))

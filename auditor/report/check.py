@@ -48,12 +48,14 @@ class Check:
     ok: bool
     detail: str
     note: bool = False  # information the reader must weigh (an unsigned report), not a pass or a failure
+    signer: str | None = None  # a signature's signer, as its certificate names them
 
 
 @dataclass
 class ReportCheck:
     path: str
     checks: list[Check] = field(default_factory=list)
+    signers: list[str] = field(default_factory=list)  # who signed it (none: unsigned)
 
     @property
     def ok(self) -> bool:
@@ -235,8 +237,7 @@ def check_report(path: str | Path, clip: str | Path | None = None, trust: str | 
 
 
 def _check_signatures(reader, result: ReportCheck, trust: str | Path | None) -> None:
-    sigs = reader.embedded_signatures
-    if not sigs:
+    if not reader.embedded_signatures:
         if trust is not None:
             result.add("signature", False, "--trust was given but the report is not signed")
         else:
@@ -244,6 +245,21 @@ def _check_signatures(reader, result: ReportCheck, trust: str | Path | None) -> 
                                           "with itself, not who made it: anyone able to edit the file could have "
                                           "replaced the evidence and reprinted its hashes alike", note=True)
         return
+    for c in signature_checks(reader, trust):
+        result.checks.append(c)
+        if c.name == "signature" and c.signer:
+            result.signers.append(c.signer)
+
+
+def signature_checks(pdf, trust: str | Path | None = None) -> list[Check]:
+    """The checks of every signature of a PDF (a pyHanko reader or a binary stream): intact,
+    valid, covering the whole file, and with `trust`, chaining to it. [] when it is unsigned."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = pdf if isinstance(pdf, PdfFileReader) else PdfFileReader(pdf, strict=False)
+    sigs = reader.embedded_signatures
+    if not sigs:
+        return []
     from pyhanko.keys import load_cert_from_pemder
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
@@ -257,13 +273,17 @@ def _check_signatures(reader, result: ReportCheck, trust: str | Path | None) -> 
         statuses = [validate_pdf_signature(sig, vc) for sig in sigs]
     finally:
         quiet.setLevel(level)
+    out = []
     for status in statuses:
         signer = status.signing_cert.subject.human_friendly if status.signing_cert else "unknown signer"
+        reported = getattr(status, "signer_reported_dt", None)
+        when = f" at {reported.isoformat(timespec='seconds')}" if reported else ""
         whole = status.coverage is not None and status.coverage.name == "ENTIRE_FILE"
         ok = bool(status.intact and status.valid and whole)
-        detail = f"signed by {signer}: " + ("intact and valid, covers the whole file" if ok else
-                                             f"intact={status.intact} valid={status.valid} coverage={getattr(status.coverage, 'name', None)}")
-        result.add("signature", ok, detail)
+        detail = f"signed by {signer}{when}: " + ("intact and valid, covers the whole file" if ok else
+                                                   f"intact={status.intact} valid={status.valid} coverage={getattr(status.coverage, 'name', None)}")
+        out.append(Check("signature", ok, detail, signer=signer))
         if trust is not None:
-            result.add("trust", bool(status.trusted), "chains to the given certificate" if status.trusted
-                       else "does not chain to the given certificate")
+            out.append(Check("trust", bool(status.trusted), "chains to the given certificate" if status.trusted
+                             else "does not chain to the given certificate"))
+    return out

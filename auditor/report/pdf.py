@@ -8,7 +8,16 @@ printed on the cover and stored in the document information, so `auditor verify`
 that the two agree. Optionally signed with a PKCS#12 key (pyHanko).
 
 Written to a temporary file beside the target and renamed into place: a failure leaves no
-half-written PDF.
+half-written PDF. The same evidence (and reviews) gives the same bytes: reportlab's invariant
+mode with the scan's time as the document's dates, and pyHanko's update without clock or random
+id; a signature is an update of its own after those bytes.
+
+Not PDF/A: reportlab's open-source edition writes no PDF/A. What PDF/A-3b would still take (the
+fonts are embedded, the evidence is an associated file with /AFRelationship, MIME type and dates):
+an XMP metadata stream identifying PDF/A-3B and agreeing with the document information, an sRGB
+output intent (an ICC profile; Pillow's ImageCms can make one), the file kept at PDF 1.7
+(pyHanko marks it 2.0 when it writes /AFRelationship), and a validator (veraPDF) in CI to show
+that the result conforms rather than claiming it.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from ..errors import InputError, UsageError
 from ..evidence.files import parse_evidence
 from ..evidence.records import Evidence
 from ..evidence.wording import check_lang
+from .fonts import draw_string
 from .story import ATTACHMENT_NAME, build_story
 from .text import TEXT
 
@@ -57,13 +67,15 @@ def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]
 
 
 def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, signer_p12: Path | None,
-                     passphrase: bytes | None) -> bytes:
+                     passphrase: bytes | None, written: str | None = None) -> bytes:
     """Attach the evidence JSON and record its hash in the document info; sign if asked."""
     from pyhanko.pdf_utils import embed, generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
-    ef = embed.EmbeddedFileObject.from_file_data(writer, evidence_raw, mime_type="application/json")
+    writer = _steady_writer(pdf_bytes)
+    when = _timestamp(written).datetime if written else None  # the scan's time (PDF/A-3 asks for it)
+    ef = embed.EmbeddedFileObject.from_file_data(
+        writer, evidence_raw, mime_type="application/json",
+        params=embed.EmbeddedFileParams(creation_date=when, modification_date=when))
     embed.embed_file(writer, embed.FileSpec(
         file_spec_string=ATTACHMENT_NAME, file_name=ATTACHMENT_NAME, embedded_data=ef,
         description=f"auditor evidence JSON, SHA-256 {evidence_sha}",
@@ -73,9 +85,13 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     info[generic.NameObject(INFO_KEY)] = generic.TextStringObject(evidence_sha)
     writer.update_container(info)
     out = io.BytesIO()
+    writer.write(out)
     if signer_p12 is None:
-        writer.write(out)
         return out.getvalue()
+    # Signed in an update of its own: the signed report begins with the unsigned report's exact
+    # bytes (the same for the same evidence); only the signature's update differs between runs.
+    unsigned = out.getvalue()
+    writer, out = _steady_writer(unsigned), io.BytesIO()
     from pyhanko.sign import signers
 
     try:
@@ -87,6 +103,38 @@ def _attach_and_sign(pdf_bytes: bytes, evidence_raw: bytes, evidence_sha: str, s
     meta = signers.PdfSignatureMetadata(field_name="AuditorEvidence", reason=f"auditor evidence {evidence_sha}")
     signers.sign_pdf(writer, meta, signer=signer, output=out)
     return out.getvalue()
+
+
+def _steady_writer(pdf_bytes: bytes):
+    """pyHanko's incremental writer, made deterministic: the update's document id comes from the
+    document, not from os.urandom, and no clock time is stamped as the modification date (the
+    document's dates are the scan's; a signature carries its own signing time)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
+    writer._document_id = generic.ArrayObject([writer._document_id[0],
+                                               generic.ByteStringObject(hashlib.sha256(pdf_bytes).digest()[:16])])
+    writer._update_meta = lambda: None
+    return writer
+
+
+def _timestamp(iso: str):
+    """reportlab's timestamp of an ISO 8601 time (the evidence's), for the PDF's dates."""
+    import time
+    from datetime import datetime, timezone
+
+    from reportlab.lib.utils import TimeStamp
+
+    ts = TimeStamp(invariant=1)
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        epoch = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    except ValueError:
+        return ts
+    ts.t, ts.lt = epoch, time.gmtime(epoch)
+    ts.YMDhms = tuple(ts.lt)[:6]
+    return ts
 
 
 def default_report_path(evidence_path: str | Path, lang: str = "en") -> Path:
@@ -112,21 +160,24 @@ def render_report(evidence_path: str | Path, out: str | Path | None = None, lang
     t = TEXT[lang]
 
     def footer(canvas, doc):
+        if doc.page == 1:
+            canvas._doc._timeStamp = _timestamp(evidence.created_utc)  # the document's dates: the scan's
         canvas.saveState()
-        canvas.setFont(font, 7)
         canvas.setFillGray(0.4)
-        canvas.drawString(18 * mm, 10 * mm, f"{evidence.query_id} · {t['evidence_sha']} {sha[:16]}…")
-        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, t["page"].format(n=doc.page))
+        draw_string(canvas, 18 * mm, 10 * mm, f"{evidence.query_id} · {t['evidence_sha']} {sha[:16]}…", font, 7)
+        draw_string(canvas, A4[0] - 18 * mm, 10 * mm, t["page"].format(n=doc.page), font, 7, right=True)
         canvas.restoreState()
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm, bottomMargin=18 * mm,
         title=f"{t['title']}: {evidence.query_id}", author=f"auditor {__version__}",
-        subject=f"evidence {sha}", lang=lang,
+        subject=f"evidence {sha}", lang=lang, creator=f"auditor {__version__}",
+        initialFontName=font,  # never a base-14 font: every font in the file is embedded
+        invariant=1,  # no clock, no random document id: the same evidence gives the same bytes
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    final = _attach_and_sign(buf.getvalue(), raw, sha, Path(sign) if sign else None, passphrase)
+    final = _attach_and_sign(buf.getvalue(), raw, sha, Path(sign) if sign else None, passphrase, evidence.created_utc)
     with atomic_path(out) as tmp:
         tmp.write_bytes(final)
     return out

@@ -21,6 +21,9 @@ LEVEL_COLOURS = {
 }
 
 
+MAX_LINES = 30  # local-feature matches drawn per frame pair
+
+
 def decode(data: bytes) -> np.ndarray:
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -69,6 +72,8 @@ def pair_picture(query: np.ndarray, ref: np.ndarray | None, points: list | None,
         fq = qs * query.shape[1] / qw
         fr = rs * ref.shape[1] / rw
         rng = np.random.default_rng(0)
+        if len(points) > MAX_LINES:  # a hundred lines hide the pictures: an even sample of them
+            points = [points[i] for i in np.linspace(0, len(points) - 1, MAX_LINES).round().astype(int)]
         for qx, qy, rx, ry in points:
             colour = tuple(int(c) for c in rng.integers(40, 220, 3))
             a = (int(qx * fq), int(qy * fq))
@@ -89,9 +94,10 @@ def side_by_side(query: bytes, ref: bytes | None, redacted: bool = False) -> np.
     return pair_picture(q, r, None, None)
 
 
-def exhibit_picture(segment, exhibit: Exhibit, read, redacted: bool = False) -> tuple[np.ndarray, PairCheck | None]:
+def exhibit_picture(segment, exhibit: Exhibit, read, redacted: bool = False,
+                    marks: bool = True) -> tuple[np.ndarray, PairCheck | None]:
     """The side-by-side picture of one exhibit (`read(relative file name) -> bytes`), and the
-    verification record of the pair it shows (its inliers are drawn), if any."""
+    verification record of the pair it shows (its inliers are drawn unless marks=False), if any."""
     checked = segment.verification.pairs if segment.verification else ()
     i = exhibit.verification_pair
     vpair = checked[i] if i is not None and i < len(checked) else None
@@ -99,7 +105,8 @@ def exhibit_picture(segment, exhibit: Exhibit, read, redacted: bool = False) -> 
     r = decode(read(exhibit.ref_image.file)) if exhibit.ref_image else None
     if r is not None and redacted:
         r = redact(r, "REDACTED")  # drawn by OpenCV, which has no Japanese glyphs
-    pic = pair_picture(q, r, vpair.points if vpair else None, vpair.frame_sizes if vpair else None)
+    drawn = vpair if marks else None
+    pic = pair_picture(q, r, drawn.points if drawn else None, drawn.frame_sizes if drawn else None)
     return pic, vpair
 
 
@@ -151,14 +158,21 @@ def timeline_png(evidence: Evidence, work: Work, lang: str) -> bytes:
         props = font_manager.FontProperties(fname=path)
     fig, ax = plt.subplots(figsize=(7.2, 2.0), dpi=150)
     for seg in work.segments:
-        ax.axvspan(seg.query_start, seg.query_end, color=LEVEL_COLOURS.get(str(seg.level), "#999999"), alpha=0.18, lw=0)
+        ax.axvspan(seg.query_start, max(seg.query_end, seg.query_start + 0.05),
+                   color=LEVEL_COLOURS.get(str(seg.level), "#999999"), alpha=0.22, lw=0)
     times = [f.t for f in evidence.frames]
     for ch in channels:
         ys = []
         for f in evidence.frames:
             sims = [c.similarity for c in f.top.get(ch, ()) if c.ref_id in refs]
             ys.append(max(sims) if sims else np.nan)
-        ax.plot(times, ys, lw=1.2, marker="o", ms=2, label=ch)
+        line, = ax.plot(times, ys, lw=1.2, marker="o", ms=2, label=ch)
+        # the hit threshold in similarity: where hits begin (a hit is a cut on the channel's own
+        # score, and similarity follows that score, so the weakest hit marks the cut)
+        hits = [c.similarity for f in evidence.frames for c in f.top.get(ch, ()) if c.hit]
+        if hits:
+            ax.axhline(min(hits), color=line.get_color(), lw=0.9, ls="--",
+                       label=t["threshold_label"].format(channel=ch))
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, max(evidence.clip.duration_s or 0, times[-1] if times else 1))
     ax.set_xlabel(t["timeline_x"], fontproperties=props, fontsize=8)
@@ -166,7 +180,8 @@ def timeline_png(evidence: Evidence, work: Work, lang: str) -> bytes:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     if channels:
-        ax.legend(fontsize=7, loc="lower right", ncols=len(channels))
+        small = font_manager.FontProperties(fname=props.get_file(), size=6.5) if props else {"size": 6.5}
+        ax.legend(loc="lower right", ncols=2 * len(channels), prop=small)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -27,7 +27,8 @@ from reference_index import ReferenceIndex
 from reference_index.files import sha256_file
 
 from ..errors import AuditorError, InputError, MissingDependency, UsageError
-from ..evidence.files import evidence_path, matches_rows, read_evidence, write_evidence, write_matches_csv, write_summary_csv
+from ..evidence.files import (SUMMARY_COLUMNS, evidence_path, matches_rows, read_evidence, strongest, write_evidence,
+                              write_matches_csv, write_summary_csv)
 from ..evidence.records import Evidence, Verdict
 from ..media.provenance import read_context
 from ..media.reader import not_a_file
@@ -58,6 +59,7 @@ class ClipOutcome:
     error: str | None = None
     report_path: str | None = None
     frames: int = 0  # frames sampled (0 for skipped and failed clips)
+    strongest: dict = field(default_factory=dict)  # the strongest match's catalogue words and timecodes
 
     def summary_row(self) -> dict:
         v = self.verdict
@@ -73,6 +75,7 @@ class ClipOutcome:
             "evidence": self.evidence_path or "",
             "error": self.error or "",
             "report": self.report_path or "",
+            **(self.strongest or dict.fromkeys(SUMMARY_COLUMNS[11:], "")),
         }
 
 
@@ -191,7 +194,7 @@ def run_batch(
         outcome = ClipOutcome(
             printable(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
             top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
-            frames=0 if status == ClipStatus.SKIPPED else ev.clip.frames_sampled,
+            frames=0 if status == ClipStatus.SKIPPED else ev.clip.frames_sampled, strongest=strongest(ev),
         )
         finish(outcome, ev)
 

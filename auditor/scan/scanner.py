@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from reference_index import ReferenceIndex
+from reference_index.catalogue import VIDEO_FIELDS as CATALOGUE_WORDS
 from reference_index.files import atomic_write_bytes
 from reference_index.vectors import gpu_count
 
@@ -207,7 +208,10 @@ class Scanner:
                   trials: int, origin: dict, elapsed: float, clip_path: str) -> ev.Evidence:
         info = embedded.info
         named = {d.segment.work for d in decision.segments} | {r.resemblance.work for r in decision.resemblances}
-        works = work_records(decision, shown, info.duration_s, {w: self.index.work_metadata(w) for w in named})
+        cited = sorted({d.segment.ref_id for d in decision.segments})
+        videos = {ref_id: v for ref_id in cited if (v := self.index.video(ref_id))}
+        works = work_records(decision, shown, info.duration_s,
+                             {w: catalogue_words(self.index.work_metadata(w), w, videos) for w in named})
         clip = ev.Clip(
             **(info.to_dict() | {"path": clip_path}),
             frames_used={n: int(e.keep.sum()) for n, e in embedded.embeddings.items()},
@@ -216,7 +220,6 @@ class Scanner:
             sampling_fps=embedded.sampling_fps,
             frames_embedded=embedded.embedded_frames,  # the others reused a held frame's vectors
         )
-        cited = sorted({d.segment.ref_id for d in decision.segments})
         return ev.Evidence(
             query_id=query_id,
             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -235,15 +238,28 @@ class Scanner:
                 trials=trials,
             ),
             works=works,
-            references={
-                ref_id: ev.Reference(**{k: v.get(k) for k in ("work", "kind", "path", "sha256", "duration_s")})
-                for ref_id in cited if (v := self.index.video(ref_id))
-            },
+            references={ref_id: ev.Reference(**{k: v.get(k) for k in REFERENCE_FIELDS}) for ref_id, v in videos.items()},
             rejected_segments=tuple(segment_record(d, with_pairs=False) for d in decision.rejected),
             frames=tuple(frames),
             provenance=ev.Provenance.model_validate(origin),
             resemblance=resemblance_check(decision, self.meanings, self.null is not None, self.index.counts()),
         )
+
+
+REFERENCE_FIELDS = ("work", "kind", "path", "sha256", "duration_s", "owner") + CATALOGUE_WORDS
+
+
+def catalogue_words(stored: dict, work: str, videos: dict[str, dict]) -> dict:
+    """A work's metadata in the evidence: what the catalogue stores for it, the catalogue's words
+    for each of its references the clip cites, and the earliest first publication they state."""
+    refs = {rid: {k: v[k] for k in CATALOGUE_WORDS if v.get(k)} for rid, v in sorted(videos.items()) if v.get("work") == work}
+    out = dict(stored)
+    if any(refs.values()):
+        out["references"] = {rid: words for rid, words in refs.items() if words}
+    dates = sorted(w["first_published"] for w in refs.values() if w.get("first_published"))
+    if dates and "first_published" not in out:
+        out["first_published"] = dates[0]
+    return out
 
 
 def library_versions() -> dict:

@@ -1,0 +1,147 @@
+"""`auditor bundle RESULTS --out case.zip` and `auditor verify case.zip`: a case as one file a
+lawyer can send, and its check.
+
+The bundle holds each clip's evidence JSON, its exhibit frames (`<clip>.frames/`), its reports,
+the case summary (summary.pdf/html/xlsx, written afresh first), summary.csv and
+matches.csv, and two manifests of every other file's SHA-256: `manifest.json`
+(`auditor.bundle/1`) and `SHA256SUMS` (the format `sha256sum -c` reads, so anyone can check it
+without auditor). The zip is written atomically, with fixed entry dates and in a fixed order:
+the same folder gives the same bytes.
+
+`verify_bundle` hashes every member as it streams out of the zip (nothing is extracted to
+disk, so member names cannot write anywhere), compares each with the manifest, names every file
+that differs, is missing or is not listed, and checks the signatures of signed reports. A
+manifest is not a signature: an unsigned bundle is said to be consistent with itself, no more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from reference_index.files import atomic_path
+
+from ..errors import InputError, UsageError
+from ..evidence.files import SUFFIX, read_evidence
+from .case import report_name
+from .check import Check, ReportCheck, signature_checks
+from .summary import NAMES as SUMMARY_NAMES, write_summary
+
+FORMAT = "auditor.bundle/1"
+MANIFEST, SUMS = "manifest.json", "SHA256SUMS"
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: no clock in the bundle
+
+
+def _clip_files(folder: Path, evidence: Path) -> list[Path]:
+    ev = read_evidence(evidence)
+    qid = ev.query_id
+    files = [evidence]
+    frames = folder / f"{qid}.frames"
+    if frames.is_dir():
+        files += sorted(p for p in frames.rglob("*") if p.is_file())
+    for lang in ("en", "ja"):
+        name = report_name(folder, qid, lang)
+        if name and folder / name not in files:
+            files.append(folder / name)
+    return files
+
+
+def build_bundle(results: str | Path, out: str | Path, only_flagged: bool = False, lang: str = "en") -> tuple[Path, int]:
+    """Write the case bundle; (its path, files in it besides the manifests)."""
+    folder = Path(results)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such results folder")
+    out = Path(out)
+    if out.resolve().is_relative_to(folder.resolve()):
+        raise UsageError(f"--out {out}: write the bundle outside the results folder it packs")
+    write_summary(folder, lang)  # derived from the folder: written afresh, so it lists what is packed
+    files: list[Path] = []
+    for evidence in sorted(folder.glob(f"*{SUFFIX}")):
+        if only_flagged and not read_evidence(evidence).verdict.flagged:
+            continue
+        files += _clip_files(folder, evidence)
+    files += [folder / n for n in (*SUMMARY_NAMES, "summary.csv", "matches.csv") if (folder / n).is_file()]
+    hashes: dict[str, str] = {}
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            name = f.relative_to(folder).as_posix()
+            data = f.read_bytes()
+            hashes[name] = hashlib.sha256(data).hexdigest()
+            _write(zf, name, data)
+        manifest = {"format": FORMAT, "only_flagged": only_flagged, "files": hashes}
+        _write(zf, MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode())
+        _write(zf, SUMS, "".join(f"{h}  {n}\n" for n, h in hashes.items()).encode())
+    return out, len(hashes)
+
+
+def _write(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def _sha(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    h = hashlib.sha256()
+    with zf.open(info) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCheck:
+    """Check every file of a bundle against its manifest, and the signatures of signed reports."""
+    path = Path(path)
+    result = ReportCheck(str(path))
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(path, f"not a readable zip file ({exc})") from None
+    with zf:
+        members = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        if MANIFEST not in members:
+            result.add("manifest", False, f"no {MANIFEST}: not an auditor case bundle")
+            return result
+        try:
+            manifest = json.loads(zf.read(members[MANIFEST]).decode("utf-8"))
+            listed = manifest["files"]
+            if manifest.get("format") != FORMAT or not isinstance(listed, dict):
+                raise ValueError(f"format {manifest.get('format')!r}")
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            result.add("manifest", False, f"{MANIFEST} cannot be read ({exc})")
+            return result
+        result.add("manifest", True, f"{MANIFEST} lists {len(listed)} files")
+        for name, expected in listed.items():
+            info = members.get(name)
+            if info is None:
+                result.add("file", False, f"{name}: listed in the manifest but missing from the bundle")
+                continue
+            try:
+                actual = _sha(zf, info)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # a corrupt or altered member
+                result.add("file", False, f"{name}: cannot be read ({exc})")
+                continue
+            if actual != expected:
+                result.add("file", False, f"{name}: differs from the manifest (SHA-256 {actual}, manifest {expected})")
+        for name in sorted(set(members) - set(listed) - {MANIFEST, SUMS}):
+            result.add("file", False, f"{name}: in the bundle but not in the manifest")
+        if SUMS in members:
+            sums = {line[66:]: line[:64] for line in zf.read(members[SUMS]).decode("utf-8", "replace").splitlines()}
+            if sums != listed:
+                result.add("manifest", False, f"{SUMS} and {MANIFEST} disagree")
+        bad = [c for c in result.checks if not c.ok]
+        if not bad:
+            result.add("files", True, f"every one of the {len(listed)} files has the SHA-256 the manifest states")
+        signed = 0
+        for name in sorted(n for n in listed if n.endswith(".pdf") and n in members):
+            checks = signature_checks(io.BytesIO(zf.read(members[name])), trust)
+            if checks:
+                signed += 1
+                result.checks += [Check(f"{c.name} {name}", c.ok, c.detail) for c in checks]
+        if not signed:
+            result.add("signature", True, "no report in the bundle is signed: the manifest shows that the files agree "
+                                          "with it, not who made them (anyone could rebuild both)", note=True)
+    return result
