@@ -111,12 +111,14 @@ def test_an_unexpected_failure_costs_one_file_and_index_add_keeps_what_it_said_i
     assert json.loads(info.stdout)["counts"]["videos"] == 1
 
 
-def test_file_names_that_are_not_utf8_are_scanned_and_written_escaped(footage, pdq_index, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])  # in this process, and in a pool of worker processes
+def test_file_names_that_are_not_utf8_are_scanned_and_written_escaped(footage, pdq_index, tmp_path, workers):
     folder = os.fsencode(tmp_path)
     bad = os.fsdecode(folder + b"/bad_\xff\xfe.mp4")
     os.link(footage["copy"], bad)
     out = tmp_path / "out"
-    r = runner.invoke(app, ["scan", bad, str(footage["unrelated"]), "--index", str(pdq_index), "--out", str(out), "--quiet"])
+    r = runner.invoke(app, ["scan", bad, str(footage["unrelated"]), "--index", str(pdq_index), "--out", str(out), "--quiet",
+                            "--workers", workers])
     assert r.exit_code == 0, r.output
     summary = rows(out / "summary.csv")
     row = summary["bad_\\xff\\xfe"]
