@@ -83,6 +83,14 @@ def test_index_add_moves_orb_to_visual_words_by_itself_and_a_crop_is_still_found
     add_items(tmp_path / "idx", [CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio")], word_config)
     with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
         assert idx.vectors("orb").index.vocabulary.id == vocab and idx.counts()["videos"] == 3
+    # `index optimize --retrain` trains the vocabulary again, on everything the channel holds now
+    from auditor.indexing.ingest import structure_settings
+
+    with ri.IndexWriter(tmp_path / "idx") as w:
+        done = w.optimize(**structure_settings(word_config), retrain=True)
+    assert done["orb"].startswith("rebuilt: visual words")
+    with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
+        assert idx.vectors("orb").index.vocabulary.id != vocab and idx.counts()["videos"] == 3
     calibrate(tmp_path / "idx", word_config)  # leave one work out works from the stored words
     run_batch([cropped_copy, footage["unrelated"]], tmp_path / "idx", tmp_path / "out", word_config)
     crop = read_evidence(tmp_path / "out" / "crop.evidence.json")

@@ -52,8 +52,10 @@ class Clip(Record):
 class IndexChannel(Record):
     """How one channel of the index was searched by this scan."""
 
-    structure: str = Field(description="'flat' (exact), 'ivf' (inverted lists) or 'mih' (multi-index hash).")
-    description: str = Field(description="The structure in words, with its parameters.")
+    structure: str = Field(description="'flat' (exact), 'ivf' (inverted lists), 'mih' (multi-index hash) or 'words' "
+                                       "(visual words: an inverted file, then a short list matched exactly).")
+    description: str = Field(description="The structure in words, with its parameters (for visual words, the "
+                                         "vocabulary's id: a hash of its words and signature bits).")
     vectors: int = Field(description="Vectors the channel held.")
     nprobe: int | None = Field(None, description="Inverted lists searched per query (inverted-file structures).")
     on_gpu: bool = Field(False, description="Whether the search ran on a GPU.")
