@@ -92,3 +92,17 @@ def test_verification_stops_once_its_outcome_is_settled_and_computes_each_frame_
     assert described == 4  # two query frames, two reference frames
     again = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg["verify"], cache)
     assert again == v and len(cache) == described  # the same frames: nothing described again
+
+
+def test_a_transform_ransac_fits_with_infinite_values_is_no_match_and_the_evidence_stays_json(monkeypatch):
+    """Degenerate matches can make RANSAC return a model with inf or NaN (seen on a cropped
+    negative of the evaluation set): that pair matched nothing, and nothing non-finite reaches
+    the evidence, which is written without NaN or infinity."""
+    from auditor.match import geometry
+
+    ref = scene(seed=11, t=1.0)
+    inf_model = np.array([[np.inf, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    monkeypatch.setattr(geometry.cv2, "estimateAffine2D",
+                        lambda src, dst, **kw: (inf_model, np.ones((len(src), 1), np.uint8)))
+    check = geometry.match_frames(ref, ref, CFG)
+    assert not check.verified and check.transform is None and check.inliers == 0

@@ -112,7 +112,7 @@ def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=float(cfg["ransac_threshold_px"]),
         maxIters=int(cfg["ransac_max_iterations"]),
     )
-    if model is None or mask is None:
+    if model is None or mask is None or not np.isfinite(model).all():  # degenerate points can fit inf/NaN
         return unmatched(len(good))
     mask = mask.ravel().astype(bool)
     inliers = int(mask.sum())
