@@ -63,6 +63,21 @@ def _number(text: str, name: str, optional: bool = False) -> float | None:
     return value
 
 
+def verdict_words(ev, lang: str) -> str:
+    """The verdict's sentence in the reader's language (the evidence keeps the English one)."""
+    if lang == "en":
+        return ev.verdict.summary
+    from ..evidence.wording import verdict_sentence
+    from ..report.kit import catalogue_words
+    from ..report.story import _best
+
+    work, best = _best(ev)
+    words = catalogue_words(ev, best.ref_id, lang) if best is not None and hasattr(best, "ref_id") else None
+    return verdict_sentence(Path(ev.clip.path).name, best, work and work.work, work and work.owner, len(ev.segments()),
+                            ev.verdict.p_value, ev.verdict.p_value_at_floor, ev.verdict.expected_false_matches, lang,
+                            words=words)
+
+
 def create_app(index: str | Path, results: str | Path, token: str | None = None,
                clip_roots: list[str | Path] | None = None, host: str = "127.0.0.1",
                reference_roots: list[str | Path] | None = None) -> FastAPI:
@@ -126,6 +141,7 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
             "lv": lambda level: level_name(level, lang),
             "st": lambda state: words.get(f"state_{state}", state),
             "rule": lambda rec: rule_text(rec.rules, lang) if rec.rules else rec.rule,
+            "verdict_words": lambda ev: verdict_words(ev, lang),
         })
         resp.set_cookie("auditor_csrf", token_value, httponly=True, samesite="strict")
         if request.query_params.get("lang") in strings.LANGS:
