@@ -73,7 +73,7 @@ def test_bulk_decisions_assignments_and_missed_matches_need_csrf_and_reach_the_c
     assert "a number of seconds" in bad.text
     assert "Star Courier 1.5–4.0 s" in client.get("/clip/generated_clip_0043").text
     rows = list(csv.DictReader(io.StringIO(client.get("/reviews.csv").text)))
-    assert [(r["clip"], r["decision"], r["reviewer"]) for r in rows] == [
+    assert [(r["query_id"], r["decision"], r["reviewer"]) for r in rows] == [
         ("generated_clip_0042", "second look", "B. Ito"), ("generated_clip_0043", "second look", "B. Ito"),
         ("generated_clip_0043", "missed match", "B. Ito")]
     assert rows[0]["work"] == "Star Courier" and rows[2]["note"].startswith("'=")  # no formula for a spreadsheet
@@ -159,7 +159,7 @@ def test_a_day_at_the_desk_in_a_real_browser(server, demo, tmp_path):
         csv_text = page.request.get(server + "/reviews.csv").text()
         rows = list(csv.DictReader(io.StringIO(csv_text)))
         assert [(r["decision"], r["reviewer"]) for r in rows] == [("confirm", "A. Sato"), ("dismiss", "A. Sato")]
-        assert urlparse(first).path == "/clip/" + rows[0]["clip"] and urlparse(second).path == "/clip/" + rows[1]["clip"]
+        assert urlparse(first).path == "/clip/" + rows[0]["query_id"] and urlparse(second).path == "/clip/" + rows[1]["query_id"]
         page.goto(server + "/")
         assert page.locator("a#export").get_attribute("href") == "/reviews.csv"
         if shots:

@@ -54,7 +54,7 @@ def reviews(
     results: Path = typer.Option(..., "--results", help="Results folder the desk reviewed (holds reviews.sqlite)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the CSV here (default: print it)."),
 ) -> None:
-    """The review trail as CSV: clip, decision, reviewer, time, note, work (as /reviews.csv on the desk)."""
+    """The review trail as CSV: query_id (the clip), decision, reviewer, time, note, work (as /reviews.csv on the desk)."""
     from ..review.export import export_reviews
 
     if not folder("--results", results).is_dir():
