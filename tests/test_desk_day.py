@@ -145,8 +145,20 @@ def test_a_day_at_the_desk_in_a_real_browser(server, demo, tmp_path):
         assert page.evaluate("document.getElementById('player').error") is None
         assert page.evaluate("document.getElementById('player').videoWidth") > 0
         assert page.locator("#proxy-note").is_visible()
+        # the reference beside it, at the matched time
+        page.wait_for_function("document.getElementById('ref-player').readyState >= 1", timeout=60_000)
+        assert page.evaluate("document.getElementById('ref-player').currentTime") >= 2.9
         if shots:
             page.screenshot(path=os.path.join(shots, "clip-1920-en.png"))
+        page.keyboard.press("?")
+        assert "j / k" in page.inner_text("#keys-help") and page.locator("#keys-help").is_visible()
+        page.keyboard.press("Escape")
+        with page.expect_navigation():
+            page.keyboard.press("j")
+        assert page.url != first
+        with page.expect_navigation():
+            page.keyboard.press("k")
+        assert page.url == first
         page.fill("#reviewer", "A. Sato")
         with page.expect_navigation():
             page.click("#do-confirm")
@@ -186,3 +198,28 @@ def test_a_day_at_the_desk_in_a_real_browser(server, demo, tmp_path):
         if shots:
             page.screenshot(path=os.path.join(shots, "clip-1920-ja.png"))
         browser.close()
+
+
+def test_the_queue_pages_and_reads_each_evidence_file_once(tmp_path, monkeypatch):
+    import re
+
+    from helpers import evidence_json
+
+    import auditor.review.queue as queue
+
+    results = tmp_path / "results"
+    results.mkdir()
+    for i in range(120):
+        (results / f"c{i:03d}.evidence.json").write_text(evidence_json(f"c{i:03d}", flagged=i % 2 == 0))
+    reads = []
+    real = queue.read_evidence
+    monkeypatch.setattr(queue, "read_evidence", lambda p: reads.append(p) or real(p))
+    c = TestClient(create_app(tmp_path, results), base_url="http://127.0.0.1")
+    first = c.get("/")
+    assert len(re.findall(r'name="qid"', first.text)) == 50 and 'id="next-page"' in first.text
+    last = c.get("/", params={"page_no": 3})
+    assert len(re.findall(r'name="qid"', last.text)) == 20 and 'id="next-page"' not in last.text
+    assert len(reads) == 120  # the second page read nothing again
+    (results / "c007.evidence.json").write_text(evidence_json("c007", flagged=True) + " ")
+    c.get("/")
+    assert len(reads) == 121  # a file that changed is read again
