@@ -91,7 +91,11 @@ def test_paging_and_p_value_sort(client, demo):
     assert client.get("/", params={"page_no": 99}).status_code == 200
 
 
-def test_index_files_and_the_trail_are_not_served_and_foreign_hosts_refused(client):
+def test_index_files_and_the_trail_are_not_served_and_foreign_hosts_refused(client, demo):
+    video = client.get("/clip/generated_clip_0042/video")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/webm" and video.content[:4] == b"\x1aE\xdf\xa3"
+    proxies = sorted((demo.results / "proxies").glob("*.webm"))
+    assert proxies and client.get(f"/files/proxies/{proxies[0].name}").status_code == 200  # /files/ serves proxies
     for path in ("/files/catalogue.sqlite", "/files/manifest.json", "/files/reviews.sqlite"):
         assert client.get(path).status_code == 404, path
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
