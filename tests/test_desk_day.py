@@ -5,6 +5,7 @@ screens 390 and 1920 px wide. Plus the new forms' CSRF checks and the CLI export
 
 import csv
 import io
+import json
 import os
 import shutil
 import socket
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from auditor.cli import app as cli
 from auditor.demo import run_demo
 from auditor.review.app import create_app
-from auditor.review.playback import needs_proxy
+from auditor.review.playback import needs_proxy, proxy_path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by ./setup.sh")
@@ -94,8 +95,9 @@ def test_paging_and_p_value_sort(client, demo):
 def test_index_files_and_the_trail_are_not_served_and_foreign_hosts_refused(client, demo):
     video = client.get("/clip/generated_clip_0042/video")
     assert video.status_code == 200 and video.headers["content-type"] == "video/webm" and video.content[:4] == b"\x1aE\xdf\xa3"
-    proxies = sorted((demo.results / "proxies").glob("*.webm"))
-    assert proxies and client.get(f"/files/proxies/{proxies[0].name}").status_code == 200  # /files/ serves proxies
+    sha = json.loads((demo.results / "generated_clip_0042.evidence.json").read_text())["clip"]["sha256"]
+    proxy = proxy_path(demo.results, sha)
+    assert proxy.is_file() and client.get(f"/files/proxies/{proxy.name}").status_code == 200  # /files/ serves proxies
     for path in ("/files/catalogue.sqlite", "/files/manifest.json", "/files/reviews.sqlite"):
         assert client.get(path).status_code == 404, path
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
@@ -227,3 +229,9 @@ def test_the_queue_pages_and_reads_each_evidence_file_once(tmp_path, monkeypatch
     (results / "c007.evidence.json").write_text(evidence_json("c007", flagged=True) + " ")
     c.get("/")
     assert len(reads) == 121  # a file that changed is read again
+
+
+def test_every_word_of_the_desk_is_in_both_tables():
+    from auditor.review.strings import STRINGS
+
+    assert set(STRINGS["en"]) == set(STRINGS["ja"]) and all(v.strip() for t in STRINGS.values() for v in t.values())

@@ -215,6 +215,8 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         clip_file = Path(ev.clip.path)
         playable = inside(clip_file, roots)
         proxy = desk.unplayable(clip_file, ev.clip.sha256) if playable else None
+        if proxy:  # started now, so the copy is under way before the player asks for it
+            desk.prepare(clip_file, ev.clip.sha256)
         pdf = next((p for p in (results / f"{query_id}.report.pdf", results / f"{query_id}.report.ja.pdf") if p.is_file()), None)
         listing = data.load()
         latest = store.latest()

@@ -8,6 +8,7 @@ symlinks are resolved; nothing of the index is served.
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,19 @@ class Desk:
         if key not in self._codecs:
             self._codecs[key] = needs_proxy(path)
         return self._codecs[key]
+
+    def prepare(self, path: Path, sha256: str) -> None:
+        """Start making a clip's playable copy in the background, if it is not made yet."""
+        if proxy_path(self.results, sha256).is_file():
+            return
+
+        def make():
+            try:
+                make_proxy(path, self.results, sha256)
+            except (RuntimeError, OSError):
+                pass  # the player's own request makes it again and reports the reason
+
+        threading.Thread(target=make, daemon=True).start()
 
     def reference(self, ev: Evidence, ref_id: str) -> Path | None:
         """A reference video the desk may play, or None."""
