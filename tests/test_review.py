@@ -206,11 +206,13 @@ def test_in_a_real_browser_a_reviewer_records_a_decision_that_survives_a_reload(
         page.locator(".timeline .seg").first.click()
         assert page.evaluate("document.getElementById('player').currentTime") > 1.0
         assert page.locator(".pair img").first.evaluate("img => img.complete && img.naturalWidth > 0")
+        clip_url = page.url
         page.fill("#reviewer", "A. Sato")
         page.fill("#note", "Same layout and timing as episode 1, 3.0-7.0 s")
-        with page.expect_navigation():  # the form posts, then the server redirects to the page
-            page.click("#record")
-        page.reload()
+        with page.expect_navigation():  # the form posts, then the server moves on to the next unreviewed clip
+            page.click("#do-confirm")
+        assert page.url != clip_url
+        page.goto(clip_url)
         assert "A. Sato" in page.inner_text("#trail") and "confirm" in page.inner_text("#trail")
         page.screenshot(path=str(tmp_path / "clip.png"), full_page=True)
         page.goto(server + "/")

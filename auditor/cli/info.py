@@ -1,4 +1,4 @@
-"""`auditor version`, `channels`, `schema`, `eval` and `serve`."""
+"""`auditor version`, `channels`, `schema`, `eval`, `serve` and `reviews`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def serve(
     port: int = typer.Option(8765, "--port"),
     token: Optional[str] = typer.Option(None, "--token", envvar="AUDITOR_TOKEN", help="Access token (required off localhost)."),
     clips: Optional[List[Path]] = typer.Option(None, "--clips", help="Folder of suspect clips the desk may play (repeatable)."),
+    references: Optional[List[Path]] = typer.Option(
+        None, "--references", help="Folder of reference videos the desk may play beside a clip (repeatable)."),
 ) -> None:
     """The review desk: a local web app to confirm or dismiss matches, with an audit trail."""
     import secrets
@@ -31,6 +33,8 @@ def serve(
     folder("--index", index)
     for clip_folder in clips or []:
         folder("--clips", clip_folder)
+    for ref_folder in references or []:
+        folder("--references", ref_folder)
     if not folder("--results", results).is_dir():
         raise UsageError(f"--results {results}: no such folder")
     if host not in LOCAL_HOSTS and not token:
@@ -38,10 +42,31 @@ def serve(
                          f"(--token or AUDITOR_TOKEN; for example {secrets.token_urlsafe(16)})")
     import uvicorn
 
-    app_ = create_app(index, results, token, clips or [], host=host)
+    app_ = create_app(index, results, token, clips or [], host=host, reference_roots=references or [])
     shown = "localhost" if host in LOCAL_HOSTS else host
     typer.echo(f"review desk on http://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)", err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@handle_errors
+def reviews(
+    results: Path = typer.Option(..., "--results", help="Results folder the desk reviewed (holds reviews.sqlite)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the CSV here (default: print it)."),
+) -> None:
+    """The review trail as CSV: query_id (the clip), decision, reviewer, time, note, work (as /reviews.csv on the desk)."""
+    from ..review.export import export_reviews
+
+    if not folder("--results", results).is_dir():
+        raise UsageError(f"--results {results}: no such folder")
+    if not (results / "reviews.sqlite").is_file():
+        raise UsageError(f"--results {results}: no review trail (reviews.sqlite) in this folder")
+    text = export_reviews(results)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
 
 
 @app.command("eval")

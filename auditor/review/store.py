@@ -1,12 +1,15 @@
 """Review decisions: an append-only trail in SQLite (who, what, when, why).
 
 Rows are only ever inserted; triggers refuse any UPDATE or DELETE, so the trail a report prints
-is the trail that was recorded. The latest decision for a clip is its review state.
+is the trail that was recorded. The latest decision for a clip is its review state. Matches the
+scan missed (a reviewer's "this clip also shows work X at 12-18 s") and assignments of clips to
+reviewers are kept the same way, in tables of their own.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,7 +32,48 @@ CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS missed (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    query_id     TEXT NOT NULL,
+    clip_sha256  TEXT NOT NULL,
+    work         TEXT NOT NULL,
+    query_start  REAL NOT NULL,
+    query_end    REAL NOT NULL,
+    ref_start    REAL,
+    reviewer     TEXT NOT NULL,
+    note         TEXT NOT NULL,
+    created_utc  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS missed_clip ON missed(query_id, id);
+CREATE TRIGGER IF NOT EXISTS missed_no_update BEFORE UPDATE ON missed
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS missed_no_delete BEFORE DELETE ON missed
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS assignments (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    query_id     TEXT NOT NULL,
+    reviewer     TEXT NOT NULL,
+    assigned_by  TEXT NOT NULL,
+    created_utc  TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS assignments_no_update BEFORE UPDATE ON assignments
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS assignments_no_delete BEFORE DELETE ON assignments
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 """
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _name_and_note(reviewer: str, note: str) -> tuple[str, str]:
+    reviewer, note = reviewer.strip(), note.strip()
+    if not reviewer:
+        raise ValueError("the reviewer's name is required")
+    if len(reviewer) > MAX_NAME or len(note) > MAX_NOTE:
+        raise ValueError(f"name up to {MAX_NAME} characters, note up to {MAX_NOTE}")
+    return reviewer, note
 
 
 class ReviewStore:
@@ -38,24 +82,22 @@ class ReviewStore:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(SCHEMA)
+        self._lock = threading.RLock()  # one connection shared by the server's threads: a bulk write is one transaction
 
     def close(self) -> None:
         self._conn.close()
 
     def add(self, query_id: str, clip_sha256: str, decision: str, reviewer: str, note: str) -> dict:
         decision = decision.strip().lower()
-        reviewer, note = reviewer.strip(), note.strip()
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of: {', '.join(DECISIONS)}")
-        if not reviewer:
-            raise ValueError("the reviewer's name is required")
-        if len(reviewer) > MAX_NAME or len(note) > MAX_NOTE:
-            raise ValueError(f"name up to {MAX_NAME} characters, note up to {MAX_NOTE}")
-        when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        cur = self._conn.execute(
-            "INSERT INTO decisions(query_id, clip_sha256, decision, reviewer, note, created_utc) VALUES (?, ?, ?, ?, ?, ?)",
-            (query_id, clip_sha256, decision, reviewer, note, when),
-        )
+        reviewer, note = _name_and_note(reviewer, note)
+        when = _now()
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO decisions(query_id, clip_sha256, decision, reviewer, note, created_utc) VALUES (?, ?, ?, ?, ?, ?)",
+                (query_id, clip_sha256, decision, reviewer, note, when),
+            )
         return {"id": cur.lastrowid, "query_id": query_id, "clip_sha256": clip_sha256, "decision": decision,
                 "reviewer": reviewer, "note": note, "created_utc": when}
 
@@ -71,6 +113,60 @@ class ReviewStore:
             "SELECT d.query_id, d.decision, d.reviewer, d.created_utc FROM decisions d "
             "JOIN (SELECT query_id, MAX(id) AS id FROM decisions GROUP BY query_id) m USING(id)").fetchall()
         return {q: {"decision": d, "reviewer": r, "created_utc": t} for q, d, r, t in rows}
+
+    def add_many(self, clips: list[tuple[str, str]], decision: str, reviewer: str, note: str) -> int:
+        """One decision for many (query id, clip SHA-256) at once, in one transaction: all or none."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                for query_id, sha in clips:
+                    self.add(query_id, sha, decision, reviewer, note)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return len(clips)
+
+    def add_missed(self, query_id: str, clip_sha256: str, work: str, query_start: float, query_end: float,
+                   ref_start: float | None, reviewer: str, note: str) -> None:
+        work = work.strip()
+        reviewer, note = _name_and_note(reviewer, note)
+        if not work or len(work) > MAX_NAME:
+            raise ValueError(f"the work is required (up to {MAX_NAME} characters)")
+        if not (0 <= query_start <= query_end < 1e7) or (ref_start is not None and not 0 <= ref_start < 1e7):
+            raise ValueError("times are seconds from 0, the end not before the start")
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO missed(query_id, clip_sha256, work, query_start, query_end, ref_start, reviewer, note, created_utc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (query_id, clip_sha256, work, query_start, query_end, ref_start, reviewer, note, _now()))
+
+    def missed(self, query_id: str | None = None) -> list[dict]:
+        keys = ("id", "query_id", "clip_sha256", "work", "query_start", "query_end", "ref_start", "reviewer", "note",
+                "created_utc")
+        sql = f"SELECT {', '.join(keys)} FROM missed"
+        rows = (self._conn.execute(sql + " WHERE query_id = ? ORDER BY id", (query_id,)) if query_id is not None
+                else self._conn.execute(sql + " ORDER BY id")).fetchall()
+        return [dict(zip(keys, r)) for r in rows]
+
+    def all_decisions(self) -> list[dict]:
+        keys = ("id", "query_id", "clip_sha256", "decision", "reviewer", "note", "created_utc")
+        rows = self._conn.execute(f"SELECT {', '.join(keys)} FROM decisions ORDER BY id").fetchall()
+        return [dict(zip(keys, r)) for r in rows]
+
+    def assign(self, query_ids: list[str], reviewer: str, assigned_by: str) -> None:
+        reviewer, _ = _name_and_note(reviewer, "")
+        assigned_by, _ = _name_and_note(assigned_by, "")
+        when = _now()
+        with self._lock:
+            self._conn.executemany("INSERT INTO assignments(query_id, reviewer, assigned_by, created_utc) VALUES (?, ?, ?, ?)",
+                                   [(q, reviewer, assigned_by, when) for q in query_ids])
+
+    def assigned(self) -> dict[str, str]:
+        rows = self._conn.execute(
+            "SELECT a.query_id, a.reviewer FROM assignments a "
+            "JOIN (SELECT query_id, MAX(id) AS id FROM assignments GROUP BY query_id) m USING(id)").fetchall()
+        return dict(rows)
 
 
 def trail_for_report(path: str | Path, query_id: str) -> list[dict]:
