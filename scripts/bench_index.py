@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--orb", dest="n_orb", type=int, default=0, help="ORB reference frames to index (0: skip)")
     ap.add_argument("--orb-queries", type=int, default=60, help="edited copies of planted frames to look up")
     ap.add_argument("--orb-exact-max", type=int, default=100_000, help="measure exhaustive search up to this many frames")
+    ap.add_argument("--orb-structures", default="flat,ivf,words", help="ORB structures to build and measure")
     ap.add_argument("--config", default=None, help="auditor configuration (ORB settings)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--nprobe-float", default="8,16,32", help="nprobe values to measure (float)")
@@ -252,7 +253,8 @@ def main() -> None:
         if args.n_orb:
             import bench_local
 
-            built = bench_local.build(args.n_orb, work, args.orb_queries, bench_local.load(args.config), args.orb_exact_max)
+            built = bench_local.build(args.n_orb, work, args.orb_queries, bench_local.load(args.config), args.orb_exact_max,
+                                     tuple(args.orb_structures.split(",")))
             print(f"orb build: {json.dumps(built)}", flush=True)
             for structure in built["structures"]:
                 cmd = [sys.executable, __file__, "--_search", "orb", str(work), structure]

@@ -67,7 +67,7 @@ def synthetic(real: np.ndarray, n_frames: int, seed: int) -> np.ndarray:
     return np.where(rng.random(a.shape) < 0.5, a, b)
 
 
-def build(n: int, work: Path, queries: int, config: dict, exact_max: int) -> dict:
+def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=("flat", "ivf", "words")) -> dict:
     orb = create_channel("orb", config)
     images, names = real_frames(config)
     emb = orb.embed_batch(images)
@@ -109,16 +109,20 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int) -> dic
     t_flat = time.perf_counter() - t0
     out = {"frames": n, "real_frames_planted": len(kept), "descriptors": total, "query_frames": int(q.keep.sum())}
     structures = {}
-    if n <= exact_max:
+    if n <= exact_max and "flat" in kinds:
         flat.save(work / "orb.flat")
         structures["flat"] = {"build_s": round(t_flat, 1), "bytes_per_frame": round((work / "orb.flat").stat().st_size / n)}
-    _, nlist = choose_structure("hamming", total, {"local": 0}, local="ivf")
-    t0 = time.perf_counter()
-    ivf = flat.rebuilt("ivf", nlist)
-    ivf.save(work / "orb.ivf")
-    structures["ivf"] = {"build_s": round(time.perf_counter() - t0, 1), "nlist": nlist,
-                         "bytes_per_frame": round((work / "orb.ivf").stat().st_size / n)}
-    del ivf
+    if "ivf" in kinds:
+        _, nlist = choose_structure("hamming", total, {"local": 0}, local="ivf")
+        t0 = time.perf_counter()
+        ivf = flat.rebuilt("ivf", nlist)
+        ivf.save(work / "orb.ivf")
+        structures["ivf"] = {"build_s": round(time.perf_counter() - t0, 1), "nlist": nlist,
+                             "bytes_per_frame": round((work / "orb.ivf").stat().st_size / n)}
+        del ivf
+    if "words" not in kinds:
+        out["structures"] = structures
+        return out
     t0 = time.perf_counter()
     words = flat.rebuilt("words")
     words.save(work / "orb.words")

@@ -32,18 +32,21 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--iou", type=float, default=0.5)
     ap.add_argument("--calibrate", action="store_true", help="calibrate the index (leave-one-work-out) before scanning")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the index and the results so far: scan only the clips without evidence")
     args = ap.parse_args()
     config = load_config(args.config)
     names = args.channels.split(",")
     tag = "-".join(names)
     index = args.folder / f"index-{tag}"
     results = args.folder / f"results-{tag}"
-    for d in (index, results):
+    resume = args.resume and index.exists()
+    for d in (() if resume else (index, results)):
         if d.exists():
             shutil.rmtree(d)
     t0 = time.perf_counter()
-    ingest = add_items(index, read_catalogue_csv(args.folder / "catalogue.csv"), config, names)
-    if args.calibrate:
+    ingest = None if resume else add_items(index, read_catalogue_csv(args.folder / "catalogue.csv"), config, names)
+    if args.calibrate and not resume:
         from auditor.indexing.calibrate import calibrate
 
         calibrate(index, config)
@@ -51,8 +54,10 @@ def main() -> None:
     queries = sorted((args.folder / "queries").glob("*.mp4"))
     scan = run_batch(queries, index, results, config)
     t2 = time.perf_counter()
-    print(f"channels {args.channels}{' (calibrated, leave-one-work-out)' if args.calibrate else ''}; index {len(ingest.results)} references in {t1 - t0:.1f} s "
-          f"({len(ingest.failed)} failed); scan {len(queries)} clips in {t2 - t1:.1f} s ({len(scan.failed)} failed)")
+    built = (f"index kept (--resume)" if ingest is None else
+             f"index {len(ingest.results)} references in {t1 - t0:.1f} s ({len(ingest.failed)} failed)")
+    print(f"channels {args.channels}{' (calibrated, leave-one-work-out)' if args.calibrate else ''}; {built}; "
+          f"scan {len(queries)} clips in {t2 - t1:.1f} s ({len(scan.failed)} failed)")
     with open(args.folder / "truth.csv", newline="", encoding="utf-8") as f:
         has_split = "split" in (csv.DictReader(f).fieldnames or [])
     for split in (("tune", "report") if has_split else (None,)):
