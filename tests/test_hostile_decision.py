@@ -64,3 +64,14 @@ def test_a_still_or_a_one_frame_clip_identical_to_a_reference_is_matched_and_fla
         assert ev.verdict.flagged and ev.verdict.level == "near-identical copy", (clip, ev.verdict)
         assert ev.works[0].segments[0].ref_id == ref
         assert any("segments.min_frames" in w for w in ev.clip.warnings)
+
+
+def test_a_run_of_hits_none_of_which_lies_on_its_fitted_timeline_makes_no_segment_and_no_crash():
+    """Chance hits can chain into a run whose fitted timeline passes none of them (seen with
+    visual words on a colour-shifted copy): no segment, not an IndexError that costs the clip."""
+    from auditor.match.segments import _Context, _segment_from
+
+    zigzag = hits_for("ep1", [(q / 5, 3.0 * (q % 2) + q / 5) for q in range(10)])
+    ctx = _Context(CFG, 0.2, 2.0, {"ep1": 60.0}, {"ep1": 0.0}, NAMES, lambda stats: 0)
+    assert _segment_from(zigzag, ctx) is None
+    assert _segment_from([], ctx) is None

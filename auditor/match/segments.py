@@ -200,7 +200,10 @@ class _Context:
 
 
 def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
-    """The segment a run of hits on one reference makes, or None when it is too short."""
+    """The segment a run of hits on one reference makes, or None when it is too short (or when
+    no hit of it lies on the timeline fitted to it: chance hits scattered around a chain)."""
+    if not run:
+        return None
     seg = ctx.seg
     best: dict[int, Hit] = {}
     for h in run:
