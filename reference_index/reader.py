@@ -265,7 +265,7 @@ class ReferenceIndex:
 
 class Searcher:
     """Searches one channel: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
-    where it keeps visual words, frame by frame (`by_frame`, `searcher.frames(...)`). With
+    where it keeps visual words, frame by frame (`by_frame`: `shortlists`, then `votes`). With
     `exclude`, those frames are never returned (`margin` extra neighbours are fetched so that
     some remain)."""
 
@@ -286,12 +286,6 @@ class Searcher:
             out_s[r, : len(sel)] = scores[r, sel]
             out_i[r, : len(sel)] = ids[r, sel]
         return out_s, out_i
-
-    def frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
-               stats: dict | None = None) -> list:
-        """Visual words: per query frame of `rows` (its descriptors by `frame_of`), (reference
-        frame ids, votes), most votes first."""
-        return self.index.vectors(self.name).search_frames(vectors, frame_of, rows, k, max_distance, self.exclude, stats)
 
     def shortlists(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, stats: dict | None = None) -> list:
         """Visual words, step 1: per query frame, (short-listed frames, best short-list score)."""

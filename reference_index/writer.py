@@ -258,12 +258,11 @@ class IndexWriter:
                 self.channels[ch]["nprobe"] = vec.nprobe
             structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=not self._many(ch),
                                                 local=local)
-            current = vec.index.nlist if vec.structure == "ivf" else 0
-            if structure == "words" == vec.structure:
-                nlist, current = vec.words_wanted(), (4 * vec.index.vocabulary.size if not retrain else -1)
-                current = nlist if nlist <= current else current  # retrain only when 4x short
-            same_kind = structure == vec.structure
-            if same_kind and (only_new_kinds or (nlist == current and not (retrain and structure == "ivf"))):
+            if structure == "words":  # retrained when asked, or grown 4x past its vocabulary's size
+                stale = retrain or (vec.structure == "words" and vec.words_wanted() > 4 * vec.index.vocabulary.size)
+            else:
+                stale = (retrain and structure == "ivf") or nlist != (vec.index.nlist if vec.structure == "ivf" else 0)
+            if structure == vec.structure and (only_new_kinds or not stale):
                 done[ch] = f"kept: {vec.describe()}"
                 continue
             self._vectors[ch] = vec.rebuilt(structure, nlist)

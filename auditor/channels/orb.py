@@ -155,11 +155,11 @@ class ORBChannel(Channel):
         """Votes for reference frames: a query descriptor votes once for every reference frame
         among its nearest neighbours within `max_descriptor_distance` bits (where the index keeps
         visual words: its nearest among a short list of frames the words give). With the mirrored
-        query, each query frame takes the variant (as shot, or mirrored) whose best reference frame has more votes, the mirrored one only with
-        `mirror_min_ratio` times the votes as shot, and only that variant's candidates: a copy is
-        mirrored or not, and mixing the two would let symmetric scenery vote for the wrong
-        moments. Ties in votes go to the lower frame id, so the ranking is the same on every
-        machine. raw = votes."""
+        query, each query frame takes the variant (as shot, or mirrored) whose best reference
+        frame has more votes, the mirrored one only with `mirror_min_ratio` times the votes as
+        shot, and only that variant's candidates: a copy is mirrored or not, and mixing the two
+        would let symmetric scenery vote for the wrong moments. Ties in votes go to the lower
+        frame id, so the ranking is the same on every machine. raw = votes."""
         rows = np.nonzero(emb.keep)[0]
         if len(emb.vectors) == 0:
             return rows, [[] for _ in rows]
@@ -172,10 +172,10 @@ class ORBChannel(Channel):
                 sel = variant_of == v
                 per_variant[int(v)] = self._descriptor_votes(emb.vectors[sel], emb.frame_of[sel], rows, search, k)
         names = ("original",) + self.query_variant_names
+        per_variant.setdefault(0, [(np.zeros(0, np.int64), np.zeros(0))] * len(rows))  # no descriptor as shot
         ranked = []
         for i in range(len(rows)):
-            plain = per_variant.get(0, [(np.zeros(0), np.zeros(0))] * len(rows))[i]
-            best_plain = float(plain[1][0]) if len(plain[1]) else 0.0
+            best_plain = float(per_variant[0][i][1][0]) if len(per_variant[0][i][1]) else 0.0
             chosen, best = 0, best_plain
             for v, found in per_variant.items():
                 top = float(found[i][1][0]) if len(found[i][1]) else 0.0
@@ -183,7 +183,7 @@ class ORBChannel(Channel):
                 # votes for the mirrored frame almost as well, a mirrored copy far better
                 if v and top > best and top >= self.mirror_ratio * best_plain:
                     chosen, best = v, top
-            fids, votes = per_variant[chosen][i] if chosen in per_variant else (np.zeros(0), np.zeros(0))
+            fids, votes = per_variant[chosen][i]
             ranked.append([(int(f), float(n), names[chosen]) for f, n in zip(fids[:k], votes[:k])])
         return rows, ranked
 

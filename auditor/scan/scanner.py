@@ -103,11 +103,11 @@ class Scanner:
         if note:
             embedded.info.warnings.append(note)
             policy = Policy.from_config(config, {name: ch.meaning(config) for name, ch in self.channels.items()})
-        hits, frames = self._search(embedded)
+        hits, frames, searched = self._search(embedded)
         segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
         verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
-        self._pairs_verified = sum(v.pairs_checked for v in verification.values())
+        runtime = {"searched": searched, "pairs_verified": sum(v.pairs_checked for v in verification.values())}
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
         decision = decide(segments, verification, calibration, policy, resemblances)
@@ -116,18 +116,18 @@ class Scanner:
         for name, data in files.items():
             atomic_write_bytes(Path(out_dir) / name, data)
         return self._evidence(embedded, query_id, decision, exhibited, frames, trials, origin, time.monotonic() - started,
-                              shown)
+                              shown, runtime)
 
-    def _search(self, embedded: EmbeddedMedia) -> tuple[list[Hit], list[ev.Frame]]:
-        """Every channel's top-k per frame: the hits (within each channel's threshold), and each
-        frame's top matches for the evidence."""
+    def _search(self, embedded: EmbeddedMedia) -> tuple[list[Hit], list[ev.Frame], dict[str, ev.Searched]]:
+        """Every channel's top-k per frame: the hits (within each channel's threshold), each
+        frame's top matches for the evidence, and what each channel searched."""
         k = int(self.config["search"]["top_k"])
         keep_top = int(self.config["evidence"]["top_matches_per_frame"])
         times = embedded.times
-        found = {}
-        self._searched = {}
+        found, searched = {}, {}
         for name, emb in embedded.embeddings.items():
-            found[name] = self._candidates(name, emb, embedded.source, k)
+            rows, ranked, searched[name] = self._candidates(name, emb, embedded.source, k)
+            found[name] = (rows, ranked)
         refs = self.index.frame_refs({fid for _, ranked in found.values() for cands in ranked for fid, _, _ in cands})
         quality = {n: e.quality for n, e in embedded.embeddings.items() if e.quality is not None}
         top: list[dict[str, tuple[ev.FrameMatch, ...]]] = [{} for _ in times]
@@ -160,7 +160,7 @@ class Scanner:
             )
             for i, t in enumerate(times)
         ]
-        return hits, frames
+        return hits, frames, searched
 
     def _segments(self, hits: list[Hit], embedded: EmbeddedMedia, config: dict, policy: Policy) -> list[Segment]:
         ref_durations, ref_steps = {}, {}
@@ -187,9 +187,10 @@ class Scanner:
         cache: dict = {}  # one clip's frame features, shared by its segments
         return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg, cache) for s in todo}
 
-    def _candidates(self, name: str, emb, source: np.ndarray | None, k: int) -> tuple[np.ndarray, list]:
-        """A channel's candidates per frame. A held frame (its vectors reused from an earlier
-        frame, `source`) is not searched again: it takes its source frame's candidates."""
+    def _candidates(self, name: str, emb, source: np.ndarray | None, k: int) -> tuple[np.ndarray, list, ev.Searched]:
+        """A channel's candidates per frame, and what was searched. A held frame (its vectors
+        reused from an earlier frame, `source`) is not searched again: it takes its source
+        frame's candidates."""
         ch, search = self.channels[name], self.index.searcher(name)
         if source is None:
             distinct, sub = np.arange(len(emb.keep)), emb
@@ -197,15 +198,16 @@ class Scanner:
             distinct = np.unique(source)
             sub = pick_frames(emb, distinct)
         rows, ranked = ch.candidates(sub, search, k)
-        self._searched[name] = ev.Searched(frames=int(sub.keep.sum()), vectors=int(len(sub.vectors)))
+        searched = ev.Searched(frames=int(sub.keep.sum()), vectors=int(len(sub.vectors)))
         if source is None:
-            return rows, ranked
+            return rows, ranked, searched
         by_frame = dict(zip(distinct[rows].tolist(), ranked))
         everyone = np.array([i for i in range(len(source)) if int(source[i]) in by_frame and emb.keep[i]], np.int64)
-        return everyone, [by_frame[int(source[i])] for i in everyone]
+        return everyone, [by_frame[int(source[i])] for i in everyone], searched
 
     def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
-                  trials: int, origin: dict, elapsed: float, clip_path: str) -> ev.Evidence:
+                  trials: int, origin: dict, elapsed: float, clip_path: str, runtime: dict) -> ev.Evidence:
+        """`runtime`: what the search covered ("searched") and the pairs verification checked."""
         info = embedded.info
         named = {d.segment.work for d in decision.segments} | {r.resemblance.work for r in decision.resemblances}
         cited = sorted({d.segment.ref_id for d in decision.segments})
@@ -229,8 +231,7 @@ class Scanner:
             tool=ev.Tool(version=__version__, channels=self.fingerprints, parameters=self.config,
                          libraries=library_versions()),
             runtime=ev.Runtime(devices={n: ch.device for n, ch in self.channels.items()}, threads=_threads(),
-                               elapsed_s=round(elapsed, 3), searched=dict(self._searched),
-                               pairs_verified=self._pairs_verified),
+                               elapsed_s=round(elapsed, 3), **runtime),
             verdict=verdict_record(decision, works, clip_path),
             calibration=ev.Calibration(
                 calibrated=self.null is not None,
