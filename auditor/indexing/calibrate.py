@@ -20,7 +20,7 @@ from reference_index import IndexWriter, ReferenceIndex
 from ..channels import Channel, Embeddings, open_for_index
 from ..errors import InputError, UsageError
 from ..match.calibration import FORMAT
-from ..scan.pipeline import embed_file
+from ..scan.pipeline import embed_file, running_count
 
 
 def _best_raw(ch: Channel, emb: Embeddings, search, worst: float, k: int = 1) -> list[float]:
@@ -33,7 +33,7 @@ def _stored_embeddings(index: ReferenceIndex, name: str, ch: Channel, frame_ids:
     n = len(frame_ids)
     keep = np.zeros(n, dtype=bool)
     keep[rows] = True
-    if ch.per_frame == "many":  # descriptors, or (visual words) their words
+    if ch.per_frame == "many":
         return Embeddings(vectors, keep, None, None, rows)
     full = np.zeros((n, vectors.shape[1] if len(vectors) else ch.vector_width), dtype=ch.vector_dtype)
     full[rows] = vectors
@@ -65,14 +65,7 @@ def calibrate(
             fps = float(config["sampling"]["query"]["fps"])
             for path in background:
                 try:
-                    done = [0]
-
-                    def frames_done(n: int, path=path, done=done) -> None:
-                        done[0] += n
-                        if on_frames:
-                            on_frames(str(path), done[0])
-
-                    emb = embed_file(path, fps, channels, config, query=True, on_frames=frames_done)
+                    emb = embed_file(path, fps, channels, config, query=True, on_frames=running_count(on_frames, str(path)))
                 except InputError as exc:
                     if progress:
                         progress(f"skipped {exc}")

@@ -21,7 +21,7 @@ from ..channels import Channel, create_channel, open_for_index
 from ..errors import AuditorError, InputError, UsageError
 from ..names import is_text, printable
 from ..scan.engines import stops_the_run, unexpected
-from ..scan.pipeline import embed_file
+from ..scan.pipeline import embed_file, running_count
 
 CATALOGUE_REQUIRED = ("path", "work", "owner")
 CATALOGUE_OPTIONAL = ("episode", "title", "first_published", "ref_id", "notes")
@@ -220,13 +220,6 @@ class _WriterFailed(AuditorError):
 def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict,
              on_frames: Callable[[str, int], None] | None = None) -> IngestResult:
     path = printable(item.path)
-    done = [0]
-
-    def frames_done(n: int) -> None:
-        done[0] += n
-        if on_frames:
-            on_frames(path, done[0])
-
     ref_id = printable(item.effective_ref_id)
     try:
         if not is_text(item.path):
@@ -243,7 +236,7 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
             if found and found[0] == ref_id:
                 return IngestResult(path, IngestStatus.SKIPPED, ref_id, 0, f"already indexed as '{ref_id}'")
             raise InputError(item.path, f"ref_id '{ref_id}' is already used by another file; give it a ref_id")
-        embedded = embed_file(item.path, fps, channels, config, on_frames=frames_done)
+        embedded = embed_file(item.path, fps, channels, config, on_frames=running_count(on_frames, path))
         found = writer.find_sha256(embedded.info.sha256)
         if found:
             return IngestResult(path, IngestStatus.SKIPPED, found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")

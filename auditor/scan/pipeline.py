@@ -65,6 +65,20 @@ class EmbeddedMedia:
         return len(self.times)
 
 
+def running_count(on_frames: Callable[[str, int], None] | None, label: str) -> Callable[[int], None] | None:
+    """An `on_frames` for embed_file that reports `on_frames(label, frames embedded so far)`."""
+    if on_frames is None:
+        return None
+    done = 0
+
+    def frames_done(n: int) -> None:
+        nonlocal done
+        done += n
+        on_frames(label, done)
+
+    return frames_done
+
+
 def embed_file(
     path: str | Path,
     fps: float,
