@@ -8,15 +8,13 @@ import io
 import json
 import os
 import shutil
-import socket
 import sqlite3
-import threading
-import time
 from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from helpers import served
 
 from auditor.cli import app as cli
 from auditor.demo import run_demo
@@ -103,26 +101,10 @@ def test_index_files_and_the_trail_are_not_served_and_foreign_hosts_refused(clie
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(demo):
-    import uvicorn
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(_app(demo), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with served(_app(demo)) as url:
+        yield url
 
 
 def _fits(page, width):

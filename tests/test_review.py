@@ -2,14 +2,12 @@
 headless Chromium that opens the queue, opens a clip, records a decision and sees it after a reload."""
 
 import shutil
-import socket
 import sqlite3
-import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient as _TestClient
 from typer.testing import CliRunner
+from helpers import served
 
 from auditor.cli import app as cli
 from auditor.demo import run_demo
@@ -161,31 +159,13 @@ def test_serve_refuses_a_public_address_without_a_token(demo, monkeypatch):
     assert r.exit_code == 2 and "needs an access token" in r.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(demo):
-    import uvicorn
-
     db = demo.results / "reviews.sqlite"
     if db.exists():
         db.unlink()
-    port = _free_port()
-    config = uvicorn.Config(create_app(demo.index, demo.results, clip_roots=[demo.folder / "suspects"]),
-                            host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with served(create_app(demo.index, demo.results, clip_roots=[demo.folder / "suspects"])) as url:
+        yield url
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is installed by ./setup.sh")
