@@ -146,9 +146,10 @@ class ReferenceIndex:
             self._vectors[name] = vec
         return self._vectors[name]
 
-    def search(self, name: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, frame ids), each (n, k); -1 where there is no neighbour."""
-        scores, ids = self.vectors(name).search(vectors, k)
+    def search(self, name: str, vectors: np.ndarray, k: int, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, frame ids), each (n, k); -1 where there is no neighbour. `stats`: see
+        ChannelVectors.search."""
+        scores, ids = self.vectors(name).search(vectors, k, stats)
         if self.many_per_frame(name):
             ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
         return scores, ids
@@ -273,11 +274,12 @@ class Searcher:
         self.index, self.name, self.margin = index, name, int(margin)
         self.exclude = None if exclude is None else np.asarray(exclude, np.int64)
         self.by_frame = index.vectors(name).structure == "words"
+        self.stats: dict = {}  # vectors searched (repeated codes once), by every call
 
     def __call__(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.exclude is None:
-            return self.index.search(self.name, vectors, k)
-        scores, ids = self.index.search(self.name, vectors, k + self.margin)
+            return self.index.search(self.name, vectors, k, self.stats)
+        scores, ids = self.index.search(self.name, vectors, k + self.margin, self.stats)
         ok = (ids >= 0) & ~np.isin(ids, self.exclude)
         out_s = np.zeros((len(ids), k), dtype=scores.dtype)
         out_i = np.full((len(ids), k), -1, dtype=np.int64)

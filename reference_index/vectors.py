@@ -142,10 +142,13 @@ class ChannelVectors:
         if len(ids):
             self.index.add_with_ids(vectors, ids)
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, vectors: np.ndarray, k: int, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n, k). Hamming: distances (lower = closer); ip: similarity.
 
-        Missing neighbours (fewer than k vectors) have id -1.
+        Missing neighbours (fewer than k vectors) have id -1. Binary codes that occur more than
+        once (a query's unchanged corners from frame to frame: half of a clip's descriptors) are
+        searched once and their answer repeated: FAISS answers each query on its own, so the
+        result is the same. `stats`, when given, adds up the vectors searched ("vectors").
         """
         if self.structure == "words":
             raise ValueError("a channel in visual words is searched frame by frame (search_frames), not vector by vector")
@@ -153,7 +156,18 @@ class ChannelVectors:
         if len(vectors) == 0 or self.ntotal == 0:
             fill = np.full((len(vectors), k), -1, dtype=np.int64)
             return np.zeros((len(vectors), k), dtype=np.float32), fill
-        return self.index.search(vectors, k)
+        repeat = None
+        if self.metric == "hamming" and len(vectors) > 1:
+            rows = np.ascontiguousarray(vectors).view(np.dtype((np.void, vectors.shape[1]))).ravel()
+            _, first, repeat = np.unique(rows, return_index=True, return_inverse=True)
+            if len(first) < len(vectors):
+                vectors, repeat = vectors[first], repeat.ravel()
+            else:
+                repeat = None
+        if stats is not None:
+            stats["vectors"] = stats.get("vectors", 0) + len(vectors)
+        scores, ids = self.index.search(vectors, k)
+        return (scores, ids) if repeat is None else (scores[repeat], ids[repeat])
 
     def search_frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
                       exclude: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:

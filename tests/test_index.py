@@ -187,3 +187,28 @@ def test_not_an_index_and_a_second_writer(tmp_path):
         with pytest.raises(ri.IndexLocked):
             with idx.writer():
                 pass
+
+
+def test_a_code_that_occurs_many_times_in_a_query_is_searched_once_with_the_same_answer():
+    """A clip's unchanged corners give the same ORB descriptor frame after frame: each distinct
+    code is searched once, and every copy of it gets exactly the answer a search of its own gets,
+    in exact search and in inverted lists alike."""
+    from reference_index.vectors import ChannelVectors
+
+    rng = np.random.default_rng(5)
+    stored = rng.integers(0, 256, (4000, 32), dtype=np.uint8)
+    distinct = stored[:60] ^ (rng.integers(0, 256, (60, 32), dtype=np.uint8) & rng.integers(0, 256, (60, 32), dtype=np.uint8)
+                              & rng.integers(0, 256, (60, 32), dtype=np.uint8))  # near, not equal, to stored codes
+    source = rng.integers(0, 60, 400)
+    query = distinct[source]  # 400 codes, 60 distinct
+    flat = ChannelVectors("hamming", 256)
+    ivf = ChannelVectors.trained("hamming", 256, 16, stored, nprobe=4)
+    for vec in (flat, ivf):
+        vec.add(np.arange(len(stored)), stored)
+        stats: dict = {}
+        dist, ids = vec.search(query, 3, stats)
+        assert stats["vectors"] == len(np.unique(query, axis=0)) == 60
+        one_by_one = [vec.search(query[r: r + 1], 3) for r in range(len(query))]
+        assert np.array_equal(ids, np.concatenate([i for _, i in one_by_one]))
+        assert np.array_equal(dist, np.concatenate([d for d, _ in one_by_one]))
+        assert (ids[:, 0] == source).mean() > 0.5  # and the answers are each code's own

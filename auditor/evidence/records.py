@@ -97,7 +97,8 @@ class Searched(Record):
     """How much of a clip a channel searched: held frames take their source frame's candidates."""
 
     frames: int = Field(description="Frames searched.")
-    vectors: int = Field(description="Vectors (for local features: descriptors, all query variants) searched.")
+    vectors: int = Field(description="Vectors (for local features: descriptors, all query variants) searched; "
+                                     "a vector that occurs more than once in a clip is searched once.")
 
 
 # -- matches --------------------------------------------------------------------------------------

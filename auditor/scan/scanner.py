@@ -198,7 +198,7 @@ class Scanner:
             distinct = np.unique(source)
             sub = pick_frames(emb, distinct)
         rows, ranked = ch.candidates(sub, search, k)
-        searched = ev.Searched(frames=int(sub.keep.sum()), vectors=int(len(sub.vectors)))
+        searched = ev.Searched(frames=int(sub.keep.sum()), vectors=int(search.stats.get("vectors", len(sub.vectors))))
         if source is None:
             return rows, ranked, searched
         by_frame = dict(zip(distinct[rows].tolist(), ranked))
