@@ -108,10 +108,14 @@ class ORBChannel(Channel):
             chosen = np.concatenate([chosen, rest[rank < room[cell[rest]]]])
         return [kps[i] for i in chosen]
 
-    def _describe(self, images: list[np.ndarray], n_features: int, spread: bool = False) -> Embeddings:
+    def _describe(self, images: list[np.ndarray], n_features: int, spread: bool = False,
+                  mirror: bool = False) -> list[Embeddings]:
+        """Each image's descriptors; with `mirror`, also the mirrored image's, at the mirror images
+        of the same corners (FAST and the corner ranking are symmetric, so detecting again on the
+        mirrored image would find them again: describing them there is half the work)."""
         orb = self._orb(4 * n_features if spread else n_features)
-        vectors, frame_of = [], []
-        keep = np.zeros(len(images), dtype=bool)
+        found: list[tuple[list, list]] = [([], []) for _ in range(2 if mirror else 1)]
+        keep = [np.zeros(len(images), dtype=bool) for _ in found]
         for i, image in enumerate(images):
             if min(image.shape[:2]) <= 2 * self.EDGE:
                 # no corner lies inside the border ORB leaves, and OpenCV's pyramid fails on a frame a
@@ -119,28 +123,39 @@ class ORBChannel(Channel):
                 continue
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
             if spread:
-                _, desc = orb.compute(gray, self._spread_keypoints(orb, gray))
+                kps, desc = orb.compute(gray, self._spread_keypoints(orb, gray))
             else:
-                _, desc = orb.detectAndCompute(gray, None)
-            if desc is None or len(desc) < 8:
-                continue
-            keep[i] = True
-            vectors.append(desc)
-            frame_of.append(np.full(len(desc), i, dtype=np.int64))
-        if not vectors:
-            return Embeddings(np.zeros((0, 32), np.uint8), keep, None, None, np.zeros(0, np.int64))
-        return Embeddings(np.concatenate(vectors), keep, None, None, np.concatenate(frame_of))
+                kps, desc = orb.detectAndCompute(gray, None)
+            described = [desc]
+            if mirror and desc is not None:
+                w = gray.shape[1]  # x -> w - 1 - x; ORB's angle (degrees, y down) -> 180 - angle
+                mirrored = [cv2.KeyPoint(w - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave,
+                                         k.class_id) for k in kps]
+                described.append(orb.compute(cv2.flip(gray, 1), mirrored)[1])
+            for (vectors, frame_of), kept, d in zip(found, keep, described):
+                if d is None or len(d) < 8:
+                    continue
+                kept[i] = True
+                vectors.append(d)
+                frame_of.append(np.full(len(d), i, dtype=np.int64))
+        out = []
+        for (vectors, frame_of), kept in zip(found, keep):
+            if vectors:
+                out.append(Embeddings(np.concatenate(vectors), kept, None, None, np.concatenate(frame_of)))
+            else:
+                out.append(Embeddings(np.zeros((0, 32), np.uint8), kept, None, None, np.zeros(0, np.int64)))
+        return out
 
     def embed_batch(self, images: list[np.ndarray]) -> Embeddings:
-        return self._describe(images, self.features_reference)
+        return self._describe(images, self.features_reference)[0]
 
     def embed_query_batch(self, images: list[np.ndarray]) -> Embeddings:
         """The query's descriptors, and (with `query_mirror`) the mirrored query's: a mirrored
         inset, crop or captioned copy then votes for its reference frames like an unmirrored one."""
-        plain = self._describe(images, self.features_query, spread=True)
+        described = self._describe(images, self.features_query, spread=True, mirror=self.mirror)
         if not self.mirror:
-            return plain
-        flipped = self._describe([np.ascontiguousarray(im[:, ::-1]) for im in images], self.features_query, spread=True)
+            return described[0]
+        plain, flipped = described
         return Embeddings(
             np.concatenate([plain.vectors, flipped.vectors]), plain.keep | flipped.keep, None, None,
             np.concatenate([plain.frame_of, flipped.frame_of]),
