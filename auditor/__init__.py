@@ -14,3 +14,5 @@ import os as _os
 # imported anywhere (worker processes inherit them); a user's own setting wins.
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+# FAISS's OpenMP threads sleep between searches instead of spinning (see reference_index).
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
