@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 
 from .arrayfile import has_magic, read_arrays, write_arrays
+from .arrays import unique_sorted
 
 MAGIC = b"AUDITOR-WORDS2\n"
 SIG_BITS = 16
@@ -342,7 +343,7 @@ class WordIndex:
             frames, voter = frames[ok], voter[ok]
         if not len(frames):
             return np.zeros(0, np.int64), 0.0
-        pairs = np.unique(voter * MAX_FRAMES + frames)  # a descriptor votes once for a frame ...
+        pairs = unique_sorted(voter * MAX_FRAMES + frames)  # a descriptor votes once for a frame ...
         pv, pf = pairs // MAX_FRAMES, pairs % MAX_FRAMES
         weight = np.minimum(1.0, self.neighbours / np.bincount(pv)[pv])  # ... less when it reaches many
         uniq, at = np.unique(pf, return_inverse=True)
@@ -364,7 +365,7 @@ class WordIndex:
         flat.add(ref)
         dists, nb = flat.search(query, min(self.neighbours, len(ref)))
         q, j = np.nonzero((dists <= max_distance) & (nb >= 0))
-        pairs = np.unique(q * MAX_FRAMES + owner[nb[q, j]])  # one vote per query descriptor and frame
+        pairs = unique_sorted(q * MAX_FRAMES + owner[nb[q, j]])  # one vote per query descriptor and frame
         uniq, votes = np.unique(pairs % MAX_FRAMES, return_counts=True)
         best = np.lexsort((uniq, -votes))[:k]
         return uniq[best], votes[best].astype(np.float64)

@@ -212,3 +212,12 @@ def test_a_code_that_occurs_many_times_in_a_query_is_searched_once_with_the_same
         assert np.array_equal(ids, np.concatenate([i for _, i in one_by_one]))
         assert np.array_equal(dist, np.concatenate([d for d, _ in one_by_one]))
         assert (ids[:, 0] == source).mean() > 0.5  # and the answers are each code's own
+
+
+def test_unique_keys_by_sorting_equal_numpys_unique():
+    from reference_index.arrays import unique_sorted
+
+    rng = np.random.default_rng(2)
+    for n, high in ((0, 5), (1, 5), (1000, 7), (50_000, 10**12)):
+        keys = rng.integers(0, high, n)
+        assert np.array_equal(unique_sorted(keys), np.unique(keys))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from reference_index.arrays import unique_sorted
+
 from ..media.reader import frame_input
 from .base import Candidate, Channel, Embeddings, Meaning, SearchFn
 
@@ -225,7 +227,7 @@ class ORBChannel(Channel):
         q, nb = np.nonzero((dists <= self.max_descriptor_distance) & (fids >= 0))
         # pairs as one int64 key each (row-wise np.unique is several times slower on these sizes)
         span = int(fids.max()) + 1 if fids.size else 1
-        votes = np.unique(q.astype(np.int64) * span + fids[q, nb])  # one vote per descriptor and reference frame
+        votes = unique_sorted(q.astype(np.int64) * span + fids[q, nb])  # one vote per descriptor and reference frame
         keys, counts = np.unique(frame_of[votes // span].astype(np.int64) * span + votes % span, return_counts=True)
         pairs = np.stack([keys // span, keys % span], axis=1)
         order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))  # query frame, most votes, reference frame
