@@ -30,12 +30,13 @@ from pathlib import Path
 import faiss
 
 from . import catalogue
-from .errors import IndexCorrupt, IndexLocked, IndexNotFound
+from .errors import IndexCorrupt, IndexIsSharded, IndexLocked, IndexNotFound
 from .files import atomic_write_bytes, sha256_file
 from .schema import validate_manifest
 from .verified import identity, remember_written
 
 FORMAT = "reference_index/1"
+SHARDED_FORMAT = "reference_index.sharded/1"  # a folder of shards (sharded.py)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 CATALOGUE = "catalogue.sqlite"
@@ -83,6 +84,9 @@ def read_manifest(path: Path) -> tuple[dict, bytes]:
         raise IndexCorrupt(f"{mpath}: not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise IndexCorrupt(f"{mpath}: a JSON {type(manifest).__name__}, not a manifest (an object); damaged or edited")
+    if manifest.get("format") == SHARDED_FORMAT:
+        raise IndexIsSharded(f"{path}: a sharded index, which is read-only (scan it, or show it with `auditor index info`); "
+                             "change the unsharded index it was made from and shard that again")
     if manifest.get("format") != FORMAT:
         raise IndexCorrupt(f"{mpath}: format {str(manifest.get('format'))[:80]!r}, this tool reads {FORMAT!r}")
     validate_manifest(manifest, str(mpath))
@@ -95,7 +99,7 @@ def committed_files(manifest: dict) -> list[dict]:
     return [manifest["catalogue"]] + list(manifest["channels"].values()) + extra
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
     out = {"faiss": getattr(faiss, "__version__", "unknown")}
     try:
         out["reference_index"] = version("auditor")
@@ -109,7 +113,7 @@ def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
     it by replacing manifest.json atomically. `vectors`: channel name -> ChannelVectors."""
     gen = path / gen_dir(manifest["generation"])
     manifest["updated_utc"] = now_utc()
-    manifest["versions"] = _versions()
+    manifest["versions"] = library_versions()
     conn = catalogue.connect(gen / manifest["catalogue"]["file"], readonly=True)
     try:
         manifest["catalogue"]["counts"] = catalogue.counts(conn)

@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import catalogue, integrity
+from . import catalogue, integrity, knn
 from .errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
 from .leases import Lease
 from .manifest import MANY_SHIFT, describe_fingerprint, gen_dir, read_manifest
@@ -147,8 +147,10 @@ class ReferenceIndex:
         return self._vectors[name]
 
     def search(self, name: str, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, frame ids), each (n, k); -1 where there is no neighbour."""
-        scores, ids = self.vectors(name).search(vectors, k)
+        """(scores, frame ids), each (n, k); -1 where there is no neighbour. Best first, ties by
+        vector id (knn.canonical): the answer a sharded index gives too."""
+        vec = self.vectors(name)
+        scores, ids = knn.canonical(vec.search, vectors, k, vec.ntotal, higher_is_better=vec.metric == "ip")
         if self.many_per_frame(name):
             ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
         return scores, ids
@@ -156,6 +158,22 @@ class ReferenceIndex:
     def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> "Searcher":
         """How to search channel `name` (never returning the frames in `exclude`)."""
         return Searcher(self, name, exclude, margin)
+
+    def structure(self, name: str) -> str:
+        return self.vectors(name).structure
+
+    def shortlists(self, name: str, vectors, frame_of, rows, exclude=None, stats=None) -> list:
+        """Visual words, step 1 (see Searcher.shortlists)."""
+        return self.vectors(name).shortlists(vectors, frame_of, rows, exclude, stats)
+
+    def votes(self, name: str, vectors, frame_of, rows, shortlists, k, max_distance, only=None, stats=None) -> list:
+        """Visual words, step 2 (see Searcher.votes)."""
+        return self.vectors(name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
+
+    def to_gpu(self, name: str, device: int) -> bool:
+        return self.vectors(name).to_gpu(device)
+
+    sharding = None  # a ShardedIndex says how it is sharded; one index is not
 
     def search_settings(self) -> dict[str, dict]:
         """Per channel: the structure searched and its parameters, as this reader uses them."""
@@ -264,7 +282,7 @@ class ReferenceIndex:
 
 
 class Searcher:
-    """Searches one channel: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
+    """Searches one channel of a ReferenceIndex or a ShardedIndex: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
     where it keeps visual words, frame by frame (`by_frame`: `shortlists`, then `votes`). With
     `exclude`, those frames are never returned (`margin` extra neighbours are fetched so that
     some remain)."""
@@ -272,7 +290,7 @@ class Searcher:
     def __init__(self, index: ReferenceIndex, name: str, exclude: np.ndarray | None = None, margin: int = 64):
         self.index, self.name, self.margin = index, name, int(margin)
         self.exclude = None if exclude is None else np.asarray(exclude, np.int64)
-        self.by_frame = index.vectors(name).structure == "words"
+        self.by_frame = index.structure(name) == "words"
 
     def __call__(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.exclude is None:
@@ -289,12 +307,12 @@ class Searcher:
 
     def shortlists(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, stats: dict | None = None) -> list:
         """Visual words, step 1: per query frame, (short-listed frames, best short-list score)."""
-        return self.index.vectors(self.name).shortlists(vectors, frame_of, rows, self.exclude, stats)
+        return self.index.shortlists(self.name, vectors, frame_of, rows, self.exclude, stats)
 
     def votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, shortlists: list, k: int,
               max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list:
         """Visual words, step 2 (for the frames `only` allows): votes among each short list."""
-        return self.index.vectors(self.name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
+        return self.index.votes(self.name, vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
 
 
 def open_index(path: str | Path) -> ReferenceIndex:
