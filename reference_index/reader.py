@@ -173,7 +173,8 @@ class ReferenceIndex:
     def to_gpu(self, name: str, device: int) -> bool:
         return self.vectors(name).to_gpu(device)
 
-    sharding = None  # a ShardedIndex says how it is sharded; one index is not
+    sharding = None  # a ShardedIndex says how it is sharded, and where its shards are searched
+    served_by = None
 
     def search_settings(self) -> dict[str, dict]:
         """Per channel: the structure searched and its parameters, as this reader uses them."""

@@ -153,6 +153,7 @@ class ShardedIndex:
         self.manifest_sha256 = hashlib.sha256(raw).hexdigest()
         self._local = fanout is None
         self.fanout = fanout or LocalShards([ShardBackend(index=s, load=False) for s in shards])
+        self.served_by = str(getattr(self.fanout, "describe", "this process"))
         self._settings: dict | None = None
 
     @classmethod

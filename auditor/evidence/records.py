@@ -104,6 +104,8 @@ class Runtime(Record):
     elapsed_s: float | None = Field(None, description="Seconds the scan of this clip took.")
     searched: dict[str, "Searched"] = Field(default_factory=dict, description="Per channel: what its search covered.")
     pairs_verified: int | None = Field(None, description="Frame pairs geometric verification checked.")
+    shards_served_by: str | None = Field(None, description="A sharded index: where its shards were searched "
+                                                           "('this process', or Ray actors, one a shard).")
 
 
 class Searched(Record):

@@ -110,7 +110,8 @@ class Scanner:
         segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
         verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
-        runtime = {"searched": searched, "pairs_verified": sum(v.pairs_checked for v in verification.values())}
+        runtime = {"searched": searched, "pairs_verified": sum(v.pairs_checked for v in verification.values()),
+                   "shards_served_by": self.index.served_by}
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
         decision = decide(segments, verification, calibration, policy, resemblances)
