@@ -42,10 +42,12 @@ def best_k(scores: np.ndarray, ids: np.ndarray, k: int, higher_is_better: bool) 
     return out_s, out_i
 
 
-def canonical(search: SearchFn, vectors: np.ndarray, k: int, ntotal: int, higher_is_better: bool,
-              extra: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """`search(vectors, k)`'s answer in canonical order, ties at the k-th place settled by id."""
-    fetch = min(max(k + extra, 2 * k), max(ntotal, k))
+def canonical(search: SearchFn, vectors: np.ndarray, k: int, ntotal: int, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`search(vectors, k)`'s answer in canonical order, ties at the k-th place settled by id.
+    k + 8 (at least 2k) are fetched, and fetched again, twice as many each time, for the rows
+    whose last one still ties with the k-th (ORB, k = 3, on inverted lists: 1 % of the query
+    descriptors of a test clip; the search took 0.20 s instead of 0.16 s)."""
+    fetch = min(max(k + 8, 2 * k), max(ntotal, k))
     scores, ids = search(vectors, fetch)
     scores, ids = np.array(scores), np.array(ids, np.int64)
     while fetch < ntotal and k > 0:
