@@ -70,8 +70,9 @@ def exists(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def read_manifest(path: Path) -> tuple[dict, bytes]:
-    """(manifest, its exact bytes). Raises IndexNotFound or IndexCorrupt."""
+def read_json_manifest(path: Path) -> tuple[dict, bytes]:
+    """The manifest.json of the folder `path` as a JSON object, and its exact bytes, whatever its
+    format (an index's, or a sharded index's). Raises IndexNotFound or IndexCorrupt."""
     mpath = path / MANIFEST
     if not path.is_dir():
         raise IndexNotFound(f"{path}: no such index folder")
@@ -84,6 +85,13 @@ def read_manifest(path: Path) -> tuple[dict, bytes]:
         raise IndexCorrupt(f"{mpath}: not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise IndexCorrupt(f"{mpath}: a JSON {type(manifest).__name__}, not a manifest (an object); damaged or edited")
+    return manifest, raw
+
+
+def read_manifest(path: Path) -> tuple[dict, bytes]:
+    """(manifest, its exact bytes). Raises IndexNotFound or IndexCorrupt."""
+    mpath = path / MANIFEST
+    manifest, raw = read_json_manifest(path)
     if manifest.get("format") == SHARDED_FORMAT:
         raise IndexIsSharded(f"{path}: a sharded index, which is read-only (scan it, or show it with `auditor index info`); "
                              "change the unsharded index it was made from and shard that again")

@@ -25,7 +25,54 @@ from .writer import IndexWriter, create_index
 OPEN_ATTEMPTS = 50  # commits that may land while a reader opens before it gives up
 
 
-class ReferenceIndex:
+class ReadView:
+    """What every read view of an index (ReferenceIndex, sharded.ShardedIndex) answers alike from
+    its manifest (`self.manifest`, `self.path`)."""
+
+    manifest: dict
+    path: Path
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def index_id(self) -> str:
+        return self.manifest["index_id"]
+
+    @property
+    def channels(self) -> dict[str, dict]:
+        return self.manifest["channels"]
+
+    def check_channels(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if sorted(names) != sorted(self.channels):
+            raise ChannelMismatch(
+                f"{self.path}: the index holds channels {','.join(sorted(self.channels))}; "
+                f"asked for {','.join(names)} (an index's channels are fixed when it is created)"
+            )
+
+    def check_fingerprint(self, name: str, fingerprint: dict) -> None:
+        """Refuse vectors made differently from the index's for this channel."""
+        if name not in self.channels:
+            raise ChannelMismatch(f"{self.path}: no channel '{name}' in this index")
+        stored = self.channels[name]["fingerprint"]
+        if stored.get("id") != fingerprint.get("id"):
+            raise FingerprintMismatch(
+                f"{self.path}: channel '{name}' was built with {describe_fingerprint(stored)}, "
+                f"but this run uses {describe_fingerprint(fingerprint)}; "
+                "use the same model, weights and preprocessing, or build a new index"
+            )
+
+    def many_per_frame(self, name: str) -> bool:
+        return self.channels[name].get("per_frame", "one") == "many"
+
+
+class ReferenceIndex(ReadView):
     """A read view of one committed generation. Use `writer()` to change the index."""
 
     def __init__(self, path: Path, manifest: dict, manifest_bytes: bytes, lease: Lease | None = None,
@@ -92,47 +139,10 @@ class ReferenceIndex:
             self._lease.release()
             self._lease = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # -- what it holds ------------------------------------------------------------------------
-    @property
-    def index_id(self) -> str:
-        return self.manifest["index_id"]
-
     @property
     def generation(self) -> int:
         return int(self.manifest["generation"])
-
-    @property
-    def channels(self) -> dict[str, dict]:
-        return self.manifest["channels"]
-
-    def check_channels(self, names: Iterable[str]) -> None:
-        names = list(names)
-        if sorted(names) != sorted(self.channels):
-            raise ChannelMismatch(
-                f"{self.path}: the index holds channels {','.join(sorted(self.channels))}; "
-                f"asked for {','.join(names)} (an index's channels are fixed when it is created)"
-            )
-
-    def check_fingerprint(self, name: str, fingerprint: dict) -> None:
-        """Refuse vectors made differently from the index's for this channel."""
-        if name not in self.channels:
-            raise ChannelMismatch(f"{self.path}: no channel '{name}' in this index")
-        stored = self.channels[name]["fingerprint"]
-        if stored.get("id") != fingerprint.get("id"):
-            raise FingerprintMismatch(
-                f"{self.path}: channel '{name}' was built with {describe_fingerprint(stored)}, "
-                f"but this run uses {describe_fingerprint(fingerprint)}; "
-                "use the same model, weights and preprocessing, or build a new index"
-            )
-
-    def many_per_frame(self, name: str) -> bool:
-        return self.channels[name].get("per_frame", "one") == "many"
 
     def vectors(self, name: str) -> ChannelVectors:
         if name not in self._vectors:

@@ -28,10 +28,10 @@ import numpy as np
 
 from . import knn
 from .catalogue import FrameRef
-from .errors import IndexCorrupt, IndexIsSharded, IndexNotFound
+from .errors import IndexCorrupt, IndexIsSharded
 from .files import sha256_file
-from .manifest import MANIFEST, SHARDED_FORMAT
-from .reader import ReferenceIndex, Searcher
+from .manifest import MANIFEST, SHARDED_FORMAT, read_json_manifest
+from .reader import ReadView, ReferenceIndex, Searcher
 
 Fanout = Callable[[str, list], list]  # (method, args per shard) -> answer per shard
 SHARD_DIR = re.compile(r"shard-[0-9]{3,6}")
@@ -145,7 +145,7 @@ def validate_top(manifest, where: Path) -> None:
         _refuse(where, "calibration: must name calibration.json with its bytes and sha256")
 
 
-class ShardedIndex:
+class ShardedIndex(ReadView):
     """A read view of a sharded index, answering as the unsharded index would (see the module)."""
 
     def __init__(self, path: Path, manifest: dict, raw: bytes, shards: list[ReferenceIndex], fanout: Fanout | None):
@@ -160,14 +160,8 @@ class ShardedIndex:
     def open(cls, path: str | Path, verify: bool = True, fanout: Fanout | None = None) -> "ShardedIndex":
         path = Path(path)
         mpath = path / MANIFEST
-        if not mpath.is_file():
-            raise IndexNotFound(f"{path}: not an index (no {MANIFEST})")
-        raw = mpath.read_bytes()
-        try:
-            manifest = json.loads(raw)
-        except ValueError as exc:
-            raise IndexCorrupt(f"{mpath}: not valid JSON ({exc})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != SHARDED_FORMAT:
+        manifest, raw = read_json_manifest(path)
+        if manifest.get("format") != SHARDED_FORMAT:
             raise IndexCorrupt(f"{mpath}: not a sharded index's manifest")
         validate_top(manifest, mpath)
         shards: list[ReferenceIndex] = []
@@ -192,24 +186,10 @@ class ShardedIndex:
         for s in self.shards:
             s.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # -- what it holds ------------------------------------------------------------------------
-    @property
-    def index_id(self) -> str:
-        return self.manifest["index_id"]
-
     @property
     def generation(self) -> int:
         return int(self.manifest["source"]["generation"])
-
-    @property
-    def channels(self) -> dict[str, dict]:
-        return self.manifest["channels"]
 
     @property
     def sharding(self) -> dict:
@@ -218,15 +198,6 @@ class ShardedIndex:
         return {"shards": len(self.shards), "by": self.manifest.get("by", "work"), "manifest_sha256": self.manifest_sha256,
                 "source_id": src["index_id"], "source_manifest_sha256": src.get("manifest_sha256"),
                 "shard_manifests": [e["manifest_sha256"] for e in self.manifest["shards"]]}
-
-    def check_channels(self, names: Iterable[str]) -> None:
-        ReferenceIndex.check_channels(self, names)
-
-    def check_fingerprint(self, name: str, fingerprint: dict) -> None:
-        ReferenceIndex.check_fingerprint(self, name, fingerprint)
-
-    def many_per_frame(self, name: str) -> bool:
-        return self.channels[name].get("per_frame", "one") == "many"
 
     def counts(self) -> dict:
         return dict(self.manifest["counts"])
