@@ -9,7 +9,9 @@ manifest with fingerprints and checksums. Knows nothing of video decoding or mod
 - `leases`: readers' claims on generations, so writers never delete one in use;
 - `schema`, `integrity`, `verified`: the manifest's shape; a generation's files and counts checked
   against it before any reader or writer uses them; checksums remembered by file identity;
-- `catalogue`, `vectors`, `multihash`: the SQLite catalogue and the per-channel vector stores.
+- `catalogue`, `vectors`, `multihash`, `words`: the SQLite catalogue and the per-channel vector stores;
+- `shards`, `sharded`, `knn`: splitting an index into shards, reading the shards as one index,
+  neighbours in one canonical order so that the shards' merged answers are one index's.
 """
 
 import os as _os
@@ -27,9 +29,11 @@ from .errors import (
     ChannelMismatch,
     FingerprintMismatch,
     IndexCorrupt,
+    IndexIsSharded,
     IndexLocked,
     IndexNotFound,
     ReferenceIndexError,
+    ShardRefused,
 )
 from .manifest import FORMAT, describe_fingerprint, exists
 from .reader import ReferenceIndex, open_index
@@ -44,11 +48,13 @@ __all__ = [
     "FingerprintMismatch",
     "FrameRef",
     "IndexCorrupt",
+    "IndexIsSharded",
     "IndexLocked",
     "IndexNotFound",
     "IndexWriter",
     "ReferenceIndex",
     "ReferenceIndexError",
+    "ShardRefused",
     "create_index",
     "describe_fingerprint",
     "exists",

@@ -29,3 +29,11 @@ class CatalogueConflict(ReferenceIndexError):
 
 class IndexLocked(ReferenceIndexError):
     """Another process is writing to this index."""
+
+
+class IndexIsSharded(ReferenceIndexError):
+    """A sharded index was given to something that changes an index (sharded indexes are read-only)."""
+
+
+class ShardRefused(ReferenceIndexError):
+    """A request to shard an index that cannot be met (too few or too many shards, a folder in the way)."""

@@ -30,12 +30,13 @@ from pathlib import Path
 import faiss
 
 from . import catalogue
-from .errors import IndexCorrupt, IndexLocked, IndexNotFound
+from .errors import IndexCorrupt, IndexIsSharded, IndexLocked, IndexNotFound
 from .files import atomic_write_bytes, sha256_file
 from .schema import validate_manifest
 from .verified import identity, remember_written
 
 FORMAT = "reference_index/1"
+SHARDED_FORMAT = "reference_index.sharded/1"  # a folder of shards (sharded.py)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 CATALOGUE = "catalogue.sqlite"
@@ -69,8 +70,9 @@ def exists(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def read_manifest(path: Path) -> tuple[dict, bytes]:
-    """(manifest, its exact bytes). Raises IndexNotFound or IndexCorrupt."""
+def read_json_manifest(path: Path) -> tuple[dict, bytes]:
+    """The manifest.json of the folder `path` as a JSON object, and its exact bytes, whatever its
+    format (an index's, or a sharded index's). Raises IndexNotFound or IndexCorrupt."""
     mpath = path / MANIFEST
     if not path.is_dir():
         raise IndexNotFound(f"{path}: no such index folder")
@@ -83,6 +85,16 @@ def read_manifest(path: Path) -> tuple[dict, bytes]:
         raise IndexCorrupt(f"{mpath}: not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise IndexCorrupt(f"{mpath}: a JSON {type(manifest).__name__}, not a manifest (an object); damaged or edited")
+    return manifest, raw
+
+
+def read_manifest(path: Path) -> tuple[dict, bytes]:
+    """(manifest, its exact bytes). Raises IndexNotFound or IndexCorrupt."""
+    mpath = path / MANIFEST
+    manifest, raw = read_json_manifest(path)
+    if manifest.get("format") == SHARDED_FORMAT:
+        raise IndexIsSharded(f"{path}: a sharded index, which is read-only (scan it, or show it with `auditor index info`); "
+                             "change the unsharded index it was made from and shard that again")
     if manifest.get("format") != FORMAT:
         raise IndexCorrupt(f"{mpath}: format {str(manifest.get('format'))[:80]!r}, this tool reads {FORMAT!r}")
     validate_manifest(manifest, str(mpath))
@@ -95,7 +107,7 @@ def committed_files(manifest: dict) -> list[dict]:
     return [manifest["catalogue"]] + list(manifest["channels"].values()) + extra
 
 
-def _versions() -> dict:
+def library_versions() -> dict:
     out = {"faiss": getattr(faiss, "__version__", "unknown")}
     try:
         out["reference_index"] = version("auditor")
@@ -109,7 +121,7 @@ def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
     it by replacing manifest.json atomically. `vectors`: channel name -> ChannelVectors."""
     gen = path / gen_dir(manifest["generation"])
     manifest["updated_utc"] = now_utc()
-    manifest["versions"] = _versions()
+    manifest["versions"] = library_versions()
     conn = catalogue.connect(gen / manifest["catalogue"]["file"], readonly=True)
     try:
         manifest["catalogue"]["counts"] = catalogue.counts(conn)

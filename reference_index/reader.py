@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import catalogue, integrity
+from . import catalogue, integrity, knn
 from .errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
 from .leases import Lease
 from .manifest import MANY_SHIFT, describe_fingerprint, gen_dir, read_manifest
@@ -25,7 +25,54 @@ from .writer import IndexWriter, create_index
 OPEN_ATTEMPTS = 50  # commits that may land while a reader opens before it gives up
 
 
-class ReferenceIndex:
+class ReadView:
+    """What every read view of an index (ReferenceIndex, sharded.ShardedIndex) answers alike from
+    its manifest (`self.manifest`, `self.path`)."""
+
+    manifest: dict
+    path: Path
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def index_id(self) -> str:
+        return self.manifest["index_id"]
+
+    @property
+    def channels(self) -> dict[str, dict]:
+        return self.manifest["channels"]
+
+    def check_channels(self, names: Iterable[str]) -> None:
+        names = list(names)
+        if sorted(names) != sorted(self.channels):
+            raise ChannelMismatch(
+                f"{self.path}: the index holds channels {','.join(sorted(self.channels))}; "
+                f"asked for {','.join(names)} (an index's channels are fixed when it is created)"
+            )
+
+    def check_fingerprint(self, name: str, fingerprint: dict) -> None:
+        """Refuse vectors made differently from the index's for this channel."""
+        if name not in self.channels:
+            raise ChannelMismatch(f"{self.path}: no channel '{name}' in this index")
+        stored = self.channels[name]["fingerprint"]
+        if stored.get("id") != fingerprint.get("id"):
+            raise FingerprintMismatch(
+                f"{self.path}: channel '{name}' was built with {describe_fingerprint(stored)}, "
+                f"but this run uses {describe_fingerprint(fingerprint)}; "
+                "use the same model, weights and preprocessing, or build a new index"
+            )
+
+    def many_per_frame(self, name: str) -> bool:
+        return self.channels[name].get("per_frame", "one") == "many"
+
+
+class ReferenceIndex(ReadView):
     """A read view of one committed generation. Use `writer()` to change the index."""
 
     def __init__(self, path: Path, manifest: dict, manifest_bytes: bytes, lease: Lease | None = None,
@@ -92,47 +139,10 @@ class ReferenceIndex:
             self._lease.release()
             self._lease = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     # -- what it holds ------------------------------------------------------------------------
-    @property
-    def index_id(self) -> str:
-        return self.manifest["index_id"]
-
     @property
     def generation(self) -> int:
         return int(self.manifest["generation"])
-
-    @property
-    def channels(self) -> dict[str, dict]:
-        return self.manifest["channels"]
-
-    def check_channels(self, names: Iterable[str]) -> None:
-        names = list(names)
-        if sorted(names) != sorted(self.channels):
-            raise ChannelMismatch(
-                f"{self.path}: the index holds channels {','.join(sorted(self.channels))}; "
-                f"asked for {','.join(names)} (an index's channels are fixed when it is created)"
-            )
-
-    def check_fingerprint(self, name: str, fingerprint: dict) -> None:
-        """Refuse vectors made differently from the index's for this channel."""
-        if name not in self.channels:
-            raise ChannelMismatch(f"{self.path}: no channel '{name}' in this index")
-        stored = self.channels[name]["fingerprint"]
-        if stored.get("id") != fingerprint.get("id"):
-            raise FingerprintMismatch(
-                f"{self.path}: channel '{name}' was built with {describe_fingerprint(stored)}, "
-                f"but this run uses {describe_fingerprint(fingerprint)}; "
-                "use the same model, weights and preprocessing, or build a new index"
-            )
-
-    def many_per_frame(self, name: str) -> bool:
-        return self.channels[name].get("per_frame", "one") == "many"
 
     def vectors(self, name: str) -> ChannelVectors:
         if name not in self._vectors:
@@ -147,9 +157,12 @@ class ReferenceIndex:
         return self._vectors[name]
 
     def search(self, name: str, vectors: np.ndarray, k: int, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, frame ids), each (n, k); -1 where there is no neighbour. `stats`: see
+        """(scores, frame ids), each (n, k); -1 where there is no neighbour. Best first, ties by
+        vector id (knn.canonical): the answer a sharded index gives too. `stats`: see
         ChannelVectors.search."""
-        scores, ids = self.vectors(name).search(vectors, k, stats)
+        vec = self.vectors(name)
+        scores, ids = knn.canonical(lambda v, n: vec.search(v, n, stats), vectors, k, vec.ntotal,
+                                    higher_is_better=vec.metric == "ip")
         if self.many_per_frame(name):
             ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
         return scores, ids
@@ -157,6 +170,23 @@ class ReferenceIndex:
     def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> "Searcher":
         """How to search channel `name` (never returning the frames in `exclude`)."""
         return Searcher(self, name, exclude, margin)
+
+    def structure(self, name: str) -> str:
+        return self.vectors(name).structure
+
+    def shortlists(self, name: str, vectors, frame_of, rows, exclude=None, stats=None) -> list:
+        """Visual words, step 1 (see Searcher.shortlists)."""
+        return self.vectors(name).shortlists(vectors, frame_of, rows, exclude, stats)
+
+    def votes(self, name: str, vectors, frame_of, rows, shortlists, k, max_distance, only=None, stats=None) -> list:
+        """Visual words, step 2 (see Searcher.votes)."""
+        return self.vectors(name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
+
+    def to_gpu(self, name: str, device: int) -> bool:
+        return self.vectors(name).to_gpu(device)
+
+    sharding = None  # a ShardedIndex says how it is sharded, and where its shards are searched
+    served_by = None
 
     def search_settings(self) -> dict[str, dict]:
         """Per channel: the structure searched and its parameters, as this reader uses them."""
@@ -265,7 +295,7 @@ class ReferenceIndex:
 
 
 class Searcher:
-    """Searches one channel: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
+    """Searches one channel of a ReferenceIndex or a ShardedIndex: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
     where it keeps visual words, frame by frame (`by_frame`: `shortlists`, then `votes`). With
     `exclude`, those frames are never returned (`margin` extra neighbours are fetched so that
     some remain)."""
@@ -273,7 +303,7 @@ class Searcher:
     def __init__(self, index: ReferenceIndex, name: str, exclude: np.ndarray | None = None, margin: int = 64):
         self.index, self.name, self.margin = index, name, int(margin)
         self.exclude = None if exclude is None else np.asarray(exclude, np.int64)
-        self.by_frame = index.vectors(name).structure == "words"
+        self.by_frame = index.structure(name) == "words"
         self.stats: dict = {}  # vectors searched (repeated codes once), by every call
 
     def __call__(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -291,12 +321,12 @@ class Searcher:
 
     def shortlists(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, stats: dict | None = None) -> list:
         """Visual words, step 1: per query frame, (short-listed frames, best short-list score)."""
-        return self.index.vectors(self.name).shortlists(vectors, frame_of, rows, self.exclude, stats)
+        return self.index.shortlists(self.name, vectors, frame_of, rows, self.exclude, stats)
 
     def votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, shortlists: list, k: int,
               max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list:
         """Visual words, step 2 (for the frames `only` allows): votes among each short list."""
-        return self.index.vectors(self.name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
+        return self.index.votes(self.name, vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
 
 
 def open_index(path: str | Path) -> ReferenceIndex:

@@ -270,6 +270,52 @@ class ChannelVectors:
             out.add(ids[i : i + step], vecs[i : i + step])
         return out
 
+    def subset(self, where: Callable[[np.ndarray], np.ndarray]) -> "ChannelVectors":
+        """The vectors whose ids `where(ids)` keeps, in this very structure, not retrained: the
+        same inverted lists' centroids (each kept code stays in its list, in its order), the same
+        vocabulary, the same hash tables' layout. A shard (shards.py) searched like this answers
+        as the whole would for the vectors it holds."""
+        if self.structure == "ivf":
+            return self._ivf_subset(where)
+        ids, vecs = self.all_ids_and_vectors(where)
+        if self.structure == "words":
+            w = self.index
+            inner = WordIndex(w.vocabulary, **{s: getattr(w, s) for s in WordIndex.SETTINGS})
+        else:
+            inner = MultiHash(self.dim, self.index.flips, self.index.radius) if self.structure == "mih" else None
+        out = ChannelVectors(self.metric, self.dim, inner, nprobe=self.nprobe)
+        out.add(ids, vecs)
+        return out
+
+    def _ivf_subset(self, where) -> "ChannelVectors":
+        src = self.index
+        if self.metric == "hamming":
+            quantizer = faiss.clone_binary_index(src.quantizer)
+            index = faiss.IndexBinaryIVF(quantizer, self.dim, src.nlist)
+        else:
+            quantizer = faiss.clone_index(src.quantizer)
+            index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, src.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+            index.by_residual = False
+            faiss.copy_array_to_vector(faiss.vector_to_array(src.sq.trained), index.sq.trained)
+        index.own_fields = True
+        quantizer.this.disown()  # the new index owns its copy of the centroids
+        index.is_trained = True
+        lists, size = src.invlists, src.invlists.code_size
+        for lst in range(src.nlist):
+            n = lists.list_size(lst)
+            if not n:
+                continue
+            ids = faiss.rev_swig_ptr(lists.get_ids(lst), n).copy()
+            keep = np.asarray(where(ids), bool)
+            if not keep.any():
+                continue
+            codes = np.ascontiguousarray(faiss.rev_swig_ptr(lists.get_codes(lst), n * size).reshape(n, size)[keep])
+            kept = np.ascontiguousarray(ids[keep], np.int64)
+            index.invlists.add_entries(lst, len(kept), faiss.swig_ptr(kept), faiss.swig_ptr(codes))
+            index.ntotal += len(kept)
+        return ChannelVectors(self.metric, self.dim, index, nprobe=self.nprobe)
+
     # visual words: about WORDS_PER_LEAF training descriptors a word, at most WORDS_TOP x WORDS_LEAF
     WORDS_TOP, WORDS_LEAF, WORDS_PER_LEAF, WORDS_TRAIN_MAX = 1024, 1024, 24, 4_000_000
     SHIFT_FOR_WORDS = 10  # vector id = frame id << 10 | rank (reference_index.manifest.MANY_SHIFT)

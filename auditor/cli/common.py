@@ -21,9 +21,11 @@ from reference_index import (
     ChannelMismatch,
     FingerprintMismatch,
     IndexCorrupt,
+    IndexIsSharded,
     IndexLocked,
     IndexNotFound,
     ReferenceIndexError,
+    ShardRefused,
 )
 
 from ..config import load_config
@@ -57,6 +59,8 @@ INDEX_EXIT = {
     ChannelMismatch: 2,
     CatalogueConflict: 2,
     IndexCorrupt: 2,  # refused before use: never scanned against, never written over
+    IndexIsSharded: 2,
+    ShardRefused: 2,
     IndexLocked: 1,
 }
 

@@ -1,4 +1,4 @@
-"""`auditor index ...`: add, build, info, optimize, remove, calibrate."""
+"""`auditor index ...`: add, build, info, optimize, remove, calibrate, shard."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from reference_index import IndexWriter, ReferenceIndex
+from reference_index.sharded import ShardedIndex, is_sharded
 
 from ..config import load_config
 from ..indexing.ingest import IngestStatus
@@ -137,7 +138,7 @@ def index_info(
     folder("--index", index)
     # --verify reads every file again and lists every problem; without it, opening refuses the
     # first problem it finds (and trusts checksums remembered for files that have not changed)
-    with ReferenceIndex.open(index, verify=not verify) as idx:
+    with (ShardedIndex if is_sharded(index) else ReferenceIndex).open(index, verify=not verify) as idx:
         problems = idx.check_integrity() if verify else None
         info = idx.info() if not problems else {"path": str(index), "manifest_sha256": idx.manifest_sha256}
     if problems is not None:
@@ -168,8 +169,35 @@ def index_info(
             )
         for w in info["works"]:
             typer.echo(f"work       {w['work']} ({w['owner']}): {w['videos']} files, {w['frames']} frames")
+        if "sharded" in info:
+            sh = info["sharded"]
+            typer.echo(f"sharded    {len(sh['shards'])} shards by {sh['by']}, from index {sh['source']['index_id']} "
+                       f"(generation {sh['source']['generation']}, manifest sha256 {sh['source']['manifest_sha256']})")
+            for e in sh["shards"]:
+                typer.echo(f"shard      {e['path']}: {e['counts']['works']} works, {e['counts']['videos']} videos/stills, "
+                           f"{e['counts']['frames']} frames, {e['bytes'] / 2**20:.1f} MB, manifest sha256 {e['manifest_sha256']}")
         if problems is not None:
             typer.echo("verified   every file matches its SHA-256 and the manifest's counts")
+
+
+@index_app.command("shard")
+@handle_errors
+def index_shard(
+    index: Path = typer.Option(..., "--index", help="Index folder to split (left as it is)."),
+    shards: int = typer.Option(..., "--shards", help="Number of shards (at least 2, at most one a video)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="New folder for the sharded index (default: INDEX-shards)."),
+    by: str = typer.Option("work", "--by", help="work: a work's videos stay together (cut only when larger than a "
+                                                "shard); video: runs of consecutive videos."),
+) -> None:
+    """Split an index into shards (each a complete index of some videos) under one manifest."""
+    from reference_index.shards import shard_index
+
+    folder("--index", index)
+    out = out or index.with_name(index.name + "-shards")
+    folder("--out", out)
+    top = shard_index(index, out, shards, by, progress=lambda line: typer.echo(line, err=True))
+    per = ", ".join(f"{e['path']} {e['counts']['frames']} frames {e['bytes'] / 2**20:.1f} MB" for e in top["shards"])
+    typer.echo(f"{len(top['shards'])} shards by {by} of {top['counts']['frames']} frames -> {out}: {per}")
 
 
 def _index_settings(config: Optional[Path]) -> dict:

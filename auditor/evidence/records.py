@@ -61,6 +61,18 @@ class IndexChannel(Record):
     on_gpu: bool = Field(False, description="Whether the search ran on a GPU.")
 
 
+class IndexShards(Record):
+    """How a sharded index was split (reference_index/shards.py): the evidence equals the source
+    index's for exact search and inverted lists (the same neighbours, merged in canonical order)."""
+
+    shards: int = Field(description="Number of shards, each a complete index of some of the videos.")
+    by: str = Field(description="How videos were split: 'work' (a work's videos together) or 'video'.")
+    manifest_sha256: str = Field(description="SHA-256 of the sharded index's top manifest.json.")
+    source_id: str = Field(description="Id of the unsharded index the shards were made from.")
+    source_manifest_sha256: str | None = Field(None, description="SHA-256 of that index's manifest.json when sharded.")
+    shard_manifests: list[str] = Field(default_factory=list, description="SHA-256 of each shard's manifest.json.")
+
+
 class IndexRef(Record):
     """The reference index the clip was scanned against."""
 
@@ -70,6 +82,7 @@ class IndexRef(Record):
     generation: int = Field(description="Generation of the index that was read.")
     counts: dict[str, int] = Field(default_factory=dict, description="Works, videos and frames in the catalogue.")
     channels: dict[str, IndexChannel] = Field(default_factory=dict, description="Per channel: the structure searched.")
+    shards: IndexShards | None = Field(None, description="When the index was sharded: how (absent: one index).")
 
 
 class Tool(Record):
@@ -91,6 +104,8 @@ class Runtime(Record):
     elapsed_s: float | None = Field(None, description="Seconds the scan of this clip took.")
     searched: dict[str, "Searched"] = Field(default_factory=dict, description="Per channel: what its search covered.")
     pairs_verified: int | None = Field(None, description="Frame pairs geometric verification checked.")
+    shards_served_by: str | None = Field(None, description="A sharded index: where its shards were searched "
+                                                           "('this process', or Ray actors, one a shard).")
 
 
 class Searched(Record):

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
-from reference_index import ReferenceIndex
+from reference_index.sharded import open_reader
 from reference_index.files import sha256_file
 
 from ..errors import AuditorError, InputError, MissingDependency, UsageError
@@ -157,7 +157,7 @@ def run_batch(
     if scanner is not None:
         manifest_sha, channel_names = scanner.index.manifest_sha256, list(scanner.channels)
     else:
-        with ReferenceIndex.open(index_path) as idx:
+        with open_reader(index_path) as idx:
             manifest_sha, channel_names = idx.manifest_sha256, list(idx.channels)
     params_sha = parameters_sha256(config)
     report = ScanReport(str(out))

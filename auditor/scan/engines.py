@@ -33,6 +33,7 @@ from ..errors import AuditorError, InputError
 from ..names import printable
 from .inputs import longest_first
 from .scanner import Scanner
+from .shard_actors import RayShards, shard_count, start_shard_actors
 
 RAY_MISSING = "the ray engine needs Ray: pip install 'auditor[ray]' (or pip install ray)"
 Settle = Callable[[Path, str, str, object], None]  # (path, query id, "ok" | "error", evidence or reason)
@@ -74,10 +75,10 @@ class _Failed(AuditorError):
     """A worker could not start for a reason that is not one of the library's typed errors."""
 
 
-def _open_scanner(index_path: str, config: dict, context_file: str | None) -> Scanner | BaseException:
+def _open_scanner(index_path: str, config: dict, context_file: str | None, shard_fanout=None) -> Scanner | BaseException:
     """A Scanner, or the error that kept it from opening (raised later, on the first clip)."""
     try:
-        return Scanner(index_path, config, context_file)
+        return Scanner(index_path, config, context_file, shard_fanout)
     except Exception as exc:
         return exc if stops_the_run(exc) else _Failed(f"a worker could not open the index and models: "
                                                       f"{type(exc).__name__}: {exc}")
@@ -217,10 +218,11 @@ def ray_actor_options(devices) -> dict:
 
 class _RayScanner:
     """A Ray actor: loads the index and models once, then scans clip after clip. Paths (clips,
-    index, output folder) must be the same on every node: a shared file system."""
+    index, output folder) must be the same on every node: a shared file system. With `shards`
+    (actors serving the shards of a sharded index), searches go to them."""
 
-    def __init__(self, index_path: str, config: dict, context_file: str | None = None):
-        self.scanner = _open_scanner(index_path, config, context_file)
+    def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: list | None = None):
+        self.scanner = _open_scanner(index_path, config, context_file, RayShards(shards) if shards else None)
 
     def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
         if isinstance(self.scanner, BaseException):
@@ -233,16 +235,18 @@ def run_ray(todo, index_path: str, out: str, config: dict, channel_names, worker
     import ray  # present: the batch checked before any work
 
     started = False
+    sharded = shard_count(index_path)  # a sharded index: an actor a shard besides the scanners
     if not ray.is_initialized():
-        kwargs = {"address": address} if address else {"num_cpus": max(workers, 1)}
+        kwargs = {"address": address} if address else {"num_cpus": max(workers, 1) + sharded}
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         started = True
     try:
         options = ray_actor_options(requested_devices(channel_names, config).values())
         actor_cls = ray.remote(_RayScanner).options(**options)
-        n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)))
+        n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)) - sharded)
         n = max(1, min(n, len(todo))) if todo else 0
-        actors = [actor_cls.remote(index_path, config, context_file) for _ in range(n)]
+        shards = start_shard_actors(index_path) if sharded and n else None
+        actors = [actor_cls.remote(index_path, config, context_file, shards) for _ in range(n)]
         idle = deque(actors)
         queue = deque(todo)
         running: dict = {}
@@ -258,7 +262,7 @@ def run_ray(todo, index_path: str, out: str, config: dict, channel_names, worker
                     status, value = ray.get(ref)
                 except ray.exceptions.RayActorError:
                     failed(path, qid, "the Ray worker died while scanning this clip (a crash in a decoder or library)")
-                    idle.append(actor_cls.remote(index_path, config, context_file))
+                    idle.append(actor_cls.remote(index_path, config, context_file, shards))
                     continue
                 except ray.exceptions.RayTaskError as exc:
                     cause = getattr(exc, "cause", None) or exc

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reference_index import ReferenceIndex
 from reference_index.catalogue import VIDEO_FIELDS as CATALOGUE_WORDS
 from reference_index.files import atomic_write_bytes
+from reference_index.sharded import open_reader
 from reference_index.vectors import gpu_count
 
 from .. import __version__
@@ -43,12 +43,15 @@ from .pipeline import EmbeddedMedia, embed_file, pick_frames
 class Scanner:
     """Holds an open index and its channels (model loaded once) and scans clips one by one."""
 
-    def __init__(self, index_path: str | Path, config: dict, context_file: str | Path | None = None):
+    def __init__(self, index_path: str | Path, config: dict, context_file: str | Path | None = None,
+                 shard_fanout=None):
         """`context_file`: the user's generation context for every clip scanned (see
-        media.provenance); without it, each clip's sidecar `CLIP.context.toml` if present."""
+        media.provenance); without it, each clip's sidecar `CLIP.context.toml` if present.
+        A sharded index is searched shard by shard in this process, or through `shard_fanout`
+        (reference_index.sharded.Fanout: Ray actors, one a shard)."""
         self.config = config
         self.context_file = context_file
-        self.index = ReferenceIndex.open(index_path)
+        self.index = open_reader(index_path, shard_fanout)
         try:
             self.channels = open_for_index(self.index, config)
             self.meanings = {name: ch.meaning(config) for name, ch in self.channels.items()}
@@ -71,7 +74,7 @@ class Scanner:
         if not devices or gpu_count() == 0:
             return []
         n = int(devices[0].split(":", 1)[1]) if ":" in devices[0] else 0
-        return [name for name in self.channels if self.index.vectors(name).to_gpu(n)]
+        return [name for name in self.channels if self.index.to_gpu(name, n)]
 
     def close(self) -> None:
         self.index.close()
@@ -107,7 +110,8 @@ class Scanner:
         segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
         verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
-        runtime = {"searched": searched, "pairs_verified": sum(v.pairs_checked for v in verification.values())}
+        runtime = {"searched": searched, "pairs_verified": sum(v.pairs_checked for v in verification.values()),
+                   "shards_served_by": self.index.served_by}
         calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
         decision = decide(segments, verification, calibration, policy, resemblances)
@@ -227,7 +231,8 @@ class Scanner:
             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             clip=clip,
             index=ev.IndexRef(id=self.index.index_id, path=str(self.index.path), manifest_sha256=self.index.manifest_sha256,
-                              generation=self.index.generation, counts=self.index.counts(), channels=self.search_settings),
+                              generation=self.index.generation, counts=self.index.counts(), channels=self.search_settings,
+                              shards=self.index.sharding),
             tool=ev.Tool(version=__version__, channels=self.fingerprints, parameters=self.config,
                          libraries=library_versions()),
             runtime=ev.Runtime(devices={n: ch.device for n, ch in self.channels.items()}, threads=_threads(),
