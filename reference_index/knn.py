@@ -23,8 +23,15 @@ SearchFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 def _order(scores: np.ndarray, ids: np.ndarray, higher_is_better: bool) -> np.ndarray:
     """Per row, the column order by (missing last, score best first, id)."""
-    key = -scores.astype(np.float64) if higher_is_better else scores.astype(np.float64)
     missing = ids < 0
+    if np.issubdtype(scores.dtype, np.integer) and not higher_is_better and scores.size:
+        # Hamming distances: one int64 key (distance, id) a cell, sorted along rows; a tenth of
+        # lexsort's time on a clip's 300,000 rows
+        span = int(ids.max()) + 1
+        if int(scores.max()) < np.iinfo(np.int64).max // span - 1 and (scores >= 0).all():
+            key = np.where(missing, np.iinfo(np.int64).max, scores.astype(np.int64) * span + ids)
+            return np.argsort(key, axis=1, kind="stable")
+    key = -scores.astype(np.float64) if higher_is_better else scores.astype(np.float64)
     key = np.where(missing, np.inf, key)
     return np.lexsort((np.where(missing, np.iinfo(np.int64).max, ids), key, missing), axis=1)
 
@@ -45,23 +52,23 @@ def best_k(scores: np.ndarray, ids: np.ndarray, k: int, higher_is_better: bool) 
 def canonical(search: SearchFn, vectors: np.ndarray, k: int, ntotal: int, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
     """`search(vectors, k)`'s answer in canonical order, ties at the k-th place settled by id.
     k + 8 (at least 2k) are fetched, and fetched again, twice as many each time, for the rows
-    whose last one still ties with the k-th (ORB, k = 3, on inverted lists: 1 % of the query
-    descriptors of a test clip; the search took 0.20 s instead of 0.16 s)."""
+    whose last one still ties with the k-th (ORB, k = 3, on inverted lists: 5 % of a 60-s clip's
+    query descriptors against 4,200 reference frames; the search took 2.4 s instead of 1.8 s)."""
     fetch = min(max(k + 8, 2 * k), max(ntotal, k))
     scores, ids = search(vectors, fetch)
-    scores, ids = np.array(scores), np.array(ids, np.int64)
-    while fetch < ntotal and k > 0:
-        last = ids[:, -1] >= 0
-        open_rows = np.nonzero(last & (scores[:, k - 1] == scores[:, -1]) & (ids[:, k - 1] >= 0))[0]
-        if not len(open_rows):
+    scores, ids = np.asarray(scores), np.asarray(ids, np.int64)
+    out_s, out_i = best_k(scores, ids, k, higher_is_better)
+    rows = np.arange(len(scores))  # the rows `scores` and `ids` answer
+    while fetch < ntotal and k > 0 and len(rows):
+        tied = (ids[:, -1] >= 0) & (scores[:, k - 1] == scores[:, -1]) & (ids[:, k - 1] >= 0)
+        if not tied.any():
             break
+        rows = rows[tied]
         fetch = min(2 * fetch, ntotal)
-        more_s, more_i = search(vectors[open_rows], fetch)
-        width = more_s.shape[1]
-        scores = np.concatenate([scores, np.zeros((len(scores), width - scores.shape[1]), scores.dtype)], axis=1)
-        ids = np.concatenate([ids, np.full((len(ids), width - ids.shape[1]), -1, np.int64)], axis=1)
-        scores[open_rows], ids[open_rows] = more_s, more_i
-    return best_k(scores, ids, k, higher_is_better)
+        scores, ids = search(vectors[rows], fetch)
+        scores, ids = np.asarray(scores), np.asarray(ids, np.int64)
+        out_s[rows], out_i[rows] = best_k(scores, ids, k, higher_is_better)
+    return out_s, out_i
 
 
 def merge(parts: list[tuple[np.ndarray, np.ndarray]], k: int, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
