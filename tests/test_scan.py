@@ -202,3 +202,27 @@ def test_an_unexpected_failure_on_one_clip_costs_that_clip_alone(footage, pdq_in
     report = run_batch([footage["unrelated"], footage["copy"]], pdq_index, tmp_path, pdq_config)
     assert [o.status for o in report.outcomes] == ["error", "ok"]
     assert "RuntimeError: decoder exploded" in report.outcomes[0].error
+
+
+def test_searching_chunk_by_chunk_while_decoding_gives_the_same_evidence(footage, orb_index, cropped_copy, monkeypatch):
+    """Each chunk of frames is searched while the next is decoded: the candidates a frame gets
+    cannot depend on how the clip was cut into chunks, nor on searching ahead at all."""
+    import threading
+
+    from auditor.scan import pipeline
+    from auditor.scan.scanner import Scanner
+
+    def frames_and_segments(chunk):
+        monkeypatch.setattr(pipeline, "CHUNK", chunk)
+        scanner = Scanner(orb_index, load_config())
+        try:
+            ev = scanner.scan(cropped_copy)
+        finally:
+            scanner.close()
+        segments = [(s.ref_id, s.query_start, s.query_end, s.level) for w in ev.works for s in w.segments]
+        return [f.model_dump() for f in ev.frames], segments, ev.runtime.searched["orb"].frames
+
+    whole = frames_and_segments(10_000)  # one chunk: searched after the last frame is described
+    assert whole[1] and whole[1][0][0] == "ep01"  # the crop only ORB sees
+    assert frames_and_segments(3) == whole
+    assert not [t for t in threading.enumerate() if t.name.startswith("auditor-search")]

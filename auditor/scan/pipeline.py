@@ -87,12 +87,15 @@ def embed_file(
     on_frames: Callable[[int], None] | None = None,
     query: bool = False,
     keep_frames_bytes: int = 0,
+    on_chunk: Callable[[dict[str, Embeddings]], None] | None = None,
 ) -> EmbeddedMedia:
     """Sample `path` at `fps` and embed every sampled frame with every channel.
 
     `query=True` embeds as a suspect clip: channels may add variants of each frame.
     `keep_frames_bytes`: also return the sampled frames (for verification, which would
     otherwise decode the clip again) as long as they fit in this many bytes; none beyond.
+    `on_chunk`: called with each chunk's embeddings (of the frames embedded, not the held ones)
+    as soon as every channel has embedded it, in order.
     """
     # a reference still is also indexed by tiles, so a clip showing a small region of it is found
     tiles = () if query else tuple(config["sampling"]["reference"]["still_tiles"])
@@ -109,8 +112,11 @@ def embed_file(
     def flush() -> None:
         if not chunk:
             return
-        for name, ch in channels.items():
-            parts[name].append(ch.embed(chunk, query=query))
+        done = {name: ch.embed(chunk, query=query) for name, ch in channels.items()}
+        for name, emb in done.items():
+            parts[name].append(emb)
+        if on_chunk:
+            on_chunk(done)
         if on_frames:
             on_frames(len(chunk))
         chunk.clear()

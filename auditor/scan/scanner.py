@@ -37,7 +37,8 @@ from ..media.provenance import provenance, sidecar_context
 from ..names import printable, text_named
 from . import exhibits, resemble
 from .assemble import resemblance_check, segment_record, verdict_record, work_records
-from .pipeline import EmbeddedMedia, embed_file, pick_frames
+from .ahead import SearchAhead
+from .pipeline import EmbeddedMedia, embed_file
 
 
 class Scanner:
@@ -96,7 +97,13 @@ class Scanner:
         context = self.context_file or sidecar_context(given)
         origin = provenance(path, context)  # a malformed sidecar fails this clip, first
         budget = int(float(self.config["verify"]["keep_query_frames_mb"]) * 2**20)
-        embedded = embed_file(path, fps, self.channels, self.config, query=True, keep_frames_bytes=budget)
+        ahead = SearchAhead(self.channels, self.index, int(self.config["search"]["top_k"]))
+        try:  # each chunk is searched while the next is decoded and described
+            embedded = embed_file(path, fps, self.channels, self.config, query=True, keep_frames_bytes=budget,
+                                  on_chunk=ahead.submit)
+            searched_ahead = {name: ahead.gather(name) for name in self.channels}
+        finally:
+            ahead.close()
         if embedded.n_frames == 0:
             raise InputError(path, "no frames could be sampled")
         self.frame_source.remember_query(embedded.info.path, embedded.frames)
@@ -106,7 +113,7 @@ class Scanner:
         if note:
             embedded.info.warnings.append(note)
             policy = Policy.from_config(config, {name: ch.meaning(config) for name, ch in self.channels.items()})
-        hits, frames, searched = self._search(embedded)
+        hits, frames, searched = self._search(embedded, searched_ahead)
         segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
         verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
@@ -122,16 +129,16 @@ class Scanner:
         return self._evidence(embedded, query_id, decision, exhibited, frames, trials, origin, time.monotonic() - started,
                               shown, runtime)
 
-    def _search(self, embedded: EmbeddedMedia) -> tuple[list[Hit], list[ev.Frame], dict[str, ev.Searched]]:
+    def _search(self, embedded: EmbeddedMedia, ahead: dict) -> tuple[list[Hit], list[ev.Frame], dict[str, ev.Searched]]:
         """Every channel's top-k per frame: the hits (within each channel's threshold), each
-        frame's top matches for the evidence, and what each channel searched."""
-        k = int(self.config["search"]["top_k"])
+        frame's top matches for the evidence, and what each channel searched. `ahead`: each
+        channel's candidates per embedded frame, and what it searched (SearchAhead.gather)."""
         keep_top = int(self.config["evidence"]["top_matches_per_frame"])
         times = embedded.times
         found, searched = {}, {}
         for name, emb in embedded.embeddings.items():
-            rows, ranked, searched[name] = self._candidates(name, emb, embedded.source, k)
-            found[name] = (rows, ranked)
+            rows, ranked, searched[name] = ahead[name]
+            found[name] = held_frames_take_their_sources(rows, ranked, emb.keep, embedded.source)
         refs = self.index.frame_refs({fid for _, ranked in found.values() for cands in ranked for fid, _, _ in cands})
         quality = {n: e.quality for n, e in embedded.embeddings.items() if e.quality is not None}
         top: list[dict[str, tuple[ev.FrameMatch, ...]]] = [{} for _ in times]
@@ -191,24 +198,6 @@ class Scanner:
         cache: dict = {}  # one clip's frame features, shared by its segments
         return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg, cache) for s in todo}
 
-    def _candidates(self, name: str, emb, source: np.ndarray | None, k: int) -> tuple[np.ndarray, list, ev.Searched]:
-        """A channel's candidates per frame, and what was searched. A held frame (its vectors
-        reused from an earlier frame, `source`) is not searched again: it takes its source
-        frame's candidates."""
-        ch, search = self.channels[name], self.index.searcher(name)
-        if source is None:
-            distinct, sub = np.arange(len(emb.keep)), emb
-        else:
-            distinct = np.unique(source)
-            sub = pick_frames(emb, distinct)
-        rows, ranked = ch.candidates(sub, search, k)
-        searched = ev.Searched(frames=int(sub.keep.sum()), vectors=int(search.stats.get("vectors", len(sub.vectors))))
-        if source is None:
-            return rows, ranked, searched
-        by_frame = dict(zip(distinct[rows].tolist(), ranked))
-        everyone = np.array([i for i in range(len(source)) if int(source[i]) in by_frame and emb.keep[i]], np.int64)
-        return everyone, [by_frame[int(source[i])] for i in everyone], searched
-
     def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
                   trials: int, origin: dict, elapsed: float, clip_path: str, runtime: dict) -> ev.Evidence:
         """`runtime`: what the search covered ("searched") and the pairs verification checked."""
@@ -250,6 +239,18 @@ class Scanner:
             provenance=ev.Provenance.model_validate(origin),
             resemblance=resemblance_check(decision, self.meanings, self.null is not None, self.index.counts()),
         )
+
+
+def held_frames_take_their_sources(rows: np.ndarray, ranked: list, keep: np.ndarray,
+                                   source: np.ndarray | None) -> tuple[np.ndarray, list]:
+    """Candidates per embedded frame -> per sampled frame. A held frame (its vectors reused from
+    an earlier frame, `source`) was not searched again: it takes its source frame's candidates."""
+    if source is None:  # every sampled frame was embedded
+        return rows, ranked
+    distinct = np.unique(source)  # the sampled frame each embedded frame is, in embedding order
+    by_frame = dict(zip(distinct[rows].tolist(), ranked))
+    everyone = np.array([i for i in range(len(source)) if int(source[i]) in by_frame and keep[i]], np.int64)
+    return everyone, [by_frame[int(source[i])] for i in everyone]
 
 
 REFERENCE_FIELDS = ("work", "kind", "path", "sha256", "duration_s", "owner") + CATALOGUE_WORDS
