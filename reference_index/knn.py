@@ -27,7 +27,7 @@ def _order(scores: np.ndarray, ids: np.ndarray, higher_is_better: bool) -> np.nd
     if np.issubdtype(scores.dtype, np.integer) and not higher_is_better and scores.size:
         # Hamming distances: one int64 key (distance, id) a cell, sorted along rows; a tenth of
         # lexsort's time on a clip's 300,000 rows
-        span = int(ids.max()) + 1
+        span = max(1, int(ids.max()) + 1)  # ids are -1 where a row has no neighbour
         if int(scores.max()) < np.iinfo(np.int64).max // span - 1 and (scores >= 0).all():
             key = np.where(missing, np.iinfo(np.int64).max, scores.astype(np.int64) * span + ids)
             return np.argsort(key, axis=1, kind="stable")

@@ -197,3 +197,9 @@ def test_visual_words_shards_keep_the_vocabulary_and_say_their_candidates_may_di
     ev = json.loads((tmp_path / "out" / "copy.evidence.json").read_text())
     assert not report.failed and "each shard short-lists its own frames" in ev["index"]["channels"]["orb"]["description"]
     assert ev["verdict"]["flagged"] and ev["works"][0]["work"] == "Star Courier"
+
+
+def test_rows_without_any_neighbour_stay_empty_in_canonical_order():
+    """A multi-index hash returns no neighbour beyond its radius: every id -1."""
+    scores, ids = knn.best_k(np.zeros((2, 4), np.int32), np.full((2, 4), -1, np.int64), 3, False)
+    assert (ids == -1).all() and (scores == 0).all()
