@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable
 
+import faiss
 import numpy as np
 
 from . import knn
@@ -67,7 +68,10 @@ class ShardBackend:
     opens its shard once and maps every channel's vectors at start."""
 
     def __init__(self, path: str | Path | None = None, manifest_sha256: str | None = None,
-                 index: ReferenceIndex | None = None, load: bool = True):
+                 index: ReferenceIndex | None = None, load: bool = True, threads: int | None = None):
+        """`threads`: FAISS's threads in this process (a shard actor: the CPUs it was given)."""
+        if threads:
+            faiss.omp_set_num_threads(int(threads))
         self.index = index if index is not None else ReferenceIndex.open(path)
         if manifest_sha256 is not None and self.index.manifest_sha256 != manifest_sha256:
             self.index.close()
@@ -95,10 +99,12 @@ class ShardBackend:
         return self.index.vectors(name).to_gpu(device)
 
     def stats(self) -> dict:
-        """What serving this shard costs: files, resident memory of the process, frames."""
+        """What serving this shard costs: files, resident memory of the process, frames, and the
+        threads FAISS searches with."""
         gen = self.index._gen
         return {"files_bytes": sum(f.stat().st_size for f in gen.iterdir() if f.is_file()),
-                "resident_bytes": resident_bytes(), "frames": self.index.counts()["frames"], "pid": os.getpid()}
+                "resident_bytes": resident_bytes(), "frames": self.index.counts()["frames"], "pid": os.getpid(),
+                "threads": faiss.omp_get_max_threads()}
 
     def close(self) -> None:
         self.index.close()

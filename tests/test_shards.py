@@ -19,7 +19,7 @@ from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
 from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, knn
 from reference_index.shards import plan, shard_index
-from reference_index.sharded import ShardedIndex
+from reference_index.sharded import ShardBackend, ShardedIndex
 from reference_index.vectors import ChannelVectors
 
 runner = CliRunner()
@@ -76,7 +76,7 @@ def test_sharded_evidence_equals_the_unsharded_index_in_process_and_on_ray(index
     clips = [footage["copy"], footage["unrelated"], cropped_copy]
     one = run_batch(clips, indexed["idx"], tmp_path / "one", cfg)
     local = run_batch(clips, indexed["sharded"], tmp_path / "local", cfg)
-    ray_run = run_batch(clips, indexed["sharded"], tmp_path / "ray", cfg, engine="ray", workers=2)
+    ray_run = run_batch(clips, indexed["sharded"], tmp_path / "ray", cfg, engine="ray", workers=2, shard_cpus=2)
     assert not one.failed and not local.failed and not ray_run.failed
     for clip in clips:
         name = f"{clip.stem}.evidence.json"
@@ -87,7 +87,7 @@ def test_sharded_evidence_equals_the_unsharded_index_in_process_and_on_ray(index
     copy = json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())
     assert copy["verdict"]["flagged"] and copy["calibration"]["calibrated"]
     assert copy["index"]["shards"]["shards"] == 2 and copy["index"]["channels"]["orb"]["structure"] == "ivf"
-    assert copy["runtime"]["shards_served_by"] == "2 Ray actors, one a shard"
+    assert copy["runtime"]["shards_served_by"] == "2 Ray actors, one a shard, 2 CPUs each"
     assert json.loads((tmp_path / "local" / "copy.evidence.json").read_text())["runtime"]["shards_served_by"] == "this process"
     unsharded = json.loads((tmp_path / "one" / "copy.evidence.json").read_text())
     assert unsharded["index"]["shards"] is None and unsharded["runtime"]["shards_served_by"] is None
@@ -203,3 +203,16 @@ def test_rows_without_any_neighbour_stay_empty_in_canonical_order():
     """A multi-index hash returns no neighbour beyond its radius: every id -1."""
     scores, ids = knn.best_k(np.zeros((2, 4), np.int32), np.full((2, 4), -1, np.int64), 3, False)
     assert (ids == -1).all() and (scores == 0).all()
+
+
+def test_a_shard_backend_searches_with_the_threads_it_is_given(indexed):
+    """A shard actor given N CPUs searches with N FAISS threads (Ray alone would give it one)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    backend = ShardBackend(indexed["sharded"] / "shard-001", threads=3)
+    try:
+        assert backend.stats()["threads"] == 3
+    finally:
+        backend.index.close()
+        faiss.omp_set_num_threads(before)

@@ -110,6 +110,7 @@ def scan(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, or Ray actors (each loads the index and models once)."),
     engine: str = typer.Option("local", "--engine", help="local, or ray: spread clips over a Ray cluster (pip install 'auditor[ray]'; paths must be shared)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray on this machine)."),
+    shard_cpus: int = typer.Option(1, "--shard-cpus", min=1, help="With --engine ray on a sharded index: CPUs each shard actor takes (its search threads)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (failures are still reported)."),
     context: Optional[Path] = typer.Option(None, "--context", help="Generation context (TOML) for every clip: generator, prompt, date, who. Default: each clip's CLIP.context.toml if present."),
     config: Optional[Path] = ConfigOpt,
@@ -136,7 +137,8 @@ def scan(
         raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
     pdf_args = report_args(lang, redact_references, sign, passphrase_file) if pdf else None
     report = run_batch(inputs, index, out, cfg, progress=ScanProgress(len(inputs), quiet), pdf=pdf_args,
-                        force=force, workers=workers, engine=engine, address=address, context_file=context)
+                        force=force, workers=workers, engine=engine, address=address, context_file=context,
+                        shard_cpus=shard_cpus)
     if not quiet:
         _render_table(report.outcomes)
     typer.echo(f"{report.count(ClipStatus.OK)} scanned, {report.count(ClipStatus.SKIPPED)} already done, "

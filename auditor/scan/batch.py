@@ -125,6 +125,7 @@ def run_batch(
     engine: str = "local",
     address: str | None = None,
     context_file: str | Path | None = None,
+    shard_cpus: int = 1,
 ) -> ScanReport:
     """Scan every clip (see the module docstring); write evidence, matches.csv, summary.csv.
 
@@ -133,7 +134,8 @@ def run_batch(
     passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
     be rendered marks that clip as failed, with the reason; its evidence stays.
     `task`: what a worker process runs per clip (a module-level function taking path, query id
-    and output folder), for tests; the default scans with the worker's Scanner."""
+    and output folder), for tests; the default scans with the worker's Scanner. `shard_cpus`:
+    with the ray engine on a sharded index, the CPUs each shard actor takes."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file, not a folder")
@@ -224,7 +226,7 @@ def run_batch(
             todo.append((path, qid))
         if engine == "ray":
             engines.run_ray(todo, str(index_path), str(out), config, channel_names, workers, address, settle, failed,
-                            context_file)
+                            context_file, shard_cpus)
         elif in_process:
             engines.run_local(todo, scanner, str(out), settle)
         else:

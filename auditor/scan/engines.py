@@ -221,8 +221,9 @@ class _RayScanner:
     index, output folder) must be the same on every node: a shared file system. With `shards`
     (actors serving the shards of a sharded index), searches go to them."""
 
-    def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: list | None = None):
-        self.scanner = _open_scanner(index_path, config, context_file, RayShards(shards) if shards else None)
+    def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: list | None = None,
+                 shard_cpus: int = 1):
+        self.scanner = _open_scanner(index_path, config, context_file, RayShards(shards, shard_cpus) if shards else None)
 
     def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
         if isinstance(self.scanner, BaseException):
@@ -231,22 +232,23 @@ class _RayScanner:
 
 
 def run_ray(todo, index_path: str, out: str, config: dict, channel_names, workers: int, address: str | None,
-            settle: Settle, failed: Failed, context_file: str | None = None) -> None:
+            settle: Settle, failed: Failed, context_file: str | None = None, shard_cpus: int = 1) -> None:
+    """`shard_cpus`: CPUs each shard actor of a sharded index takes (FAISS threads in it)."""
     import ray  # present: the batch checked before any work
 
     started = False
     sharded = shard_count(index_path)  # a sharded index: an actor a shard besides the scanners
     if not ray.is_initialized():
-        kwargs = {"address": address} if address else {"num_cpus": max(workers, 1) + sharded}
+        kwargs = {"address": address} if address else {"num_cpus": max(workers, 1) + sharded * shard_cpus}
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         started = True
     try:
         options = ray_actor_options(requested_devices(channel_names, config).values())
         actor_cls = ray.remote(_RayScanner).options(**options)
-        n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)) - sharded)
+        n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)) - sharded * shard_cpus)
         n = max(1, min(n, len(todo))) if todo else 0
-        shards = start_shard_actors(index_path) if sharded and n else None
-        actors = [actor_cls.remote(index_path, config, context_file, shards) for _ in range(n)]
+        shards = start_shard_actors(index_path, shard_cpus) if sharded and n else None
+        actors = [actor_cls.remote(index_path, config, context_file, shards, shard_cpus) for _ in range(n)]
         idle = deque(actors)
         queue = deque(todo)
         running: dict = {}
@@ -262,7 +264,7 @@ def run_ray(todo, index_path: str, out: str, config: dict, channel_names, worker
                     status, value = ray.get(ref)
                 except ray.exceptions.RayActorError:
                     failed(path, qid, "the Ray worker died while scanning this clip (a crash in a decoder or library)")
-                    idle.append(actor_cls.remote(index_path, config, context_file, shards))
+                    idle.append(actor_cls.remote(index_path, config, context_file, shards, shard_cpus))
                     continue
                 except ray.exceptions.RayTaskError as exc:
                     cause = getattr(exc, "cause", None) or exc
