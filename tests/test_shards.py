@@ -7,6 +7,7 @@ A shard changed after sharding, or a top manifest edited, is refused, naming the
 
 import json
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -91,6 +92,12 @@ def test_sharded_evidence_equals_the_unsharded_index_in_process_and_on_ray(index
     assert json.loads((tmp_path / "local" / "copy.evidence.json").read_text())["runtime"]["shards_served_by"] == "this process"
     unsharded = json.loads((tmp_path / "one" / "copy.evidence.json").read_text())
     assert unsharded["index"]["shards"] is None and unsharded["runtime"]["shards_served_by"] is None
+    # the report says the clip was searched through shards, and of which index
+    from auditor.report.pdf import render_report
+
+    pdf = render_report(tmp_path / "ray" / "copy.evidence.json", tmp_path / "copy.pdf")
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True).stdout.decode().split())
+    assert f"2 shards, split by work, of index {copy['index']['shards']['source_id']}" in text
     crop = json.loads((tmp_path / "one" / "crop.evidence.json").read_text())
     assert any(f["top"].get("orb") for f in crop["frames"])  # ORB's candidates were compared, not only PDQ's
 

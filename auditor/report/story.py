@@ -204,6 +204,10 @@ def _case(ev: Evidence, k: Kit) -> list:
         [P(t["manifest"], small), P(idx.manifest_sha256, monos)],
         [P(t["channels"], small), [P(line, small) for line in channel_lines(ev, k.lang)]],
     ]
+    if idx.shards:  # searched through shards: say of which index, and how it was split
+        sh = idx.shards
+        rows.insert(7, [P(t["sharded"], small), P(t["sharded_value"].format(
+            n=sh.shards, by=t.get(f"by_{sh.by}", sh.by), source=sh.source_id, sha=sh.source_manifest_sha256 or "-"), small)])
     story = [PageBreak(), P(t["case_details"], k.h2), k.table(rows, [45 * mm, 129 * mm], header=False),
              P(t["evidence_attached"].format(name=ATTACHMENT_NAME), small)]
     if ev.provenance:

@@ -23,6 +23,10 @@ TEXT = {
         "tool": "Tool",
         "index": "Reference index",
         "manifest": "Index manifest SHA-256",
+        "sharded": "Shards",
+        "sharded_value": "{n} shards, split by {by}, of index {source} (its manifest SHA-256 {sha}); "
+                         "the same candidates as that index in exact search and inverted lists",
+        "by_work": "work", "by_video": "video",
         "channels": "Channels",
         "evidence_sha": "Evidence JSON SHA-256",
         "evidence_attached": "The evidence JSON is attached to this PDF as {name}.",
@@ -169,6 +173,10 @@ TEXT = {
         "tool": "ツール",
         "index": "参照インデックス",
         "manifest": "インデックスのマニフェスト SHA-256",
+        "sharded": "シャード",
+        "sharded_value": "インデックス {source}（マニフェスト SHA-256 {sha}）を{by}単位で {n} 個に分割。"
+                         "全探索と転置リストでは候補は元のインデックスと同じ",
+        "by_work": "作品", "by_video": "動画",
         "channels": "チャネル",
         "evidence_sha": "証拠 JSON の SHA-256",
         "evidence_attached": "証拠 JSON は {name} としてこの PDF に添付されています。",
