@@ -188,7 +188,7 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
     writer = WordFileWriter(work / "orb.words", vocab, n, total, holder.SHIFT_FOR_WORDS)
     for c, (ids, codes) in enumerate(chunks()):
         writer.add(ids, codes)
-        if c % 20 == 0:
+        if c % 5 == 0:
             print(f"orb out of core: {c * step:,} of {n:,} frames, {time.perf_counter() - t0:.0f} s, "
                   f"peak RSS {peak_rss_gb():.2f} GB", file=sys.stderr, flush=True)
     t_assign = time.perf_counter() - t0 - t_train
