@@ -12,6 +12,12 @@ For each structure (exhaustive up to --orb-exact-max frames, Hamming k-means inv
 descriptors compared per query frame, peak memory of the searching process, and the recall of
 planted copies: the share of query frames whose planted source frame (or its neighbour in time)
 is the top candidate with at least the channel's min_votes, and the share among the top 10.
+
+With --orb-out-of-core (`build_words_out_of_core`), visual words only, for catalogues whose
+descriptors do not fit in memory (1.8 M frames: 11.5 GB of them): the frames are generated and
+written chunk by chunk in frame order (reference_index.words_file), never held whole; the
+searching process is the same. Exhaustive search and inverted lists are not built then (see
+NOT_OUT_OF_CORE).
 """
 
 from __future__ import annotations
