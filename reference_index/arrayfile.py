@@ -18,22 +18,40 @@ def _padded(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def write_arrays(path: str | Path, magic: bytes, header: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write `arrays` under `header` (any JSON-able dict; its "arrays" key is the layout)."""
+def _layout(magic: bytes, header: dict, specs: dict[str, tuple[np.dtype, tuple]]) -> tuple[bytes, list[dict], int, int]:
+    """(the file's first bytes, the layout, where the arrays start, the file's size)."""
     layout, pos = [], 0
-    parts = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
-    for name, a in parts.items():
-        layout.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "at": pos})
-        pos += _padded(a.nbytes)
+    for name, (dtype, shape) in specs.items():
+        dtype = np.dtype(dtype)
+        layout.append({"name": name, "dtype": dtype.str, "shape": [int(s) for s in shape], "at": pos})
+        pos += _padded(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
     head = json.dumps({**header, "arrays": layout}).encode()
     start = _padded(len(magic) + 8 + len(head))
+    return magic + len(head).to_bytes(8, "little") + head, layout, start, start + pos
+
+
+def write_arrays(path: str | Path, magic: bytes, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write `arrays` under `header` (any JSON-able dict; its "arrays" key is the layout)."""
+    parts = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    first, layout, start, size = _layout(magic, header, {name: (a.dtype, a.shape) for name, a in parts.items()})
     with open(path, "wb") as f:
-        f.write(magic + len(head).to_bytes(8, "little") + head)
+        f.write(first)
         f.write(b"\0" * (start - f.tell()))
         for a, spec in zip(parts.values(), layout):
             f.seek(start + spec["at"])
             f.write(a.tobytes())
-        f.truncate(start + pos)
+        f.truncate(size)
+
+
+def reserve_arrays(path: str | Path, magic: bytes, header: dict, specs: dict[str, tuple[np.dtype, tuple]]) -> dict[str, int]:
+    """Write the header of a file of arrays whose dtypes and shapes are known but whose contents
+    come later (written in place, piece by piece, at the returned byte positions): the file
+    `write_arrays` would write for the same arrays, once they are filled in."""
+    first, layout, start, size = _layout(magic, header, specs)
+    with open(path, "wb") as f:
+        f.write(first)
+        f.truncate(size)  # unwritten bytes read as zeros, as write_arrays' padding
+    return {spec["name"]: start + spec["at"] for spec in layout}
 
 
 def has_magic(path: str | Path, magic: bytes) -> bool:

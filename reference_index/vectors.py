@@ -329,15 +329,20 @@ class ChannelVectors:
         n = self.ntotal if n is None else n
         return int(max(64, min(self.WORDS_TOP * self.WORDS_LEAF, min(n, self.WORDS_TRAIN_MAX) // self.WORDS_PER_LEAF)))
 
+    def words_vocabulary(self, sample: np.ndarray, n: int, seed: int = 1234) -> Vocabulary:
+        """The vocabulary for n descriptors, trained on `sample` (at most WORDS_TRAIN_MAX of them,
+        drawn at random): what `in_words` trains, for a caller that streams the n descriptors."""
+        words = self.words_wanted(n)
+        top = max(8, min(self.WORDS_TOP, int(round(np.sqrt(words)))))
+        return Vocabulary.train(sample, top, max(2, -(-words // top)), seed)
+
     def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> "ChannelVectors":
         """The same descriptors as visual words (a vocabulary trained on them, then assigned)."""
         if self.metric != "hamming":
             raise ValueError("visual words hold binary descriptors only")
         rng = np.random.default_rng(seed)
         sample = vecs[np.sort(rng.choice(len(vecs), size=min(len(vecs), self.WORDS_TRAIN_MAX), replace=False))]
-        words = self.words_wanted(len(vecs))
-        top = max(8, min(self.WORDS_TOP, int(round(np.sqrt(words)))))
-        vocab = Vocabulary.train(sample, top, max(2, -(-words // top)), seed)
+        vocab = self.words_vocabulary(sample, len(vecs), seed)
         out = ChannelVectors(self.metric, self.dim, WordIndex(vocab, self.SHIFT_FOR_WORDS, stop_share), nprobe=self.nprobe)
         out.add(ids, vecs)
         return out

@@ -143,8 +143,11 @@ class Vocabulary:
 
     def signature(self, codes: np.ndarray) -> np.ndarray:
         """The signature bits of each descriptor (uint16)."""
-        bits = np.unpackbits(np.ascontiguousarray(codes, np.uint8), axis=1)[:, self.sig_bits]
-        return (bits.astype(np.uint32) << np.arange(SIG_BITS - 1, -1, -1, dtype=np.uint32)).sum(axis=1).astype(np.uint16)
+        codes = np.ascontiguousarray(codes, np.uint8)
+        out = np.zeros(len(codes), np.uint16)
+        for i, pos in enumerate(self.sig_bits.tolist()):  # bit pos is bit 7 - pos % 8 of byte pos // 8 (unpackbits' order)
+            out |= ((codes[:, pos // 8] >> (7 - pos % 8)) & 1).astype(np.uint16) << (SIG_BITS - 1 - i)
+        return out
 
     def assign(self, codes: np.ndarray, m: int = 1) -> np.ndarray:
         """The m nearest words of each descriptor, nearest first ((n, m) int32): its nearest

@@ -5,6 +5,7 @@
     .venv/bin/python scripts/bench_index.py --float 10000000 --pdq 10000000
     .venv/bin/python scripts/bench_index.py --pdq 10000000 --pdq-model uniform
     .venv/bin/python scripts/bench_index.py --orb 100000
+    .venv/bin/python scripts/bench_index.py --orb 1800000 --orb-out-of-core --work /tmp   # words only, ~20 GB of disk
 
 ORB channel (--orb N frames): see bench_local.py (real footage planted among synthetic frames,
 edited copies as queries; exhaustive search, inverted lists and visual words side by side).
@@ -220,6 +221,8 @@ def main() -> None:
     ap.add_argument("--orb-queries", type=int, default=60, help="edited copies of planted frames to look up")
     ap.add_argument("--orb-exact-max", type=int, default=100_000, help="measure exhaustive search up to this many frames")
     ap.add_argument("--orb-structures", default="flat,ivf,words", help="ORB structures to build and measure")
+    ap.add_argument("--orb-out-of-core", action="store_true",
+                    help="visual words only, written chunk by chunk (reference_index.words_file): for 1.8 M frames")
     ap.add_argument("--config", default=None, help="auditor configuration (ORB settings)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--nprobe-float", default="8,16,32", help="nprobe values to measure (float)")
@@ -253,8 +256,11 @@ def main() -> None:
         if args.n_orb:
             import bench_local
 
-            built = bench_local.build(args.n_orb, work, args.orb_queries, bench_local.load(args.config), args.orb_exact_max,
-                                     tuple(args.orb_structures.split(",")))
+            if args.orb_out_of_core:
+                built = bench_local.build_words_out_of_core(args.n_orb, work, args.orb_queries, bench_local.load(args.config))
+            else:
+                built = bench_local.build(args.n_orb, work, args.orb_queries, bench_local.load(args.config),
+                                         args.orb_exact_max, tuple(args.orb_structures.split(",")))
             print(f"orb build: {json.dumps(built)}", flush=True)
             for structure in built["structures"]:
                 cmd = [sys.executable, __file__, "--_search", "orb", str(work), structure]

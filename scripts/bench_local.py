@@ -12,6 +12,12 @@ For each structure (exhaustive up to --orb-exact-max frames, Hamming k-means inv
 descriptors compared per query frame, peak memory of the searching process, and the recall of
 planted copies: the share of query frames whose planted source frame (or its neighbour in time)
 is the top candidate with at least the channel's min_votes, and the share among the top 10.
+
+With --orb-out-of-core (`build_words_out_of_core`), visual words only, for catalogues whose
+descriptors do not fit in memory (1.8 M frames: 11.5 GB of them): the frames are generated and
+written chunk by chunk in frame order (reference_index.words_file), never held whole; the
+searching process is the same. Exhaustive search and inverted lists are not built then (see
+NOT_OUT_OF_CORE).
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ def synthetic(real: np.ndarray, n_frames: int, seed: int) -> np.ndarray:
     return np.where(rng.random(a.shape) < 0.5, a, b)
 
 
-def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=("flat", "ivf", "words")) -> dict:
+def plant(n: int, work: Path, queries: int, config: dict) -> dict:
+    """The real frames planted among n, the queries (edited copies of planted frames, saved in
+    `work` with the frames each may find) and what a build needs to lay the frames out."""
     orb = create_channel("orb", config)
     images, names = real_frames(config)
     emb = orb.embed_batch(images)
@@ -79,16 +87,6 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=
     frame_of_real = dict(zip(kept.tolist(), slots.tolist()))
     ids_real = np.array([(frame_of_real[int(f)] << MANY_SHIFT) | r for f, r in
                          zip(emb.frame_of, np.concatenate([np.arange(c) for c in np.bincount(emb.frame_of)[kept]]))], np.int64)
-    synth_slots = np.setdiff1d(np.arange(n), slots)
-
-    def chunks(step: int = 20_000):
-        yield ids_real, real
-        for c, at in enumerate(range(0, len(synth_slots), step)):
-            fr = synth_slots[at: at + step]
-            vec = synthetic(real, len(fr), seed=1 + c)
-            ids = (np.repeat(fr, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(fr))
-            yield ids, vec
-
     pick = rng.choice(len(kept), size=min(queries, len(kept)), replace=False)
     q_images = [edits(images[kept[i]], j) for j, i in enumerate(pick)]
     q = orb.embed_query_batch(q_images)
@@ -100,6 +98,22 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=
              variant_of=q.variant_of if q.variant_of is not None else np.zeros(len(q.vectors), np.int8),
              truth=np.array(truth))
     (work / "orb_neighbours.json").write_text(json.dumps({str(k): sorted(v) for k, v in neighbours.items()}))
+    return {"n": n, "real": real, "ids_real": ids_real, "synth_slots": np.setdiff1d(np.arange(n), slots),
+            "summary": {"frames": n, "real_frames_planted": len(kept), "query_frames": int(q.keep.sum())}}
+
+
+def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=("flat", "ivf", "words")) -> dict:
+    p = plant(n, work, queries, config)
+    n, real, ids_real, synth_slots = p["n"], p["real"], p["ids_real"], p["synth_slots"]
+
+    def chunks(step: int = 20_000):
+        yield ids_real, real
+        for c, at in enumerate(range(0, len(synth_slots), step)):
+            fr = synth_slots[at: at + step]
+            vec = synthetic(real, len(fr), seed=1 + c)
+            ids = (np.repeat(fr, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(fr))
+            yield ids, vec
+
     total = 0
     flat = ChannelVectors("hamming", 256)
     t0 = time.perf_counter()
@@ -107,7 +121,7 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=
         flat.add(ids, vec)
         total += len(ids)
     t_flat = time.perf_counter() - t0
-    out = {"frames": n, "real_frames_planted": len(kept), "descriptors": total, "query_frames": int(q.keep.sum())}
+    out = {**p["summary"], "descriptors": total}
     structures = {}
     if n <= exact_max and "flat" in kinds:
         flat.save(work / "orb.flat")
@@ -132,6 +146,67 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=
                            "descriptor_bytes_per_frame": round(per["descriptors"])}
     out["structures"] = structures
     return out
+
+
+NOT_OUT_OF_CORE = ("exhaustive search and inverted lists are not built out of core: at 1.8 M frames, assigning 360 M "
+                   "descriptors to 65,536 lists (4 sqrt(n), capped) is ~2.4e13 comparisons (hours on this machine), and "
+                   "exhaustive search compares every query descriptor with all 360 M")
+
+
+def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step: int = 10_000) -> dict:
+    """Visual words for n frames without holding their descriptors: the same planted frames and
+    queries as `build`, the vocabulary trained on WORDS_TRAIN_MAX descriptors drawn at random from
+    the stream's first 2 x WORDS_TRAIN_MAX, then the frames written chunk by chunk in frame order
+    (reference_index.words_file). Synthetic frames come from other seeds than `build`'s, drawn alike."""
+    from bench_index import peak_rss_gb  # noqa: PLC0415
+
+    from reference_index.words_file import WordFileWriter  # noqa: PLC0415
+
+    p = plant(n, work, queries, config)
+    n, real, ids_real, synth_slots = p["n"], p["real"], p["ids_real"], p["synth_slots"]
+    real_frame = ids_real >> MANY_SHIFT
+
+    def chunks():
+        for c, lo in enumerate(range(0, n, step)):
+            planted = (real_frame >= lo) & (real_frame < lo + step)
+            fr = synth_slots[(synth_slots >= lo) & (synth_slots < lo + step)]
+            ids = np.r_[ids_real[planted], (np.repeat(fr, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(fr))]
+            codes = np.concatenate([real[planted], synthetic(real, len(fr), seed=1_000_000 + c)])
+            order = np.argsort(ids, kind="stable")
+            yield ids[order], codes[order]
+
+    total = len(ids_real) + PER_FRAME * len(synth_slots)
+    holder = ChannelVectors("hamming", 256)
+    t0 = time.perf_counter()
+    head, got = [], 0
+    for _, codes in chunks():
+        head.append(codes)
+        got += len(codes)
+        if got >= 2 * holder.WORDS_TRAIN_MAX or got >= total:
+            break
+    head = np.concatenate(head)
+    rng = np.random.default_rng(1234)
+    sample = head[np.sort(rng.choice(len(head), size=min(len(head), holder.WORDS_TRAIN_MAX), replace=False))]
+    del head
+    vocab = holder.words_vocabulary(sample, total)
+    del sample
+    t_train = time.perf_counter() - t0
+    writer = WordFileWriter(work / "orb.words", vocab, n, total, holder.SHIFT_FOR_WORDS)
+    for c, (ids, codes) in enumerate(chunks()):
+        writer.add(ids, codes)
+        if c % 5 == 0:
+            print(f"orb out of core: {c * step:,} of {n:,} frames, {time.perf_counter() - t0:.0f} s, "
+                  f"peak RSS {peak_rss_gb():.2f} GB", file=sys.stderr, flush=True)
+    t_assign = time.perf_counter() - t0 - t_train
+    writer.close()
+    t_all = time.perf_counter() - t0
+    per = ChannelVectors.load(work / "orb.words", "hamming", 256, mmap=True).index.bytes_per_frame()
+    words = {"build_s": round(t_all, 1), "train_s": round(t_train, 1), "assign_and_write_s": round(t_assign, 1),
+             "place_postings_s": round(t_all - t_train - t_assign, 1), "words": vocab.size,
+             "searched_bytes_per_frame": round(per["inverted_file"]), "descriptor_bytes_per_frame": round(per["descriptors"]),
+             "file_gb": round((work / "orb.words").stat().st_size / 1e9, 2), "build_peak_rss_gb": round(peak_rss_gb(), 2)}
+    return {**p["summary"], "descriptors": total, "out_of_core": True, "not_built": NOT_OUT_OF_CORE,
+            "structures": {"words": words}}
 
 
 def search(work: Path, structure: str, config: dict, nprobe: int = 16) -> dict:

@@ -17,6 +17,7 @@ from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
 from reference_index.vectors import ChannelVectors
 from reference_index.words import Vocabulary, WordIndex
+from reference_index.words_file import WordFileWriter
 
 
 def descriptors(n_frames: int, per_frame: int, seed: int = 0) -> np.ndarray:
@@ -55,6 +56,42 @@ def test_a_frame_votes_for_itself_through_its_words_and_the_file_round_trips(tmp
     # removing a frame's ids removes its postings
     assert back.remove(ranges=[(42 << 10, 43 << 10)]) == per
     assert 42 not in back.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)[0][0]
+
+
+@pytest.mark.parametrize("chunk, step", [(777, 1000), (50, 60)])  # chunks and placement cut frames (of 120)
+def test_a_words_file_written_chunk_by_chunk_is_the_one_save_writes(tmp_path, chunk, step):
+    frames, per = 150, 120
+    codes = descriptors(frames, per, seed=5)
+    codes[::9] = codes[4]  # a descriptor many frames share: long runs of one word
+    ids = (np.repeat(np.arange(3, 2 * frames + 3, 2), per) << 10) | np.tile(np.arange(per), frames)
+    flat = ChannelVectors("hamming", 256)
+    flat.add(ids, codes)
+    words = flat.rebuilt("words")
+    words.save(tmp_path / "memory.words")
+    vocab = flat.words_vocabulary(codes, len(codes))
+    assert vocab.id == words.index.vocabulary.id  # what in_words trains (its sample is all of them here)
+    writer = WordFileWriter(tmp_path / "streamed.words", vocab, frames, len(ids), flat.SHIFT_FOR_WORDS)
+    for i in range(0, len(ids), chunk):
+        writer.add(ids[i : i + chunk], codes[i : i + chunk])
+    writer.close(step=step)
+    assert (tmp_path / "streamed.words").read_bytes() == (tmp_path / "memory.words").read_bytes()
+    assert not list(tmp_path.glob("*.assigned"))
+    back = ChannelVectors.load(tmp_path / "streamed.words", "hamming", 256, mmap=True)
+    query = noisy(codes[per * 20 : per * 21], 6)  # frame 43
+    got = back.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)[0]
+    want = words.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)[0]
+    assert got[0][0] == 43 and got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
+def test_a_words_file_writer_refuses_what_it_cannot_write_in_order(tmp_path):
+    vocab = Vocabulary.train(descriptors(20, 50), 4, 4)
+    writer = WordFileWriter(tmp_path / "w.words", vocab, 2, 100, 10)
+    writer.add(np.arange(1024, 1074), descriptors(1, 50))
+    with pytest.raises(ValueError, match="ascending"):
+        writer.add(np.arange(0, 50), descriptors(1, 50))
+    with pytest.raises(ValueError, match="announced"):
+        writer.close()
+    assert not (tmp_path / "w.words.assigned").exists()
 
 
 def test_a_vocabulary_sends_close_descriptors_to_the_same_word():
