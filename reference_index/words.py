@@ -37,6 +37,27 @@ SIG_BITS = 16
 MAX_FRAMES = 1 << 24  # frame ids fit 3 bytes; larger catalogues are sharded
 
 
+def posting_keys(words: np.ndarray, frames: np.ndarray, sigs: np.ndarray) -> np.ndarray:
+    """Sorted int64 keys (word, frame, signature): the order postings are kept in."""
+    return np.sort((np.asarray(words, np.int64) << 40) | (np.asarray(frames, np.int64) << 16) | np.asarray(sigs, np.int64))
+
+
+def posting_rows(keys: np.ndarray) -> np.ndarray:
+    """The 5-byte postings of `posting_keys`: the frame in 3 bytes (little-endian), then the
+    signature in 2 (big-endian), as `_frames` and `_sigs` read them."""
+    rows = np.empty((len(keys), 5), np.uint8)
+    for b in range(3):
+        rows[:, b] = (keys >> (16 + 8 * b)) & 0xFF
+    rows[:, 3], rows[:, 4] = (keys >> 8) & 0xFF, keys & 0xFF
+    return rows
+
+
+def check_frame_ids(ids: np.ndarray, shift: int) -> None:
+    """Refuse descriptor ids whose frame id does not fit a posting's 3 bytes."""
+    if len(ids) and (int(np.max(ids)) >> shift) >= MAX_FRAMES:
+        raise ValueError(f"visual words hold frame ids below {MAX_FRAMES:,}: shard the index (auditor index shard)")
+
+
 def _frames(post: np.ndarray) -> np.ndarray:
     return post[:, 0].astype(np.int64) | (post[:, 1].astype(np.int64) << 8) | (post[:, 2].astype(np.int64) << 16)
 
@@ -101,6 +122,10 @@ class Vocabulary:
     @property
     def size(self) -> int:
         return int(len(self.leaves))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What a words file stores of the vocabulary, by array name."""
+        return {"top": self.top, "leaves": self.leaves, "first": self.first, "sig_bits": self.sig_bits}
 
     @property
     def id(self) -> str:
@@ -221,8 +246,7 @@ class WordIndex:
     # -- adding and removing ------------------------------------------------------------------
     def add_with_ids(self, codes: np.ndarray, ids: np.ndarray) -> None:
         ids = np.asarray(ids, np.int64)
-        if len(ids) and (ids.max() >> self.shift) >= MAX_FRAMES:
-            raise ValueError(f"visual words hold frame ids below {MAX_FRAMES:,}: shard the index (auditor index shard)")
+        check_frame_ids(ids, self.shift)
         self._pending.append((ids, np.ascontiguousarray(codes, np.uint8)))
 
     def _merge(self) -> None:
@@ -237,13 +261,9 @@ class WordIndex:
         self._ids, self._desc = ids[order], desc[order]
         self._fids, start = np.unique(self._ids >> self.shift, return_index=True)
         self._fstart = np.r_[start, len(ids)].astype(np.int64)
-        words = self.vocabulary.assign(self._desc)[:, 0].astype(np.int64) if len(ids) else np.zeros(0, np.int64)
-        keys = np.sort((words << 40) | ((self._ids >> self.shift) << 16) | self.vocabulary.signature(self._desc))
-        post = np.empty((len(keys), 5), np.uint8)
-        for b in range(3):
-            post[:, b] = (keys >> (16 + 8 * b)) & 0xFF
-        post[:, 3], post[:, 4] = (keys >> 8) & 0xFF, keys & 0xFF
-        self._post = post
+        words = self.vocabulary.assign(self._desc)[:, 0] if len(ids) else np.zeros(0, np.int64)
+        keys = posting_keys(words, self._ids >> self.shift, self.vocabulary.signature(self._desc))
+        self._post = posting_rows(keys)
         self._offsets = np.searchsorted(keys >> 40, np.arange(self.vocabulary.size + 1), "left").astype(np.int64)
         self._stop = None
 
@@ -378,10 +398,8 @@ class WordIndex:
 
     def save(self, path: str | Path) -> None:
         self._merge()
-        v = self.vocabulary
         write_arrays(path, MAGIC, {s: getattr(self, s) for s in self.SETTINGS},
-                     {"top": v.top, "leaves": v.leaves, "first": v.first, "sig_bits": v.sig_bits,
-                      "offsets": self._offsets, "postings": self._post, "ids": self._ids, "descriptors": self._desc,
+                     {**self.vocabulary.arrays(), "offsets": self._offsets, "postings": self._post, "ids": self._ids, "descriptors": self._desc,
                       "frame_ids": self._fids, "frame_start": self._fstart})
 
     @staticmethod

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrayfile import reserve_arrays
-from .words import MAGIC, MAX_FRAMES, Vocabulary, WordIndex
+from .words import MAGIC, Vocabulary, WordIndex, check_frame_ids, posting_keys, posting_rows
 
 ASSIGNED = np.dtype([("word", "<i4"), ("sig", "<u2")])
 
@@ -36,7 +36,7 @@ class WordFileWriter:
         self.width = vocabulary.top.shape[1]
         probe = WordIndex(vocabulary, shift, **settings)
         v = vocabulary
-        self._vocab = {"top": v.top, "leaves": v.leaves, "first": v.first, "sig_bits": v.sig_bits}
+        self._vocab = v.arrays()
         specs = {name: (a.dtype, a.shape) for name, a in self._vocab.items()}
         specs.update({"offsets": (np.int64, (v.size + 1,)), "postings": (np.uint8, (self.descriptors, 5)),
                       "ids": (np.int64, (self.descriptors,)), "descriptors": (np.uint8, (self.descriptors, self.width)),
@@ -67,8 +67,7 @@ class WordFileWriter:
             raise ValueError(f"{len(ids)} ids for {codes.shape} descriptors of {self.width} bytes")
         if ids[0] < self._last_id or np.any(np.diff(ids) < 0):
             raise ValueError("descriptors must arrive in ascending id order")
-        if (ids[-1] >> self.shift) >= MAX_FRAMES:
-            raise ValueError(f"visual words hold frame ids below {MAX_FRAMES:,}: shard the index (auditor index shard)")
+        check_frame_ids(ids, self.shift)
         if self._n + len(ids) > self.descriptors:
             raise ValueError(f"more than the {self.descriptors:,} descriptors announced")
         frame = ids >> self.shift
@@ -118,15 +117,11 @@ class WordFileWriter:
             count, start, lo = hi - lo, lo, hi
             a = np.fromfile(self._side_path, ASSIGNED, count=count, offset=start * ASSIGNED.itemsize)
             frame = np.fromfile(self.path, np.int64, count=count, offset=self._at["ids"] + 8 * start) >> self.shift
-            keys = np.sort((a["word"].astype(np.int64) << 40) | (frame << 16) | a["sig"].astype(np.int64))
+            keys = posting_keys(a["word"], frame, a["sig"])
             words = keys >> 40
             uniq, first, n = np.unique(words, return_index=True, return_counts=True)
             at = cursor[words] + np.arange(count) - np.repeat(first, n)
             cursor[uniq] += n
-            rows = np.empty((count, 5), np.uint8)
-            for b in range(3):
-                rows[:, b] = (keys >> (16 + 8 * b)) & 0xFF
-            rows[:, 3], rows[:, 4] = (keys >> 8) & 0xFF, keys & 0xFF
-            post[at] = rows
+            post[at] = posting_rows(keys)
         post.flush()
         del post
