@@ -31,6 +31,7 @@ class ReadView:
 
     manifest: dict
     path: Path
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -71,8 +72,13 @@ class ReadView:
     def many_per_frame(self, name: str) -> bool:
         return self.channels[name].get("per_frame", "one") == "many"
 
+    def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> "Searcher":
+        """How to search channel `name` (never returning the frames in `exclude`)."""
+        return Searcher(self, name, exclude, margin)
+
 
 MAP_ABOVE_BYTES = 256 * 2**20  # channel files larger than this are memory-mapped, smaller ones read
+
 
 class ReferenceIndex(ReadView):
     """A read view of one committed generation. Use `writer()` to change the index."""
@@ -171,10 +177,6 @@ class ReferenceIndex(ReadView):
         if self.many_per_frame(name):
             ids = np.where(ids >= 0, ids >> MANY_SHIFT, -1)
         return scores, ids
-
-    def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> "Searcher":
-        """How to search channel `name` (never returning the frames in `exclude`)."""
-        return Searcher(self, name, exclude, margin)
 
     def structure(self, name: str) -> str:
         return self.vectors(name).structure

@@ -32,7 +32,7 @@ from .catalogue import FrameRef
 from .errors import IndexCorrupt, IndexIsSharded
 from .files import sha256_file
 from .manifest import MANIFEST, SHARDED_FORMAT, read_json_manifest
-from .reader import ReadView, ReferenceIndex, Searcher
+from .reader import ReadView, ReferenceIndex
 
 Fanout = Callable[[str, list], list]  # (method, args per shard) -> answer per shard
 SHARD_DIR = re.compile(r"shard-[0-9]{3,6}")
@@ -243,9 +243,6 @@ class ShardedIndex(ReadView):
         parts = self.fanout("search", [(name, vectors, k)] * len(self.shards))
         _add(stats, [p[2] for p in parts])
         return knn.merge([p[:2] for p in parts], k, higher_is_better=self.channels[name]["metric"] == "ip")
-
-    def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> Searcher:
-        return Searcher(self, name, exclude, margin)
 
     def shortlists(self, name, vectors, frame_of, rows, exclude=None, stats=None) -> list:
         """Per query frame: (every shard's short-listed frames, the best score, each shard's short list)."""

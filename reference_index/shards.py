@@ -29,7 +29,7 @@ import numpy as np
 
 from . import catalogue
 from .errors import ShardRefused
-from .files import atomic_write_bytes, fsync_dir, sha256_file
+from .files import atomic_write_bytes, fsync_dir
 from .manifest import CATALOGUE, FORMAT, MANIFEST, MANY_SHIFT, SHARDED_FORMAT, gen_dir, library_versions, now_utc, write_manifest
 from .reader import ReferenceIndex
 
@@ -168,11 +168,10 @@ def shard_index(index_path: str | Path, out: str | Path, n: int, by: str = "work
                     progress(f"{e['path']} ({i + 1}/{n}): {e['counts']['videos']} videos, {e['counts']['frames']} frames, "
                              f"{e['bytes'] / 2**20:.1f} MB")
             top = _top_manifest(source, by, entries)
-            cal = source.calibration()
-            if cal is not None:
+            if source.calibration() is not None:  # read and checked as the source index reads it
                 raw_cal = (source._gen / source.manifest["calibration"]["file"]).read_bytes()
                 atomic_write_bytes(tmp / CALIBRATION, raw_cal)
-                top["calibration"] = {"file": CALIBRATION, "bytes": len(raw_cal), "sha256": sha256_file(tmp / CALIBRATION)}
+                top["calibration"] = {"file": CALIBRATION, "bytes": len(raw_cal), "sha256": hashlib.sha256(raw_cal).hexdigest()}
             atomic_write_bytes(tmp / MANIFEST, (json.dumps(top, indent=2, sort_keys=True) + "\n").encode())
             tmp.rename(out)  # the whole sharded index appears at once
             fsync_dir(out.parent)
