@@ -73,6 +73,11 @@ def synthetic(real: np.ndarray, n_frames: int, seed: int) -> np.ndarray:
     return np.where(rng.random(a.shape) < 0.5, a, b)
 
 
+def descriptor_ids(frames: np.ndarray) -> np.ndarray:
+    """The ids of PER_FRAME descriptors of each synthetic frame (frame id << MANY_SHIFT | rank)."""
+    return (np.repeat(frames, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(frames))
+
+
 def plant(n: int, work: Path, queries: int, config: dict) -> dict:
     """The real frames planted among n, the queries (edited copies of planted frames, saved in
     `work` with the frames each may find) and what a build needs to lay the frames out."""
@@ -111,7 +116,7 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=
         for c, at in enumerate(range(0, len(synth_slots), step)):
             fr = synth_slots[at: at + step]
             vec = synthetic(real, len(fr), seed=1 + c)
-            ids = (np.repeat(fr, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(fr))
+            ids = descriptor_ids(fr)
             yield ids, vec
 
     total = 0
@@ -170,7 +175,7 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
         for c, lo in enumerate(range(0, n, step)):
             planted = (real_frame >= lo) & (real_frame < lo + step)
             fr = synth_slots[(synth_slots >= lo) & (synth_slots < lo + step)]
-            ids = np.r_[ids_real[planted], (np.repeat(fr, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(fr))]
+            ids = np.r_[ids_real[planted], descriptor_ids(fr)]
             codes = np.concatenate([real[planted], synthetic(real, len(fr), seed=1_000_000 + c)])
             order = np.argsort(ids, kind="stable")
             yield ids[order], codes[order]
