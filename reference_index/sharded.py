@@ -49,9 +49,11 @@ def is_sharded(path: str | Path) -> bool:
         return False
 
 
-def open_reader(path: str | Path, fanout: Fanout | None = None):
+def open_reader(path: str | Path, fanout: Fanout | None = None, verify: bool = True):
     """A read view of the index at `path`: a ShardedIndex for a sharded one, else a ReferenceIndex."""
-    return ShardedIndex.open(path, fanout=fanout) if is_sharded(path) else ReferenceIndex.open(path)
+    if is_sharded(path):
+        return ShardedIndex.open(path, verify=verify, fanout=fanout)
+    return ReferenceIndex.open(path, verify=verify)
 
 
 def resident_bytes() -> int:

@@ -8,8 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from reference_index import IndexWriter, ReferenceIndex
-from reference_index.sharded import ShardedIndex, is_sharded
+from reference_index import IndexWriter
+from reference_index.sharded import open_reader
 
 from ..config import load_config
 from ..indexing.ingest import IngestStatus
@@ -138,7 +138,7 @@ def index_info(
     folder("--index", index)
     # --verify reads every file again and lists every problem; without it, opening refuses the
     # first problem it finds (and trusts checksums remembered for files that have not changed)
-    with (ShardedIndex if is_sharded(index) else ReferenceIndex).open(index, verify=not verify) as idx:
+    with open_reader(index, verify=not verify) as idx:
         problems = idx.check_integrity() if verify else None
         info = idx.info() if not problems else {"path": str(index), "manifest_sha256": idx.manifest_sha256}
     if problems is not None:
