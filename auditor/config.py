@@ -90,7 +90,7 @@ def _in(lo: float, hi: float, lo_excluded: bool = False) -> tuple:
 
 HASH_BITS = 256  # PDQ hashes and ORB descriptors
 RANGES = {
-    "sampling.max_side": _ge(16), "sampling.held_frame_max_diff": _in(0, 255),
+    "sampling.max_side": _ge(16), "sampling.held_frame_max_diff": _in(0, 255), "sampling.decode_threads": _in(0, 64),
     "sampling.reference.fps": _in(0, 1000, True), "sampling.query.fps": _in(0, 1000, True),
     "channels.pdq.min_quality": _in(0, 100), "channels.pdq.max_distance": _in(0, HASH_BITS),
     "channels.pdq.near_identical_max_median_distance": _in(0, HASH_BITS),

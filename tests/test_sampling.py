@@ -31,6 +31,18 @@ def test_rate_higher_than_the_source_gives_every_frame_once(tmp_path):
     assert len({f.t for f in frames}) == 10
 
 
+def test_decoding_threads_change_no_frame(tmp_path):
+    clip = write_scene(tmp_path / "a.mp4", 3, 3.0, fps=25.0, size=(640, 360))
+    frames = {}
+    for threads in (0, 1, 2):
+        cfg = load_config(overrides={"sampling": {"decode_threads": threads}})
+        frames[threads] = sample(clip, fps=5.0, config=cfg)[1]
+    assert len(frames[1]) == 15
+    for threads in (0, 2):
+        assert [f.t for f in frames[threads]] == [f.t for f in frames[1]]
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(frames[threads], frames[1]))
+
+
 def _gif(path, durations_ms, size=(317, 179)):
     from PIL import Image
 

@@ -218,6 +218,7 @@ class MediaReader:
             raise ValueError("sampling fps must be positive")
         self.limits = config["limits"]
         self.max_side = int(config["sampling"]["max_side"])
+        self.decode_threads = int(config["sampling"].get("decode_threads", 0))
         size = _check_file(self.path, self.limits)
         try:
             digest = sha256_file(self.path)
@@ -271,7 +272,8 @@ class MediaReader:
 
     # -- videos -------------------------------------------------------------------------
     def _open_capture(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        threads = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if self.decode_threads > 0 else []
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, threads)
         if not cap.isOpened():
             cap.release()
             raise InputError(
