@@ -53,7 +53,8 @@ def test_a_caption_over_low_texture_footage_still_finds_its_frame(corpus):
 def test_query_keypoints_cover_the_picture_around_a_caption():
     channel = ORBChannel(load_config())
     gray = cv2.cvtColor(_captioned(synth.scene_frame(5, 1.0, 480, 270)), cv2.COLOR_RGB2GRAY)
-    spread = channel._spread_keypoints(channel._orb(4 * channel.features_query), gray)
+    spread, desc = channel._spread_keypoints(channel._orb(4 * channel.features_query), gray)
+    assert len(desc) == len(spread)
     strongest = channel._orb(channel.features_query).detect(gray, None)
 
     def above_caption(kps):

@@ -87,13 +87,15 @@ class ORBChannel(Channel):
             "opencv": cv2.__version__,
         }
 
-    def _spread_keypoints(self, orb, gray: np.ndarray) -> list:
+    def _spread_keypoints(self, orb, gray: np.ndarray) -> tuple[list, np.ndarray | None]:
         """The `features_query` strongest corners, plus the strongest `query_per_cell` of each
-        cell of a `query_grid` x `query_grid` grid. Sharp caption text and logos win a global
-        ranking of corners; the grid keeps the picture around them represented."""
-        kps = orb.detect(gray, None)
-        if not kps:
-            return []
+        cell of a `query_grid` x `query_grid` grid, and their descriptors. Sharp caption text and
+        logos win a global ranking of corners; the grid keeps the picture around them represented.
+        (Every corner found is described in the same pass: describing only the chosen ones would
+        build the image pyramid twice, which costs more.)"""
+        kps, desc = orb.detectAndCompute(gray, None)
+        if not kps or desc is None:
+            return [], None
         order = np.argsort(-np.array([k.response for k in kps]), kind="stable")  # strongest first
         chosen = order[: self.features_query]
         if self.query_grid > 1 and self.query_per_cell > 0:
@@ -108,7 +110,7 @@ class ORBChannel(Channel):
             rank = np.empty(len(rest), np.int64)
             rank[by_cell] = np.arange(len(rest)) - np.searchsorted(sorted_cells, sorted_cells, "left")
             chosen = np.concatenate([chosen, rest[rank < room[cell[rest]]]])
-        return [kps[i] for i in chosen]
+        return [kps[i] for i in chosen], desc[chosen]
 
     def _describe(self, images: list[np.ndarray], n_features: int, spread: bool = False,
                   mirror: bool = False) -> list[Embeddings]:
@@ -125,7 +127,7 @@ class ORBChannel(Channel):
                 continue
             gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
             if spread:
-                kps, desc = orb.compute(gray, self._spread_keypoints(orb, gray))
+                kps, desc = self._spread_keypoints(orb, gray)
             else:
                 kps, desc = orb.detectAndCompute(gray, None)
             described = [desc]
