@@ -39,6 +39,9 @@ STRUCTURES = ("flat", "ivf", "mih", "words")
 EXACT_MAX = {"ip": 200_000, "hamming": 250_000, "local": 50_000}
 NPROBE = {"ip": 16, "hamming": 16}
 LOCAL_LISTS = 4  # inverted lists of local features: this many times sqrt(n) (choose_structure)
+# Binary inverted lists from this many lists on find a query's nearest lists through groups of
+# centroids (see `trained`): about sqrt(nlist) groups, GROUPS_PROBED of them compared
+GROUPED_FROM, GROUPS_PROBED = 1024, 16
 
 
 def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False,
@@ -124,7 +127,10 @@ class ChannelVectors:
                     f"{self.index.radius} bits: near-duplicate search")
         if self.structure == "ivf":
             kind = "IndexBinaryIVF" if self.metric == "hamming" else "IndexIVFScalarQuantizer(SQ8)"
-            return f"{kind}, {self.index.nlist} lists, nprobe {self.nprobe}: approximate search"
+            q = faiss.downcast_IndexBinary(self.index.quantizer) if self.metric == "hamming" else None
+            via = (f" (nearest lists found through {q.nlist} groups of centroids, {q.nprobe} searched)"
+                   if isinstance(q, faiss.IndexBinaryIVF) else "")
+            return f"{kind}, {self.index.nlist} lists{via}, nprobe {self.nprobe}: approximate search"
         inner = faiss.downcast_IndexBinary(self.index.index) if self.metric == "hamming" else faiss.downcast_index(
             self.index.index
         )
@@ -360,6 +366,44 @@ class ChannelVectors:
         index.cp.seed = seed
         out = cls(metric, dim, index, nprobe=nprobe)
         index.train(out._check(sample))
+        if metric == "hamming" and nlist >= GROUPED_FROM:
+            out._group_centroids(seed)
+        return out
+
+    def _group_centroids(self, seed: int) -> None:
+        """Find a query's `nprobe` nearest lists through groups of centroids: the centroids in
+        about sqrt(nlist) groups (Hamming k-means over them), a query compared with the groups'
+        centres and with the centroids of its GROUPS_PROBED nearest groups only. At 4,096 lists:
+        1,088 comparisons instead of 4,096, which were 45 % of a clip's ORB search; 98 % of the
+        lists probed are those exhaustive comparison would give (the rest are the farthest)."""
+        centroids = self.centroids()
+        nlist = len(centroids)
+        groups = 2 ** round(math.log2(math.sqrt(nlist)))
+        while groups > 1 and groups * 39 > nlist:
+            groups //= 2
+        centres = faiss.IndexBinaryFlat(self.dim)
+        quantizer = faiss.IndexBinaryIVF(centres, self.dim, groups)
+        centres.this.disown()  # each index owns the one it searches through (Python keeps neither)
+        quantizer.own_fields = True
+        quantizer.cp.seed = seed
+        quantizer.train(centroids)
+        quantizer.add(centroids)  # ids 0..nlist-1: the list numbers
+        quantizer.nprobe = min(GROUPS_PROBED, groups)
+        quantizer.this.disown()
+        self.index.quantizer = quantizer
+        self.index.own_fields = True
+
+    def centroids(self) -> np.ndarray:
+        """Inverted lists (binary): list i's centroid in row i, however they are searched."""
+        q = faiss.downcast_IndexBinary(self.index.quantizer)
+        if not isinstance(q, faiss.IndexBinaryIVF):
+            return faiss.vector_to_array(q.xb).reshape(-1, self.width).copy()
+        out = np.zeros((q.ntotal, self.width), np.uint8)
+        for lst in range(q.nlist):
+            n = q.invlists.list_size(lst)
+            if n:
+                ids = faiss.rev_swig_ptr(q.invlists.get_ids(lst), n)
+                out[ids] = faiss.rev_swig_ptr(q.invlists.get_codes(lst), n * self.width).reshape(n, self.width)
         return out
 
     def to_gpu(self, device: int = 0) -> bool:

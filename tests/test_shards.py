@@ -21,6 +21,7 @@ from auditor.scan.batch import run_batch
 from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, knn
 from reference_index.shards import plan, shard_index
 from reference_index.sharded import ShardBackend, ShardedIndex
+from reference_index import vectors
 from reference_index.vectors import ChannelVectors
 
 runner = CliRunner()
@@ -37,7 +38,10 @@ def indexed(footage, tmp_path_factory):
         CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Example Pictures"),
         CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio", episode="2"),
     ]
-    report = add_items(d / "idx", items, cfg, ["pdq", "orb"])
+    with pytest.MonkeyPatch.context() as mp:  # lists found through groups of centroids, as in large indexes
+        mp.setattr(vectors, "GROUPED_FROM", 64)
+        mp.setattr(vectors, "GROUPS_PROBED", 2)
+        report = add_items(d / "idx", items, cfg, ["pdq", "orb"])
     assert not report.failed, report.failed
     calibrate(d / "idx", cfg, frames_per_work=12, seed=5)
     result = runner.invoke(app, ["index", "shard", "--index", str(d / "idx"), "--shards", "2", "--out", str(d / "sharded")])
@@ -65,11 +69,10 @@ def test_a_shard_is_an_ordinary_index_of_whole_works_with_the_original_frame_ids
         assert whole.search_settings()["orb"]["structure"] == "ivf"
         works = [{w["work"] for w in s.works()} for s in sharded.shards]
         assert works == [{"Star Courier"}, {"Moonlit Garden"}]  # a work's videos together
-        for s in sharded.shards:  # each shard keeps the source's centroids: the same lists probed
-            whole_q = whole.vectors("orb").index.quantizer
-            shard_q = s.vectors("orb").index.quantizer
-            assert shard_q.ntotal == whole_q.ntotal
-            assert np.array_equal(shard_q.reconstruct_n(0, shard_q.ntotal), whole_q.reconstruct_n(0, whole_q.ntotal))
+        assert "groups of centroids" in whole.vectors("orb").describe()
+        for s in sharded.shards:  # each shard keeps the source's centroids and groups: the same lists probed
+            assert s.vectors("orb").describe() == whole.vectors("orb").describe()
+            assert np.array_equal(s.vectors("orb").centroids(), whole.vectors("orb").centroids())
 
 
 def test_sharded_evidence_equals_the_unsharded_index_in_process_and_on_ray(indexed, footage, cropped_copy, tmp_path):
