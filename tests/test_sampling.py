@@ -43,6 +43,19 @@ def test_decoding_threads_change_no_frame(tmp_path):
         assert all(np.array_equal(a.image, b.image) for a, b in zip(frames[threads], frames[1]))
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (3840, 2160), (1000, 560), (2560, 1440)])
+def test_downscaling_gives_one_area_resize_to_within_a_grey_level(size):
+    from auditor.media import synth
+    from auditor.media.reader import downscale
+
+    w, h = size
+    image = cv2.resize(synth.scene_frame(7, 2.0, 1920, 1080), size, interpolation=cv2.INTER_CUBIC)
+    small = downscale(image, 512)
+    assert max(small.shape[:2]) == 512
+    one = cv2.resize(image, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(np.int16) - one).mean() < 1.5
+
+
 def _gif(path, durations_ms, size=(317, 179)):
     from PIL import Image
 

@@ -174,7 +174,9 @@ def _check_size(path: Path, width: int, height: int, limits: dict, what: str, ma
 
 
 # How frames are brought to `sampling.max_side`; channels name it in their fingerprints.
-DOWNSCALE_METHOD = "INTER_AREA, by the whole factor k = side // max_side first when k >= 2"
+DOWNSCALE_METHOD = ("INTER_AREA, by the whole factor k = side // max_side first when k >= 2; "
+                    "the rest INTER_LINEAR when at most 1.5x")
+LINEAR_REST_MAX = 1.5
 
 
 def frame_input(config: dict) -> str:
@@ -187,8 +189,10 @@ def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
 
     When the image is at least twice too large, k x k blocks are averaged first (k the whole
     factor; OpenCV's fast path, the last h % k rows and w % k columns dropped), then the rest
-    of the way: the same box filter as one INTER_AREA resize to within a fraction of a grey
-    level, at half the cost for HD and larger frames.
+    of the way, bilinearly when that is at most 1.5x (720p and 1080p: 1.25x; area averaging
+    there is OpenCV's slow path, four times the cost of the first step): the same picture as one
+    INTER_AREA resize to within a fraction of a grey level (tested), at a quarter of its cost
+    for HD frames.
     """
     h, w = image.shape[:2]
     side = max(h, w)
@@ -199,7 +203,8 @@ def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     k = side // max_side
     if k >= 2 and min(h, w) >= 2 * k:
         image = cv2.resize(image[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    rest = max(image.shape[:2]) / max(size)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if rest <= LINEAR_REST_MAX else cv2.INTER_AREA)
 
 
 class MediaReader:
