@@ -84,12 +84,13 @@ def main() -> None:
                          "(default: one per core, the fastest on CPU; 1 scans in this process and times its encoder)")
     ap.add_argument("--local", action="store_true", help="only the local-feature benchmark (bench_scan_local.py)")
     ap.add_argument("--structures", default="ivf,words", help="with --local: ORB structures to measure")
+    ap.add_argument("--repeat", type=int, default=3, help="with --local: decode and scan each copy this many times (medians)")
     args = ap.parse_args()
     if args.local:
         import bench_scan_local
 
         with tempfile.TemporaryDirectory() as tmp:
-            bench_scan_local.run(Path(tmp), tuple(args.structures.split(",")))
+            bench_scan_local.run(Path(tmp), tuple(args.structures.split(",")), repeat=args.repeat)
         return
     config = load_config()
     fps = args.fps or config["sampling"]["query"]["fps"]

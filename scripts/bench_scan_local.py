@@ -9,7 +9,9 @@ shifted variants), written as MPEG-4 at 25 frames/s. For each structure of the O
 decode time (every frame read by OpenCV, as the scan must), scan time (Scanner.scan: sampling,
 ORB and PDQ, search, segments, verification, evidence; index and channels opened beforehand, as
 in a batch), their ratio, whether the copy was flagged on the right reference, and what the
-search covered (descriptors searched and pairs verified per second of clip).
+search covered (descriptors searched and pairs verified per second of clip). Each copy is decoded
+and scanned `repeat` times, alternately (these machines' speed drifts by a third over minutes):
+the medians, their ratio, and the range of the ratios of each decode-scan-decode.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def decode_seconds(path: Path) -> float:
     return time.perf_counter() - t0
 
 
-def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "crop", "colour")) -> None:
+def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "crop", "colour"), repeat: int = 3) -> None:
     if not CORPUS.is_dir():
         raise SystemExit(f"bench_scan --local: needs the real footage in {CORPUS}")
     videos = sorted(p for p in CORPUS.iterdir() if p.suffix in (".mkv", ".webm", ".mp4"))
@@ -91,16 +93,19 @@ def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "cr
               f"built in {built:.0f} s ({len(rep.failed)} failed); orb: {orb.describe()}", flush=True)
         scanner.scan(suspects[edits[0]])  # warm up: vocabularies, lists, page cache
         for edit, clip in suspects.items():
-            dec = decode_seconds(clip)
-            t0 = time.perf_counter()
-            ev = scanner.scan(clip)
-            scan = time.perf_counter() - t0
-            dec2 = decode_seconds(clip)  # decode again after: the machine's speed drifts
-            decode = (dec + dec2) / 2
+            decodes, scans = [decode_seconds(clip)], []
+            for _ in range(max(1, repeat)):
+                t0 = time.perf_counter()
+                ev = scanner.scan(clip)
+                scans.append(time.perf_counter() - t0)
+                decodes.append(decode_seconds(clip))  # decode again after: the machine's speed drifts
+            ratios = [s / ((a + b) / 2) for s, a, b in zip(scans, decodes, decodes[1:])]
+            decode, scan = float(np.median(decodes)), float(np.median(scans))
             found = any(s.ref_id == ref_id for w in ev.works for s in w.segments)
             s = ev.runtime.searched.get("orb")
             secs = ev.clip.duration_s or 60.0
-            print(f"  {edit:8} decode {decode:5.2f} s, scan {scan:6.2f} s, scan/decode {scan / decode:5.2f}; "
+            print(f"  {edit:8} decode {decode:5.2f} s, scan {scan:6.2f} s, scan/decode {scan / decode:5.2f} "
+                  f"(each run {min(ratios):.2f}-{max(ratios):.2f}); "
                   f"{ev.verdict.level.value} ({'right reference' if found else 'reference NOT found'}); "
                   f"orb searched {s.frames} frames, {s.vectors / secs:.0f} descriptors/s of clip; "
                   f"{(ev.runtime.pairs_verified or 0) / secs:.2f} pairs verified/s of clip", flush=True)

@@ -163,7 +163,7 @@ def test_a_mirrored_inset_crop_or_caption_is_found_through_the_mirrored_query(ca
     assert (fid, variant) == (10, "flip_horizontal") and votes >= config["channels"]["orb"]["min_votes"]
     plain = ORBChannel(load_config(overrides={"channels": {"orb": {"query_mirror": False}}}))
     _, ranked = plain.candidates(plain.embed([query], query=True), search, 3)
-    assert not ranked[0] or ranked[0][0][1] < votes / 2  # as shot, nothing comes close
+    assert not ranked[0] or ranked[0][0][1] <= votes / 2  # as shot, chance votes: at most half
 
 
 def test_held_frames_are_searched_once_and_keep_their_source_frames_matches(orb_index, tmp_path):
