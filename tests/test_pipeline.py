@@ -57,3 +57,27 @@ def test_decoding_ahead_hands_over_errors_in_order_and_stops_with_its_consumer()
     stream.close()  # the consumer gives up early (an error in a channel, Ctrl-C)
     assert log[-1] == "released" and len(log) <= 5  # the decoder is released, not read to the end
 
+
+
+def test_channels_embed_side_by_side_and_a_failing_one_fails_the_file_without_leaving_threads(tmp_path):
+    import threading
+
+    clip = synth.write_clip(tmp_path / "c.mp4", lambda t: synth.scene_frame(2, t, 320, 180), 2.0, 24.0)
+    cfg = load_config(overrides={"sampling": {"held_frame_max_diff": 0.0}})
+    pdq, orb = create_channel("pdq", cfg), create_channel("orb", cfg)
+    together = embed_file(clip, 5.0, {"pdq": pdq, "orb": orb}, cfg, query=True)
+    alone = {n: embed_file(clip, 5.0, {n: c}, cfg, query=True).embeddings[n] for n, c in (("pdq", pdq), ("orb", orb))}
+    for name in ("pdq", "orb"):
+        assert np.array_equal(together.embeddings[name].vectors, alone[name].vectors)
+        assert np.array_equal(together.embeddings[name].keep, alone[name].keep)
+
+    class Broken:
+        def __getattr__(self, attr):
+            return getattr(orb, attr)
+
+        def embed(self, images, query=False):
+            raise RuntimeError("the channel failed on this chunk")
+
+    with pytest.raises(RuntimeError, match="failed on this chunk"):
+        embed_file(clip, 5.0, {"pdq": pdq, "orb": Broken()}, cfg, query=True)
+    assert not [t for t in threading.enumerate() if t.name.startswith(("auditor-embed", "auditor-decode"))]

@@ -12,6 +12,8 @@ that frame's vectors. The frame keeps its own time, so segments and evidence are
 Decoding runs in a helper thread, at most `PREFETCH` frames ahead of the channels and at the
 lowest scheduling priority: the decoder (OpenCV releases the GIL) fills the time the encoder
 leaves a core idle without taking cores from it, and the channels rarely wait for frames.
+The channels embed each chunk side by side, one thread each: their vectors are the same as one
+after the other (tested), and no one thread carries every channel's work while cores wait.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import queue
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -109,10 +112,18 @@ def embed_file(
     last_thumb = None
     embedded = 0
 
+    # the channels embed a chunk side by side (OpenCV, pdqhash, FAISS and torch release the GIL):
+    # no one thread carries every channel's work while the others wait on it
+    others = ThreadPoolExecutor(len(channels) - 1, thread_name_prefix="auditor-embed") if len(channels) > 1 else None
+
     def flush() -> None:
         if not chunk:
             return
-        done = {name: ch.embed(chunk, query=query) for name, ch in channels.items()}
+        names = list(channels)
+        started = {name: others.submit(channels[name].embed, chunk, query=query) for name in names[1:]}
+        done = {names[0]: channels[names[0]].embed(chunk, query=query)}
+        done.update({name: f.result() for name, f in started.items()})
+        done = {name: done[name] for name in names}
         for name, emb in done.items():
             parts[name].append(emb)
         if on_chunk:
@@ -123,7 +134,7 @@ def embed_file(
 
     kept: dict[float, np.ndarray] | None = {} if keep_frames_bytes > 0 else None
     kept_bytes = 0
-    with contextlib.closing(prefetched(reader.frames(), PREFETCH)) as frames:
+    with contextlib.closing(prefetched(reader.frames(), PREFETCH)) as frames, others or contextlib.nullcontext():
         for frame in frames:
             times.append(frame.t)
             boxes.append(frame.box)
@@ -145,7 +156,7 @@ def embed_file(
             chunk.append(frame.image)
             if len(chunk) >= CHUNK:
                 flush()
-    flush()
+        flush()
     embeddings = {
         name: Embeddings.concat(parts[name], ch.vector_width, ch.vector_dtype) for name, ch in channels.items()
     }
