@@ -35,6 +35,9 @@ from ..channels import Channel, Embeddings
 from ..media.reader import MediaInfo, MediaReader
 
 CHUNK = 64
+# the first chunks are smaller (8, 16, 32 frames, then CHUNK): searching, which waits for a whole
+# chunk, starts while the decoder and the channels are still on their first frames
+FIRST_CHUNK = 8
 PREFETCH = CHUNK  # frames decoded ahead of the channels (0: decode in the calling thread)
 HELPER_NICE = 19  # the decoding thread yields the cores to the encoder (Linux: niceness is per thread)
 
@@ -134,6 +137,7 @@ def embed_file(
 
     kept: dict[float, np.ndarray] | None = {} if keep_frames_bytes > 0 else None
     kept_bytes = 0
+    limit = min(CHUNK, FIRST_CHUNK)
     with contextlib.closing(prefetched(reader.frames(), PREFETCH)) as frames, others or contextlib.nullcontext():
         for frame in frames:
             times.append(frame.t)
@@ -154,8 +158,9 @@ def embed_file(
             source.append(embedded)
             embedded += 1
             chunk.append(frame.image)
-            if len(chunk) >= CHUNK:
+            if len(chunk) >= limit:
                 flush()
+                limit = min(CHUNK, 2 * limit)
         flush()
     embeddings = {
         name: Embeddings.concat(parts[name], ch.vector_width, ch.vector_dtype) for name, ch in channels.items()
