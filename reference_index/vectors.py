@@ -5,7 +5,8 @@
   vectors, 1 byte a dimension): a quarter of the memory of floats, close to exact distances,
   `nprobe` lists searched per query.
 - `ivf` for binary channels with many codes a frame (ORB): `IndexBinaryIVF` over Hamming
-  k-means centroids: only the `nprobe` nearest lists are compared bit by bit.
+  k-means centroids: only the `nprobe` nearest lists are compared bit by bit; from GROUPED_FROM
+  lists, those lists are found through groups of the centroids (an `IndexBinaryIVF` quantizer).
 - `mih` for binary channels with one code a frame (PDQ): the compact multi-index hash of
   `multihash.py`, for near-duplicate lookups within 31 bits.
 - `words` for binary channels with many codes a frame (ORB): visual words in an inverted file
@@ -41,7 +42,7 @@ NPROBE = {"ip": 16, "hamming": 16}
 LOCAL_LISTS = 4  # inverted lists of local features: this many times sqrt(n) (choose_structure)
 # Binary inverted lists from this many lists on find a query's nearest lists through groups of
 # centroids (see `trained`): about sqrt(nlist) groups, GROUPS_PROBED of them compared
-GROUPED_FROM, GROUPS_PROBED = 1024, 16
+GROUPED_FROM, GROUPS_PROBED = 2048, 16  # (at 1,024 lists there would be 16 groups: all searched)
 
 
 def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False,
