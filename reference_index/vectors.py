@@ -63,10 +63,16 @@ def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per
         return "mih", 0
     if metric == "hamming" and local == "words":
         return "words", 0
-    nlist = 2 ** round(math.log2(math.sqrt(n))) * (LOCAL_LISTS if metric == "hamming" else 1)
-    while nlist > 1 and nlist * 39 > n:  # k-means wants ~39 training points per list
-        nlist //= 2
-    return "ivf", int(min(65536, nlist))
+    return "ivf", min(65536, sqrt_lists(n, LOCAL_LISTS if metric == "hamming" else 1))
+
+
+def sqrt_lists(n: int, times: int = 1) -> int:
+    """`times` x sqrt(n) k-means cells for n points, a power of two, at most n/39 (k-means wants
+    ~39 training points a cell)."""
+    cells = 2 ** round(math.log2(math.sqrt(n))) * times
+    while cells > 1 and cells * 39 > n:
+        cells //= 2
+    return int(cells)
 
 
 def gpu_count() -> int:
@@ -378,10 +384,7 @@ class ChannelVectors:
         1,088 comparisons instead of 4,096, which were 45 % of a clip's ORB search; 98 % of the
         lists probed are those exhaustive comparison would give (the rest are the farthest)."""
         centroids = self.centroids()
-        nlist = len(centroids)
-        groups = 2 ** round(math.log2(math.sqrt(nlist)))
-        while groups > 1 and groups * 39 > nlist:
-            groups //= 2
+        groups = sqrt_lists(len(centroids))
         centres = faiss.IndexBinaryFlat(self.dim)
         quantizer = faiss.IndexBinaryIVF(centres, self.dim, groups)
         centres.this.disown()  # each index owns the one it searches through (Python keeps neither)

@@ -58,7 +58,6 @@ def test_decoding_ahead_hands_over_errors_in_order_and_stops_with_its_consumer()
     assert log[-1] == "released" and len(log) <= 5  # the decoder is released, not read to the end
 
 
-
 def test_channels_embed_side_by_side_and_a_failing_one_fails_the_file_without_leaving_threads(tmp_path):
     import threading
 

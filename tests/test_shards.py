@@ -18,10 +18,9 @@ from auditor.config import load_config
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
-from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, knn
+from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, knn, vectors
 from reference_index.shards import plan, shard_index
 from reference_index.sharded import ShardBackend, ShardedIndex
-from reference_index import vectors
 from reference_index.vectors import ChannelVectors
 
 runner = CliRunner()

@@ -125,8 +125,7 @@ def embed_file(
         names = list(channels)
         started = {name: others.submit(channels[name].embed, chunk, query=query) for name in names[1:]}
         done = {names[0]: channels[names[0]].embed(chunk, query=query)}
-        done.update({name: f.result() for name, f in started.items()})
-        done = {name: done[name] for name in names}
+        done.update({name: f.result() for name, f in started.items()})  # in the channels' order
         for name, emb in done.items():
             parts[name].append(emb)
         if on_chunk:
