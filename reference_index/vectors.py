@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import IndexCorrupt
 from .multihash import MultiHash
-from .words import Vocabulary, WordIndex
+from .words import Vocabulary, WordIndex, training_size, words_for
 
 METRICS = ("hamming", "ip")
 STRUCTURES = ("flat", "ivf", "mih", "words")
@@ -127,8 +127,10 @@ class ChannelVectors:
             v = self.index.vocabulary
             return (f"visual words: {v.size} words in two levels ({len(v.top)} x up to {int(np.diff(v.first).max())}), "
                     f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} ignored; inverted file with "
-                    f"16-bit signatures; a query descriptor votes through its {self.index.query_words} nearest "
-                    f"words for frames within {self.index.max_signature_distance} signature bits")
+                    f"16-bit signatures; a query descriptor votes through its "
+                    f"{'nearest word' if self.index.query_words == 1 else f'{self.index.query_words} nearest words'} "
+                    f"for frames within {self.index.max_signature_distance} signature bits, weighted by inverse "
+                    f"frame frequency; the {self.index.shortlist} frames scoring highest are matched descriptor by descriptor")
         if self.structure == "mih":
             return (f"multi-index hash (2 tables x 20-bit keys, {self.index.flips} flips), radius "
                     f"{self.index.radius} bits: near-duplicate search")
@@ -333,29 +335,19 @@ class ChannelVectors:
             index.ntotal += len(kept)
         return ChannelVectors(self.metric, self.dim, index, nprobe=self.nprobe)
 
-    # visual words: about WORDS_PER_LEAF training descriptors a word, at most WORDS_TOP x WORDS_LEAF
-    WORDS_TOP, WORDS_LEAF, WORDS_PER_LEAF, WORDS_TRAIN_MAX = 1024, 1024, 24, 4_000_000
     SHIFT_FOR_WORDS = 10  # vector id = frame id << 10 | rank (reference_index.manifest.MANY_SHIFT)
 
     def words_wanted(self, n: int | None = None) -> int:
-        """The vocabulary size for n descriptors (default: those held)."""
-        n = self.ntotal if n is None else n
-        return int(max(64, min(self.WORDS_TOP * self.WORDS_LEAF, min(n, self.WORDS_TRAIN_MAX) // self.WORDS_PER_LEAF)))
-
-    def words_vocabulary(self, sample: np.ndarray, n: int, seed: int = 1234) -> Vocabulary:
-        """The vocabulary for n descriptors, trained on `sample` (at most WORDS_TRAIN_MAX of them,
-        drawn at random): what `in_words` trains, for a caller that streams the n descriptors."""
-        words = self.words_wanted(n)
-        top = max(8, min(self.WORDS_TOP, int(round(np.sqrt(words)))))
-        return Vocabulary.train(sample, top, max(2, -(-words // top)), seed)
+        """The vocabulary size for n descriptors (default: those held): `words.words_for`."""
+        return words_for(self.ntotal if n is None else n)
 
     def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> "ChannelVectors":
         """The same descriptors as visual words (a vocabulary trained on them, then assigned)."""
         if self.metric != "hamming":
             raise ValueError("visual words hold binary descriptors only")
         rng = np.random.default_rng(seed)
-        sample = vecs[np.sort(rng.choice(len(vecs), size=min(len(vecs), self.WORDS_TRAIN_MAX), replace=False))]
-        vocab = self.words_vocabulary(sample, len(vecs), seed)
+        sample = vecs[np.sort(rng.choice(len(vecs), size=training_size(len(vecs)), replace=False))]
+        vocab = Vocabulary.for_catalogue(sample, len(vecs), seed)
         out = ChannelVectors(self.metric, self.dim, WordIndex(vocab, self.SHIFT_FOR_WORDS, stop_share), nprobe=self.nprobe)
         out.add(ids, vecs)
         return out

@@ -2,7 +2,8 @@
 
 Searching every stored descriptor grows with the catalogue. Instead ("Video Google", DBoW,
 Hamming embedding): a vocabulary of binary words is trained on reference descriptors, two levels
-deep (a descriptor is compared with `k1` centroids, then with the `k2` of its cell), and an
+deep (a descriptor is compared with `k1` centroids, then with the `k2` of its cell; the vocabulary
+grows with the catalogue, a word for about 32 descriptors, so a word's postings do not), and an
 inverted file lists, for each word, the reference descriptors that fall in it: 5 bytes each
 (frame id in 3, a 16-bit signature in 2: the bits the word says least about), 1 KB a reference
 frame of 200 descriptors. This is all a query searches.
@@ -10,8 +11,10 @@ frame of 200 descriptors. This is all a query searches.
 A query frame is scored in two steps. Short list: each of its descriptors looks in its
 `query_words` nearest words and votes for the reference frames with a posting there within
 `max_signature_distance` signature bits (a shared word alone is common by chance, a shared word
-and signature is not), weighted min(1, neighbours / frames it reaches) so that a generic patch
-many frames share cannot lift them all; the `shortlist` frames with the most votes go on. Then
+and signature is not), weighted by its inverse document frequency, log(frames held / frames it
+reaches): a generic patch many frames share lifts them all a little, a patch few frames share
+lifts those a lot, and a copy collects many votes whichever its patches are (TF-IDF, as "Video
+Google" scores frames); the `shortlist` frames with the highest scores go on. Then
 the same votes as exhaustive matching, among those frames only: each query descriptor votes for
 the frames of its `neighbours` nearest descriptors within the channel's distance. The full
 descriptors for this are kept frame by frame in the same file (6.4 KB a frame), memory-mapped:
@@ -35,6 +38,20 @@ from .arrays import unique_sorted
 MAGIC = b"AUDITOR-WORDS2\n"
 SIG_BITS = 16
 MAX_FRAMES = 1 << 24  # frame ids fit 3 bytes; larger catalogues are sharded
+# The vocabulary grows with the catalogue: a word for about DESCRIPTORS_PER_WORD descriptors (so a
+# word's postings, and what a query reads, stay about the same), at most TOP x LEAF words, trained
+# on TRAIN_PER_WORD descriptors a word drawn at random (at least TRAIN_MIN).
+TOP, LEAF, DESCRIPTORS_PER_WORD, TRAIN_PER_WORD, TRAIN_MIN = 1024, 1024, 32, 12, 1_000_000
+
+
+def words_for(n: int) -> int:
+    """The vocabulary size for a catalogue of n descriptors."""
+    return int(max(64, min(TOP * LEAF, n // DESCRIPTORS_PER_WORD)))
+
+
+def training_size(n: int) -> int:
+    """How many of n descriptors (drawn at random) its vocabulary is trained on."""
+    return int(min(n, max(TRAIN_MIN, TRAIN_PER_WORD * words_for(n))))
 
 
 def posting_keys(words: np.ndarray, frames: np.ndarray, sigs: np.ndarray) -> np.ndarray:
@@ -132,6 +149,14 @@ class Vocabulary:
         return hashlib.sha256(self.top.tobytes() + self.leaves.tobytes() + self.sig_bits.tobytes()).hexdigest()[:16]
 
     @classmethod
+    def for_catalogue(cls, sample: np.ndarray, n: int, seed: int = 1234) -> "Vocabulary":
+        """The vocabulary for n descriptors, trained on `sample` (`training_size(n)` of them, drawn
+        at random): about sqrt(words) cells of as many leaves."""
+        words = words_for(n)
+        top = max(8, min(TOP, int(round(np.sqrt(words)))))
+        return cls.train(sample, top, max(2, -(-words // top)), seed)
+
+    @classmethod
     def train(cls, sample: np.ndarray, k1: int, k2: int, seed: int = 1234) -> "Vocabulary":
         with _one_thread():
             return cls._train(np.ascontiguousarray(sample, np.uint8), k1, k2, seed)
@@ -221,7 +246,7 @@ class WordIndex:
     Offers what ChannelVectors uses of a FAISS index (ntotal, add_with_ids, remove_ids, the
     stored ids and vectors) and `search_frames` for scoring whole query frames."""
 
-    def __init__(self, vocabulary: Vocabulary, shift: int, stop_share: float = 0.01, query_words: int = 2,
+    def __init__(self, vocabulary: Vocabulary, shift: int, stop_share: float = 0.01, query_words: int = 1,
                  max_signature_distance: int = 2, neighbours: int = 3, shortlist: int = 100):
         self.vocabulary = vocabulary
         self.shift = int(shift)  # vector id = frame id << shift | rank
@@ -368,7 +393,7 @@ class WordIndex:
             return np.zeros(0, np.int64), 0.0
         pairs = unique_sorted(voter * MAX_FRAMES + frames)  # a descriptor votes once for a frame ...
         pv, pf = pairs // MAX_FRAMES, pairs % MAX_FRAMES
-        weight = np.minimum(1.0, self.neighbours / np.bincount(pv)[pv])  # ... less when it reaches many
+        weight = np.log(max(1, len(self._fids)) / np.bincount(pv)[pv])  # ... weighted by how few it reaches (idf)
         uniq, at = np.unique(pf, return_inverse=True)
         score = np.bincount(at, weights=weight, minlength=len(uniq))
         best = np.lexsort((uniq, -score))[: self.shortlist]

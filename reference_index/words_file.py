@@ -3,7 +3,7 @@
 `WordIndex.save` sorts every descriptor in memory; at 1.8 M reference frames (360 M descriptors,
 11.5 GB of them) that does not fit beside anything else. `WordFileWriter` takes the descriptors
 chunk by chunk in ascending id order, for a vocabulary trained beforehand on a sample
-(`ChannelVectors.words_vocabulary`). A first pass writes ids and descriptors in place and keeps
+(`Vocabulary.for_catalogue`). A first pass writes ids and descriptors in place and keeps
 each descriptor's word and signature in a side file; closing places the postings word by word (a
 counting sort: each word's count is known after the first pass). The result is the file
 `WordIndex.save` writes for the same vocabulary, settings and descriptors, byte for byte, so

@@ -160,11 +160,12 @@ NOT_OUT_OF_CORE = ("exhaustive search and inverted lists are not built out of co
 
 def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step: int = 10_000) -> dict:
     """Visual words for n frames without holding their descriptors: the same planted frames and
-    queries as `build`, the vocabulary trained on WORDS_TRAIN_MAX descriptors drawn at random from
-    the stream's first 2 x WORDS_TRAIN_MAX, then the frames written chunk by chunk in frame order
+    queries as `build`, the vocabulary trained on `training_size(n)` descriptors drawn at random
+    from twice as many at the stream's start, then the frames written chunk by chunk in frame order
     (reference_index.words_file). Synthetic frames come from other seeds than `build`'s, drawn alike."""
     from bench_index import peak_rss_gb  # noqa: PLC0415
 
+    from reference_index.words import Vocabulary, training_size  # noqa: PLC0415
     from reference_index.words_file import WordFileWriter  # noqa: PLC0415
 
     p = plant(n, work, queries, config)
@@ -183,17 +184,17 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
     total = len(ids_real) + PER_FRAME * len(synth_slots)
     holder = ChannelVectors("hamming", 256)
     t0 = time.perf_counter()
-    head, got = [], 0
+    head, got, wanted = [], 0, training_size(total)
     for _, codes in chunks():
         head.append(codes)
         got += len(codes)
-        if got >= 2 * holder.WORDS_TRAIN_MAX or got >= total:
+        if got >= 2 * wanted or got >= total:
             break
     head = np.concatenate(head)
     rng = np.random.default_rng(1234)
-    sample = head[np.sort(rng.choice(len(head), size=min(len(head), holder.WORDS_TRAIN_MAX), replace=False))]
+    sample = head[np.sort(rng.choice(len(head), size=min(len(head), wanted), replace=False))]
     del head
-    vocab = holder.words_vocabulary(sample, total)
+    vocab = Vocabulary.for_catalogue(sample, total)
     del sample
     t_train = time.perf_counter() - t0
     writer = WordFileWriter(work / "orb.words", vocab, n, total, holder.SHIFT_FOR_WORDS)

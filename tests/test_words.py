@@ -16,6 +16,7 @@ from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
 from reference_index.vectors import ChannelVectors
+from reference_index import words as word_rules
 from reference_index.words import Vocabulary, WordIndex
 from reference_index.words_file import WordFileWriter
 
@@ -68,7 +69,7 @@ def test_a_words_file_written_chunk_by_chunk_is_the_one_save_writes(tmp_path, ch
     flat.add(ids, codes)
     words = flat.rebuilt("words")
     words.save(tmp_path / "memory.words")
-    vocab = flat.words_vocabulary(codes, len(codes))
+    vocab = Vocabulary.for_catalogue(codes, len(codes))
     assert vocab.id == words.index.vocabulary.id  # what in_words trains (its sample is all of them here)
     writer = WordFileWriter(tmp_path / "streamed.words", vocab, frames, len(ids), flat.SHIFT_FOR_WORDS)
     for i in range(0, len(ids), chunk):
@@ -103,6 +104,42 @@ def test_a_vocabulary_sends_close_descriptors_to_the_same_word():
     assert same > 0.6  # 4 of 256 bits off: mostly the same word
 
 
+def test_a_copy_seen_through_common_patches_outranks_one_rare_coincidence():
+    """Short-listing weights a vote by how few frames the descriptor reaches (idf): twenty votes
+    through patches a hundred frames share beat one vote through a patch one frame has (the
+    earlier min(1, 3 / frames reached) let the single rare vote win, and a copy made of common
+    patches fell off short lists as the catalogue grew)."""
+    frames, per, reach = 2000, 50, 100
+    codes = descriptors(frames, per, seed=7)
+    query = descriptors(1, 21, seed=8)
+    copy, decoy = 7, 1500
+    rng = np.random.default_rng(9)
+    others = rng.choice(np.setdiff1d(np.arange(frames), [copy, decoy]), size=(20, reach - 1), replace=False)
+    for i in range(20):  # query descriptor i: in the copy and in 99 other frames, a different 99 each
+        codes[copy * per + i] = query[i]
+        codes[others[i] * per + 20] = query[i]
+    codes[decoy * per + 30] = query[20]  # the rare one: in one frame only
+    ids = (np.repeat(np.arange(frames), per) << 10) | np.tile(np.arange(per), frames)
+    vocab = Vocabulary.train(codes, 16, 64)
+    index = WordIndex(vocab, 10, stop_share=0.0, shortlist=1)
+    index.add_with_ids(codes, ids)
+    fids, votes = index.search_frames(query, np.zeros(21, np.int64), np.array([0]), 3, 40)[0]
+    assert fids[0] == copy and votes[0] >= 20
+
+
+def test_the_vocabulary_grows_with_the_catalogue():
+    """A word for about DESCRIPTORS_PER_WORD descriptors: four times the catalogue, about four
+    times the words, so the postings a query descriptor reads stay about the same."""
+    small, large = descriptors(400, 50, seed=2), descriptors(1600, 50, seed=3)
+    sizes = []
+    for codes in (small, large):
+        vocab = Vocabulary.for_catalogue(codes, len(codes))
+        sizes.append(vocab.size)
+        assert len(codes) / vocab.size < 2 * word_rules.DESCRIPTORS_PER_WORD
+    assert 3 <= sizes[1] / sizes[0] <= 5
+    assert word_rules.words_for(360_000_000) == word_rules.TOP * word_rules.LEAF  # 1.8 M frames: capped at 1,048,576
+
+
 @pytest.fixture(scope="module")
 def word_config():
     return load_config(overrides={"index": {"exact_max_local": 2000, "local_structure": "words"}})  # tiny, in words
@@ -116,8 +153,12 @@ def test_index_add_moves_orb_to_visual_words_by_itself_and_a_crop_is_still_found
     with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
         assert idx.vectors("orb").structure == "words"
         vocab = idx.vectors("orb").index.vocabulary.id
-    # a later add only assigns words: the vocabulary stays
-    add_items(tmp_path / "idx", [CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio")], word_config)
+    # a later add only assigns words: the vocabulary stays, and the add says when the catalogue
+    # has outgrown it (here: a word wanted for every 2 descriptors)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(word_rules, "DESCRIPTORS_PER_WORD", 2)
+        later = add_items(tmp_path / "idx", [CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio")], word_config)
+    assert any(n.startswith("orb: ") and "`auditor index optimize` would train" in n for n in later.notes), later.notes
     with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
         assert idx.vectors("orb").index.vocabulary.id == vocab and idx.counts()["videos"] == 3
     # `index optimize --retrain` trains the vocabulary again, on everything the channel holds now

@@ -193,7 +193,8 @@ def add_items(
 
 def _keep_structure(writer, config: dict) -> list[str]:
     """Move channels that grew past their limit to the next kind of structure (no ritual); say
-    in one line where `index optimize` would pay (inverted lists sized for a much smaller index)."""
+    in one line where `index optimize` would pay (inverted lists or a vocabulary sized for a much
+    smaller index)."""
     from reference_index.vectors import choose_structure
 
     settings = structure_settings(config)
@@ -209,6 +210,9 @@ def _keep_structure(writer, config: dict) -> list[str]:
             if nlist >= 4 * vec.index.nlist:
                 notes.append(f"{name}: {vec.ntotal} vectors in {vec.index.nlist} inverted lists; "
                              f"`auditor index optimize` would make {nlist}")
+        elif vec.structure == "words" and vec.words_wanted() > 4 * vec.index.vocabulary.size:
+            notes.append(f"{name}: {vec.ntotal} descriptors in a vocabulary of {vec.index.vocabulary.size} words; "
+                         f"`auditor index optimize` would train {vec.words_wanted()}")
     return notes
 
 
