@@ -126,7 +126,8 @@ class ChannelVectors:
         if self.structure == "words":
             v = self.index.vocabulary
             return (f"visual words: {v.size} words in two levels ({len(v.top)} x up to {int(np.diff(v.first).max())}), "
-                    f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} ignored; inverted file with "
+                    f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} and those above "
+                    f"{self.index.STOP_ABOVE_MEAN:g}x the mean postings ignored; inverted file with "
                     f"16-bit signatures; a query descriptor votes through its "
                     f"{'nearest word' if self.index.query_words == 1 else f'{self.index.query_words} nearest words'} "
                     f"for frames within {self.index.max_signature_distance} signature bits, weighted by inverse "

@@ -127,6 +127,23 @@ def test_a_copy_seen_through_common_patches_outranks_one_rare_coincidence():
     assert fids[0] == copy and votes[0] >= 20
 
 
+def test_words_crowded_far_beyond_the_mean_are_not_read_when_short_listing():
+    """Real descriptors crowd some words; a word with more than STOP_ABOVE_MEAN times the mean
+    postings is a stop word even outside the commonest `stop_share`, so its postings are not read."""
+    frames, per = 300, 50
+    codes = descriptors(frames, per, seed=11)
+    common = descriptors(1, 2, seed=12)
+    codes[::7], codes[3::9] = common[0], common[1]  # two patches in many frames
+    ids = (np.repeat(np.arange(frames), per) << 10) | np.tile(np.arange(per), frames)
+    index = WordIndex(Vocabulary.train(codes, 8, 32), 10, stop_share=0.001)  # the commonest share: one word
+    index.add_with_ids(codes, ids)
+    crowded = index.vocabulary.assign(common)[:, 0]
+    assert set(crowded.tolist()) <= set(index.stop_words().tolist()) and len(index.stop_words()) < index.vocabulary.size / 4
+    stats: dict = {}
+    index.shortlists(common[1:], np.zeros(1, np.int64), np.array([0]), stats=stats)
+    assert stats["postings"] == 0
+
+
 def test_the_vocabulary_grows_with_the_catalogue():
     """A word for about DESCRIPTORS_PER_WORD descriptors: four times the catalogue, about four
     times the words, so the postings a query descriptor reads stay about the same."""
