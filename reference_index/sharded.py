@@ -38,7 +38,7 @@ Fanout = Callable[[str, list], list]  # (method, args per shard) -> answer per s
 SHARD_DIR = re.compile(r"shard-[0-9]{3,6}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 WORDS_NOTE = ("; sharded: each shard short-lists its own frames (its own commonest words, its own counts of "
-              "frames a descriptor reaches), so candidates can differ from the unsharded index's")
+              "frames held and frames a descriptor reaches), so candidates can differ from the unsharded index's")
 
 
 def is_sharded(path: str | Path) -> bool:
