@@ -247,7 +247,7 @@ class WordIndex:
     stored ids and vectors) and `search_frames` for scoring whole query frames."""
 
     def __init__(self, vocabulary: Vocabulary, shift: int, stop_share: float = 0.01, query_words: int = 1,
-                 max_signature_distance: int = 2, neighbours: int = 3, shortlist: int = 100):
+                 max_signature_distance: int = 2, neighbours: int = 3, shortlist: int = 300):
         self.vocabulary = vocabulary
         self.shift = int(shift)  # vector id = frame id << shift | rank
         self.stop_share = float(stop_share)
