@@ -342,6 +342,11 @@ class ChannelVectors:
         """The vocabulary size for n descriptors (default: those held): `words.words_for`."""
         return words_for(self.ntotal if n is None else n)
 
+    def vocabulary_outgrown(self) -> bool:
+        """Visual words whose catalogue now wants more than 4x the words their vocabulary has:
+        `index optimize` retrains it, and `index add` says so."""
+        return self.structure == "words" and self.words_wanted() > 4 * self.index.vocabulary.size
+
     def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> "ChannelVectors":
         """The same descriptors as visual words (a vocabulary trained on them, then assigned)."""
         if self.metric != "hamming":

@@ -259,7 +259,7 @@ class IndexWriter:
             structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=not self._many(ch),
                                                 local=local)
             if structure == "words":  # retrained when asked, or grown 4x past its vocabulary's size
-                stale = retrain or (vec.structure == "words" and vec.words_wanted() > 4 * vec.index.vocabulary.size)
+                stale = retrain or vec.vocabulary_outgrown()
             else:
                 stale = (retrain and structure == "ivf") or nlist != (vec.index.nlist if vec.structure == "ivf" else 0)
             if structure == vec.structure and (only_new_kinds or not stale):

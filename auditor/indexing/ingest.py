@@ -210,7 +210,7 @@ def _keep_structure(writer, config: dict) -> list[str]:
             if nlist >= 4 * vec.index.nlist:
                 notes.append(f"{name}: {vec.ntotal} vectors in {vec.index.nlist} inverted lists; "
                              f"`auditor index optimize` would make {nlist}")
-        elif vec.structure == "words" and vec.words_wanted() > 4 * vec.index.vocabulary.size:
+        elif vec.vocabulary_outgrown():
             notes.append(f"{name}: {vec.ntotal} descriptors in a vocabulary of {vec.index.vocabulary.size} words; "
                          f"`auditor index optimize` would train {vec.words_wanted()}")
     return notes
