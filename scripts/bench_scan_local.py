@@ -11,12 +11,17 @@ ORB and PDQ, search, segments, verification, evidence; index and channels opened
 in a batch), their ratio, whether the copy was flagged on the right reference, and what the
 search covered (descriptors searched and pairs verified per second of clip). Each copy is decoded
 and scanned `repeat` times, alternately (these machines' speed drifts by a third over minutes):
-the medians, their ratio, and the range of the ratios of each decode-scan-decode.
+the medians, their ratio, and the range of the ratios of each decode-scan-decode. Then where the
+median scan's CPU went: each channel's description and search (CPU seconds of the threads that
+ran them), and the rest (decoding, FAISS's other threads, segments, verification, evidence): the
+scan is CPU-bound on two cores, so these add up to about twice its time.
 """
 
 from __future__ import annotations
 
+import resource
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -72,6 +77,32 @@ def decode_seconds(path: Path) -> float:
     return time.perf_counter() - t0
 
 
+class StageClock:
+    """CPU seconds of the threads running each channel's `embed` and `candidates`, by stage."""
+
+    def __init__(self, channels: dict):
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+        for name, ch in channels.items():
+            for method, stage in (("embed", "describe"), ("candidates", "search")):
+                setattr(ch, method, self._timed(getattr(ch, method), f"{name} {stage}"))
+
+    def _timed(self, fn, label: str):
+        def timed(*args, **kwargs):
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds[label] = self.seconds.get(label, 0.0) + time.thread_time() - t0
+        return timed
+
+
+def process_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "crop", "colour"), repeat: int = 3) -> None:
     if not CORPUS.is_dir():
         raise SystemExit(f"bench_scan --local: needs the real footage in {CORPUS}")
@@ -91,13 +122,17 @@ def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "cr
         orb = scanner.index.vectors("orb")
         print(f"\n[{structure}] catalogue: {len(videos)} videos, {frames} reference frames, {orb.ntotal} ORB descriptors, "
               f"built in {built:.0f} s ({len(rep.failed)} failed); orb: {orb.describe()}", flush=True)
+        clock = StageClock(scanner.channels)
         scanner.scan(suspects[edits[0]])  # warm up: vocabularies, lists, page cache
         for edit, clip in suspects.items():
-            decodes, scans = [decode_seconds(clip)], []
+            decodes, scans, cpu = [decode_seconds(clip)], [], []
             for _ in range(max(1, repeat)):
-                t0 = time.perf_counter()
+                clock.seconds.clear()
+                c0, t0 = process_cpu(), time.perf_counter()
                 ev = scanner.scan(clip)
                 scans.append(time.perf_counter() - t0)
+                total = process_cpu() - c0
+                cpu.append((total, dict(clock.seconds)))
                 decodes.append(decode_seconds(clip))  # decode again after: the machine's speed drifts
             ratios = [s / ((a + b) / 2) for s, a, b in zip(scans, decodes, decodes[1:])]
             decode, scan = float(np.median(decodes)), float(np.median(scans))
@@ -109,4 +144,9 @@ def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "cr
                   f"{ev.verdict.level.value} ({'right reference' if found else 'reference NOT found'}); "
                   f"orb searched {s.frames} frames, {s.vectors / secs:.0f} descriptors/s of clip; "
                   f"{(ev.runtime.pairs_verified or 0) / secs:.2f} pairs verified/s of clip", flush=True)
+            total, stages = cpu[int(np.argsort(scans)[len(scans) // 2])]  # the median scan's
+            print(f"           CPU {total:.2f} s in a {scan:.2f}-s scan: " +
+                  ", ".join(f"{label} {t:.2f}" for label, t in sorted(stages.items())) +
+                  f", the rest {total - sum(stages.values()):.2f} (decoding, FAISS's other threads, segments, "
+                  f"verification, evidence)", flush=True)
         scanner.close()
