@@ -420,7 +420,7 @@ class WordIndex:
         flat = faiss.IndexBinaryFlat(ref.shape[1] * 8)
         flat.add(ref)
         dists, nb = flat.search(query, min(self.neighbours, len(ref)))
-        q, j = np.nonzero((dists <= max_distance) & (nb >= 0))
+        q, j = np.nonzero((dists <= np.reshape(max_distance, (-1, 1))) & (nb >= 0))  # bits, or bits a descriptor
         pairs = unique_sorted(q * MAX_FRAMES + owner[nb[q, j]])  # one vote per query descriptor and frame
         uniq, votes = np.unique(pairs % MAX_FRAMES, return_counts=True)
         best = np.lexsort((uniq, -votes))[:k]

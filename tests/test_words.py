@@ -59,6 +59,25 @@ def test_a_frame_votes_for_itself_through_its_words_and_the_file_round_trips(tmp
     assert 42 not in back.search_frames(query, np.zeros(per, np.int64), np.array([0]), 3, 40)[0][0]
 
 
+def test_a_vote_can_be_held_to_its_own_descriptors_distance():
+    """Step 2 takes a distance limit for each query descriptor (scripts/bench_words_votes.py
+    holds each to its distance from the catalogue's sampled competition): a descriptor whose
+    match lies beyond its own limit gives no vote."""
+    frames, per = 50, 40
+    codes = descriptors(frames, per)
+    ids = (np.repeat(np.arange(1, frames + 1), per) << 10) | np.tile(np.arange(per), frames)
+    flat = ChannelVectors("hamming", 256)
+    flat.add(ids, codes)
+    words = flat.rebuilt("words").index
+    query = noisy(codes[per * 9 : per * 10], 6)  # frame 10, 6 bits off each descriptor
+    shortlist = words.shortlists(query, np.zeros(per, np.int64), np.array([0]))[0][0]
+    fids, votes = words._votes(query, shortlist, 3, 40, None)
+    assert fids[0] == 10 and votes[0] == per
+    limits = np.where(np.arange(per) % 2 == 0, 40, 5)  # every other descriptor held under its 6 bits
+    fids, votes = words._votes(query, shortlist, 3, limits, None)
+    assert fids[0] == 10 and votes[0] == per // 2
+
+
 @pytest.mark.parametrize("chunk, step", [(777, 1000), (50, 60)])  # chunks and placement cut frames (of 120)
 def test_a_words_file_written_chunk_by_chunk_is_the_one_save_writes(tmp_path, chunk, step):
     frames, per = 150, 120
