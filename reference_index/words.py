@@ -365,16 +365,17 @@ class WordIndex:
         return [self._shortlist(words[mine], sigs[mine], stop, exclude, stats) for mine in self._by_row(frame_of, rows)]
 
     def votes(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, shortlists: list, k: int,
-              max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+              max_distance, only: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Step 2 for each query frame in `rows` (where `only` allows): exhaustive matching's votes
-        among its short-listed frames, (frame ids, votes), best first (ties: the lower frame id)."""
+        within `max_distance` bits (or bits per row of `codes`) among its short-listed frames,
+        (frame ids, votes), best first (ties: the lower frame id)."""
         codes = np.ascontiguousarray(codes, np.uint8)
         out = []
         with _one_thread():
             for i, mine in enumerate(self._by_row(frame_of, rows)):
-                frames = shortlists[i][0]
-                wanted = only is None or bool(only[i])
-                out.append(self._votes(codes[mine], frames, k, max_distance, stats) if wanted and len(frames) else EMPTY)
+                frames, limit = shortlists[i][0], max_distance[mine] if np.ndim(max_distance) else max_distance
+                wanted = (only is None or bool(only[i])) and len(frames)
+                out.append(self._votes(codes[mine], frames, k, limit, stats) if wanted else EMPTY)
         return out
 
     def _shortlist(self, words: np.ndarray, sigs: np.ndarray, stop: np.ndarray, exclude, stats) -> tuple[np.ndarray, float]:
@@ -407,7 +408,7 @@ class WordIndex:
         best = np.lexsort((uniq, -score))[: self.shortlist]
         return np.sort(uniq[best]), float(score[best[0]])
 
-    def _votes(self, query: np.ndarray, frames: np.ndarray, k: int, max_distance: int, stats) -> tuple:
+    def _votes(self, query: np.ndarray, frames: np.ndarray, k: int, max_distance, stats) -> tuple:
         """Step 2: exhaustive matching's votes among the short-listed frames' descriptors."""
         at = np.searchsorted(self._fids, frames)
         lo, hi = self._fstart[at], self._fstart[at + 1]
@@ -420,7 +421,7 @@ class WordIndex:
         flat = faiss.IndexBinaryFlat(ref.shape[1] * 8)
         flat.add(ref)
         dists, nb = flat.search(query, min(self.neighbours, len(ref)))
-        q, j = np.nonzero((dists <= np.reshape(max_distance, (-1, 1))) & (nb >= 0))  # bits, or bits a descriptor
+        q, j = np.nonzero((dists <= np.reshape(max_distance, (-1, 1))) & (nb >= 0))
         pairs = unique_sorted(q * MAX_FRAMES + owner[nb[q, j]])  # one vote per query descriptor and frame
         uniq, votes = np.unique(pairs % MAX_FRAMES, return_counts=True)
         best = np.lexsort((uniq, -votes))[:k]

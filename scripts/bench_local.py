@@ -245,15 +245,10 @@ def search(work: Path, structure: str, config: dict, nprobe: int = 16) -> dict:
     t0 = time.perf_counter()
     rows, ranked = orb.candidates(q, Search(), 10)
     dt = time.perf_counter() - t0
-    top1 = top10 = 0
-    for r, cands in zip(rows, ranked):
-        want = neighbours[int(truth[r])]
-        top1 += bool(cands) and cands[0][0] in want and cands[0][1] >= orb.min_votes
-        top10 += any(f in want for f, _, _ in cands)
+    top1, top10 = recall(rows, ranked, truth, neighbours, orb.min_votes)
     n = len(rows)
     out = {"structure": vec.structure, "query_frames_per_s": round(n / dt, 2),
-           "recall_top1_with_min_votes": round(top1 / n, 3), "recall_top10": round(top10 / n, 3),
-           "search_peak_rss_gb": round(peak_rss_gb(), 3)}
+           "recall_top1_with_min_votes": top1, "recall_top10": top10, "search_peak_rss_gb": round(peak_rss_gb(), 3)}
     if stats.get("compared"):
         out["descriptor_pairs_compared_per_query_frame"] = int(stats["compared"] / n)
     if stats.get("postings"):
@@ -261,6 +256,17 @@ def search(work: Path, structure: str, config: dict, nprobe: int = 16) -> dict:
     if vec.structure == "ivf":
         out["nprobe"] = nprobe
     return out
+
+
+def recall(rows, ranked, truth, neighbours: dict, min_votes: int) -> tuple[float, float]:
+    """The share of query frames whose planted source (or its neighbour in time) is the top
+    candidate with at least min_votes, and the share that has it among the top 10."""
+    top1 = top10 = 0
+    for r, cands in zip(rows, ranked):
+        want = neighbours[int(truth[r])]
+        top1 += bool(cands) and cands[0][0] in want and cands[0][1] >= min_votes
+        top10 += any(f in want for f, _, _ in cands)
+    return round(top1 / len(rows), 3), round(top10 / len(rows), 3)
 
 
 def load(config_path: str | None) -> dict:

@@ -7,10 +7,8 @@ descriptor's votes for its 3 nearest descriptors among the short-listed frames o
 search counts its 3 nearest in the whole catalogue, so in a short list an unrelated frame meets
 none of the competition that would take its votes elsewhere. For each rule below, this prints the
 share of query frames whose planted source frame (or its neighbour in time) comes first with at
-least the channel's min_votes, and the share among the top 10 (each query frame's variant, as
-shot or mirrored, chosen as the ORB channel chooses it; here both variants' votes are counted,
-where the channel counts the mirrored one's only when its short list scores at least as well, so
-`list 300` can differ from bench_index's figure by a query frame or two):
+least the channel's min_votes, and the share among the top 10, as `bench_index.py --orb` counts
+them (the ORB channel's own candidates: its choice between the frame as shot and mirrored):
 
 - `list L`: votes among the L frames step 1 scores highest (the index's own rule: L = its short
   list, 300);
@@ -37,6 +35,7 @@ import faiss
 import numpy as np
 
 import bench_local
+from auditor.channels.base import Embeddings
 from reference_index.vectors import ChannelVectors
 
 LENGTHS = (30, 100, 300, 1000)
@@ -56,6 +55,28 @@ def sampled_competition(words, every: int, nprobe: int, seed: int = 1) -> faiss.
         index.nprobe = nprobe
     index.add(codes)
     return index
+
+
+class Rule:
+    """A words searcher for ORBChannel.candidates: short lists of `length` frames, and with a
+    `sample`, each query descriptor's votes held under its distance to its nearest sampled one."""
+
+    by_frame = True
+
+    def __init__(self, words, length: int, sample: faiss.IndexBinary | None):
+        self.words, self.length, self.sample, self.sample_seconds = words, length, sample, 0.0
+
+    def shortlists(self, vectors, frame_of, rows):
+        self.words.shortlist = self.length
+        return self.words.shortlists(vectors, frame_of, rows)
+
+    def votes(self, vectors, frame_of, rows, short, k, max_distance, only=None):
+        if self.sample is not None:
+            t0 = time.perf_counter()
+            nearest = self.sample.search(np.ascontiguousarray(vectors), 1)[0][:, 0].astype(np.int64)
+            self.sample_seconds += time.perf_counter() - t0
+            max_distance = np.minimum(max_distance, nearest - 1)
+        return self.words.votes(vectors, frame_of, rows, short, k, max_distance, only)
 
 
 def main() -> None:
@@ -85,46 +106,19 @@ def main() -> None:
     print(f"{words.frames:,} frames, {len(words._desc):,} descriptors; competition sampled: {sample.ntotal:,} "
           f"descriptors (1 in {args.sample}; nprobe {args.nprobe} from 200,000) in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    rows = np.nonzero(z["keep"])[0]
-    found: dict[str, list] = {}  # rule -> per query frame: {variant: (frame ids, votes)}
-    seconds = {"sampled competition": 0.0, "list 100": 0.0, "list 300": 0.0}  # both steps, or the sample's search
-    for r in rows:
-        per_rule: dict[str, dict] = {}
-        for v in np.unique(z["variant_of"]):
-            sel = (z["frame_of"] == r) & (z["variant_of"] == v)
-            codes = np.ascontiguousarray(z["vectors"][sel])
-            if not len(codes):
-                continue
-            one = np.zeros(len(codes), np.int64)
+    query = Embeddings(z["vectors"], z["keep"], None, None, z["frame_of"], variant_of=z["variant_of"])
+    print(f"{int(query.keep.sum())} query frames; planted source first (with >= {orb.min_votes} votes) / in the top 10; "
+          "wall time a query frame (FAISS on every core, the file in the page cache after the first rule):")
+    for length in LENGTHS:
+        for gated in (False, True) if length in GATED else (False,):
+            rule = Rule(words, length, sample if gated else None)
             t0 = time.perf_counter()
-            nearest_sampled = sample.search(codes, 1)[0][:, 0].astype(np.int64)
-            seconds["sampled competition"] += time.perf_counter() - t0
-            for length in LENGTHS:
-                t0 = time.perf_counter()
-                words.shortlist = length
-                short = words.shortlists(codes, one, np.array([0]))[0][0]
-                per_rule.setdefault(f"list {length}", {})[int(v)] = words._votes(codes, short, 10, orb.max_descriptor_distance, None)
-                if f"list {length}" in seconds:
-                    seconds[f"list {length}"] += time.perf_counter() - t0
-                if length in GATED:
-                    gate = np.minimum(orb.max_descriptor_distance, nearest_sampled - 1)
-                    per_rule.setdefault(f"list {length}, sampled competition", {})[int(v)] = words._votes(codes, short, 10, gate, None)
-        for rule, per_variant in per_rule.items():
-            found.setdefault(rule, []).append((int(z["truth"][r]), per_variant))
-
-    print(f"{len(rows)} query frames; planted source first (with >= {orb.min_votes} votes) / in the top 10:")
-    for rule, frames in found.items():
-        first = top10 = 0
-        for truth, per_variant in frames:
-            best = {v: float(votes[0]) if len(votes) else 0.0 for v, (_, votes) in per_variant.items()}
-            plain = best.get(0, 0.0)
-            chosen = 1 if best.get(1, 0.0) > plain and best.get(1, 0.0) >= orb.mirror_ratio * plain else 0
-            fids, votes = per_variant.get(chosen, per_variant[min(per_variant)])
-            first += bool(len(fids)) and int(fids[0]) in wanted[truth] and votes[0] >= orb.min_votes
-            top10 += any(int(f) in wanted[truth] for f in fids[:10])
-        print(f"  {rule:36} {first / len(frames):.3f} / {top10 / len(frames):.3f}")
-    print("wall time a query frame (both variants; FAISS on every core; the file in the page cache): " +
-          ", ".join(f"{what} {1000 * t / len(rows):.0f} ms" for what, t in seconds.items()))
+            rows, ranked = orb.candidates(query, rule, 10)
+            dt = (time.perf_counter() - t0) / len(rows)
+            first, top10 = bench_local.recall(rows, ranked, z["truth"], wanted, orb.min_votes)
+            name = f"list {length}" + (", sampled competition" if gated else "")
+            spent = f" (of which the sample's search {1000 * rule.sample_seconds / len(rows):.0f} ms)" if gated else ""
+            print(f"  {name:36} {first:.3f} / {top10:.3f}   {1000 * dt:4.0f} ms{spent}", flush=True)
 
 
 if __name__ == "__main__":

@@ -70,12 +70,15 @@ def test_a_vote_can_be_held_to_its_own_descriptors_distance():
     flat.add(ids, codes)
     words = flat.rebuilt("words").index
     query = noisy(codes[per * 9 : per * 10], 6)  # frame 10, 6 bits off each descriptor
-    shortlist = words.shortlists(query, np.zeros(per, np.int64), np.array([0]))[0][0]
-    fids, votes = words._votes(query, shortlist, 3, 40, None)
+    query = np.concatenate([codes[per * 19 : per * 20], query])  # query frame 1 is frame 10; 0 is frame 20
+    frame_of, rows = np.repeat([0, 1], per), np.array([0, 1])
+    short = words.shortlists(query, frame_of, rows)
+    fids, votes = words.votes(query, frame_of, rows, short, 3, 40)[1]
     assert fids[0] == 10 and votes[0] == per
-    limits = np.where(np.arange(per) % 2 == 0, 40, 5)  # every other descriptor held under its 6 bits
-    fids, votes = words._votes(query, shortlist, 3, limits, None)
+    limits = np.r_[np.full(per, 40), np.where(np.arange(per) % 2 == 0, 40, 5)]  # every other one held under its 6 bits
+    (fids20, votes20), (fids, votes) = words.votes(query, frame_of, rows, short, 3, limits)
     assert fids[0] == 10 and votes[0] == per // 2
+    assert fids20[0] == 20 and votes20[0] == per  # each frame held to its own descriptors' limits
 
 
 @pytest.mark.parametrize("chunk, step", [(777, 1000), (50, 60)])  # chunks and placement cut frames (of 120)
