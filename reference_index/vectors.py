@@ -32,7 +32,8 @@ import numpy as np
 
 from .errors import IndexCorrupt
 from .multihash import MultiHash
-from .words import Vocabulary, WordIndex, training_size, words_for
+from .vocabulary import Vocabulary, training_size, words_for
+from .words import WordIndex
 
 METRICS = ("hamming", "ip")
 STRUCTURES = ("flat", "ivf", "mih", "words")
@@ -339,7 +340,7 @@ class ChannelVectors:
     SHIFT_FOR_WORDS = 10  # vector id = frame id << 10 | rank (reference_index.manifest.MANY_SHIFT)
 
     def words_wanted(self, n: int | None = None) -> int:
-        """The vocabulary size for n descriptors (default: those held): `words.words_for`."""
+        """The vocabulary size for n descriptors (default: those held): `vocabulary.words_for`."""
         return words_for(self.ntotal if n is None else n)
 
     def vocabulary_outgrown(self) -> bool:

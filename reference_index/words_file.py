@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .arrayfile import reserve_arrays
-from .words import MAGIC, Vocabulary, WordIndex, check_frame_ids, posting_keys, posting_rows
+from .vocabulary import Vocabulary
+from .words import MAGIC, WordIndex, check_frame_ids, posting_keys, posting_rows
 
 ASSIGNED = np.dtype([("word", "<i4"), ("sig", "<u2")])
 

@@ -165,7 +165,7 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
     (reference_index.words_file). Synthetic frames come from other seeds than `build`'s, drawn alike."""
     from bench_index import peak_rss_gb  # noqa: PLC0415
 
-    from reference_index.words import Vocabulary, training_size  # noqa: PLC0415
+    from reference_index.vocabulary import Vocabulary, training_size  # noqa: PLC0415
     from reference_index.words_file import WordFileWriter  # noqa: PLC0415
 
     p = plant(n, work, queries, config)

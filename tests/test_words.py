@@ -16,8 +16,9 @@ from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
 from reference_index.vectors import ChannelVectors
-from reference_index import words as word_rules
-from reference_index.words import Vocabulary, WordIndex
+from reference_index import vocabulary as word_rules
+from reference_index.vocabulary import Vocabulary
+from reference_index.words import WordIndex
 from reference_index.words_file import WordFileWriter
 
 
