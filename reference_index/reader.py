@@ -189,6 +189,10 @@ class ReferenceIndex(ReadView):
         """Visual words, step 2 (see Searcher.votes)."""
         return self.vectors(name).votes(vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
 
+    def nearest_competitors(self, name: str, vectors) -> np.ndarray | None:
+        """Visual words: see Searcher.nearest_competitors."""
+        return self.vectors(name).nearest_competitors(vectors)
+
     def to_gpu(self, name: str, device: int) -> bool:
         return self.vectors(name).to_gpu(device)
 
@@ -334,6 +338,12 @@ class Searcher:
               max_distance: int, only: np.ndarray | None = None, stats: dict | None = None) -> list:
         """Visual words, step 2 (for the frames `only` allows): votes among each short list."""
         return self.index.votes(self.name, vectors, frame_of, rows, shortlists, k, max_distance, only, stats)
+
+    def nearest_competitors(self, vectors: np.ndarray) -> np.ndarray | None:
+        """Visual words: each query descriptor's distance to its nearest descriptor kept as the
+        catalogue's competition (None: none kept); `competition.limits` turns it into the
+        farthest its votes in step 2 may come from."""
+        return self.index.nearest_competitors(self.name, vectors)
 
 
 def open_index(path: str | Path) -> ReferenceIndex:

@@ -38,7 +38,8 @@ Fanout = Callable[[str, list], list]  # (method, args per shard) -> answer per s
 SHARD_DIR = re.compile(r"shard-[0-9]{3,6}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 WORDS_NOTE = ("; sharded: each shard short-lists its own frames (its own commonest words, its own counts of "
-              "frames held and frames a descriptor reaches), so candidates can differ from the unsharded index's")
+              "frames held and frames a descriptor reaches, its own sample of competitors: the nearest in any shard "
+              "counts), so candidates can differ from the unsharded index's")
 
 
 def is_sharded(path: str | Path) -> bool:
@@ -93,6 +94,9 @@ class ShardBackend:
     def votes(self, name: str, vectors, frame_of, rows, shortlists, k, max_distance, only):
         stats: dict = {}
         return self.index.votes(name, vectors, frame_of, rows, shortlists, k, max_distance, only, stats), stats
+
+    def nearest_competitors(self, name: str, vectors):
+        return self.index.nearest_competitors(name, vectors)
 
     def search_settings(self) -> dict:
         return self.index.search_settings()
@@ -264,6 +268,11 @@ class ShardedIndex(ReadView):
         parts = self.fanout("votes", args)
         _add(stats, [p[1] for p in parts])
         return [knn.merge_frames([p[0][i] for p in parts], k) for i in range(len(rows))]
+
+    def nearest_competitors(self, name, vectors) -> np.ndarray | None:
+        """Each query descriptor's nearest kept competitor in any shard (None: no shard keeps any)."""
+        parts = [p for p in self.fanout("nearest_competitors", [(name, vectors)] * len(self.shards)) if p is not None]
+        return np.minimum.reduce(parts) if parts else None
 
     def to_gpu(self, name: str, device: int) -> bool:
         return all(self.fanout("to_gpu", [(name, device)] * len(self.shards)))

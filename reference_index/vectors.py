@@ -125,14 +125,7 @@ class ChannelVectors:
 
     def describe(self) -> str:
         if self.structure == "words":
-            v = self.index.vocabulary
-            return (f"visual words: {v.size} words in two levels ({len(v.top)} x up to {int(np.diff(v.first).max())}), "
-                    f"vocabulary {v.id}, the commonest {self.index.stop_share:.0%} and those above "
-                    f"{self.index.STOP_ABOVE_MEAN:g}x the mean postings ignored; inverted file with "
-                    f"16-bit signatures; a query descriptor votes through its "
-                    f"{'nearest word' if self.index.query_words == 1 else f'{self.index.query_words} nearest words'} "
-                    f"for frames within {self.index.max_signature_distance} signature bits, weighted by inverse "
-                    f"frame frequency; the {self.index.shortlist} frames scoring highest are matched descriptor by descriptor")
+            return self.index.describe()
         if self.structure == "mih":
             return (f"multi-index hash (2 tables x 20-bit keys, {self.index.flips} flips), radius "
                     f"{self.index.radius} bits: near-duplicate search")
@@ -202,6 +195,10 @@ class ChannelVectors:
 
     def votes(self, vectors, frame_of, rows, shortlists, k, max_distance, only=None, stats=None) -> list:
         return self.index.votes(self._check(vectors), frame_of, np.asarray(rows), shortlists, k, max_distance, only, stats)
+
+    def nearest_competitors(self, vectors) -> np.ndarray | None:
+        """Visual words: each query descriptor's distance to its nearest kept competitor (None: none kept)."""
+        return self.index.nearest_competitors(self._check(vectors))
 
     def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
         """Remove vectors by id and by id ranges [lo, hi); returns how many went."""

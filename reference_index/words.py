@@ -18,7 +18,9 @@ Google" scores frames); the `shortlist` frames with the highest scores go on. Th
 the same votes as exhaustive matching, among those frames only: each query descriptor votes for
 the frames of its `neighbours` nearest descriptors within the channel's distance. The full
 descriptors for this are kept frame by frame in the same file (6.4 KB a frame), memory-mapped:
-a scan reads only its short-listed frames' pages.
+a scan reads only its short-listed frames' pages. A vote counts only when closer than the query
+descriptor's nearest among every `competition`-th catalogue descriptor (reference_index.competition:
+the competition a short list leaves out; 0: no such sample).
 
 Files: `arrayfile` (a JSON header and raw arrays), never pickle.
 """
@@ -32,6 +34,7 @@ import numpy as np
 
 from .arrayfile import has_magic, read_arrays, write_arrays
 from .arrays import unique_sorted
+from .competition import Competition
 from .vocabulary import SIG_BITS, Vocabulary, one_thread
 
 MAGIC = b"AUDITOR-WORDS2\n"
@@ -79,7 +82,7 @@ class WordIndex:
     stored ids and vectors) and `search_frames` for scoring whole query frames."""
 
     def __init__(self, vocabulary: Vocabulary, shift: int, stop_share: float = 0.01, query_words: int = 1,
-                 max_signature_distance: int = 2, neighbours: int = 3, shortlist: int = 300):
+                 max_signature_distance: int = 2, neighbours: int = 3, shortlist: int = 300, competition: int = 256):
         self.vocabulary = vocabulary
         self.shift = int(shift)  # vector id = frame id << shift | rank
         self.stop_share = float(stop_share)
@@ -87,6 +90,8 @@ class WordIndex:
         self.max_signature_distance = int(max_signature_distance)
         self.neighbours = int(neighbours)
         self.shortlist = int(shortlist)
+        self.competition = int(competition)  # every this-many-th descriptor is kept as the competition (0: none)
+        self._rival: Competition | None = None
         self._offsets = np.zeros(vocabulary.size + 1, np.int64)  # word -> postings [lo, hi)
         self._post = np.zeros((0, 5), np.uint8)  # frame id (24 bits, little-endian), signature (16 bits)
         self._ids = np.zeros(0, np.int64)  # descriptors' vector ids, ascending ...
@@ -123,6 +128,7 @@ class WordIndex:
         self._post = posting_rows(keys)
         self._offsets = np.searchsorted(keys >> 40, np.arange(self.vocabulary.size + 1), "left").astype(np.int64)
         self._stop = None
+        self._rival = Competition.of(self.vocabulary.top, self._desc[:: self.competition]) if self.competition else None
 
     def remove_ids(self, ranges: list[tuple[int, int]]) -> int:
         """Remove the descriptors whose ids fall in these ranges [lo, hi); returns how many went."""
@@ -167,7 +173,25 @@ class WordIndex:
         return {"inverted_file": (self._post.nbytes + self._offsets.nbytes) / n,
                 "descriptors": (self._desc.nbytes + self._ids.nbytes + self._fids.nbytes + self._fstart.nbytes) / n}
 
+    def describe(self) -> str:
+        v = self.vocabulary
+        return (f"visual words: {v.size} words in two levels ({len(v.top)} x up to {int(np.diff(v.first).max())}), "
+                f"vocabulary {v.id}, the commonest {self.stop_share:.0%} and those above "
+                f"{self.STOP_ABOVE_MEAN:g}x the mean postings ignored; inverted file with "
+                f"16-bit signatures; a query descriptor votes through its "
+                f"{'nearest word' if self.query_words == 1 else f'{self.query_words} nearest words'} "
+                f"for frames within {self.max_signature_distance} signature bits, weighted by inverse "
+                f"frame frequency; the {self.shortlist} frames scoring highest are matched descriptor by descriptor"
+                + (f", a vote counting only when closer than the query descriptor's nearest among every "
+                   f"{self.competition}th reference descriptor" if self.competition else ""))
+
     # -- scoring ------------------------------------------------------------------------------
+    def nearest_competitors(self, codes: np.ndarray) -> np.ndarray | None:
+        """Each query descriptor's distance to its nearest kept competitor (None: none kept);
+        `competition.limits` turns it into the farthest its votes may come from."""
+        self._merge()
+        return None if self._rival is None else self._rival.nearest(codes)
+
     def search_frames(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
                       exclude: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each query frame in `rows` (its descriptors: `codes[frame_of == row]`), the k
@@ -201,6 +225,7 @@ class WordIndex:
         """Step 2 for each query frame in `rows` (where `only` allows): exhaustive matching's votes
         within `max_distance` bits (or bits per row of `codes`) among its short-listed frames,
         (frame ids, votes), best first (ties: the lower frame id)."""
+        self._merge()
         codes = np.ascontiguousarray(codes, np.uint8)
         out = []
         with one_thread():
@@ -260,13 +285,19 @@ class WordIndex:
         return uniq[best], votes[best].astype(np.float64)
 
     # -- files ----------------------------------------------------------------------------------
-    SETTINGS = ("shift", "stop_share", "query_words", "max_signature_distance", "neighbours", "shortlist")
+    SETTINGS = ("shift", "stop_share", "query_words", "max_signature_distance", "neighbours", "shortlist", "competition")
 
     def save(self, path: str | Path) -> None:
         self._merge()
         write_arrays(path, MAGIC, {s: getattr(self, s) for s in self.SETTINGS},
                      {**self.vocabulary.arrays(), "offsets": self._offsets, "postings": self._post, "ids": self._ids, "descriptors": self._desc,
-                      "frame_ids": self._fids, "frame_start": self._fstart})
+                      "frame_ids": self._fids, "frame_start": self._fstart, **self._competition_arrays()})
+
+    def _competition_arrays(self) -> dict[str, np.ndarray]:
+        if not self.competition:
+            return {}
+        kept = self._rival or Competition.of(self.vocabulary.top, np.zeros((0, self.vocabulary.top.shape[1]), np.uint8))
+        return kept.arrays()
 
     @staticmethod
     def is_file(path: str | Path) -> bool:
@@ -276,7 +307,10 @@ class WordIndex:
     def load(cls, path: str | Path, mmap: bool = False) -> "WordIndex":
         header, found = read_arrays(path, MAGIC, mmap)
         a = {spec["name"]: arr for spec, arr in found}
-        out = cls(Vocabulary(a["top"], a["leaves"], a["first"], a["sig_bits"]), **{s: header[s] for s in cls.SETTINGS})
+        settings = {"competition": 0, **{s: header[s] for s in cls.SETTINGS if s in header}}  # files before it kept none
+        out = cls(Vocabulary(a["top"], a["leaves"], a["first"], a["sig_bits"]), **settings)
         out._offsets, out._post, out._ids, out._desc = a["offsets"], a["postings"], a["ids"], a["descriptors"]
         out._fids, out._fstart = a["frame_ids"], a["frame_start"]
+        if out.competition:
+            out._rival = Competition(a["top"], a["competition_codes"], a["competition_offsets"])
         return out

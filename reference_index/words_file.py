@@ -9,7 +9,8 @@ counting sort: each word's count is known after the first pass). The result is t
 `WordIndex.save` writes for the same vocabulary, settings and descriptors, byte for byte, so
 `WordIndex.load(path, mmap=True)` reads and searches it unchanged.
 
-Memory: one chunk, the vocabulary, 8 bytes a word and 16 a frame; the postings (5 bytes a
+Memory: one chunk, the vocabulary, 8 bytes a word and 16 a frame, the competition's kept
+descriptors (reference_index.competition: 32 bytes for every 256th); the postings (5 bytes a
 descriptor) are placed through a memory map of the file.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .arrayfile import reserve_arrays
+from .competition import Competition
 from .vocabulary import Vocabulary
 from .words import MAGIC, WordIndex, check_frame_ids, posting_keys, posting_rows
 
@@ -42,6 +44,11 @@ class WordFileWriter:
         specs.update({"offsets": (np.int64, (v.size + 1,)), "postings": (np.uint8, (self.descriptors, 5)),
                       "ids": (np.int64, (self.descriptors,)), "descriptors": (np.uint8, (self.descriptors, self.width)),
                       "frame_ids": (np.int64, (self.frames,)), "frame_start": (np.int64, (self.frames + 1,))})
+        self.every = probe.competition
+        if self.every:  # the competition's kept descriptors: every `every`-th, counted in advance
+            specs.update({"competition_codes": (np.uint8, (Competition.kept_count(self.descriptors, self.every), self.width)),
+                          "competition_offsets": (np.int64, (len(v.top) + 1,))})
+        self._kept: list[np.ndarray] = []
         self._at = reserve_arrays(self.path, MAGIC, {s: getattr(probe, s) for s in WordIndex.SETTINGS}, specs)
         self._fd = os.open(self.path, os.O_RDWR)
         for name, a in self._vocab.items():
@@ -82,6 +89,8 @@ class WordFileWriter:
         assigned["word"] = self.vocabulary.assign(codes)[:, 0]
         assigned["sig"] = self.vocabulary.signature(codes)
         self._side.write(assigned.tobytes())
+        if self.every:
+            self._kept.append(codes[Competition.picked(self._n, len(ids), self.every)])
         self._counts += np.bincount(assigned["word"], minlength=len(self._counts))
         self._n += len(ids)
         self._last_id = int(ids[-1])
@@ -98,6 +107,10 @@ class WordFileWriter:
             self._put("offsets", 0, offsets)
             self._put("frame_ids", 0, fids)
             self._put("frame_start", 0, np.r_[fstart, self._n].astype(np.int64))
+            if self.every:
+                kept = np.concatenate(self._kept or [np.zeros((0, self.width), np.uint8)])
+                for name, a in Competition.of(self.vocabulary.top, kept).arrays().items():
+                    self._put(name, 0, a)
             if self._n:
                 self._place(offsets, np.r_[fstart, self._n], step)
         finally:

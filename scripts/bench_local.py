@@ -242,6 +242,9 @@ def search(work: Path, structure: str, config: dict, nprobe: int = 16) -> dict:
         def votes(self, x, fo, rows, short, k, max_distance, only=None):
             return vec.votes(x, fo, rows, short, k, max_distance, only, stats=stats)
 
+        def nearest_competitors(self, x):
+            return vec.nearest_competitors(x)
+
     t0 = time.perf_counter()
     rows, ranked = orb.candidates(q, Search(), 10)
     dt = time.perf_counter() - t0

@@ -12,10 +12,11 @@ them (the ORB channel's own candidates: its choice between the frame as shot and
 
 - `list L`: votes among the L frames step 1 scores highest (the index's own rule: L = its short
   list, 300);
-- `list L, sampled competition`: the same, a vote counting only when its descriptor is closer
-  than the query descriptor's nearest among every M-th descriptor of the catalogue (`--sample`),
-  searched through inverted lists: an estimate, from a structure 1/M of the catalogue's size, of
-  the competition the short list leaves out.
+- `list L, competition`: the same, a vote counting only when closer than the query descriptor's
+  nearest among every M-th catalogue descriptor (reference_index.competition, as the index keeps
+  it: an estimate, from a structure 1/M of the catalogue's size, of the competition the short
+  list leaves out). M is the index's own, or `--sample M` (kept anew from the stored descriptors:
+  indexes built before the index kept a competition have none).
 
 The index and queries are built as `bench_index.py --orb N --orb-structures words` builds them
 (`--out-of-core` as `--orb-out-of-core`) in `--work`, or reused when `--work` already holds them.
@@ -31,51 +32,40 @@ import json
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 import bench_local
 from auditor.channels.base import Embeddings
+from reference_index import competition
+from reference_index.competition import Competition
 from reference_index.vectors import ChannelVectors
 
 LENGTHS = (30, 100, 300, 1000)
 GATED = (100, 300)
 
 
-def sampled_competition(words, every: int, nprobe: int, seed: int = 1) -> faiss.IndexBinary:
-    """Every `every`-th descriptor of the catalogue (drawn at random), searchable."""
-    n = len(words._desc)
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=max(1, n // every), replace=False))
-    codes = np.ascontiguousarray(words._desc[rows])
-    if len(codes) < 200_000:
-        index = faiss.IndexBinaryFlat(256)
-    else:  # inverted lists, as the channel would keep them at this size
-        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, 4096)
-        index.train(codes[:: max(1, len(codes) // 400_000)])
-        index.nprobe = nprobe
-    index.add(codes)
-    return index
-
-
 class Rule:
-    """A words searcher for ORBChannel.candidates: short lists of `length` frames, and with a
-    `sample`, each query descriptor's votes held under its distance to its nearest sampled one."""
+    """A words searcher for ORBChannel.candidates: short lists of `length` frames, and with
+    `compete`, each query descriptor's votes held under its distance to its nearest kept competitor."""
 
     by_frame = True
 
-    def __init__(self, words, length: int, sample: faiss.IndexBinary | None):
-        self.words, self.length, self.sample, self.sample_seconds = words, length, sample, 0.0
+    def __init__(self, words, length: int, compete: bool):
+        self.words, self.length, self.compete, self.sample_seconds = words, length, compete, 0.0
 
     def shortlists(self, vectors, frame_of, rows):
         self.words.shortlist = self.length
         return self.words.shortlists(vectors, frame_of, rows)
 
+    def nearest_competitors(self, vectors):
+        if not self.compete:
+            return None
+        t0 = time.perf_counter()
+        out = self.words.nearest_competitors(vectors)
+        self.sample_seconds += time.perf_counter() - t0
+        return out
+
     def votes(self, vectors, frame_of, rows, short, k, max_distance, only=None):
-        if self.sample is not None:
-            t0 = time.perf_counter()
-            nearest = self.sample.search(np.ascontiguousarray(vectors), 1)[0][:, 0].astype(np.int64)
-            self.sample_seconds += time.perf_counter() - t0
-            max_distance = np.minimum(max_distance, nearest - 1)
         return self.words.votes(vectors, frame_of, rows, short, k, max_distance, only)
 
 
@@ -85,8 +75,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True, help="folder for the index and queries (reused when present)")
     ap.add_argument("--out-of-core", action="store_true")
     ap.add_argument("--queries", type=int, default=30)
-    ap.add_argument("--sample", type=int, default=64, help="M: every M-th descriptor estimates the competition")
-    ap.add_argument("--nprobe", type=int, default=16, help="lists of the sample's 4,096 searched (from 200,000 sampled)")
+    ap.add_argument("--sample", type=int, default=0, help="M: keep every M-th descriptor as the competition anew")
+    ap.add_argument("--scanned", type=int, default=competition.SCANNED, help="codes compared per query descriptor, about")
     args = ap.parse_args()
     config = bench_local.load(None)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -101,23 +91,30 @@ def main() -> None:
     z = np.load(args.work / "orb_queries.npz")
     wanted = {int(k): set(v) for k, v in json.loads((args.work / "orb_neighbours.json").read_text()).items()}
     words = ChannelVectors.load(args.work / "orb.words", "hamming", 256, mmap=True).index
-    t0 = time.perf_counter()
-    sample = sampled_competition(words, args.sample, args.nprobe)
-    print(f"{words.frames:,} frames, {len(words._desc):,} descriptors; competition sampled: {sample.ntotal:,} "
-          f"descriptors (1 in {args.sample}; nprobe {args.nprobe} from 200,000) in {time.perf_counter() - t0:.0f} s", flush=True)
+    competition.SCANNED = args.scanned
+    if args.sample:
+        t0 = time.perf_counter()
+        words.competition = args.sample
+        words._rival = Competition.of(words.vocabulary.top, words._desc[:: args.sample])
+        print(f"competition kept anew in {time.perf_counter() - t0:.0f} s", flush=True)
+    kept = words._rival
+    if kept is None:
+        raise SystemExit(f"{args.work / 'orb.words'}: keeps no competition (built before it); pass --sample M")
+    print(f"{words.frames:,} frames, {len(words._desc):,} descriptors; competition: {len(kept):,} kept (1 in "
+          f"{words.competition}), {len(kept.top)} cells, {kept.nprobe} probed", flush=True)
 
     query = Embeddings(z["vectors"], z["keep"], None, None, z["frame_of"], variant_of=z["variant_of"])
     print(f"{int(query.keep.sum())} query frames; planted source first (with >= {orb.min_votes} votes) / in the top 10; "
           "wall time a query frame (FAISS on every core, the file in the page cache after the first rule):")
     for length in LENGTHS:
         for gated in (False, True) if length in GATED else (False,):
-            rule = Rule(words, length, sample if gated else None)
+            rule = Rule(words, length, gated)
             t0 = time.perf_counter()
             rows, ranked = orb.candidates(query, rule, 10)
             dt = (time.perf_counter() - t0) / len(rows)
             first, top10 = bench_local.recall(rows, ranked, z["truth"], wanted, orb.min_votes)
-            name = f"list {length}" + (", sampled competition" if gated else "")
-            spent = f" (of which the sample's search {1000 * rule.sample_seconds / len(rows):.0f} ms)" if gated else ""
+            name = f"list {length}" + (", competition" if gated else "")
+            spent = f" (of which the competition's search {1000 * rule.sample_seconds / len(rows):.0f} ms)" if gated else ""
             print(f"  {name:36} {first:.3f} / {top10:.3f}   {1000 * dt:4.0f} ms{spent}", flush=True)
 
 

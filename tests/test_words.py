@@ -15,10 +15,12 @@ from auditor.evidence.files import read_evidence
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
+from reference_index.arrayfile import read_arrays, write_arrays
+from reference_index.competition import limits
 from reference_index.vectors import ChannelVectors
 from reference_index import vocabulary as word_rules
 from reference_index.vocabulary import Vocabulary
-from reference_index.words import WordIndex
+from reference_index.words import MAGIC, WordIndex
 from reference_index.words_file import WordFileWriter
 
 
@@ -61,9 +63,9 @@ def test_a_frame_votes_for_itself_through_its_words_and_the_file_round_trips(tmp
 
 
 def test_a_vote_can_be_held_to_its_own_descriptors_distance():
-    """Step 2 takes a distance limit for each query descriptor (scripts/bench_words_votes.py
-    holds each to its distance from the catalogue's sampled competition): a descriptor whose
-    match lies beyond its own limit gives no vote."""
+    """Step 2 takes a distance limit for each query descriptor (the ORB channel holds each under
+    its distance to its nearest kept competitor): a descriptor whose match lies beyond its own
+    limit gives no vote."""
     frames, per = 50, 40
     codes = descriptors(frames, per)
     ids = (np.repeat(np.arange(1, frames + 1), per) << 10) | np.tile(np.arange(per), frames)
@@ -80,6 +82,43 @@ def test_a_vote_can_be_held_to_its_own_descriptors_distance():
     (fids20, votes20), (fids, votes) = words.votes(query, frame_of, rows, short, 3, limits)
     assert fids[0] == 10 and votes[0] == per // 2
     assert fids20[0] == 20 and votes20[0] == per  # each frame held to its own descriptors' limits
+
+
+def test_a_vote_the_rest_of_the_catalogue_would_take_does_not_count(tmp_path):
+    """A short list leaves most of the catalogue out, so a frame every query descriptor matches
+    loosely collects votes that exhaustive search gives to closer frames elsewhere. Held under each
+    query descriptor's nearest kept competitor, it gets none, while a copy, far closer to its
+    source, keeps its votes (all but those whose own match was kept). Files keep the competition;
+    a file from before it keeps none and counts as before."""
+    per = 61  # not a multiple of `competition`: each crowd descriptor's copies are kept somewhere
+    loose_q = descriptors(1, per, seed=12)
+    codes = np.concatenate([descriptors(1, per, seed=11),  # frame 1: the copy's source
+                            noisy(loose_q, 24, seed=13),  # frame 2: 24 bits from each of the query's
+                            *[noisy(loose_q, 8, seed=s) for s in range(20, 28)],  # frames 3-10: 8 bits
+                            descriptors(40, per, seed=14)])  # frames 11-50: unrelated
+    ids = (np.repeat(np.arange(1, 51), per) << 10) | np.tile(np.arange(per), 50)
+    index = WordIndex(Vocabulary.for_catalogue(codes, len(codes)), 10, competition=4)
+    index.add_with_ids(codes, ids)
+    query = np.concatenate([noisy(codes[:per], 3), loose_q])  # query frame 0: a copy of frame 1; 1: loose
+    frame_of, rows, short = np.repeat([0, 1], per), np.array([0, 1]), [(np.array([1, 2]), 1.0)] * 2
+
+    def count(ix):
+        return ix.votes(query, frame_of, rows, short, 3, limits(40, ix.nearest_competitors(query)))
+
+    loose = index.votes(query, frame_of, rows, short, 3, 40)
+    assert loose[1][0][0] == 2 and loose[1][1][0] == per and loose[0][0][0] == 1
+    held = count(index)
+    assert not len(held[1][0])  # the lookalike's votes go: 8-bit competitors are kept elsewhere
+    assert held[0][0][0] == 1 and 0.6 * per <= held[0][1][0] < per
+    index.save(tmp_path / "w.words")
+    back = WordIndex.load(tmp_path / "w.words", mmap=True)
+    assert back.competition == 4 and [v[1].tolist() for v in count(back)] == [v[1].tolist() for v in held]
+    header, found = read_arrays(tmp_path / "w.words", MAGIC)
+    header = {k: v for k, v in header.items() if k not in ("competition", "arrays")}
+    write_arrays(tmp_path / "old.words", MAGIC, header, {s["name"]: a for s, a in found if not s["name"].startswith("competition")})
+    old = WordIndex.load(tmp_path / "old.words")
+    assert old.competition == 0 and old.nearest_competitors(query) is None
+    assert [v[1].tolist() for v in count(old)] == [v[1].tolist() for v in loose]
 
 
 @pytest.mark.parametrize("chunk, step", [(777, 1000), (50, 60)])  # chunks and placement cut frames (of 120)
@@ -226,3 +265,17 @@ def test_the_cli_says_when_the_structure_moved(footage, tmp_path):
     assert "index structure: orb: rebuilt: visual words" in r.stdout
     info = json.loads(CliRunner().invoke(app, ["index", "info", "--index", str(tmp_path / "idx"), "--json"]).stdout)
     assert info["channels"]["orb"]["structure"].startswith("visual words")
+
+
+def test_the_competition_is_searched_through_the_vocabularys_cells_once_it_is_large():
+    """Beyond a few thousand kept descriptors, each query descriptor is compared only with those of
+    its nearest top-level cells: a descriptor a few bits from a kept one still finds it."""
+    from reference_index.competition import Competition
+
+    kept = descriptors(400, 50, seed=21)
+    top = Vocabulary.train(kept[:4000], 64, 2).top
+    rival = Competition.of(top, kept)
+    assert len(rival) == 20_000 and rival.nprobe < len(top)
+    near = rival.nearest(noisy(kept[::40], 5))
+    assert np.mean(near <= 5) >= 0.9 and near.max() < 128  # random codes are ~128 bits apart
+    assert Competition.of(top, kept[:10]).nearest(kept[:3]).tolist() == [0, 0, 0]  # a few: compared with each

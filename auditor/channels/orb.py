@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from reference_index.arrays import unique_sorted
+from reference_index.competition import FAR, limits
 
 from ..media.reader import frame_input
 from .base import Candidate, Channel, Embeddings, Meaning, SearchFn
@@ -209,14 +210,22 @@ class ORBChannel(Channel):
     def _word_votes(self, emb: Embeddings, variant_of: np.ndarray, rows: np.ndarray, search, k: int) -> dict:
         """Votes per variant from visual words. The mirrored variant's short list costs little,
         its votes as much as the frame's: they are counted only where its short list scores at
-        least as well as the frame as shot (a mirrored copy's does, far better)."""
+        least as well as the frame as shot (a mirrored copy's does, far better). A descriptor's votes
+        come from no farther than its nearest competitor the index keeps (reference_index.competition),
+        looked up for the descriptors of frames whose votes are counted."""
         parts = {int(v): variant_of == v for v in np.unique(variant_of)}
         short = {v: search.shortlists(emb.vectors[sel], emb.frame_of[sel], rows) for v, sel in parts.items()}
         plain = np.array([s[1] for s in short[0]]) if 0 in short else np.zeros(len(rows))
         out = {}
         for v, sel in parts.items():
             only = None if v == 0 else np.array([s[1] for s in short[v]]) >= plain
-            out[v] = search.votes(emb.vectors[sel], emb.frame_of[sel], rows, short[v], k, self.max_descriptor_distance, only)
+            codes, frame_of = emb.vectors[sel], emb.frame_of[sel]
+            counted = np.isin(frame_of, rows if only is None else rows[only])
+            near = None
+            if counted.any() and (found := search.nearest_competitors(codes[counted])) is not None:
+                near = np.full(len(codes), FAR, np.int64)  # frames whose votes are not counted: any limit will do
+                near[counted] = found
+            out[v] = search.votes(codes, frame_of, rows, short[v], k, limits(self.max_descriptor_distance, near), only)
         return out
 
     def _descriptor_votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, search: SearchFn,
