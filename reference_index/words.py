@@ -168,9 +168,11 @@ class WordIndex:
         return self._stop
 
     def bytes_per_frame(self) -> dict[str, float]:
-        """What a frame costs: the searched inverted file, and the descriptors read for short lists."""
+        """What a frame costs: the searched inverted file, the searched competition, and the
+        descriptors read for short lists."""
         n = max(1, self.frames)
-        return {"inverted_file": (self._post.nbytes + self._offsets.nbytes) / n,
+        kept = sum(a.nbytes for a in self._competition_arrays().values())
+        return {"inverted_file": (self._post.nbytes + self._offsets.nbytes) / n, "competition": kept / n,
                 "descriptors": (self._desc.nbytes + self._ids.nbytes + self._fids.nbytes + self._fstart.nbytes) / n}
 
     def describe(self) -> str:

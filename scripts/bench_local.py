@@ -148,6 +148,7 @@ def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=
     per = words.index.bytes_per_frame()
     structures["words"] = {"build_s": round(time.perf_counter() - t0, 1), "words": words.index.vocabulary.size,
                            "searched_bytes_per_frame": round(per["inverted_file"]),
+                           "competition_bytes_per_frame": round(per["competition"], 1),
                            "descriptor_bytes_per_frame": round(per["descriptors"])}
     out["structures"] = structures
     return out
@@ -209,7 +210,8 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
     per = ChannelVectors.load(work / "orb.words", "hamming", 256, mmap=True).index.bytes_per_frame()
     words = {"build_s": round(t_all, 1), "train_s": round(t_train, 1), "assign_and_write_s": round(t_assign, 1),
              "place_postings_s": round(t_all - t_train - t_assign, 1), "words": vocab.size,
-             "searched_bytes_per_frame": round(per["inverted_file"]), "descriptor_bytes_per_frame": round(per["descriptors"]),
+             "searched_bytes_per_frame": round(per["inverted_file"]), "competition_bytes_per_frame": round(per["competition"], 1),
+             "descriptor_bytes_per_frame": round(per["descriptors"]),
              "file_gb": round((work / "orb.words").stat().st_size / 1e9, 2), "build_peak_rss_gb": round(peak_rss_gb(), 2)}
     return {**p["summary"], "descriptors": total, "out_of_core": True, "not_built": NOT_OUT_OF_CORE,
             "structures": {"words": words}}
