@@ -41,8 +41,9 @@ class Competition:
     def __init__(self, top: np.ndarray, codes: np.ndarray, offsets: np.ndarray):
         self.top = np.ascontiguousarray(top, np.uint8)
         self.codes, self.offsets = codes, np.asarray(offsets, np.int64)
-        if len(self.offsets) != len(self.top) + 1 or int(self.offsets[-1]) != len(codes):
-            raise ValueError(f"{len(codes)} kept descriptors do not fit offsets over {len(self.top)} cells")
+        if (codes.ndim != 2 or codes.shape[1] != self.top.shape[1] or len(self.offsets) != len(self.top) + 1
+                or self.offsets[0] != 0 or int(self.offsets[-1]) != len(codes) or np.any(np.diff(self.offsets) < 0)):
+            raise ValueError(f"the competition's {len(codes)} kept descriptors do not fit its offsets over {len(self.top)} cells")
         self._index = None
 
     @classmethod

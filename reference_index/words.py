@@ -314,5 +314,7 @@ class WordIndex:
         out._offsets, out._post, out._ids, out._desc = a["offsets"], a["postings"], a["ids"], a["descriptors"]
         out._fids, out._fstart = a["frame_ids"], a["frame_start"]
         if out.competition:
+            if "competition_codes" not in a or "competition_offsets" not in a:
+                raise ValueError(f"keeps no competition, though its header says every {out.competition}th descriptor")
             out._rival = Competition(a["top"], a["competition_codes"], a["competition_offsets"])
         return out

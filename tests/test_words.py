@@ -279,3 +279,28 @@ def test_the_competition_is_searched_through_the_vocabularys_cells_once_it_is_la
     near = rival.nearest(noisy(kept[::40], 5))
     assert np.mean(near <= 5) >= 0.9 and near.max() < 128  # random codes are ~128 bits apart
     assert Competition.of(top, kept[:10]).nearest(kept[:3]).tolist() == [0, 0, 0]  # a few: compared with each
+
+
+def test_a_words_file_whose_competition_does_not_add_up_is_refused_naming_it(tmp_path):
+    """A damaged or edited words file: offsets that run backwards (which would have FAISS copy
+    from before the array) or a header naming a competition the file does not hold are refused
+    as a corrupt index file, not searched."""
+    from reference_index.errors import IndexCorrupt
+
+    codes = descriptors(40, 100, seed=3)
+    ids = (np.repeat(np.arange(1, 41), 100) << 10) | np.tile(np.arange(100), 40)
+    index = WordIndex(Vocabulary.for_catalogue(codes, len(codes)), 10, competition=4)
+    index.add_with_ids(codes, ids)
+    index.save(tmp_path / "w.words")
+    header, found = read_arrays(tmp_path / "w.words", MAGIC)
+    header.pop("arrays")
+    arrays = {s["name"]: a.copy() for s, a in found}
+    offsets = arrays["competition_offsets"]
+    offsets[1:-1] = offsets[1:-1][::-1]  # same ends, running backwards
+    write_arrays(tmp_path / "backwards.words", MAGIC, header, arrays)
+    without = {k: a for k, a in arrays.items() if not k.startswith("competition")}
+    write_arrays(tmp_path / "missing.words", MAGIC, header, without)
+    for name, words in (("backwards", "do not fit its offsets"), ("missing", "keeps no competition")):
+        with pytest.raises(IndexCorrupt, match=words) as err:
+            ChannelVectors.load(tmp_path / f"{name}.words", "hamming", 256)
+        assert f"{name}.words" in str(err.value)
