@@ -192,7 +192,9 @@ def test_a_sharded_index_is_read_only_and_sharding_asks_sensible_questions(index
 
 def test_visual_words_shards_keep_the_vocabulary_and_say_their_candidates_may_differ(footage, tmp_path):
     """Visual words' short lists weigh words by counts over the frames a shard holds: sharded
-    candidates are not promised equal, and the evidence says so; the vocabulary is the same."""
+    candidates are not promised equal, and the evidence says so; the vocabulary is the same. Each
+    shard keeps its own competition, and Ray actors serving the shards give the evidence this
+    process gives (each query descriptor held under its nearest competitor in any shard)."""
     cfg = load_config(overrides={"index": {"exact_max_local": 2000, "local_structure": "words"}})
     items = [CatalogueItem(footage["refs"]["ep01"], "Star Courier", "Demo Studio"),
              CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Example Pictures")]
@@ -201,11 +203,17 @@ def test_visual_words_shards_keep_the_vocabulary_and_say_their_candidates_may_di
     with ReferenceIndex.open(tmp_path / "idx") as whole, ShardedIndex.open(tmp_path / "sharded") as sharded:
         vocab = whole.vectors("orb").index.vocabulary.id
         assert [s.vectors("orb").index.vocabulary.id for s in sharded.shards] == [vocab, vocab]
+        assert all(s.vectors("orb").nearest_competitors(np.zeros((1, 32), np.uint8)) is not None for s in sharded.shards)
         assert sharded.search_settings()["orb"]["description"].startswith(whole.search_settings()["orb"]["description"])
     report = run_batch([footage["copy"]], tmp_path / "sharded", tmp_path / "out", cfg)
     ev = json.loads((tmp_path / "out" / "copy.evidence.json").read_text())
     assert not report.failed and "each shard short-lists its own frames" in ev["index"]["channels"]["orb"]["description"]
     assert ev["verdict"]["flagged"] and ev["works"][0]["work"] == "Star Courier"
+    assert "its own sample of competitors" in ev["index"]["channels"]["orb"]["description"]
+    on_ray = run_batch([footage["copy"]], tmp_path / "sharded", tmp_path / "ray", cfg, engine="ray", workers=1, shard_cpus=1)
+    assert not on_ray.failed
+    assert comparable(tmp_path / "ray" / "copy.evidence.json") == comparable(tmp_path / "out" / "copy.evidence.json")
+    assert json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())["runtime"]["shards_served_by"].startswith("2 Ray actors")
 
 
 def test_rows_without_any_neighbour_stay_empty_in_canonical_order():
