@@ -27,7 +27,7 @@ import math
 import faiss
 import numpy as np
 
-from .vocabulary import one_thread
+from .vocabulary import Vocabulary, one_thread
 
 SCANNED = 2048  # codes compared per query descriptor, about: lists probed = SCANNED / mean list size
 FLAT_BELOW = 4 * SCANNED  # fewer kept descriptors than this: compared with every one (exact, and cheaper)
@@ -47,22 +47,20 @@ class Competition:
         self._index = None
 
     @classmethod
-    def of(cls, top: np.ndarray, kept: np.ndarray) -> "Competition":
-        """The kept descriptors `kept`, listed under their nearest of the `top` centroids."""
+    def of(cls, vocabulary: Vocabulary, kept: np.ndarray) -> "Competition":
+        """The kept descriptors `kept`, listed under their nearest of the vocabulary's top-level cells."""
+        top = vocabulary.top
         kept = np.ascontiguousarray(kept, np.uint8).reshape(-1, top.shape[1])
-        cell = np.zeros(len(kept), np.int64)
-        if len(kept):
-            quantizer = faiss.IndexBinaryFlat(top.shape[1] * 8)
-            quantizer.add(np.ascontiguousarray(top, np.uint8))
-            cell = quantizer.search(kept, 1)[1][:, 0]
+        cell = vocabulary.cells(kept)[:, 0] if len(kept) else np.zeros(0, np.int64)
         order = np.argsort(cell, kind="stable")
         offsets = np.searchsorted(cell[order], np.arange(len(top) + 1), "left")
         return cls(top, kept[order], offsets)
 
     @staticmethod
-    def picked(start: int, count: int, every: int) -> np.ndarray:
-        """Which of the descriptors at positions start .. start + count - 1 (in id order) are kept."""
-        return np.nonzero((np.arange(start, start + count) % every) == 0)[0]
+    def kept(codes: np.ndarray, start: int, every: int) -> np.ndarray:
+        """Of descriptors at positions start, start + 1, ... in id order (`codes`), those kept:
+        every `every`-th position, counted from 0 (the rule `WordIndex` and the out-of-core writer share)."""
+        return codes[(-int(start)) % int(every) :: int(every)]
 
     @staticmethod
     def kept_count(n: int, every: int) -> int:

@@ -144,6 +144,10 @@ class Vocabulary:
             out |= ((codes[:, pos // 8] >> (7 - pos % 8)) & 1).astype(np.uint16) << (SIG_BITS - 1 - i)
         return out
 
+    def cells(self, codes: np.ndarray, n: int = 1) -> np.ndarray:
+        """The n nearest top-level cells of each descriptor, nearest first ((len(codes), n))."""
+        return self._top_index.search(np.ascontiguousarray(codes, np.uint8), n)[1]
+
     def assign(self, codes: np.ndarray, m: int = 1) -> np.ndarray:
         """The m nearest words of each descriptor, nearest first ((n, m) int32): its nearest
         leaves in its nearest cell and, for m > 1, in its second nearest cell too."""
@@ -151,7 +155,7 @@ class Vocabulary:
         if not len(codes):
             return np.zeros((0, m), np.int32)
         cells = min(len(self.top), 1 if m == 1 else 2)
-        _, cell = self._top_index.search(codes, cells)
+        cell = self.cells(codes, cells)
         dist = np.full((len(codes), cells * m), 1 << 20, np.int64)
         word = np.zeros((len(codes), cells * m), np.int64)
         with one_thread():

@@ -128,7 +128,7 @@ class WordIndex:
         self._post = posting_rows(keys)
         self._offsets = np.searchsorted(keys >> 40, np.arange(self.vocabulary.size + 1), "left").astype(np.int64)
         self._stop = None
-        self._rival = Competition.of(self.vocabulary.top, self._desc[:: self.competition]) if self.competition else None
+        self._rival = Competition.of(self.vocabulary, Competition.kept(self._desc, 0, self.competition)) if self.competition else None
 
     def remove_ids(self, ranges: list[tuple[int, int]]) -> int:
         """Remove the descriptors whose ids fall in these ranges [lo, hi); returns how many went."""
@@ -298,7 +298,7 @@ class WordIndex:
     def _competition_arrays(self) -> dict[str, np.ndarray]:
         if not self.competition:
             return {}
-        kept = self._rival or Competition.of(self.vocabulary.top, np.zeros((0, self.vocabulary.top.shape[1]), np.uint8))
+        kept = self._rival or Competition.of(self.vocabulary, np.zeros((0, self.vocabulary.top.shape[1]), np.uint8))
         return kept.arrays()
 
     @staticmethod

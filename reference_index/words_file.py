@@ -90,7 +90,7 @@ class WordFileWriter:
         assigned["sig"] = self.vocabulary.signature(codes)
         self._side.write(assigned.tobytes())
         if self.every:
-            self._kept.append(codes[Competition.picked(self._n, len(ids), self.every)])
+            self._kept.append(Competition.kept(codes, self._n, self.every))
         self._counts += np.bincount(assigned["word"], minlength=len(self._counts))
         self._n += len(ids)
         self._last_id = int(ids[-1])
@@ -109,7 +109,7 @@ class WordFileWriter:
             self._put("frame_start", 0, np.r_[fstart, self._n].astype(np.int64))
             if self.every:
                 kept = np.concatenate(self._kept or [np.zeros((0, self.width), np.uint8)])
-                for name, a in Competition.of(self.vocabulary.top, kept).arrays().items():
+                for name, a in Competition.of(self.vocabulary, kept).arrays().items():
                     self._put(name, 0, a)
             if self._n:
                 self._place(offsets, np.r_[fstart, self._n], step)

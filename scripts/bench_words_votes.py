@@ -95,7 +95,7 @@ def main() -> None:
     if args.sample:
         t0 = time.perf_counter()
         words.competition = args.sample
-        words._rival = Competition.of(words.vocabulary.top, words._desc[:: args.sample])
+        words._rival = Competition.of(words.vocabulary, Competition.kept(words._desc, 0, args.sample))
         print(f"competition kept anew in {time.perf_counter() - t0:.0f} s", flush=True)
     kept = words._rival
     if kept is None:

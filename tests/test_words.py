@@ -273,12 +273,12 @@ def test_the_competition_is_searched_through_the_vocabularys_cells_once_it_is_la
     from reference_index.competition import Competition
 
     kept = descriptors(400, 50, seed=21)
-    top = Vocabulary.train(kept[:4000], 64, 2).top
-    rival = Competition.of(top, kept)
-    assert len(rival) == 20_000 and rival.nprobe < len(top)
+    vocab = Vocabulary.train(kept[:4000], 64, 2)
+    rival = Competition.of(vocab, kept)
+    assert len(rival) == 20_000 and rival.nprobe < len(vocab.top)
     near = rival.nearest(noisy(kept[::40], 5))
     assert np.mean(near <= 5) >= 0.9 and near.max() < 128  # random codes are ~128 bits apart
-    assert Competition.of(top, kept[:10]).nearest(kept[:3]).tolist() == [0, 0, 0]  # a few: compared with each
+    assert Competition.of(vocab, kept[:10]).nearest(kept[:3]).tolist() == [0, 0, 0]  # a few: compared with each
 
 
 def test_a_words_file_whose_competition_does_not_add_up_is_refused_naming_it(tmp_path):
