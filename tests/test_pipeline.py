@@ -80,3 +80,36 @@ def test_channels_embed_side_by_side_and_a_failing_one_fails_the_file_without_le
     with pytest.raises(RuntimeError, match="failed on this chunk"):
         embed_file(clip, 5.0, {"pdq": pdq, "orb": Broken()}, cfg, query=True)
     assert not [t for t in threading.enumerate() if t.name.startswith(("auditor-embed", "auditor-decode"))]
+
+
+def test_chunks_search_on_one_faiss_thread_while_frames_are_described_and_on_all_after():
+    """While the clip is still decoded and described, a chunk's search must not split over an
+    OpenMP team that competes with them for the cores; the chunks left once every frame is
+    described (and the next clip's, whatever ran before) get FAISS's threads again."""
+    import faiss
+
+    from auditor.channels.base import Embeddings
+    from auditor.scan.ahead import SearchAhead
+
+    if faiss.omp_get_max_threads() < 2:
+        pytest.skip("one OpenMP thread on this machine: nothing to tell apart")
+    seen = []
+
+    class Channel:
+        def candidates(self, emb, search, k):
+            seen.append(faiss.omp_get_max_threads())
+            return np.nonzero(emb.keep)[0], [[] for _ in range(int(emb.keep.sum()))]
+
+    class Index:
+        def searcher(self, name):
+            return type("S", (), {"stats": {}})()
+
+    chunk = {"x": Embeddings(np.zeros((2, 4), np.float32), np.ones(2, bool), None, None, np.arange(2))}
+    ahead = SearchAhead({"x": Channel()}, Index(), 3)
+    ahead.submit(chunk)
+    ahead.parts[-1][1].result()
+    ahead.gather("x")  # every frame described
+    ahead.submit(chunk)
+    ahead.gather("x")
+    ahead.close()
+    assert seen == [1, faiss.omp_get_max_threads()]
