@@ -217,8 +217,11 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
             "structures": {"words": words}}
 
 
-def search(work: Path, structure: str, config: dict, nprobe: int = 16) -> dict:
+def search(work: Path, structure: str, config: dict, nprobe: int | None = None) -> dict:
+    """Search the planted queries in the structure built in `work`; inverted lists with `nprobe`
+    lists (default: the configuration's `index.nprobe_binary`, as a scan would)."""
     from bench_index import peak_rss_gb  # noqa: PLC0415 (the searching process's own peak)
+    nprobe = int(nprobe or config["index"]["nprobe_binary"])
 
     orb = create_channel("orb", config)
     z = np.load(work / "orb_queries.npz")
