@@ -9,7 +9,8 @@ manifest with fingerprints and checksums. Knows nothing of video decoding or mod
 - `leases`: readers' claims on generations, so writers never delete one in use;
 - `schema`, `integrity`, `verified`: the manifest's shape; a generation's files and counts checked
   against it before any reader or writer uses them; checksums remembered by file identity;
-- `catalogue`, `vectors`, `multihash`, `words`: the SQLite catalogue and the per-channel vector stores;
+- `catalogue`, `vectors`, `grouped`, `multihash`, `words`: the SQLite catalogue and the per-channel
+  vector stores (`grouped`: binary inverted lists found through groups of their centroids);
 - `shards`, `sharded`, `knn`: splitting an index into shards, reading the shards as one index,
   neighbours in one canonical order so that the shards' merged answers are one index's.
 """

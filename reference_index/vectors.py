@@ -5,8 +5,8 @@
   vectors, 1 byte a dimension): a quarter of the memory of floats, close to exact distances,
   `nprobe` lists searched per query.
 - `ivf` for binary channels with many codes a frame (ORB): `IndexBinaryIVF` over Hamming
-  k-means centroids: only the `nprobe` nearest lists are compared bit by bit; from GROUPED_FROM
-  lists, those lists are found through groups of the centroids (an `IndexBinaryIVF` quantizer).
+  k-means centroids: only the `nprobe` nearest lists are compared bit by bit; from
+  `grouped.GROUPED_FROM` lists, those lists are found through groups of the centroids.
 - `mih` for binary channels with one code a frame (PDQ): the compact multi-index hash of
   `multihash.py`, for near-duplicate lookups within 31 bits.
 - `words` for binary channels with many codes a frame (ORB): visual words in an inverted file
@@ -30,6 +30,7 @@ from typing import Callable
 import faiss
 import numpy as np
 
+from . import grouped
 from .errors import IndexCorrupt
 from .multihash import MultiHash
 from .vocabulary import Vocabulary, training_size, words_for
@@ -44,9 +45,6 @@ EXACT_MAX = {"ip": 200_000, "hamming": 250_000, "local": 50_000}
 # catalogue of scripts/bench_scan.py --local, 4,096 lists
 NPROBE = {"ip": 16, "hamming": 8}
 LOCAL_LISTS = 4  # inverted lists of local features: this many times sqrt(n) (choose_structure)
-# Binary inverted lists from this many lists on find a query's nearest lists through groups of
-# centroids (see `trained`): about sqrt(nlist) groups, GROUPS_PROBED of them compared
-GROUPED_FROM, GROUPS_PROBED = 2048, 8  # (at 1,024 lists there would be 16 groups)
 
 
 def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False,
@@ -98,16 +96,25 @@ class ChannelVectors:
             index = self._empty_flat()
         self.index = index
         self.nprobe = int(nprobe or NPROBE[metric])
-        self._apply_nprobe()
 
     def _empty_flat(self):
         if self.metric == "hamming":
             return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.dim))
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
-    def _apply_nprobe(self) -> None:
+    @property
+    def nprobe(self) -> int:
+        """Lists searched a query in inverted lists (kept, unused, by other structures)."""
+        return self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self._nprobe = int(value)
         if self.structure == "ivf":
-            self.index.nprobe = self.nprobe
+            if self.metric == "hamming":
+                grouped.probe(self.index, self._nprobe)
+            else:
+                self.index.nprobe = self._nprobe
 
     # -- description ----------------------------------------------------------------------------
     @property
@@ -372,43 +379,14 @@ class ChannelVectors:
         index.cp.seed = seed
         out = cls(metric, dim, index, nprobe=nprobe)
         index.train(out._check(sample))
-        if metric == "hamming" and nlist >= GROUPED_FROM:
-            out._group_centroids(seed)
+        if metric == "hamming" and nlist >= grouped.GROUPED_FROM:
+            grouped.group_centroids(index, dim, sqrt_lists(nlist), seed)
+            out.nprobe = out.nprobe  # the groups compared hold the lists asked for
         return out
-
-    def _group_centroids(self, seed: int) -> None:
-        """Find a query's `nprobe` nearest lists through groups of centroids: the centroids in
-        about sqrt(nlist) groups (Hamming k-means over them), a query compared with the groups'
-        centres and with the centroids of its GROUPS_PROBED nearest groups only. At 4,096 lists:
-        576 comparisons instead of 4,096, which were 45 % of a clip's ORB search; 96 % of the 8
-        lists probed are those exhaustive comparison would give (the rest are the farthest; 16
-        groups: 97 %, for 1,088 comparisons)."""
-        centroids = self.centroids()
-        groups = sqrt_lists(len(centroids))
-        centres = faiss.IndexBinaryFlat(self.dim)
-        quantizer = faiss.IndexBinaryIVF(centres, self.dim, groups)
-        centres.this.disown()  # each index owns the one it searches through (Python keeps neither)
-        quantizer.own_fields = True
-        quantizer.cp.seed = seed
-        quantizer.train(centroids)
-        quantizer.add(centroids)  # ids 0..nlist-1: the list numbers
-        quantizer.nprobe = min(GROUPS_PROBED, groups)
-        quantizer.this.disown()
-        self.index.quantizer = quantizer
-        self.index.own_fields = True
 
     def centroids(self) -> np.ndarray:
         """Inverted lists (binary): list i's centroid in row i, however they are searched."""
-        q = faiss.downcast_IndexBinary(self.index.quantizer)
-        if not isinstance(q, faiss.IndexBinaryIVF):
-            return faiss.vector_to_array(q.xb).reshape(-1, self.width).copy()
-        out = np.zeros((q.ntotal, self.width), np.uint8)
-        for lst in range(q.nlist):
-            n = q.invlists.list_size(lst)
-            if n:
-                ids = faiss.rev_swig_ptr(q.invlists.get_ids(lst), n)
-                out[ids] = faiss.rev_swig_ptr(q.invlists.get_codes(lst), n * self.width).reshape(n, self.width)
-        return out
+        return grouped.centroids_of(self.index, self.width)
 
     def to_gpu(self, device: int = 0) -> bool:
         """Search float channels on a GPU (faiss-gpu); binary channels stay on the CPU.

@@ -221,3 +221,28 @@ def test_unique_keys_by_sorting_equal_numpys_unique():
     for n, high in ((0, 5), (1, 5), (1000, 7), (50_000, 10**12)):
         keys = rng.integers(0, high, n)
         assert np.array_equal(unique_sorted(keys), np.unique(keys))
+
+
+def test_asking_for_every_inverted_list_finds_what_exhaustive_search_finds_even_through_groups(monkeypatch):
+    """Lists found through groups of centroids: the groups compared (saved with the index) must
+    widen when more lists are asked for than they hold, or a user raising nprobe for recall
+    would silently get fewer lists. Every list asked for: exhaustive search's answers."""
+    from reference_index import grouped
+    from reference_index.vectors import ChannelVectors
+
+    monkeypatch.setattr(grouped, "GROUPED_FROM", 256)
+    monkeypatch.setattr(grouped, "GROUPS_PROBED", 1)
+    rng = np.random.default_rng(11)
+    stored = rng.integers(0, 256, (12_000, 32), dtype=np.uint8)
+    queries = stored[:200] ^ (rng.integers(0, 256, (200, 32), dtype=np.uint8) & rng.integers(0, 256, (200, 32), dtype=np.uint8))
+    flat = ChannelVectors("hamming", 256)
+    ivf = ChannelVectors.trained("hamming", 256, 256, stored, nprobe=4)
+    assert "groups of centroids" in ivf.describe()
+    for vec in (flat, ivf):
+        vec.add(np.arange(len(stored)), stored)
+    ivf.nprobe = 256
+    exact, _ = flat.search(queries, 3)
+    found, _ = ivf.search(queries, 3)
+    assert np.array_equal(found, exact)
+    ivf.nprobe = 4  # fewer lists again: approximate, and no error
+    assert ivf.search(queries, 3)[0].shape == (200, 3)

@@ -18,7 +18,7 @@ from auditor.config import load_config
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
-from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, knn, vectors
+from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, grouped, knn
 from reference_index.shards import plan, shard_index
 from reference_index.sharded import ShardBackend, ShardedIndex
 from reference_index.vectors import ChannelVectors
@@ -38,8 +38,8 @@ def indexed(footage, tmp_path_factory):
         CatalogueItem(footage["refs"]["ep02"], "Star Courier", "Demo Studio", episode="2"),
     ]
     with pytest.MonkeyPatch.context() as mp:  # lists found through groups of centroids, as in large indexes
-        mp.setattr(vectors, "GROUPED_FROM", 64)
-        mp.setattr(vectors, "GROUPS_PROBED", 2)
+        mp.setattr(grouped, "GROUPED_FROM", 64)
+        mp.setattr(grouped, "GROUPS_PROBED", 2)
         report = add_items(d / "idx", items, cfg, ["pdq", "orb"])
     assert not report.failed, report.failed
     calibrate(d / "idx", cfg, frames_per_work=12, seed=5)
