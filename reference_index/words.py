@@ -128,7 +128,17 @@ class WordIndex:
         self._post = posting_rows(keys)
         self._offsets = np.searchsorted(keys >> 40, np.arange(self.vocabulary.size + 1), "left").astype(np.int64)
         self._stop = None
-        self._rival = Competition.of(self.vocabulary, Competition.kept(self._desc, 0, self.competition)) if self.competition else None
+        self.keep_competition(self.competition)
+
+    def keep_competition(self, every: int) -> None:
+        """Keep every `every`-th stored descriptor (in id order) as step 2's competition (0: none)."""
+        self.competition = int(every)
+        self._rival = Competition.of(self.vocabulary, Competition.kept(self._desc, 0, every)) if every else None
+
+    @property
+    def kept_competition(self) -> Competition | None:
+        """The descriptors kept as step 2's competition (None: none)."""
+        return self._rival
 
     def remove_ids(self, ranges: list[tuple[int, int]]) -> int:
         """Remove the descriptors whose ids fall in these ranges [lo, hi); returns how many went."""

@@ -37,7 +37,6 @@ import numpy as np
 import bench_local
 from auditor.channels.base import Embeddings
 from reference_index import competition
-from reference_index.competition import Competition
 from reference_index.vectors import ChannelVectors
 
 LENGTHS = (30, 100, 300, 1000)
@@ -94,10 +93,9 @@ def main() -> None:
     competition.SCANNED = args.scanned
     if args.sample:
         t0 = time.perf_counter()
-        words.competition = args.sample
-        words._rival = Competition.of(words.vocabulary, Competition.kept(words._desc, 0, args.sample))
+        words.keep_competition(args.sample)
         print(f"competition kept anew in {time.perf_counter() - t0:.0f} s", flush=True)
-    kept = words._rival
+    kept = words.kept_competition
     if kept is None:
         raise SystemExit(f"{args.work / 'orb.words'}: keeps no competition (built before it); pass --sample M")
     print(f"{words.frames:,} frames, {len(words._desc):,} descriptors; competition: {len(kept):,} kept (1 in "
