@@ -45,6 +45,7 @@ EXACT_MAX = {"ip": 200_000, "hamming": 250_000, "local": 50_000}
 # catalogue of scripts/bench_scan.py --local, 4,096 lists
 NPROBE = {"ip": 16, "hamming": 8}
 LOCAL_LISTS = 4  # inverted lists of local features: this many times sqrt(n) (choose_structure)
+LISTS_OUTGROWN = 4  # `index add` retrains inverted lists when its size calls for this many times as many
 
 
 def choose_structure(metric: str, n: int, exact_max: dict | None = None, one_per_frame: bool = False,

@@ -34,7 +34,7 @@ from .manifest import (
     write_manifest,
     writer_lock,
 )
-from .vectors import ChannelVectors, choose_structure
+from .vectors import LISTS_OUTGROWN, ChannelVectors, choose_structure
 
 
 def create_index(path: Path, channels: dict[str, dict]) -> None:
@@ -246,8 +246,11 @@ class IndexWriter:
                  only_new_kinds: bool = False, local: str = "ivf") -> dict:
         """Put every channel in the structure its size calls for (see vectors.choose_structure),
         retraining inverted lists when asked or when the list count should change. With
-        `only_new_kinds`, only a channel whose kind of structure should change is rebuilt (what
-        `index add` does by itself as an index grows); the rest is left for `index optimize`.
+        `only_new_kinds` (what `index add` does by itself as an index grows), only a channel whose
+        kind of structure should change, or whose inverted lists are a quarter or less of those its
+        size calls for, is rebuilt; the rest is left for `index optimize`. (Lists are retrained each
+        time the channel has grown about 16 times, so all retraining costs about a sixteenth more
+        than training once at the final size.)
         `local`: the structure of large local-feature channels ("ivf" or "words"). A channel in
         visual words keeps its vocabulary unless retrained (or grown four times past what it was
         trained for). Returns {channel: description of what was done}."""
@@ -262,7 +265,8 @@ class IndexWriter:
                 stale = retrain or vec.vocabulary_outgrown()
             else:
                 stale = (retrain and structure == "ivf") or nlist != (vec.index.nlist if vec.structure == "ivf" else 0)
-            if structure == vec.structure and (only_new_kinds or not stale):
+            outgrown = structure == vec.structure == "ivf" and nlist >= LISTS_OUTGROWN * vec.index.nlist
+            if structure == vec.structure and not outgrown and (only_new_kinds or not stale):
                 done[ch] = f"kept: {vec.describe()}"
                 continue
             self._vectors[ch] = vec.rebuilt(structure, nlist)

@@ -246,3 +246,26 @@ def test_asking_for_every_inverted_list_finds_what_exhaustive_search_finds_even_
     assert np.array_equal(found, exact)
     ivf.nprobe = 4  # fewer lists again: approximate, and no error
     assert ivf.search(queries, 3)[0].shape == (200, 3)
+
+
+def test_inverted_lists_are_retrained_by_the_add_that_leaves_them_a_quarter_of_what_the_size_calls_for(tmp_path):
+    """`index add` keeps inverted lists sized for the catalogue without `index optimize`: lists
+    trained for 400 vectors stay while the catalogue calls for twice as many, and are retrained
+    (and still find what was added) once it calls for four times as many."""
+    idx = make(tmp_path / "idx")
+    limits = {"ip": 100, "hamming": 10**6}  # CLIP in inverted lists from 101 vectors on
+    with idx.writer() as w:
+        add(w, "ep01", 400, seed=1)
+        assert w.optimize(exact_max=limits, only_new_kinds=True)["clip"].startswith("rebuilt")
+        assert w.vectors("clip").index.nlist == 8
+        add(w, "ep02", 600, seed=2)  # 1,000 vectors call for 16 lists: kept
+        assert w.optimize(exact_max=limits, only_new_kinds=True)["clip"].startswith("kept")
+        assert w.vectors("clip").index.nlist == 8
+        _, clip = add(w, "ep03", 5400, seed=3)  # 6,400 call for 64
+        assert w.optimize(exact_max=limits, only_new_kinds=True)["clip"].startswith("rebuilt: IndexIVF")
+        assert w.vectors("clip").index.nlist == 64
+    with ri.ReferenceIndex.open(tmp_path / "idx") as idx:
+        assert idx.vectors("clip").index.nlist == 64 and idx.vectors("clip").ntotal == 6400
+        s, ids = idx.search("clip", clip[7:8], 1)
+        ref = idx.frame_refs(ids.ravel())[int(ids[0, 0])]
+        assert s[0, 0] == pytest.approx(1.0, abs=0.02) and (ref.ref_id, ref.t) == ("ep03", 3.5)

@@ -192,25 +192,17 @@ def add_items(
 
 
 def _keep_structure(writer, config: dict) -> list[str]:
-    """Move channels that grew past their limit to the next kind of structure (no ritual); say
-    in one line where `index optimize` would pay (inverted lists or a vocabulary sized for a much
-    smaller index)."""
-    from reference_index.vectors import choose_structure
-
-    settings = structure_settings(config)
+    """Move channels that grew past their limit to the next kind of structure, and inverted lists
+    to four times as many when their size calls for that (no ritual); say in one line where
+    `index optimize` would pay (a vocabulary sized for a much smaller index: training one costs
+    minutes at a million frames)."""
     notes = []
-    for name, what in writer.optimize(**settings, only_new_kinds=True).items():
+    for name, what in writer.optimize(**structure_settings(config), only_new_kinds=True).items():
         if what.startswith("rebuilt"):
             notes.append(f"{name}: {what}")
     for name in writer.channels:
         vec = writer.vectors(name)
-        if vec.structure == "ivf":
-            _, nlist = choose_structure(vec.metric, vec.ntotal, settings["exact_max"],
-                                        one_per_frame=not writer.many_per_frame(name), local=settings["local"])
-            if nlist >= 4 * vec.index.nlist:
-                notes.append(f"{name}: {vec.ntotal} vectors in {vec.index.nlist} inverted lists; "
-                             f"`auditor index optimize` would make {nlist}")
-        elif vec.vocabulary_outgrown():
+        if vec.vocabulary_outgrown():
             notes.append(f"{name}: {vec.ntotal} descriptors in a vocabulary of {vec.index.vocabulary.size} words; "
                          f"`auditor index optimize` would train {vec.words_wanted()}")
     return notes
