@@ -22,6 +22,7 @@ say which was used).
 
     .venv/bin/python scripts/bench_scan.py [--fps 5] [--clips N] [--batch-size 32] [--workers N]
     .venv/bin/python scripts/bench_scan.py --local     # pdq,orb: a 60-s 720p copy, scan / decode time
+    .venv/bin/python scripts/bench_scan.py --local --small-catalogues 0.5,1,2,4   # ... against its source alone
 """
 
 from __future__ import annotations
@@ -85,12 +86,19 @@ def main() -> None:
     ap.add_argument("--local", action="store_true", help="only the local-feature benchmark (bench_scan_local.py)")
     ap.add_argument("--structures", default="ivf,words", help="with --local: ORB structures to measure")
     ap.add_argument("--repeat", type=int, default=3, help="with --local: decode and scan each copy this many times (medians)")
+    ap.add_argument("--small-catalogues", default=None, metavar="RATES",
+                    help="with --local: instead, catalogues of the copies' source alone sampled at these frames/s "
+                         "(e.g. 0.5,1,2,4), searched exhaustively and in inverted lists")
     args = ap.parse_args()
     if args.local:
         import bench_scan_local
 
         with tempfile.TemporaryDirectory() as tmp:
-            bench_scan_local.run(Path(tmp), tuple(args.structures.split(",")), repeat=args.repeat)
+            if args.small_catalogues:
+                rates = tuple(float(r) for r in args.small_catalogues.split(","))
+                bench_scan_local.run_small(Path(tmp), rates, repeat=args.repeat)
+            else:
+                bench_scan_local.run(Path(tmp), tuple(args.structures.split(",")), repeat=args.repeat)
         return
     config = load_config()
     fps = args.fps or config["sampling"]["query"]["fps"]

@@ -15,6 +15,11 @@ the medians, their ratio, and the range of the ratios of each decode-scan-decode
 median scan's CPU went: each channel's description and search (CPU seconds of the threads that
 ran them), and the rest (decoding, FAISS's other threads, segments, verification, evidence): the
 scan is CPU-bound on two cores, so these add up to about twice its time.
+
+`run_small` (`--small-catalogues RATES`): the captioned and mirrored copies against catalogues of
+their source alone, sampled at each rate, ORB searched exhaustively and in the inverted lists its
+size would get past `index.exact_max_local`: each one's scan / decode time, the verdict, and the
+share of exhaustive search's neighbours within the channel's distance that the lists find.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 
 from auditor.config import load_config
 from auditor.indexing.ingest import CatalogueItem, add_items
+from auditor.media.reader import MediaReader
 from auditor.scan.scanner import Scanner
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "videos"
@@ -150,3 +156,45 @@ def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "cr
                   f", the rest {total - sum(stages.values()):.2f} (decoding, FAISS's other threads, segments, "
                   f"verification, evidence)", flush=True)
         scanner.close()
+
+
+def run_small(work: Path, rates=(0.5, 1.0, 2.0, 4.0), edits=("caption", "mirror"), repeat: int = 3) -> None:
+    if not CORPUS.is_dir():
+        raise SystemExit(f"bench_scan --local: needs the real footage in {CORPUS}")
+    src = CORPUS / SOURCE
+    suspects = {e: write_copy(src, work / f"copy_{e}.mp4", e) for e in edits}
+    for fps in rates:
+        scanners = {}
+        for structure, limit in (("exhaustive", 1 << 40), ("inverted lists", 0)):
+            config = load_config(overrides={"sampling": {"reference": {"fps": fps}}, "index": {"exact_max_local": limit}})
+            index = work / f"index-{fps:g}-{limit}"
+            add_items(index, [CatalogueItem(src, src.stem, "corpus")], config, ["pdq", "orb"])
+            scanners[structure] = scanner = Scanner(index, config)
+        orb = scanner.index.vectors("orb")
+        print(f"\n[the source alone at {fps:g} frames/s] {scanner.index.counts()['frames']} reference frames, "
+              f"{orb.ntotal} ORB descriptors; inverted lists: {orb.describe()}", flush=True)
+        channel, limit = scanner.channels["orb"], scanner.channels["orb"].max_descriptor_distance
+        query_fps = float(config["sampling"]["query"]["fps"])
+        codes = np.concatenate([channel.embed_query_batch([f.image for f in MediaReader(c, query_fps, config).frames()]).vectors
+                                for c in suspects.values()])
+        found = {name: int((sc.index.vectors("orb").search(codes, channel.neighbours)[0] <= limit).sum())
+                 for name, sc in scanners.items()}
+        print(f"  neighbours within {limit} bits of the copies' {len(codes)} query descriptors: inverted lists find "
+              f"{found['inverted lists'] / max(1, found['exhaustive']):.4f} of exhaustive search's {found['exhaustive']}", flush=True)
+        for edit, clip in suspects.items():
+            for sc in scanners.values():
+                sc.scan(clip)  # warm up
+            decodes, scans, verdicts = [decode_seconds(clip)], {name: [] for name in scanners}, {}
+            for _ in range(max(1, repeat)):
+                for name, sc in scanners.items():
+                    t0 = time.perf_counter()
+                    ev = sc.scan(clip)
+                    scans[name].append(time.perf_counter() - t0)
+                    verdicts[name] = ev.verdict.level.value
+                decodes.append(decode_seconds(clip))
+            decode = float(np.median(decodes))
+            print(f"  {edit:8} decode {decode:5.2f} s; " + "; ".join(
+                f"{name}: scan {np.median(t):5.2f} s, {np.median(t) / decode:4.2f}x decode, {verdicts[name]}"
+                for name, t in scans.items()), flush=True)
+        for sc in scanners.values():
+            sc.close()

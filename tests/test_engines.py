@@ -68,7 +68,7 @@ def test_pdq_orb_evidence_is_the_same_with_one_or_two_workers_and_on_ray(footage
     # how it ran is recorded: threads per library, each channel's device, the structure searched
     runtime = json.loads((tmp_path / "two" / "copy.evidence.json").read_text())["runtime"]
     assert runtime["devices"] == {"pdq": "cpu", "orb": "cpu"} and runtime["threads"]["faiss"] >= 1
-    assert first["index"]["channels"]["orb"]["structure"] == "flat"
+    assert first["index"]["channels"]["orb"]["structure"] == "ivf"  # the test footage: more than 5,000 descriptors
 
 
 def test_tiny_clip_evidence_is_the_same_with_one_or_two_workers(footage, clips, tiny_clip_dir, tmp_path):

@@ -30,7 +30,8 @@ def test_structure_follows_size():
     assert choose_structure("hamming", 10_000_000) == ("ivf", 16384)  # ORB: many codes a frame, 4x lists
     assert choose_structure("hamming", 60_000) == ("ivf", 1024)  # at most n/39 lists
     assert choose_structure("hamming", 10_000_000, local="words") == ("words", 0)
-    assert choose_structure("hamming", 40_000) == ("flat", 0)
+    assert choose_structure("hamming", 5_000) == ("flat", 0)  # ORB: exhaustive only while it costs little
+    assert choose_structure("hamming", 40_000) == ("ivf", 1024)
     assert choose_structure("hamming", 10_000_000, one_per_frame=True) == ("mih", 0)  # PDQ
     assert choose_structure("hamming", 200_000, one_per_frame=True) == ("flat", 0)
 
