@@ -249,8 +249,8 @@ class IndexWriter:
         `only_new_kinds` (what `index add` does by itself as an index grows), only a channel whose
         kind of structure should change, or whose inverted lists are a quarter or less of those its
         size calls for, is rebuilt; the rest is left for `index optimize`. (Lists are retrained each
-        time the channel has grown about 16 times, so all retraining costs about a sixteenth more
-        than training once at the final size.)
+        time the channel has grown about 16 times, so all retraining costs about a tenth more than
+        training once at the final size: 2.6 s at 50,000 ORB descriptors, 32 s at 820,800.)
         `local`: the structure of large local-feature channels ("ivf" or "words"). A channel in
         visual words keeps its vocabulary unless retrained (or grown four times past what it was
         trained for). Returns {channel: description of what was done}."""
