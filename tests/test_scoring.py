@@ -92,6 +92,20 @@ def test_speed_changes_are_followed_with_the_reference_interval_scaled(speed):
     assert s.speed == pytest.approx(speed, abs=0.08)
 
 
+def test_a_copy_of_a_sparsely_sampled_reference_is_one_segment_though_it_hits_only_near_reference_frames():
+    # reference sampled every 2 s (0.5 frames/s): the copy's frames match only within 0.2 s of a
+    # reference frame, so its hits come in bursts 2 s apart, and at 0.75x speed 2.7 s apart
+    for speed in (1.0, 0.75):
+        pairs = [(round(2.0 + (r - 10.0) / speed + d, 1), r) for r in (10.0, 12.0, 14.0, 16.0) for d in (-0.2, 0.0, 0.2)]
+        segs = build_segments(hits_for("ep1", pairs), CFG, 0.2, 12.0, {"ep1": 60.0}, {"ep1": 2.0})
+        assert len(segs) == 1, (speed, [seg_tuple(s) for s in segs])
+        assert segs[0].query_start == pytest.approx(1.8) and segs[0].ref_start == pytest.approx(10.0, abs=0.5)
+    # on a reference sampled every 0.5 s the same bursts are not a steady match: 1.6 s of unmatched
+    # frames between them (segments.max_gap_s 1.5) split them, and each is too short to stand alone
+    dense = [(round(2.0 + (r - 10.0) + d, 1), r) for r in (10.0, 12.0, 14.0, 16.0) for d in (-0.2, 0.0, 0.2)]
+    assert build_segments(hits_for("ep1", dense), CFG, 0.2, 12.0, {"ep1": 60.0}, {"ep1": 0.5}) == []
+
+
 def test_dropped_frames_inside_a_copy_do_not_split_it():
     pairs = [(q / 5, 20 + q / 5) for q in range(0, 40) if q % 7 not in (3, 4)]  # two of every seven lost
     segs = build_segments(hits_for("ep1", pairs), CFG, 0.2, 8.0, {"ep1": 60.0}, {"ep1": 0.5})

@@ -92,17 +92,25 @@ def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
     return runs
 
 
+def max_gap(seg: dict, ref_step: float) -> float:
+    """The longest query-time gap between consecutive hits of a segment on a reference sampled
+    every `ref_step` seconds: `max_gap_s`, or the query time between two reference frames at the
+    slowest speed allowed, if longer (a copy's frames match well only near the reference's
+    sampled instants: at 0.5 frames/s its hits are 2 s apart, at 2 frames/s 0.5 s)."""
+    return max(float(seg["max_gap_s"]), ref_step / float(seg["min_speed"]))
+
+
 def _chains(hits: list[Hit], cfg: dict, ref_step: float) -> list[list[Hit]]:
     """Chains of hits that move forward in both timelines at a plausible speed (dynamic
     programming over hits sorted by query time, after Tan et al.'s temporal network).
 
-    A hit j may follow hit i when 0 < dq <= max_gap and the reference advances by
+    A hit j may follow hit i when 0 < dq <= `max_gap` and the reference advances by
     speed * dq, for a speed in [min_speed, max_speed], give or take `tol` (the reference
     sampling step plus the configured tolerance, as sparse reference sampling quantises ref_t).
     Each chain maximises the sum of similarities; its hits are removed and the next is found.
     """
     seg = cfg["segments"]
-    max_gap = float(seg["max_gap_s"])
+    gap = max_gap(seg, ref_step)
     lo, hi = float(seg["min_speed"]), float(seg["max_speed"])
     tol = float(seg["offset_tolerance_s"]) + ref_step
     min_frames = int(seg["min_frames"])
@@ -123,7 +131,7 @@ def _chains(hits: list[Hit], cfg: dict, ref_step: float) -> list[list[Hit]]:
         score = w.copy()
         prev = np.full(n, -1)
         for j in range(n):
-            start = int(np.searchsorted(q, q[j] - max_gap, "left"))
+            start = int(np.searchsorted(q, q[j] - gap, "left"))
             end = int(np.searchsorted(q, q[j], "left"))
             if end <= start:
                 continue
@@ -259,17 +267,18 @@ def build_segments(
     strongest) that decides which of two overlapping segments on one reference is kept."""
     ctx = _Context(config, query_step, clip_duration, ref_durations, ref_steps or {}, statistics_by_channel or {},
                    strength or (lambda stats: 0))
-    max_gap = float(ctx.seg["max_gap_s"])
     by_ref: dict[str, list[Hit]] = {}
     for h in hits:
         by_ref.setdefault(h.ref_id, []).append(h)
     found: list[tuple[int, Segment]] = []
     for ref_id, ref_hits in by_ref.items():
         kind = ref_hits[0].kind
-        chains = _runs(ref_hits, max_gap) if kind == "still" else _chains(ref_hits, config, ctx.ref_steps.get(ref_id, 0.5))
+        step = ctx.ref_steps.get(ref_id, 0.5)
+        gap = float(ctx.seg["max_gap_s"]) if kind == "still" else max_gap(ctx.seg, step)
+        chains = _runs(ref_hits, gap) if kind == "still" else _chains(ref_hits, config, step)
         candidates: list[tuple[int, Segment]] = []
         for chain in chains:
-            for run in (_runs(chain, max_gap) if kind != "still" else [chain]):
+            for run in (_runs(chain, gap) if kind != "still" else [chain]):
                 segment = _segment_from(run, ctx)
                 if segment is not None:
                     candidates.append((ctx.rank(segment.stats), segment))
