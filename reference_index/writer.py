@@ -243,7 +243,7 @@ class IndexWriter:
         return removed
 
     def optimize(self, exact_max: dict | None = None, nprobe: dict | None = None, retrain: bool = False,
-                 only_new_kinds: bool = False, local: str = "ivf") -> dict:
+                 only_new_kinds: bool = False, local: str = "ivf", before=None) -> dict:
         """Put every channel in the structure its size calls for (see vectors.choose_structure),
         retraining inverted lists when asked or when the list count should change. With
         `only_new_kinds` (what `index add` does by itself as an index grows), only a channel whose
@@ -253,7 +253,8 @@ class IndexWriter:
         training once at the final size: 2.6 s at 50,000 ORB descriptors, 32 s at 820,800.)
         `local`: the structure of large local-feature channels ("ivf" or "words"). A channel in
         visual words keeps its vocabulary unless retrained (or grown four times past what it was
-        trained for). Returns {channel: description of what was done}."""
+        trained for). `before(channel, line)`, when given, is told what is about to be built (training
+        takes minutes at millions of vectors). Returns {channel: description of what was done}."""
         done = {}
         for ch, vec in list(self._vectors.items()):
             if nprobe and ch in self.channels:
@@ -269,6 +270,10 @@ class IndexWriter:
             if structure == vec.structure and not outgrown and (only_new_kinds or not stale):
                 done[ch] = f"kept: {vec.describe()}"
                 continue
+            if before is not None:
+                what = {"ivf": f"{nlist} inverted lists", "flat": "exact search", "mih": "a multi-index hash",
+                        "words": "visual words"}[structure]
+                before(ch, f"building {what} for {vec.ntotal:,} vectors (was: {vec.describe()})")
             self._vectors[ch] = vec.rebuilt(structure, nlist)
             done[ch] = f"rebuilt: {self._vectors[ch].describe()} ({vec.ntotal} vectors)"
             if structure == "words":  # scores are votes of shared words now: the null no longer applies

@@ -126,3 +126,18 @@ def test_multi_index_hash_finds_near_duplicates_like_brute_force_and_survives_fi
     assert back.structure == "mih" and np.array_equal(back.search(q, 5)[1], found)
     assert back.remove(ranges=[(0, 1000)]) == 199  # ids 7, 12, ..., 997
     assert back.ntotal == 20_000 - 199
+
+
+def test_index_add_says_which_structure_it_builds_before_building_it(footage, tmp_path):
+    """Training inverted lists takes minutes at millions of vectors: `index add` says what it is
+    about to build (and from what) before the pause, then what it built."""
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[index]\nexact_max_local = 1000\n")  # ORB in inverted lists from 1,001 descriptors on
+    r = runner.invoke(app, ["index", "add", str(footage["refs"]["ep01"]), "--index", str(tmp_path / "idx"),
+                            "--work", "Star Courier", "--owner", "Demo Studio", "--channels", "pdq,orb", "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    building = [i for i, line in enumerate(lines) if line.startswith("index structure: orb: building ")]
+    built = [i for i, line in enumerate(lines) if line.startswith("index structure: orb: rebuilt: IndexBinaryIVF")]
+    assert len(building) == 1 and len(built) == 1 and building[0] < built[0], r.output
+    assert "inverted lists for" in lines[building[0]] and "(was: IndexBinaryIDMap2(IndexBinaryFlat), exact search)" in lines[building[0]]

@@ -64,6 +64,10 @@ def index_calibrate(
     typer.echo(f"calibration stored in {index}")
 
 
+def _say_structure(line: str) -> None:
+    typer.echo(f"index structure: {line} ...", err=True)
+
+
 def _finish_ingest(report) -> None:
     added = sum(r.status == IngestStatus.ADDED for r in report.results)
     skipped = sum(r.status == IngestStatus.SKIPPED for r in report.results)
@@ -100,7 +104,7 @@ def index_add(
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
     inside = FileProgress()
     _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
-                             on_frames=inside.on_frames))
+                             on_frames=inside.on_frames, on_structure=_say_structure))
 
 
 @index_app.command("build")
@@ -124,7 +128,7 @@ def index_build(
     items = read_catalogue_csv(catalogue)
     inside = FileProgress()
     _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
-                             on_frames=inside.on_frames))
+                             on_frames=inside.on_frames, on_structure=_say_structure))
 
 
 @index_app.command("info")
@@ -216,7 +220,8 @@ def index_optimize(
     """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
     folder("--index", index)
     with IndexWriter(index) as w:
-        done = w.optimize(**_index_settings(config), retrain=retrain)
+        done = w.optimize(**_index_settings(config), retrain=retrain,
+                          before=lambda name, line: _say_structure(f"{name}: {line}"))
     for name, what in done.items():
         typer.echo(f"{name:6} {what}")
 

@@ -159,9 +159,11 @@ def add_items(
     commit_every: int = 20,
     progress: Callable[[IngestResult], None] | None = None,
     on_frames: Callable[[str, int], None] | None = None,
+    on_structure: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Sample, embed and add every item; per-file errors are recorded, not raised.
-    `progress(result)` after each file; `on_frames(file, frames)` inside one, as frames are embedded."""
+    `progress(result)` after each file; `on_frames(file, frames)` inside one, as frames are embedded;
+    `on_structure(line)` before a channel's structure is rebuilt at the end (it can take minutes)."""
     index, channels = prepare_index(index_path, channel_names, config)
     index.close()
     fps = float(config["sampling"]["reference"]["fps"])
@@ -176,7 +178,7 @@ def add_items(
                     progress(result)
                 if writer.pending >= commit_every:
                     writer.checkpoint()
-            report.notes += _keep_structure(writer, config)
+            report.notes += _keep_structure(writer, config, on_structure)
         except KeyboardInterrupt:
             # Every file added so far is complete: keep them (the writer commits on a clean exit).
             report.interrupted = True
@@ -191,13 +193,14 @@ def add_items(
     return report
 
 
-def _keep_structure(writer, config: dict) -> list[str]:
+def _keep_structure(writer, config: dict, on_structure: Callable[[str], None] | None = None) -> list[str]:
     """Move channels that grew past their limit to the next kind of structure, and inverted lists
     to four times as many when their size calls for that (no ritual); say in one line where
     `index optimize` would pay (a vocabulary sized for a much smaller index: training one costs
     minutes at a million frames)."""
     notes = []
-    for name, what in writer.optimize(**structure_settings(config), only_new_kinds=True).items():
+    before = (lambda name, line: on_structure(f"{name}: {line}")) if on_structure else None
+    for name, what in writer.optimize(**structure_settings(config), only_new_kinds=True, before=before).items():
         if what.startswith("rebuilt"):
             notes.append(f"{name}: {what}")
     for name in writer.channels:
