@@ -253,8 +253,8 @@ class IndexWriter:
         training once at the final size: 2.6 s at 50,000 ORB descriptors, 32 s at 820,800.)
         `local`: the structure of large local-feature channels ("ivf" or "words"). A channel in
         visual words keeps its vocabulary unless retrained (or grown four times past what it was
-        trained for). `before(channel, line)`, when given, is told what is about to be built (training
-        takes minutes at millions of vectors). Returns {channel: description of what was done}."""
+        trained for). `before(line)`, when given, is told which channel is about to be built in what
+        (training takes minutes at millions of vectors). Returns {channel: description of what was done}."""
         done = {}
         for ch, vec in list(self._vectors.items()):
             if nprobe and ch in self.channels:
@@ -262,18 +262,19 @@ class IndexWriter:
                 self.channels[ch]["nprobe"] = vec.nprobe
             structure, nlist = choose_structure(vec.metric, vec.ntotal, exact_max, one_per_frame=not self._many(ch),
                                                 local=local)
-            if structure == "words":  # retrained when asked, or grown 4x past its vocabulary's size
+            if only_new_kinds:  # `index add`: inverted lists only once a quarter or less of those called for
+                stale = structure == vec.structure == "ivf" and nlist >= LISTS_OUTGROWN * vec.index.nlist
+            elif structure == "words":  # retrained when asked, or grown 4x past its vocabulary's size
                 stale = retrain or vec.vocabulary_outgrown()
             else:
                 stale = (retrain and structure == "ivf") or nlist != (vec.index.nlist if vec.structure == "ivf" else 0)
-            outgrown = structure == vec.structure == "ivf" and nlist >= LISTS_OUTGROWN * vec.index.nlist
-            if structure == vec.structure and not outgrown and (only_new_kinds or not stale):
+            if structure == vec.structure and not stale:
                 done[ch] = f"kept: {vec.describe()}"
                 continue
             if before is not None:
                 what = {"ivf": f"{nlist} inverted lists", "flat": "exact search", "mih": "a multi-index hash",
                         "words": "visual words"}[structure]
-                before(ch, f"building {what} for {vec.ntotal:,} vectors (was: {vec.describe()})")
+                before(f"{ch}: building {what} for {vec.ntotal:,} vectors (was: {vec.describe()})")
             self._vectors[ch] = vec.rebuilt(structure, nlist)
             done[ch] = f"rebuilt: {self._vectors[ch].describe()} ({vec.ntotal} vectors)"
             if structure == "words":  # scores are votes of shared words now: the null no longer applies

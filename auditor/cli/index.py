@@ -220,8 +220,7 @@ def index_optimize(
     """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
     folder("--index", index)
     with IndexWriter(index) as w:
-        done = w.optimize(**_index_settings(config), retrain=retrain,
-                          before=lambda name, line: _say_structure(f"{name}: {line}"))
+        done = w.optimize(**_index_settings(config), retrain=retrain, before=_say_structure)
     for name, what in done.items():
         typer.echo(f"{name:6} {what}")
 

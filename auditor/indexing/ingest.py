@@ -199,8 +199,7 @@ def _keep_structure(writer, config: dict, on_structure: Callable[[str], None] | 
     `index optimize` would pay (a vocabulary sized for a much smaller index: training one costs
     minutes at a million frames)."""
     notes = []
-    before = (lambda name, line: on_structure(f"{name}: {line}")) if on_structure else None
-    for name, what in writer.optimize(**structure_settings(config), only_new_kinds=True, before=before).items():
+    for name, what in writer.optimize(**structure_settings(config), only_new_kinds=True, before=on_structure).items():
         if what.startswith("rebuilt"):
             notes.append(f"{name}: {what}")
     for name in writer.channels:
