@@ -27,7 +27,7 @@ import math
 import faiss
 import numpy as np
 
-from .vocabulary import Vocabulary, one_thread
+from .vocabulary import Vocabulary, cell_lists, one_thread
 
 SCANNED = 2048  # codes compared per query descriptor, about: lists probed = SCANNED / mean list size
 FLAT_BELOW = 4 * SCANNED  # fewer kept descriptors than this: compared with every one (exact, and cheaper)
@@ -84,18 +84,7 @@ class Competition:
                 index = faiss.IndexBinaryFlat(bits)
                 index.add(np.ascontiguousarray(self.codes))
             else:
-                quantizer = faiss.IndexBinaryFlat(bits)
-                quantizer.add(self.top)
-                index = faiss.IndexBinaryIVF(quantizer, bits, len(self.top))
-                index.own_fields = True
-                quantizer.this.disown()
-                index.is_trained = True
-                for c in np.nonzero(np.diff(self.offsets))[0]:
-                    lo, hi = int(self.offsets[c]), int(self.offsets[c + 1])
-                    ids = np.arange(lo, hi, dtype=np.int64)
-                    codes = np.ascontiguousarray(self.codes[lo:hi])
-                    index.invlists.add_entries(int(c), hi - lo, faiss.swig_ptr(ids), faiss.swig_ptr(codes))
-                index.ntotal = len(self)
+                index = cell_lists(self.top, self.codes, np.repeat(np.arange(len(self.top)), np.diff(self.offsets)))
                 index.nprobe = self.nprobe
             self._index = index
         return self._index

@@ -40,6 +40,22 @@ def one_thread():
         faiss.omp_set_num_threads(before)
 
 
+def cell_lists(top: np.ndarray, codes: np.ndarray, cells: np.ndarray) -> faiss.IndexBinaryIVF:
+    """FAISS inverted lists keyed by a vocabulary's top-level cells (`top`), holding `codes` under
+    the `cells` given (their ids: positions in `codes`), nothing to train: searched in the `nprobe`
+    cells nearest a query or, through `search_preassigned`, in cells found beforehand."""
+    bits = top.shape[1] * 8
+    quantizer = faiss.IndexBinaryFlat(bits)
+    quantizer.add(np.ascontiguousarray(top, np.uint8))
+    index = faiss.IndexBinaryIVF(quantizer, bits, len(top))
+    index.own_fields = True
+    quantizer.this.disown()
+    # named, so that they live through the call (swig_ptr keeps no reference)
+    codes, ids, cells = np.ascontiguousarray(codes, np.uint8), np.arange(len(codes), dtype=np.int64), np.ascontiguousarray(cells, np.int64)
+    index.add_core(len(codes), faiss.swig_ptr(codes), faiss.swig_ptr(ids), faiss.swig_ptr(cells))
+    return index
+
+
 def _binary_kmeans(sample: np.ndarray, k: int, seed: int, iterations: int = 10, max_per_centroid: int = 64) -> np.ndarray:
     """k binary centroids of packed codes by k-majority (as DBoW trains binary vocabularies):
     assign each code to its nearest centroid in Hamming distance, make each bit of a centroid
@@ -148,14 +164,15 @@ class Vocabulary:
         """The n nearest top-level cells of each descriptor, nearest first ((len(codes), n))."""
         return self._top_index.search(np.ascontiguousarray(codes, np.uint8), n)[1]
 
-    def assign(self, codes: np.ndarray, m: int = 1) -> np.ndarray:
+    def assign(self, codes: np.ndarray, m: int = 1, cell: np.ndarray | None = None) -> np.ndarray:
         """The m nearest words of each descriptor, nearest first ((n, m) int32): its nearest
-        leaves in its nearest cell and, for m > 1, in its second nearest cell too."""
+        leaves in its nearest cell and, for m > 1, in its second nearest cell too. `cell`: the
+        descriptors' nearest cells when already found (`cells`), not searched again."""
         codes = np.ascontiguousarray(codes, np.uint8)
         if not len(codes):
             return np.zeros((0, m), np.int32)
         cells = min(len(self.top), 1 if m == 1 else 2)
-        cell = self.cells(codes, cells)
+        cell = self.cells(codes, cells) if cell is None or cell.shape[1] < cells else cell[:, :cells]
         dist = np.full((len(codes), cells * m), 1 << 20, np.int64)
         word = np.zeros((len(codes), cells * m), np.int64)
         with one_thread():

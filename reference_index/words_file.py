@@ -3,9 +3,9 @@
 `WordIndex.save` sorts every descriptor in memory; at 1.8 M reference frames (360 M descriptors,
 11.5 GB of them) that does not fit beside anything else. `WordFileWriter` takes the descriptors
 chunk by chunk in ascending id order, for a vocabulary trained beforehand on a sample
-(`Vocabulary.for_catalogue`). A first pass writes ids and descriptors in place and keeps
-each descriptor's word and signature in a side file; closing places the postings word by word (a
-counting sort: each word's count is known after the first pass). The result is the file
+(`Vocabulary.for_catalogue`). A first pass writes ids, descriptors and each descriptor's top-level
+cell in place and keeps its word and signature in a side file; closing places the postings word
+by word (a counting sort: each word's count is known after the first pass). The result is the file
 `WordIndex.save` writes for the same vocabulary, settings and descriptors, byte for byte, so
 `WordIndex.load(path, mmap=True)` reads and searches it unchanged.
 
@@ -43,6 +43,7 @@ class WordFileWriter:
         specs = {name: (a.dtype, a.shape) for name, a in self._vocab.items()}
         specs.update({"offsets": (np.int64, (v.size + 1,)), "postings": (np.uint8, (self.descriptors, 5)),
                       "ids": (np.int64, (self.descriptors,)), "descriptors": (np.uint8, (self.descriptors, self.width)),
+                      "cells": (np.uint16, (self.descriptors,)),
                       "frame_ids": (np.int64, (self.frames,)), "frame_start": (np.int64, (self.frames + 1,))})
         self.every = probe.competition
         if self.every:  # the competition's kept descriptors: every `every`-th, counted in advance
@@ -85,8 +86,10 @@ class WordFileWriter:
         self._fstart.append(self._n + new)
         self._put("ids", 8 * self._n, ids)
         self._put("descriptors", self.width * self._n, codes)
+        cell = self.vocabulary.cells(codes, 1)
+        self._put("cells", 2 * self._n, cell[:, 0].astype(np.uint16))
         assigned = np.empty(len(ids), ASSIGNED)
-        assigned["word"] = self.vocabulary.assign(codes)[:, 0]
+        assigned["word"] = self.vocabulary.assign(codes, cell=cell)[:, 0]
         assigned["sig"] = self.vocabulary.signature(codes)
         self._side.write(assigned.tobytes())
         if self.every:

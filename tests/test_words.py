@@ -304,3 +304,43 @@ def test_a_words_file_whose_competition_does_not_add_up_is_refused_naming_it(tmp
         with pytest.raises(IndexCorrupt, match=words) as err:
             ChannelVectors.load(tmp_path / f"{name}.words", "hamming", 256)
         assert f"{name}.words" in str(err.value)
+
+
+def test_step_two_looks_only_in_each_query_descriptors_nearest_cells_and_still_finds_the_copy(tmp_path):
+    """Step 2 compares a query descriptor only with the short-listed descriptors in its nearest
+    top-level cells (each stored descriptor's cell is kept beside it): a copy keeps its votes at a
+    fraction of the comparisons. A file from before cells compares with all; one whose header asks
+    for cells it does not hold is refused, naming it."""
+    from reference_index.errors import IndexCorrupt
+
+    frames, per = 200, 100
+    codes = descriptors(frames, per, seed=7)
+    ids = (np.repeat(np.arange(1, frames + 1), per) << 10) | np.tile(np.arange(per), frames)
+    index = WordIndex(Vocabulary.train(codes, 64, 8), 10, competition=0, near_cells=4)
+    index.add_with_ids(codes, ids)
+    query = noisy(codes[per * 41 : per * 42], 6)  # frame 42, 6 bits off each descriptor
+    frame_of, rows, every = np.zeros(per, np.int64), np.array([0]), [(np.arange(1, frames + 1), 1.0)]
+
+    def step2(ix):
+        stats = {}
+        return ix.votes(query, frame_of, rows, every, 3, 40, stats=stats)[0], stats["compared"]
+
+    (fids, votes), compared = step2(index)
+    index.near_cells = 0
+    (all_fids, all_votes), all_compared = step2(index)
+    assert fids[0] == all_fids[0] == 42 and votes[0] >= 0.9 * all_votes[0] >= 0.9 * per
+    assert compared <= 0.15 * all_compared  # 4 of 64 cells, about a sixteenth
+    index.near_cells = 4
+    index.save(tmp_path / "w.words")
+    back = WordIndex.load(tmp_path / "w.words", mmap=True)
+    assert back.near_cells == 4 and step2(back)[0][1].tolist() == votes.tolist()
+    header, found = read_arrays(tmp_path / "w.words", MAGIC)
+    header.pop("arrays")
+    arrays = {s["name"]: a for s, a in found if s["name"] != "cells"}
+    write_arrays(tmp_path / "missing.words", MAGIC, header, arrays)
+    with pytest.raises(IndexCorrupt, match="cells") as err:
+        ChannelVectors.load(tmp_path / "missing.words", "hamming", 256)
+    assert "missing.words" in str(err.value)
+    write_arrays(tmp_path / "old.words", MAGIC, {k: v for k, v in header.items() if k != "near_cells"}, arrays)
+    old = WordIndex.load(tmp_path / "old.words")
+    assert old.near_cells == 0 and step2(old)[0][1].tolist() == all_votes.tolist()
