@@ -241,6 +241,8 @@ def main() -> None:
         print(json.dumps(res))
         return
     faiss.omp_set_num_threads(faiss.omp_get_max_threads())
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench_index_", dir=args.work) as tmp:
         work = Path(tmp)
         for kind, n in (("float", args.n_float), ("pdq", args.n_pdq)):
