@@ -16,7 +16,10 @@ them (the ORB channel's own candidates: its choice between the frame as shot and
   nearest among every M-th catalogue descriptor (reference_index.competition, as the index keeps
   it: an estimate, from a structure 1/M of the catalogue's size, of the competition the short
   list leaves out). M is the index's own, or `--sample M` (kept anew from the stored descriptors:
-  indexes built before the index kept a competition have none).
+  indexes built before the index kept a competition have none);
+- `..., all cells`: the same, step 2 comparing each query descriptor with every short-listed
+  descriptor instead of those in its `near_cells` nearest top-level cells (the index's rule
+  since the eighth session; a file written before keeps no cells and compares with all).
 
 The index and queries are built as `bench_index.py --orb N --orb-structures words` builds them
 (`--out-of-core` as `--orb-out-of-core`) in `--work`, or reused when `--work` already holds them.
@@ -49,11 +52,11 @@ class Rule:
 
     by_frame = True
 
-    def __init__(self, words, length: int, compete: bool):
-        self.words, self.length, self.compete, self.sample_seconds = words, length, compete, 0.0
+    def __init__(self, words, length: int, compete: bool, near_cells: int):
+        self.words, self.length, self.compete, self.near_cells, self.sample_seconds = words, length, compete, near_cells, 0.0
 
     def shortlists(self, vectors, frame_of, rows):
-        self.words.shortlist = self.length
+        self.words.shortlist, self.words.near_cells = self.length, self.near_cells
         return self.words.shortlists(vectors, frame_of, rows)
 
     def nearest_competitors(self, vectors):
@@ -104,16 +107,19 @@ def main() -> None:
     query = Embeddings(z["vectors"], z["keep"], None, None, z["frame_of"], variant_of=z["variant_of"])
     print(f"{int(query.keep.sum())} query frames; planted source first (with >= {orb.min_votes} votes) / in the top 10; "
           "wall time a query frame (FAISS on every core, the file in the page cache after the first rule):")
-    for length in LENGTHS:
-        for gated in (False, True) if length in GATED else (False,):
-            rule = Rule(words, length, gated)
-            t0 = time.perf_counter()
-            rows, ranked = orb.candidates(query, rule, 10)
-            dt = (time.perf_counter() - t0) / len(rows)
-            first, top10 = bench_local.recall(rows, ranked, z["truth"], wanted, orb.min_votes)
-            name = f"list {length}" + (", competition" if gated else "")
-            spent = f" (of which the competition's search {1000 * rule.sample_seconds / len(rows):.0f} ms)" if gated else ""
-            print(f"  {name:36} {first:.3f} / {top10:.3f}   {1000 * dt:4.0f} ms{spent}", flush=True)
+    own_cells = words.near_cells
+    rules = [(length, gated, own_cells) for length in LENGTHS for gated in ((False, True) if length in GATED else (False,))]
+    if own_cells:
+        rules.append((words.shortlist, True, 0))
+    for length, gated, cells in rules:
+        rule = Rule(words, length, gated, cells)
+        t0 = time.perf_counter()
+        rows, ranked = orb.candidates(query, rule, 10)
+        dt = (time.perf_counter() - t0) / len(rows)
+        first, top10 = bench_local.recall(rows, ranked, z["truth"], wanted, orb.min_votes)
+        name = f"list {length}" + (", competition" if gated else "") + ("" if cells else ", all cells")
+        spent = f" (of which the competition's search {1000 * rule.sample_seconds / len(rows):.0f} ms)" if gated else ""
+        print(f"  {name:36} {first:.3f} / {top10:.3f}   {1000 * dt:4.0f} ms{spent}", flush=True)
 
 
 if __name__ == "__main__":
