@@ -51,7 +51,7 @@ def posting_keys(words: np.ndarray, frames: np.ndarray, sigs: np.ndarray) -> np.
 
 def posting_rows(keys: np.ndarray) -> np.ndarray:
     """The 5-byte postings of `posting_keys`: the frame in 3 bytes (little-endian), then the
-    signature in 2 (big-endian), as `_frames` and `_sigs` read them."""
+    signature in 2 (big-endian), as `_frames` and `_shortlist` read them."""
     rows = np.empty((len(keys), 5), np.uint8)
     for b in range(3):
         rows[:, b] = (keys >> (16 + 8 * b)) & 0xFF
@@ -67,10 +67,6 @@ def check_frame_ids(ids: np.ndarray, shift: int) -> None:
 
 def _frames(post: np.ndarray) -> np.ndarray:
     return post[:, 0].astype(np.int64) | (post[:, 1].astype(np.int64) << 8) | (post[:, 2].astype(np.int64) << 16)
-
-
-def _sigs(post: np.ndarray) -> np.ndarray:
-    return (post[:, 3].astype(np.int64) << 8) | post[:, 4].astype(np.int64)
 
 
 POPCOUNT16 = np.array([bin(i).count("1") for i in range(1 << 16)], np.uint8)
@@ -278,9 +274,10 @@ class WordIndex:
         if not total:
             return np.zeros(0, np.int64), 0.0
         idx = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(total)
-        post = self._post[idx]
-        near = POPCOUNT16[_sigs(post) ^ np.repeat(sigs[desc], n)] <= self.max_signature_distance
-        frames, voter = _frames(post[near]), np.repeat(desc, n)[near]
+        # the signatures of every posting read, the frames of those that pass only (a few in a hundred)
+        sig = (self._post[idx, 3].astype(np.uint16) << 8) | self._post[idx, 4]
+        near = np.nonzero(POPCOUNT16[sig ^ np.repeat(sigs[desc].astype(np.uint16), n)] <= self.max_signature_distance)[0]
+        frames, voter = _frames(self._post[idx[near]]), desc[np.searchsorted(np.cumsum(n), near, "right")]
         if exclude is not None and len(exclude):
             ok = ~np.isin(frames, exclude)
             frames, voter = frames[ok], voter[ok]
