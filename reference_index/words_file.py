@@ -93,7 +93,7 @@ class WordFileWriter:
         assigned["sig"] = self.vocabulary.signature(codes)
         self._side.write(assigned.tobytes())
         if self.every:
-            self._kept.append(Competition.kept(codes, self._n, self.every))
+            self._kept.append(Competition.kept(codes, self._n, self.every).copy())  # a copy: a slice would keep the chunk
         self._counts += np.bincount(assigned["word"], minlength=len(self._counts))
         self._n += len(ids)
         self._last_id = int(ids[-1])
