@@ -85,10 +85,10 @@ def main() -> None:
     if not (args.work / "orb.words").exists():
         t0 = time.perf_counter()
         if args.out_of_core:
-            bench_local.build_words_out_of_core(args.orb, args.work, args.queries, config)
+            built = bench_local.build_words_out_of_core(args.orb, args.work, args.queries, config)
         else:
-            bench_local.build(args.orb, args.work, args.queries, config, exact_max=0, kinds=("words",))
-        print(f"built {args.orb:,} frames in {time.perf_counter() - t0:.0f} s", flush=True)
+            built = bench_local.build(args.orb, args.work, args.queries, config, exact_max=0, kinds=("words",))
+        print(f"built {args.orb:,} frames in {time.perf_counter() - t0:.0f} s: {json.dumps(built)}", flush=True)
     orb = bench_local.create_channel("orb", config)
     z = np.load(args.work / "orb_queries.npz")
     wanted = {int(k): set(v) for k, v in json.loads((args.work / "orb_neighbours.json").read_text()).items()}
