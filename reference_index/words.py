@@ -38,6 +38,7 @@ import numpy as np
 from .arrayfile import has_magic, read_arrays, write_arrays
 from .arrays import unique_sorted
 from .competition import Competition
+from .errors import IndexCorrupt
 from .vocabulary import SIG_BITS, Vocabulary, cell_lists, one_thread
 
 MAGIC = b"AUDITOR-WORDS2\n"
@@ -318,6 +319,9 @@ class WordIndex:
         """Each query descriptor's `neighbours` nearest among `ref` in its `cells` ((distances,
         positions in ref), -1 for none): `ref` in inverted lists by the cells stored beside it
         (`held`), searched in the query's cells."""
+        if len(held) and int(held.max()) >= len(self.vocabulary.top):  # FAISS would write past its lists
+            raise IndexCorrupt(f"visual words: a stored descriptor's cell ({int(held.max())}) is beyond the "
+                               f"vocabulary's {len(self.vocabulary.top)}")
         lists = cell_lists(self.vocabulary.top, ref, held)
         lists.nprobe = cells.shape[1]
         if stats is not None:

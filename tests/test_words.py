@@ -365,3 +365,7 @@ def test_step_two_looks_only_in_each_query_descriptors_nearest_cells_and_still_f
     write_arrays(tmp_path / "old.words", MAGIC, {k: v for k, v in header.items() if k != "near_cells"}, arrays)
     old = WordIndex.load(tmp_path / "old.words")
     assert old.near_cells == 0 and step2(old)[0][1].tolist() == all_votes.tolist()
+    beyond = dict(arrays, cells=np.full(len(codes), 64, np.uint16))  # the vocabulary has cells 0-63
+    write_arrays(tmp_path / "beyond.words", MAGIC, header, beyond)
+    with pytest.raises(IndexCorrupt, match="beyond the vocabulary's 64"):
+        step2(WordIndex.load(tmp_path / "beyond.words"))
