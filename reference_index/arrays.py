@@ -16,3 +16,15 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def distinct_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The distinct rows of a 2-D array of codes and, when some repeat, the row of that result
+    each row of `codes` is (None when none repeats). A clip's query descriptors repeat from frame
+    to frame (unchanged corners: about half of them), and what depends on a descriptor alone is
+    then computed once."""
+    if len(codes) < 2:
+        return codes, None
+    rows = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.shape[1] * codes.itemsize))).ravel()
+    _, first, back = np.unique(rows, return_index=True, return_inverse=True)
+    return (codes, None) if len(first) == len(codes) else (codes[first], back.ravel())

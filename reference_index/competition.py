@@ -27,6 +27,7 @@ import math
 import faiss
 import numpy as np
 
+from .arrays import distinct_rows
 from .vocabulary import Vocabulary, cell_lists, one_thread
 
 SCANNED = 2048  # codes compared per query descriptor, about: lists probed = SCANNED / mean list size
@@ -94,9 +95,13 @@ class Competition:
         codes = np.ascontiguousarray(codes, np.uint8)
         if not len(self) or not len(codes):
             return np.full(len(codes), FAR, np.int64)
+        index, back = self._searchable(), None
+        if len(self) >= FLAT_BELOW:  # lists: ~2,000 codes compared a descriptor, a descriptor the clip repeats once
+            codes, back = distinct_rows(codes)
         with one_thread():
-            dist, found = self._searchable().search(codes, 1)
-        return np.where(found[:, 0] >= 0, dist[:, 0], FAR).astype(np.int64)
+            dist, found = index.search(codes, 1)
+        near = np.where(found[:, 0] >= 0, dist[:, 0], FAR).astype(np.int64)
+        return near if back is None else near[back]
 
 
 def limits(max_distance, nearest: np.ndarray | None) -> np.ndarray | int:

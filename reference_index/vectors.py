@@ -31,6 +31,7 @@ import faiss
 import numpy as np
 
 from . import grouped
+from .arrays import distinct_rows
 from .errors import IndexCorrupt
 from .multihash import MultiHash
 from .vocabulary import Vocabulary, training_size, words_for
@@ -184,13 +185,8 @@ class ChannelVectors:
             fill = np.full((len(vectors), k), -1, dtype=np.int64)
             return np.zeros((len(vectors), k), dtype=np.float32), fill
         repeat = None
-        if self.metric == "hamming" and len(vectors) > 1:
-            rows = np.ascontiguousarray(vectors).view(np.dtype((np.void, vectors.shape[1]))).ravel()
-            _, first, repeat = np.unique(rows, return_index=True, return_inverse=True)
-            if len(first) < len(vectors):
-                vectors, repeat = vectors[first], repeat.ravel()
-            else:
-                repeat = None
+        if self.metric == "hamming":
+            vectors, repeat = distinct_rows(vectors)
         if stats is not None:
             stats["vectors"] = stats.get("vectors", 0) + len(vectors)
         scores, ids = self.index.search(vectors, k)

@@ -299,6 +299,9 @@ def test_the_competition_is_searched_through_the_vocabularys_cells_once_it_is_la
     assert len(rival) == 20_000 and rival.nprobe < len(vocab.top)
     near = rival.nearest(noisy(kept[::40], 5))
     assert np.mean(near <= 5) >= 0.9 and near.max() < 128  # random codes are ~128 bits apart
+    # a descriptor a clip repeats (searched once) gets its own answer in each place
+    again = noisy(kept[::40], 5)
+    assert rival.nearest(np.concatenate([again, again[::-1], again[:7]])).tolist() == near.tolist() + near[::-1].tolist() + near[:7].tolist()
     assert Competition.of(vocab, kept[:10]).nearest(kept[:3]).tolist() == [0, 0, 0]  # a few: compared with each
 
 
