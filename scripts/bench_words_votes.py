@@ -21,11 +21,18 @@ them (the ORB channel's own candidates: its choice between the frame as shot and
   descriptor instead of those in its `near_cells` nearest top-level cells (the index's rule
   since the eighth session; a file written before keeps no cells and compares with all).
 
+With `--clip FILE`: the search a scan of that clip does against the index (its query frames
+sampled and described as a scan samples and describes them, searched chunk by chunk as the scan's
+search thread gets them, on one FAISS thread): CPU seconds, with the index's rule and with step 2
+among all short-listed descriptors, alternated. The clip's frames are not in the catalogue (unless
+it copies a planted one): most clips a batch scans are not copies, and every one costs this.
+
 The index and queries are built as `bench_index.py --orb N --orb-structures words` builds them
 (`--out-of-core` as `--orb-out-of-core`) in `--work`, or reused when `--work` already holds them.
 
     .venv/bin/python scripts/bench_words_votes.py --orb 100000 --work /tmp/w100k
     .venv/bin/python scripts/bench_words_votes.py --orb 1800000 --out-of-core --work /tmp/w18  # ~50 min, 17 GB
+    .venv/bin/python scripts/bench_words_votes.py --orb 1800000 --work /tmp/w18 --clip copy.mp4  # the kept index
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--sample", type=int, default=0, help="M: keep every M-th descriptor as the competition anew")
     ap.add_argument("--scanned", type=int, default=competition.SCANNED, help="codes compared per query descriptor, about")
+    ap.add_argument("--clip", type=Path, default=None, help="also time a scan's search of this clip")
     args = ap.parse_args()
     config = bench_local.load(None)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -107,10 +115,10 @@ def main() -> None:
     query = Embeddings(z["vectors"], z["keep"], None, None, z["frame_of"], variant_of=z["variant_of"])
     print(f"{int(query.keep.sum())} query frames; planted source first (with >= {orb.min_votes} votes) / in the top 10; "
           "wall time a query frame (FAISS on every core, the file in the page cache after the first rule):")
-    own_cells = words.near_cells
+    own_cells, own_list = words.near_cells, words.shortlist
     rules = [(length, gated, own_cells) for length in LENGTHS for gated in ((False, True) if length in GATED else (False,))]
     if own_cells:
-        rules.append((words.shortlist, True, 0))
+        rules.append((own_list, True, 0))
     for length, gated, cells in rules:
         rule = Rule(words, length, gated, cells)
         t0 = time.perf_counter()
@@ -120,6 +128,36 @@ def main() -> None:
         name = f"list {length}" + (", competition" if gated else "") + ("" if cells else ", all cells")
         spent = f" (of which the competition's search {1000 * rule.sample_seconds / len(rows):.0f} ms)" if gated else ""
         print(f"  {name:36} {first:.3f} / {top10:.3f}   {1000 * dt:4.0f} ms{spent}", flush=True)
+
+    if args.clip:
+        clip_search(args.clip, words, own_list, own_cells, orb, config)
+
+
+def clip_search(clip: Path, words, shortlist: int, own: int, orb, config: dict, repeat: int = 2) -> None:
+    """The ORB search a scan of `clip` does against `words` (short lists of `shortlist`, step 2 in
+    the nearest `own` cells, then among all): its chunks' query embeddings (the
+    frames a scan searches: held frames once), each ranked by the channel on one FAISS thread."""
+    import faiss  # noqa: PLC0415
+
+    from auditor.scan.pipeline import embed_file  # noqa: PLC0415
+
+    chunks: list = []
+    embed_file(clip, config["sampling"]["query"]["fps"], {"orb": orb}, config, query=True,
+               on_chunk=lambda done: chunks.append(done["orb"]))
+    frames = sum(int(c.keep.sum()) for c in chunks)
+    faiss.omp_set_num_threads(1)
+    print(f"{clip.name}: {frames} query frames, {sum(len(c.vectors) for c in chunks):,} descriptors (both variants); "
+          "CPU seconds of its search:", flush=True)
+    for _ in range(repeat):
+        for cells in (own, 0) if own else (0,):
+            words.near_cells = cells
+            c0 = time.thread_time()
+            for chunk in chunks:
+                orb.candidates(chunk, Rule(words, shortlist, True, cells), 10)
+            spent = time.thread_time() - c0
+            print(f"  step 2 {'in the nearest ' + str(cells) + ' cells' if cells else 'among all short-listed descriptors':38} "
+                  f"{spent:6.2f} s ({1000 * spent / frames:.1f} ms a query frame)", flush=True)
+    words.near_cells = own
 
 
 if __name__ == "__main__":
