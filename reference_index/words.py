@@ -20,10 +20,10 @@ the frames of its `neighbours` nearest descriptors within the channel's distance
 among the short-listed descriptors in its `near_cells` nearest top-level cells of the vocabulary
 (descriptors that close to each other seldom fall far apart in it: at 1.8 M frames, 16 of 1,024
 cells kept 95.6 % of the votes at 3 % of the comparisons; 0: among all). The full descriptors
-for this, and each one's cell, are kept frame by frame in the same file (6.6 KB a frame),
-memory-mapped: a scan reads only its short-listed frames' pages. A vote counts only when closer than the query
-descriptor's nearest among every `competition`-th catalogue descriptor (reference_index.competition:
-the competition a short list leaves out; 0: no such sample).
+for this, and each one's cell, are kept frame by frame in the same file (6.8 KB a frame),
+memory-mapped: a scan reads only its short-listed frames' pages. A vote counts only when closer
+than the query descriptor's nearest among every `competition`-th catalogue descriptor
+(reference_index.competition: the competition a short list leaves out; 0: no such sample).
 
 Files: `arrayfile` (a JSON header and raw arrays), never pickle.
 """
