@@ -20,11 +20,20 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
 
 def distinct_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The distinct rows of a 2-D array of codes and, when some repeat, the row of that result
-    each row of `codes` is (None when none repeats). A clip's query descriptors repeat from frame
-    to frame (unchanged corners: about half of them), and what depends on a descriptor alone is
-    then computed once."""
+    each row of `codes` is (None when none repeats)."""
     if len(codes) < 2:
         return codes, None
     rows = np.ascontiguousarray(codes).view(np.dtype((np.void, codes.shape[1] * codes.itemsize))).ravel()
     _, first, back = np.unique(rows, return_index=True, return_inverse=True)
     return (codes, None) if len(first) == len(codes) else (codes[first], back.ravel())
+
+
+def per_distinct_row(codes: np.ndarray, compute):
+    """`compute(codes)` (an array, or a tuple of arrays, with a row for each code), computed once
+    for each distinct code and repeated where a code repeats. A clip's query descriptors repeat
+    from frame to frame (unchanged corners: about half of them)."""
+    distinct, back = distinct_rows(codes)
+    out = compute(distinct)
+    if back is None:
+        return out
+    return tuple(a[back] for a in out) if isinstance(out, tuple) else out[back]

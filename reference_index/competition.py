@@ -27,7 +27,7 @@ import math
 import faiss
 import numpy as np
 
-from .arrays import distinct_rows
+from .arrays import per_distinct_row
 from .vocabulary import Vocabulary, cell_lists, one_thread
 
 SCANNED = 2048  # codes compared per query descriptor, about: lists probed = SCANNED / mean list size
@@ -95,13 +95,15 @@ class Competition:
         codes = np.ascontiguousarray(codes, np.uint8)
         if not len(self) or not len(codes):
             return np.full(len(codes), FAR, np.int64)
-        index, back = self._searchable(), None
-        if len(self) >= FLAT_BELOW:  # lists: ~2,000 codes compared a descriptor, a descriptor the clip repeats once
-            codes, back = distinct_rows(codes)
-        with one_thread():
-            dist, found = index.search(codes, 1)
-        near = np.where(found[:, 0] >= 0, dist[:, 0], FAR).astype(np.int64)
-        return near if back is None else near[back]
+        index = self._searchable()
+
+        def nearest(codes: np.ndarray) -> np.ndarray:
+            with one_thread():
+                dist, found = index.search(codes, 1)
+            return np.where(found[:, 0] >= 0, dist[:, 0], FAR).astype(np.int64)
+
+        # lists: ~2,000 codes compared a descriptor, so a descriptor the clip repeats is looked up once
+        return per_distinct_row(codes, nearest) if len(self) >= FLAT_BELOW else nearest(codes)
 
 
 def limits(max_distance, nearest: np.ndarray | None) -> np.ndarray | int:

@@ -31,7 +31,7 @@ import faiss
 import numpy as np
 
 from . import grouped
-from .arrays import distinct_rows
+from .arrays import per_distinct_row
 from .errors import IndexCorrupt
 from .multihash import MultiHash
 from .vocabulary import Vocabulary, training_size, words_for
@@ -184,13 +184,13 @@ class ChannelVectors:
         if len(vectors) == 0 or self.ntotal == 0:
             fill = np.full((len(vectors), k), -1, dtype=np.int64)
             return np.zeros((len(vectors), k), dtype=np.float32), fill
-        repeat = None
-        if self.metric == "hamming":
-            vectors, repeat = distinct_rows(vectors)
-        if stats is not None:
-            stats["vectors"] = stats.get("vectors", 0) + len(vectors)
-        scores, ids = self.index.search(vectors, k)
-        return (scores, ids) if repeat is None else (scores[repeat], ids[repeat])
+
+        def searched(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if stats is not None:
+                stats["vectors"] = stats.get("vectors", 0) + len(codes)
+            return self.index.search(codes, k)
+
+        return per_distinct_row(vectors, searched) if self.metric == "hamming" else searched(vectors)
 
     def search_frames(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, k: int, max_distance: int,
                       exclude: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -36,7 +36,7 @@ import faiss
 import numpy as np
 
 from .arrayfile import has_magic, read_arrays, write_arrays
-from .arrays import distinct_rows, unique_sorted
+from .arrays import per_distinct_row, unique_sorted
 from .competition import Competition
 from .errors import IndexCorrupt
 from .vocabulary import SIG_BITS, Vocabulary, cell_lists, one_thread
@@ -232,10 +232,8 @@ class WordIndex:
         short-list score), from the inverted file alone."""
         self._merge()
         codes = np.ascontiguousarray(codes, np.uint8)
-        distinct, back = distinct_rows(codes)  # a descriptor the clip repeats is assigned once
-        with one_thread():
-            words = self.vocabulary.assign(distinct, self.query_words).astype(np.int64)
-        words = words if back is None else words[back]
+        with one_thread():  # a descriptor the clip repeats is assigned once
+            words = per_distinct_row(codes, lambda c: self.vocabulary.assign(c, self.query_words)).astype(np.int64)
         sigs = self.vocabulary.signature(codes).astype(np.int64)
         stop = np.zeros(self.vocabulary.size, bool)
         stop[self.stop_words()] = True
@@ -250,11 +248,9 @@ class WordIndex:
         codes = np.ascontiguousarray(codes, np.uint8)
         out = []
         with one_thread():
-            near = None
+            near = None  # each query descriptor's nearest cells (a descriptor the clip repeats: found once)
             if self._restricted() and len(codes):
-                distinct, back = distinct_rows(codes)  # a descriptor the clip repeats is placed once
-                near = self.vocabulary.cells(distinct, self.near_cells)
-                near = near if back is None else near[back]
+                near = per_distinct_row(codes, lambda c: self.vocabulary.cells(c, self.near_cells))
             for i, mine in enumerate(self._by_row(frame_of, rows)):
                 frames, limit = shortlists[i][0], max_distance[mine] if np.ndim(max_distance) else max_distance
                 wanted = (only is None or bool(only[i])) and len(frames)
