@@ -150,7 +150,6 @@ def clip_search(clip: Path, words, shortlist: int, own: int, orb, config: dict, 
           "CPU seconds of its search:", flush=True)
     for _ in range(repeat):
         for cells in (own, 0) if own else (0,):
-            words.near_cells = cells
             c0 = time.thread_time()
             for chunk in chunks:
                 orb.candidates(chunk, Rule(words, shortlist, True, cells), 10)
