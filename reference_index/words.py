@@ -42,7 +42,8 @@ from .errors import IndexCorrupt
 from .vocabulary import SIG_BITS, Vocabulary, cell_lists, one_thread
 
 MAGIC = b"AUDITOR-WORDS2\n"
-MAX_FRAMES = 1 << 24  # frame ids fit 3 bytes; larger catalogues are sharded
+FRAME_BITS = 24
+MAX_FRAMES = 1 << FRAME_BITS  # frame ids fit 3 bytes; larger catalogues are sharded
 
 
 def posting_keys(words: np.ndarray, frames: np.ndarray, sigs: np.ndarray) -> np.ndarray:
@@ -68,6 +69,17 @@ def check_frame_ids(ids: np.ndarray, shift: int) -> None:
 
 def _frames(post: np.ndarray) -> np.ndarray:
     return post[:, 0].astype(np.int64) | (post[:, 1].astype(np.int64) << 8) | (post[:, 2].astype(np.int64) << 16)
+
+
+def top_ranked(score: np.ndarray, n: int) -> np.ndarray:
+    """The positions (ascending) of the n highest scores, ties going to the lower position: the
+    first n of np.lexsort((positions, -score)), without sorting them all (a query frame's step 1
+    scores some 30,000 frames to keep 300)."""
+    if len(score) <= n:
+        return np.arange(len(score))
+    cut = np.partition(score, len(score) - n)[len(score) - n]  # the n-th highest
+    above = np.nonzero(score > cut)[0]
+    return np.sort(np.r_[above, np.nonzero(score == cut)[0][: n - len(above)]])
 
 
 POPCOUNT16 = np.array([bin(i).count("1") for i in range(1 << 16)], np.uint8)
@@ -229,15 +241,73 @@ class WordIndex:
     def shortlists(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, exclude: np.ndarray | None = None,
                    stats: dict | None = None) -> list[tuple[np.ndarray, float]]:
         """Step 1 for each query frame in `rows`: (its short-listed frames, ascending; the best
-        short-list score), from the inverted file alone."""
+        short-list score), from the inverted file alone: the `shortlist` frames with the most
+        signature-checked word votes."""
         self._merge()
         codes = np.ascontiguousarray(codes, np.uint8)
+        rows, frame_of = np.asarray(rows, np.int64), np.asarray(frame_of, np.int64)
         with one_thread():  # a descriptor the clip repeats is assigned once
             words = per_distinct_row(codes, lambda c: self.vocabulary.assign(c, self.query_words)).astype(np.int64)
-        sigs = self.vocabulary.signature(codes).astype(np.int64)
         stop = np.zeros(self.vocabulary.size, bool)
         stop[self.stop_words()] = True
-        return [self._shortlist(words[mine], sigs[mine], stop, exclude, stats) for mine in self._by_row(frame_of, rows)]
+        voter = np.repeat(np.arange(len(codes)), words.shape[1])  # a query descriptor, for each word it looks in
+        w = words.ravel()
+        row = np.minimum(np.searchsorted(rows, frame_of[voter]), max(0, len(rows) - 1))  # its frame's place in rows
+        keep = ~stop[w] & (rows[row] == frame_of[voter]) if len(rows) else np.zeros(len(w), bool)
+        voter, w, row = voter[keep], w[keep], row[keep]
+        # a (word, signature) that several query descriptors look up (a clip repeats most of its
+        # corners from frame to frame) is read once for them all
+        looked, which = np.unique((w << 16) | self.vocabulary.signature(codes).astype(np.int64)[voter], return_inverse=True)
+        start, found = self._passing(looked, exclude, stats)
+        order = np.argsort(row, kind="stable")  # each query frame's lookups, in descriptor order
+        bounds = np.searchsorted(row[order], np.arange(len(rows) + 1))
+        out = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            mine = order[lo:hi]
+            first, n = start[which[mine]], start[which[mine] + 1] - start[which[mine]]
+            frames = found[np.repeat(first - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))]
+            out.append(self._best(np.repeat(voter[mine] - (voter[mine].min() if hi > lo else 0), n), frames))
+        return out
+
+    def _best(self, voter: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, float]:
+        """A query frame's short list (ascending) and best score, from the frames each of its
+        descriptors (`voter`) found."""
+        if not len(frames):
+            return np.zeros(0, np.int64), 0.0
+        pairs = unique_sorted((voter << FRAME_BITS) | frames)  # a descriptor votes once for a frame ...
+        pv, pf = pairs >> FRAME_BITS, pairs & (MAX_FRAMES - 1)  # (shifts: int64 division is slow)
+        weight = np.log(max(1, len(self._fids)) / np.bincount(pv)[pv])  # ... weighted by how few it reaches (idf)
+        uniq, at = np.unique(pf, return_inverse=True)
+        score = np.bincount(at, weights=weight, minlength=len(uniq))
+        return uniq[top_ranked(score, self.shortlist)], float(score.max())
+
+    BLOCK = 1 << 20  # postings read at a time (the arrays made for them: about 100 MB)
+
+    def _passing(self, looked: np.ndarray, exclude, stats) -> tuple[np.ndarray, np.ndarray]:
+        """For each (word << 16 | signature) of `looked` (ascending), the frames of its word's
+        postings within `max_signature_distance` bits of its signature, but those in `exclude`:
+        (start, frames), frames[start[i]:start[i + 1]] for looked[i]. Reads each posting's two
+        signature bytes, and the frame only of the few that pass (a few in a hundred)."""
+        w, sigs = looked >> 16, (looked & 0xFFFF).astype(np.uint16)
+        n = self._offsets[w + 1] - self._offsets[w]
+        ends = np.cumsum(n)
+        if stats is not None:
+            stats["postings"] = stats.get("postings", 0) + int(ends[-1] if len(ends) else 0)
+        counts, parts, a = np.zeros(len(looked), np.int64), [np.zeros(0, np.int64)], 0
+        while a < len(looked):
+            b = max(a + 1, int(np.searchsorted(ends, (ends[a - 1] if a else 0) + self.BLOCK, "right")))
+            lo, m = self._offsets[w[a:b]], n[a:b]
+            idx = np.repeat(lo - np.cumsum(np.r_[0, m[:-1]]), m) + np.arange(int(m.sum()))
+            sig = (self._post[idx, 3].astype(np.uint16) << 8) | self._post[idx, 4]
+            near = np.nonzero(POPCOUNT16[sig ^ np.repeat(sigs[a:b], m)] <= self.max_signature_distance)[0]
+            frames, of = _frames(self._post[idx[near]]), a + np.searchsorted(np.cumsum(m), near, "right")
+            if exclude is not None and len(exclude):
+                ok = ~np.isin(frames, exclude)
+                frames, of = frames[ok], of[ok]
+            counts += np.bincount(of, minlength=len(looked))
+            parts.append(frames)
+            a = b
+        return np.r_[0, np.cumsum(counts)], np.concatenate(parts)
 
     def votes(self, codes: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, shortlists: list, k: int,
               max_distance, only: np.ndarray | None = None, stats: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -263,37 +333,6 @@ class WordIndex:
         fewer cells than the vocabulary has, and each stored descriptor's cell known."""
         return 0 < self.near_cells < len(self.vocabulary.top) and len(self._cells) == len(self._desc)
 
-    def _shortlist(self, words: np.ndarray, sigs: np.ndarray, stop: np.ndarray, exclude, stats) -> tuple[np.ndarray, float]:
-        """Step 1: the `shortlist` frames with the most signature-checked word votes, and the best score."""
-        desc = np.repeat(np.arange(len(words)), words.shape[1])
-        w = words.ravel()
-        keep = ~stop[w]
-        desc, w = desc[keep], w[keep]
-        lo, hi = self._offsets[w], self._offsets[w + 1]
-        n = hi - lo
-        total = int(n.sum())
-        if stats is not None:
-            stats["postings"] = stats.get("postings", 0) + total
-        if not total:
-            return np.zeros(0, np.int64), 0.0
-        idx = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(total)
-        # the signatures of every posting read, the frames of those that pass only (a few in a hundred)
-        sig = (self._post[idx, 3].astype(np.uint16) << 8) | self._post[idx, 4]
-        near = np.nonzero(POPCOUNT16[sig ^ np.repeat(sigs[desc].astype(np.uint16), n)] <= self.max_signature_distance)[0]
-        frames, voter = _frames(self._post[idx[near]]), desc[np.searchsorted(np.cumsum(n), near, "right")]
-        if exclude is not None and len(exclude):
-            ok = ~np.isin(frames, exclude)
-            frames, voter = frames[ok], voter[ok]
-        if not len(frames):
-            return np.zeros(0, np.int64), 0.0
-        pairs = unique_sorted(voter * MAX_FRAMES + frames)  # a descriptor votes once for a frame ...
-        pv, pf = pairs // MAX_FRAMES, pairs % MAX_FRAMES
-        weight = np.log(max(1, len(self._fids)) / np.bincount(pv)[pv])  # ... weighted by how few it reaches (idf)
-        uniq, at = np.unique(pf, return_inverse=True)
-        score = np.bincount(at, weights=weight, minlength=len(uniq))
-        best = np.lexsort((uniq, -score))[: self.shortlist]
-        return np.sort(uniq[best]), float(score[best[0]])
-
     def _votes(self, query: np.ndarray, frames: np.ndarray, k: int, max_distance, stats, cells=None) -> tuple:
         """Step 2: exhaustive matching's votes among the short-listed frames' descriptors (those
         in each query descriptor's `cells` when given)."""
@@ -312,8 +351,8 @@ class WordIndex:
         else:
             dists, nb = self._search_cells(query, cells, ref, np.asarray(self._cells[rows], np.int64), stats)
         q, j = np.nonzero((dists <= np.reshape(max_distance, (-1, 1))) & (nb >= 0))
-        pairs = unique_sorted(q * MAX_FRAMES + owner[nb[q, j]])  # one vote per query descriptor and frame
-        uniq, votes = np.unique(pairs % MAX_FRAMES, return_counts=True)
+        pairs = unique_sorted((q.astype(np.int64) << FRAME_BITS) | owner[nb[q, j]])  # one vote per query descriptor and frame
+        uniq, votes = np.unique(pairs & (MAX_FRAMES - 1), return_counts=True)
         best = np.lexsort((uniq, -votes))[:k]
         return uniq[best], votes[best].astype(np.float64)
 

@@ -372,3 +372,43 @@ def test_step_two_looks_only_in_each_query_descriptors_nearest_cells_and_still_f
     write_arrays(tmp_path / "beyond.words", MAGIC, header, beyond)
     with pytest.raises(IndexCorrupt, match="beyond the vocabulary's 64"):
         step2(WordIndex.load(tmp_path / "beyond.words"))
+
+
+def test_a_query_frames_short_list_is_the_same_searched_alone_or_with_the_frames_around_it():
+    """Step 1 reads a (word, signature) once for every query frame of a chunk that looks it up (a
+    held shot repeats its corners): each frame's short list and score are those it gets alone,
+    however many postings are read at a time, with `exclude`, and a frame without descriptors
+    (or left out of `rows`) gets none."""
+    frames, per = 200, 100
+    codes = descriptors(frames, per, seed=3)
+    ids = (np.repeat(np.arange(1, frames + 1), per) << 10) | np.tile(np.arange(per), frames)
+    index = WordIndex(Vocabulary.train(codes, 16, 16), 10, competition=0, shortlist=20)
+    index.add_with_ids(codes, ids)
+    shot = noisy(codes[per * 10 : per * 11], 4)  # frame 11, held over query frames 0, 1 and 3 ...
+    query = np.concatenate([shot, shot, noisy(codes[per * 60 : per * 61], 4), noisy(shot, 2, seed=5)])
+    frame_of = np.repeat([0, 1, 2, 3], per)  # ... frame 61 in query frame 2; query frame 4 has none
+    rows, exclude = np.array([0, 1, 3, 4]), np.array([61, 12])
+
+    def plain(found):
+        return [(f.tolist(), score) for f, score in found]
+
+    together = index.shortlists(query, frame_of, rows, exclude)
+    assert [11 in f for f, _ in together] == [True, True, True, False]
+    assert not any(np.isin(f, exclude).any() for f, _ in together)
+    assert all(len(f) <= 20 and f.tolist() == sorted(f.tolist()) for f, _ in together)
+    alone = [index.shortlists(query[frame_of == r], frame_of[frame_of == r], np.array([r]), exclude)[0] for r in rows]
+    assert plain(together) == plain(alone)
+    index.BLOCK = 50  # postings read in many small pieces
+    assert plain(index.shortlists(query, frame_of, rows, exclude)) == plain(together)
+
+
+def test_a_short_list_keeps_the_best_scores_ties_going_to_the_lower_frame():
+    """Step 1 keeps its `shortlist` best frames without sorting every frame it scored: the same
+    frames a full sort by score, then frame id, would keep (scores tie often: idf weights repeat)."""
+    from reference_index.words import top_ranked
+
+    rng = np.random.default_rng(4)
+    for size, n in ((1000, 300), (300, 300), (50, 300), (1000, 1), (0, 5)):
+        score = rng.integers(0, 12, size).astype(np.float64) * np.log(7.0)  # many ties
+        expected = np.sort(np.lexsort((np.arange(size), -score))[:n])
+        assert top_ranked(score, n).tolist() == expected.tolist()
