@@ -340,7 +340,7 @@ class WordIndex:
         lo, hi = self._fstart[at], self._fstart[at + 1]
         n = hi - lo
         rows = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
-        ref = np.ascontiguousarray(self._desc[rows])
+        ref = np.take(np.asarray(self._desc), rows, axis=0)  # take: several times faster than indexing a memmap
         owner = np.repeat(frames, n)
         if cells is None:
             if stats is not None:
@@ -349,7 +349,7 @@ class WordIndex:
             flat.add(ref)
             dists, nb = flat.search(query, min(self.neighbours, len(ref)))
         else:
-            dists, nb = self._search_cells(query, cells, ref, np.asarray(self._cells[rows], np.int64), stats)
+            dists, nb = self._search_cells(query, cells, ref, np.take(np.asarray(self._cells), rows).astype(np.int64), stats)
         q, j = np.nonzero((dists <= np.reshape(max_distance, (-1, 1))) & (nb >= 0))
         pairs = unique_sorted((q.astype(np.int64) << FRAME_BITS) | owner[nb[q, j]])  # one vote per query descriptor and frame
         uniq, votes = np.unique(pairs & (MAX_FRAMES - 1), return_counts=True)
