@@ -85,7 +85,10 @@ def test_ctrl_c_is_exit_130_and_keeps_every_clip_finished(batch_of_twelve, pdq_i
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "auditor", "scan", "--from-list", str(batch_of_twelve), "--index", str(pdq_index),
            "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: a shell runs background jobs with SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored (this test then failed when the suite ran in the background)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while len(list(out.glob("*.evidence.json"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
