@@ -24,7 +24,7 @@ them (the ORB channel's own candidates: its choice between the frame as shot and
 With `--clip FILE`: the search a scan of that clip does against the index (its query frames
 sampled and described as a scan samples and describes them, searched chunk by chunk as the scan's
 search thread gets them, on one FAISS thread): CPU seconds, with the index's rule and with step 2
-among all short-listed descriptors, alternated. The clip's frames are not in the catalogue (unless
+among all short-listed descriptors, alternated, and those of step 1, the competition and step 2. The clip's frames are not in the catalogue (unless
 it copies a planted one): most clips a batch scans are not copies, and every one costs this.
 
 The index and queries are built as `bench_index.py --orb N --orb-structures words` builds them
@@ -55,27 +55,36 @@ GATED = (100, 300)
 
 class Rule:
     """A words searcher for ORBChannel.candidates: short lists of `length` frames, and with
-    `compete`, each query descriptor's votes held under its distance to its nearest kept competitor."""
+    `compete`, each query descriptor's votes held under its distance to its nearest kept competitor.
+    `cpu`: the CPU seconds of this thread in each step."""
 
     by_frame = True
 
     def __init__(self, words, length: int, compete: bool, near_cells: int):
         self.words, self.length, self.compete, self.near_cells, self.sample_seconds = words, length, compete, near_cells, 0.0
+        self.cpu = {"step 1": 0.0, "competition": 0.0, "step 2": 0.0}
+
+    def _timed(self, step: str, fn, *args):
+        c0 = time.thread_time()
+        try:
+            return fn(*args)
+        finally:
+            self.cpu[step] += time.thread_time() - c0
 
     def shortlists(self, vectors, frame_of, rows):
         self.words.shortlist, self.words.near_cells = self.length, self.near_cells
-        return self.words.shortlists(vectors, frame_of, rows)
+        return self._timed("step 1", self.words.shortlists, vectors, frame_of, rows)
 
     def nearest_competitors(self, vectors):
         if not self.compete:
             return None
         t0 = time.perf_counter()
-        out = self.words.nearest_competitors(vectors)
+        out = self._timed("competition", self.words.nearest_competitors, vectors)
         self.sample_seconds += time.perf_counter() - t0
         return out
 
     def votes(self, vectors, frame_of, rows, short, k, max_distance, only=None):
-        return self.words.votes(vectors, frame_of, rows, short, k, max_distance, only)
+        return self._timed("step 2", self.words.votes, vectors, frame_of, rows, short, k, max_distance, only)
 
 
 def main() -> None:
@@ -150,12 +159,14 @@ def clip_search(clip: Path, words, shortlist: int, own: int, orb, config: dict, 
           "CPU seconds of its search:", flush=True)
     for _ in range(repeat):
         for cells in (own, 0) if own else (0,):
+            rule = Rule(words, shortlist, True, cells)
             c0 = time.thread_time()
             for chunk in chunks:
-                orb.candidates(chunk, Rule(words, shortlist, True, cells), 10)
+                orb.candidates(chunk, rule, 10)
             spent = time.thread_time() - c0
             print(f"  step 2 {'in the nearest ' + str(cells) + ' cells' if cells else 'among all short-listed descriptors':38} "
-                  f"{spent:6.2f} s ({1000 * spent / frames:.1f} ms a query frame)", flush=True)
+                  f"{spent:6.2f} s ({1000 * spent / frames:.1f} ms a query frame): "
+                  + ", ".join(f"{step} {t:.2f}" for step, t in rule.cpu.items()), flush=True)
     words.near_cells = own
 
 
