@@ -252,9 +252,10 @@ class WordIndex:
         stop[self.stop_words()] = True
         voter = np.repeat(np.arange(len(codes)), words.shape[1])  # a query descriptor, for each word it looks in
         w = words.ravel()
-        row = np.minimum(np.searchsorted(rows, frame_of[voter]), max(0, len(rows) - 1))  # its frame's place in rows
-        keep = ~stop[w] & (rows[row] == frame_of[voter]) if len(rows) else np.zeros(len(w), bool)
-        voter, w, row = voter[keep], w[keep], row[keep]
+        rank = np.argsort(rows, kind="stable")  # rows in any order
+        at = np.minimum(np.searchsorted(rows[rank], frame_of[voter]), max(0, len(rows) - 1))
+        keep = ~stop[w] & (rows[rank[at]] == frame_of[voter]) if len(rows) else np.zeros(len(w), bool)
+        voter, w, row = voter[keep], w[keep], rank[at[keep]]  # ... and its frame's place in rows
         # a (word, signature) that several query descriptors look up (a clip repeats most of its
         # corners from frame to frame) is read once for them all
         looked, which = np.unique((w << 16) | self.vocabulary.signature(codes).astype(np.int64)[voter], return_inverse=True)

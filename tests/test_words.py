@@ -398,6 +398,7 @@ def test_a_query_frames_short_list_is_the_same_searched_alone_or_with_the_frames
     assert all(len(f) <= 20 and f.tolist() == sorted(f.tolist()) for f, _ in together)
     alone = [index.shortlists(query[frame_of == r], frame_of[frame_of == r], np.array([r]), exclude)[0] for r in rows]
     assert plain(together) == plain(alone)
+    assert plain(index.shortlists(query, frame_of, rows[::-1], exclude)) == plain(together)[::-1]  # rows in any order
     index.BLOCK = 50  # postings read in many small pieces
     assert plain(index.shortlists(query, frame_of, rows, exclude)) == plain(together)
 
