@@ -14,6 +14,13 @@ actor's start time (open, verify, map) and resident memory after a search; searc
 query frame (400 descriptors and their mirror, as ORB queries) in one index, per shard and over
 all shards through Ray; the merge's own time; and the scan time of a 6-s copy (5 frames/s):
 unsharded, sharded in process, sharded on Ray actors.
+
+`--fanout-actors K`: only what sending one chunk of query descriptors to K shard actors costs
+(actors that do no search; a 60-s clip's ORB chunk of 40,000 descriptors, 1.3 MB): RayShards,
+which stores the chunk in Ray's object store once, against remote calls given the array itself
+(a copy stored per actor): ms a fanout, the best of 20 calls, three times alternated.
+
+    .venv/bin/python scripts/bench_shards.py --fanout-actors 32
 """
 
 from __future__ import annotations
@@ -80,13 +87,49 @@ def timed(fn, repeat: int = 3) -> float:
     return best
 
 
+class _Listener:
+    """A shard actor that searches nothing: what remains is the fanout's own cost."""
+
+    def shortlists(self, name, vectors, frame_of, rows, exclude):
+        return len(vectors)
+
+
+def fanout_cost(k: int, repeat: int = 20) -> None:
+    import ray
+
+    from auditor.scan.shard_actors import RayShards
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        actors = [ray.remote(num_cpus=0)(_Listener).remote() for _ in range(k)]
+        chunk = np.random.default_rng(0).integers(0, 256, (40_000, 32), dtype=np.uint8)
+        args = [("orb", chunk, np.repeat(np.arange(40), 1000), np.arange(40), None)] * k
+        fan = RayShards(actors)
+        ways = {"stored once (RayShards)": lambda: fan("shortlists", args),
+                "a copy per actor": lambda: ray.get([a.shortlists.remote(*x) for a, x in zip(actors, args)])}
+        for way in ways.values():
+            way()  # warm: workers started
+        spent = {name: [] for name in ways}
+        for _ in range(3):
+            for name, way in ways.items():
+                spent[name].append(timed(way, repeat))
+        print(json.dumps({"actors": k, "chunk_mb": round(chunk.nbytes / 1e6, 2),
+                          "ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in spent.items()}}))
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=20_000, help="synthetic reference frames")
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--query-frames", type=int, default=10, help="query frames per search call")
     ap.add_argument("--work", type=Path, default=None, help="folder to build in (default: a temporary one)")
+    ap.add_argument("--fanout-actors", type=int, default=0, help="only time a chunk's fanout to this many actors")
     args = ap.parse_args()
+    if args.fanout_actors:
+        fanout_cost(args.fanout_actors)
+        return
     import ray
 
     from auditor.scan.batch import run_batch

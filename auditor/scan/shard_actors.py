@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from reference_index.sharded import ShardBackend, ShardedIndex, is_sharded
 
 
+SHARED_BYTES = 100_000  # an array this large goes into Ray's object store, as Ray puts it there itself
+
+
 class RayShards:
-    """A fanout (reference_index.sharded.Fanout) over shard actors: every shard asked at once."""
+    """A fanout (reference_index.sharded.Fanout) over shard actors: every shard asked at once.
+    A large array every shard gets (a chunk's query descriptors) is put into Ray's object store
+    once for all of them: passed as it is, Ray would store a copy for each shard (measured with 32
+    actors: 84 against 36 ms a fanout of a 1.3 MB chunk)."""
 
     def __init__(self, actors: list, cpus: int = 1):
         self.actors = actors
@@ -22,7 +30,16 @@ class RayShards:
     def __call__(self, method: str, args: list) -> list:
         import ray
 
-        return ray.get([getattr(actor, method).remote(*a) for actor, a in zip(self.actors, args)])
+        stored: dict[int, object] = {}  # id of an array the args hold (alive through the call) -> its ref
+
+        def once(value):
+            if isinstance(value, np.ndarray) and value.nbytes >= SHARED_BYTES:
+                if id(value) not in stored:
+                    stored[id(value)] = ray.put(value)
+                return stored[id(value)]  # Ray hands the actor the array itself
+            return value
+
+        return ray.get([getattr(actor, method).remote(*map(once, a)) for actor, a in zip(self.actors, args)])
 
 
 def shard_count(index_path: str | Path) -> int:
