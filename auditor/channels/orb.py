@@ -212,21 +212,26 @@ class ORBChannel(Channel):
         its votes as much as the frame's: they are counted only where its short list scores at
         least as well as the frame as shot (a mirrored copy's does, far better). A descriptor's votes
         come from no farther than its nearest competitor the index keeps (reference_index.competition),
-        looked up for the descriptors of frames whose votes are counted."""
-        parts = {int(v): variant_of == v for v in np.unique(variant_of)}
-        short = {v: search.shortlists(emb.vectors[sel], emb.frame_of[sel], rows) for v, sel in parts.items()}
+        looked up for the descriptors of frames whose votes are counted. Every variant goes to the
+        index in the same call of each step (variant v's frame f as row v * frames + f): a sharded
+        index sends each call to every shard."""
+        n = len(emb.keep)
+        variants = [int(v) for v in np.unique(variant_of)]
+        key = variant_of.astype(np.int64) * n + np.asarray(emb.frame_of, np.int64)
+        every = np.concatenate([rows + v * n for v in variants])
+        found = search.shortlists(emb.vectors, key, every)
+        short = {v: found[i * len(rows):(i + 1) * len(rows)] for i, v in enumerate(variants)}
         plain = np.array([s[1] for s in short[0]]) if 0 in short else np.zeros(len(rows))
-        out = {}
-        for v, sel in parts.items():
-            only = None if v == 0 else np.array([s[1] for s in short[v]]) >= plain
-            codes, frame_of = emb.vectors[sel], emb.frame_of[sel]
-            counted = np.isin(frame_of, rows if only is None else rows[only])
-            near = None
-            if counted.any() and (found := search.nearest_competitors(codes[counted])) is not None:
-                near = np.full(len(codes), FAR, np.int64)  # frames whose votes are not counted: any limit will do
-                near[counted] = found
-            out[v] = search.votes(codes, frame_of, rows, short[v], k, limits(self.max_descriptor_distance, near), only)
-        return out
+        wanted = np.concatenate([np.ones(len(rows), bool) if v == 0 else np.array([s[1] for s in short[v]]) >= plain
+                                 for v in variants])
+        counted = np.isin(key, every[wanted])
+        near = None
+        if counted.any() and (nearest := search.nearest_competitors(emb.vectors[counted])) is not None:
+            near = np.full(len(key), FAR, np.int64)  # frames whose votes are not counted: any limit will do
+            near[counted] = nearest
+        votes = search.votes(emb.vectors, key, every, found, k, limits(self.max_descriptor_distance, near),
+                             None if wanted.all() else wanted)
+        return {v: votes[i * len(rows):(i + 1) * len(rows)] for i, v in enumerate(variants)}
 
     def _descriptor_votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, search: SearchFn,
                           k: int) -> list[tuple[np.ndarray, np.ndarray]]:
