@@ -187,10 +187,11 @@ class ORBChannel(Channel):
         if getattr(search, "by_frame", False):
             per_variant = self._word_votes(emb, variant_of, rows, search, k)
         else:
+            dists, fids = search(emb.vectors, self.neighbours)  # every variant in one call (a sharded index asks every shard)
             per_variant = {}
             for v in np.unique(variant_of):
                 sel = variant_of == v
-                per_variant[int(v)] = self._descriptor_votes(emb.vectors[sel], emb.frame_of[sel], rows, search, k)
+                per_variant[int(v)] = self._descriptor_votes(dists[sel], fids[sel], emb.frame_of[sel], rows, k)
         names = ("original",) + self.query_variant_names
         per_variant.setdefault(0, [(np.zeros(0, np.int64), np.zeros(0))] * len(rows))  # no descriptor as shot
         ranked = []
@@ -233,13 +234,13 @@ class ORBChannel(Channel):
                              None if wanted.all() else wanted)
         return {v: votes[i * len(rows):(i + 1) * len(rows)] for i, v in enumerate(variants)}
 
-    def _descriptor_votes(self, vectors: np.ndarray, frame_of: np.ndarray, rows: np.ndarray, search: SearchFn,
+    def _descriptor_votes(self, dists: np.ndarray, fids: np.ndarray, frame_of: np.ndarray, rows: np.ndarray,
                           k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per query frame of `rows`: (reference frame ids, votes), most votes first (ties: lower id)."""
+        """Per query frame of `rows`: (reference frame ids, votes), most votes first (ties: lower id),
+        from its descriptors' nearest reference descriptors (`dists`, `fids`: a row a descriptor)."""
         empty = (np.zeros(0, np.int64), np.zeros(0, np.float64))
-        if not len(vectors):
+        if not len(dists):
             return [empty] * len(rows)
-        dists, fids = search(vectors, self.neighbours)
         q, nb = np.nonzero((dists <= self.max_descriptor_distance) & (fids >= 0))
         # pairs as one int64 key each (row-wise np.unique is several times slower on these sizes)
         span = int(fids.max()) + 1 if fids.size else 1
