@@ -18,6 +18,14 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
     return s[keep]
 
 
+
+def spans(lo: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The positions lo[i], lo[i] + 1, ..., lo[i] + n[i] - 1 for each i, concatenated in order:
+    the rows of several runs of an array (a word's postings, a frame's descriptors) in one index."""
+    n = np.asarray(n, np.int64)
+    return np.repeat(np.asarray(lo, np.int64) - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
+
+
 def distinct_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The distinct rows of a 2-D array of codes and, when some repeat, the row of that result
     each row of `codes` is (None when none repeats)."""

@@ -36,7 +36,7 @@ import faiss
 import numpy as np
 
 from .arrayfile import has_magic, read_arrays, write_arrays
-from .arrays import per_distinct_row, unique_sorted
+from .arrays import per_distinct_row, spans, unique_sorted
 from .competition import Competition
 from .errors import IndexCorrupt
 from .vocabulary import SIG_BITS, Vocabulary, cell_lists, one_thread
@@ -53,7 +53,7 @@ def posting_keys(words: np.ndarray, frames: np.ndarray, sigs: np.ndarray) -> np.
 
 def posting_rows(keys: np.ndarray) -> np.ndarray:
     """The 5-byte postings of `posting_keys`: the frame in 3 bytes (little-endian), then the
-    signature in 2 (big-endian), as `_frames` and `_shortlist` read them."""
+    signature in 2 (big-endian), as `_frames` and `_passing` read them."""
     rows = np.empty((len(keys), 5), np.uint8)
     for b in range(3):
         rows[:, b] = (keys >> (16 + 8 * b)) & 0xFF
@@ -266,7 +266,7 @@ class WordIndex:
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             mine = order[lo:hi]
             first, n = start[which[mine]], start[which[mine] + 1] - start[which[mine]]
-            frames = found[np.repeat(first - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))]
+            frames = found[spans(first, n)]
             out.append(self._best(np.repeat(voter[mine] - (voter[mine].min() if hi > lo else 0), n), frames))
         return out
 
@@ -282,7 +282,7 @@ class WordIndex:
         score = np.bincount(at, weights=weight, minlength=len(uniq))
         return uniq[top_ranked(score, self.shortlist)], float(score.max())
 
-    BLOCK = 1 << 20  # postings read at a time (the arrays made for them: about 100 MB)
+    BLOCK = 1 << 20  # postings read at a time (the arrays made for them: some 30 MB)
 
     def _passing(self, looked: np.ndarray, exclude, stats) -> tuple[np.ndarray, np.ndarray]:
         """For each (word << 16 | signature) of `looked` (ascending), the frames of its word's
@@ -298,7 +298,7 @@ class WordIndex:
         while a < len(looked):
             b = max(a + 1, int(np.searchsorted(ends, (ends[a - 1] if a else 0) + self.BLOCK, "right")))
             lo, m = self._offsets[w[a:b]], n[a:b]
-            idx = np.repeat(lo - np.cumsum(np.r_[0, m[:-1]]), m) + np.arange(int(m.sum()))
+            idx = spans(lo, m)
             sig = (self._post[idx, 3].astype(np.uint16) << 8) | self._post[idx, 4]
             near = np.nonzero(POPCOUNT16[sig ^ np.repeat(sigs[a:b], m)] <= self.max_signature_distance)[0]
             frames, of = _frames(self._post[idx[near]]), a + np.searchsorted(np.cumsum(m), near, "right")
@@ -340,7 +340,7 @@ class WordIndex:
         at = np.searchsorted(self._fids, frames)
         lo, hi = self._fstart[at], self._fstart[at + 1]
         n = hi - lo
-        rows = np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))
+        rows = spans(lo, n)
         ref = np.take(np.asarray(self._desc), rows, axis=0)  # take: several times faster than indexing a memmap
         owner = np.repeat(frames, n)
         if cells is None:
