@@ -9,6 +9,8 @@ from auditor.media import synth
 from auditor.channels.orb import ORBChannel
 from auditor.config import load_config
 from auditor.media.reader import MediaReader
+from reference_index.vocabulary import Vocabulary
+from reference_index.words import WordIndex
 
 
 def _captioned(image: np.ndarray) -> np.ndarray:
@@ -116,10 +118,32 @@ def _index(channel, refs):
     return lambda v, k: index.search(v, k)
 
 
-def test_the_mirrored_query_wins_only_for_a_mirrored_frame():
+class _Words:
+    """The reference frames in visual words, searched as a scan searches an index that keeps them."""
+
+    by_frame = True
+
+    def __init__(self, channel, refs):
+        emb = channel.embed(refs)
+        rank = np.arange(len(emb.frame_of)) - np.searchsorted(emb.frame_of, emb.frame_of)
+        self.words = WordIndex(Vocabulary.for_catalogue(emb.vectors, len(emb.vectors)), 10, competition=4)
+        self.words.add_with_ids(emb.vectors, (emb.frame_of << 10) | rank)
+
+    def shortlists(self, vectors, frame_of, rows):
+        return self.words.shortlists(vectors, frame_of, rows)
+
+    def nearest_competitors(self, vectors):
+        return self.words.nearest_competitors(vectors)
+
+    def votes(self, vectors, frame_of, rows, short, k, max_distance, only=None):
+        return self.words.votes(vectors, frame_of, rows, short, k, max_distance, only)
+
+
+@pytest.mark.parametrize("structure", ["exhaustive", "words"])
+def test_the_mirrored_query_wins_only_for_a_mirrored_frame(structure):
     refs = [_texture(seed) for seed in (3, 4, 5, 6)]
     channel = ORBChannel(load_config())
-    search = _index(channel, refs)
+    search = _index(channel, refs) if structure == "exhaustive" else _Words(channel, refs)
     _, ranked = channel.candidates(channel.embed([np.ascontiguousarray(refs[2][:, ::-1]), refs[1]], query=True), search, 3)
     assert ranked[0][0][0] == 2 and ranked[0][0][2] == "flip_horizontal"
     assert ranked[1][0][0] == 1 and ranked[1][0][2] == "original"

@@ -221,10 +221,9 @@ class ORBChannel(Channel):
         key = variant_of.astype(np.int64) * n + np.asarray(emb.frame_of, np.int64)
         every = np.concatenate([rows + v * n for v in variants])
         found = search.shortlists(emb.vectors, key, every)
-        short = {v: found[i * len(rows):(i + 1) * len(rows)] for i, v in enumerate(variants)}
-        plain = np.array([s[1] for s in short[0]]) if 0 in short else np.zeros(len(rows))
-        wanted = np.concatenate([np.ones(len(rows), bool) if v == 0 else np.array([s[1] for s in short[v]]) >= plain
-                                 for v in variants])
+        score = {v: np.array([s[1] for s in found[i * len(rows):(i + 1) * len(rows)]]) for i, v in enumerate(variants)}
+        plain = score.get(0, np.zeros(len(rows)))
+        wanted = np.concatenate([np.ones(len(rows), bool) if v == 0 else score[v] >= plain for v in variants])
         counted = np.isin(key, every[wanted])
         near = None
         if counted.any() and (nearest := search.nearest_competitors(emb.vectors[counted])) is not None:
