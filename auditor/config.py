@@ -103,7 +103,7 @@ RANGES = {
     "index.exact_max_float": _ge(0), "index.exact_max_binary": _ge(0), "index.exact_max_local": _ge(0),
     "index.nprobe_float": _ge(1),
     "index.nprobe_binary": _ge(1),
-    "search.top_k": _in(1, 10_000),
+    "search.top_k": _in(1, 10_000), "search.shards_per_relay": _ge(0),
     "segments.offset_tolerance_s": _ge(0), "segments.min_speed": _gt(0), "segments.max_speed": _gt(0),
     "segments.max_gap_s": _gt(0), "segments.min_frames": _ge(1), "segments.min_duration_s": _ge(0),
     "segments.hits_per_query_frame": _ge(1), "segments.fit_min_baseline_share": _in(0, 1),
@@ -160,6 +160,8 @@ def validate(config: dict, source: str = "configuration") -> None:
                 bad(name, value, f"must be {_allowed(lo, hi, lo_excluded)}")
         elif name.startswith("limits.") and not value > 0:
             bad(name, value, "every limit must be > 0")
+    if values["search.shards_per_relay"] == 1:
+        bad("search.shards_per_relay", 1, "0 (no relays) or at least 2 (a relay asks that many)")
     for lo, hi in ORDERED:
         if not values[lo] < values[hi]:
             bad(lo, values[lo], f"must be below '{hi}' ({values[hi]!r})")

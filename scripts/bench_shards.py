@@ -18,7 +18,11 @@ unsharded, sharded in process, sharded on Ray actors.
 `--fanout-actors K`: only what sending one chunk of query descriptors to K shard actors costs
 (actors that do no search; a 60-s clip's ORB chunk of 40,000 descriptors, 1.3 MB): RayShards,
 which stores the chunk in Ray's object store once, against remote calls given the array itself
-(a copy stored per actor): ms a fanout, the best of 20 calls, three times alternated.
+(a copy stored per actor): ms a fanout, the best of 20 calls, three times alternated, and the
+CPU the scanner's own process spent a fanout (the mean of the 20: what one scanner pays however
+many cores the actors have; the wall time above also holds the actors' work, which shares this
+machine's cores). With more actors than `--relay W` (default 32, `search.shards_per_relay`), the
+same through relay actors that each ask W of them (`RayShards(per_relay=W)`).
 
     .venv/bin/python scripts/bench_shards.py --fanout-actors 32
 """
@@ -94,7 +98,7 @@ class _Listener:
         return len(vectors)
 
 
-def fanout_cost(k: int, repeat: int = 20) -> None:
+def fanout_cost(k: int, per_relay: int, repeat: int = 20) -> None:
     import ray
 
     from auditor.scan.shard_actors import RayShards
@@ -104,17 +108,22 @@ def fanout_cost(k: int, repeat: int = 20) -> None:
         actors = [ray.remote(num_cpus=0)(_Listener).remote() for _ in range(k)]
         chunk = np.random.default_rng(0).integers(0, 256, (40_000, 32), dtype=np.uint8)
         args = [("orb", chunk, np.repeat(np.arange(40), 1000), np.arange(40), None)] * k
-        fan = RayShards(actors)
+        fan, relayed = RayShards(actors), RayShards(actors, per_relay=per_relay)
         ways = {"stored once (RayShards)": lambda: fan("shortlists", args),
                 "a copy per actor": lambda: ray.get([a.shortlists.remote(*x) for a, x in zip(actors, args)])}
+        if relayed.nodes != fan.nodes:
+            ways[f"stored once, through relays of {per_relay}"] = lambda: relayed("shortlists", args)
         for way in ways.values():
             way()  # warm: workers started
-        spent = {name: [] for name in ways}
+        spent, cpu = {name: [] for name in ways}, {name: [] for name in ways}
         for _ in range(3):
             for name, way in ways.items():
+                c0 = time.process_time()
                 spent[name].append(timed(way, repeat))
+                cpu[name].append((time.process_time() - c0) / repeat)
         print(json.dumps({"actors": k, "chunk_mb": round(chunk.nbytes / 1e6, 2),
-                          "ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in spent.items()}}))
+                          "ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in spent.items()},
+                          "scanner_cpu_ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in cpu.items()}}))
     finally:
         ray.shutdown()
 
@@ -126,9 +135,10 @@ def main() -> None:
     ap.add_argument("--query-frames", type=int, default=10, help="query frames per search call")
     ap.add_argument("--work", type=Path, default=None, help="folder to build in (default: a temporary one)")
     ap.add_argument("--fanout-actors", type=int, default=0, help="only time a chunk's fanout to this many actors")
+    ap.add_argument("--relay", type=int, default=32, help="with --fanout-actors: also through relays asking this many actors each")
     args = ap.parse_args()
     if args.fanout_actors:
-        fanout_cost(args.fanout_actors)
+        fanout_cost(args.fanout_actors, args.relay)
         return
     import ray
 

@@ -216,6 +216,29 @@ def test_visual_words_shards_keep_the_vocabulary_and_say_their_candidates_may_di
     assert json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())["runtime"]["shards_served_by"].startswith("2 Ray actors")
 
 
+def test_a_clip_scanner_asking_shards_through_relays_gets_the_same_evidence(indexed, footage, cropped_copy, tmp_path):
+    """With more shards than `search.shards_per_relay`, a clip scanner asks relay actors, each of
+    which asks a group of shard actors: the evidence is the one this process gives. Visual words,
+    whose step 2 sends each shard its own frames, so a relay must hand each shard its own."""
+    relayed = load_config(overrides={"index": {"exact_max_local": 2000, "local_structure": "words"},
+                                     "search": {"shards_per_relay": 2}})
+    items = [CatalogueItem(footage["refs"][ref], work, owner) for ref, work, owner in (
+        ("ep01", "Star Courier", "Demo Studio"), ("other", "Moonlit Garden", "Example Pictures"),
+        ("ep02", "Star Courier", "Demo Studio"))]
+    assert not add_items(tmp_path / "idx", items, relayed, ["pdq", "orb"]).failed
+    shard_index(tmp_path / "idx", tmp_path / "three", 3)
+    clips = [footage["copy"], cropped_copy]
+    here = run_batch(clips, tmp_path / "three", tmp_path / "here", relayed)
+    on_ray = run_batch(clips, tmp_path / "three", tmp_path / "ray", relayed, engine="ray", workers=1)
+    assert not here.failed and not on_ray.failed
+    for clip in clips:
+        name = f"{clip.stem}.evidence.json"
+        assert comparable(tmp_path / "here" / name) == comparable(tmp_path / "ray" / name), clip.stem
+    copy = json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())
+    assert copy["verdict"]["flagged"] and copy["index"]["shards"]["shards"] == 3
+    assert copy["runtime"]["shards_served_by"] == "3 Ray actors, one a shard, asked through 2 relays"
+
+
 def test_rows_without_any_neighbour_stay_empty_in_canonical_order():
     """A multi-index hash returns no neighbour beyond its radius: every id -1."""
     scores, ids = knn.best_k(np.zeros((2, 4), np.int32), np.full((2, 4), -1, np.int64), 3, False)

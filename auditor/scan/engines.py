@@ -221,9 +221,8 @@ class _RayScanner:
     index, output folder) must be the same on every node: a shared file system. With `shards`
     (actors serving the shards of a sharded index), searches go to them."""
 
-    def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: list | None = None,
-                 shard_cpus: int = 1):
-        self.scanner = _open_scanner(index_path, config, context_file, RayShards(shards, shard_cpus) if shards else None)
+    def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: RayShards | None = None):
+        self.scanner = _open_scanner(index_path, config, context_file, shards)
 
     def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
         if isinstance(self.scanner, BaseException):
@@ -247,8 +246,10 @@ def run_ray(todo, index_path: str, out: str, config: dict, channel_names, worker
         actor_cls = ray.remote(_RayScanner).options(**options)
         n = workers if workers > 1 else max(1, int(ray.available_resources().get("CPU", 1)) - sharded * shard_cpus)
         n = max(1, min(n, len(todo))) if todo else 0
-        shards = start_shard_actors(index_path, shard_cpus) if sharded and n else None
-        actors = [actor_cls.remote(index_path, config, context_file, shards, shard_cpus) for _ in range(n)]
+        shards = None
+        if sharded and n:  # relays are started here too, once for every clip scanner
+            shards = RayShards(start_shard_actors(index_path, shard_cpus), shard_cpus, int(config["search"]["shards_per_relay"]))
+        actors = [actor_cls.remote(index_path, config, context_file, shards) for _ in range(n)]
         idle = deque(actors)
         queue = deque(todo)
         running: dict = {}
@@ -264,7 +265,7 @@ def run_ray(todo, index_path: str, out: str, config: dict, channel_names, worker
                     status, value = ray.get(ref)
                 except ray.exceptions.RayActorError:
                     failed(path, qid, "the Ray worker died while scanning this clip (a crash in a decoder or library)")
-                    idle.append(actor_cls.remote(index_path, config, context_file, shards, shard_cpus))
+                    idle.append(actor_cls.remote(index_path, config, context_file, shards))
                     continue
                 except ray.exceptions.RayTaskError as exc:
                     cause = getattr(exc, "cause", None) or exc

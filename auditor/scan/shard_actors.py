@@ -15,31 +15,83 @@ from reference_index.sharded import ShardBackend, ShardedIndex, is_sharded
 
 
 SHARED_BYTES = 100_000  # an array this large goes into Ray's object store, as Ray puts it there itself
+RELAY_CONCURRENCY = 64  # calls a relay serves at once (clip scanners share it; each call mostly waits)
 
 
 class RayShards:
     """A fanout (reference_index.sharded.Fanout) over shard actors: every shard asked at once.
     A large array every shard gets (a chunk's query descriptors) is put into Ray's object store
     once for all of them: passed as it is, Ray would store a copy for each shard (measured with 32
-    actors: 84 against 36 ms a fanout of a 1.3 MB chunk)."""
+    actors: 84 against 36 ms a fanout of a 1.3 MB chunk).
 
-    def __init__(self, actors: list, cpus: int = 1):
+    With more than `per_relay` shards (0: no limit), the caller asks relays (`ShardRelay`, actors
+    taking no CPU of their own), each of which asks up to `per_relay` shard actors (or relays) on
+    its behalf: a call costs its caller about half a millisecond of CPU, so a clip scanner asking
+    400 shards itself would spend 0.2-0.4 s a fanout calling (`bench_shards.py --fanout-actors`)."""
+
+    def __init__(self, actors: list, cpus: int = 1, per_relay: int = 0):
         self.actors = actors
-        self.describe = f"{len(actors)} Ray actors, one a shard" + (f", {cpus} CPUs each" if cpus > 1 else "")
+        nodes = [(a, 0) for a in actors]  # (actor, shards it relays to; 0: a shard actor itself)
+        relays = 0
+        if per_relay >= 2:
+            while len(nodes) > per_relay:
+                groups = [nodes[i : i + per_relay] for i in range(0, len(nodes), per_relay)]
+                nodes = [(_relay_actor(g), sum(n or 1 for _, n in g)) for g in groups]
+                relays += len(nodes)
+        self.nodes = nodes
+        self.describe = (f"{len(actors)} Ray actors, one a shard" + (f", {cpus} CPUs each" if cpus > 1 else "")
+                         + (f", asked through {relays} relays" if relays else ""))
 
     def __call__(self, method: str, args: list) -> list:
+        return _fan(self.nodes, method, args)
+
+
+class ShardRelay:
+    """A Ray actor that asks a group of shard actors (or of relays) on a clip scanner's behalf."""
+
+    def __init__(self, nodes: list):
+        self.nodes = nodes
+
+    def call(self, method: str, args: list) -> list:
         import ray
 
-        stored: dict[int, object] = {}  # id of an array the args hold (alive through the call) -> its ref
+        try:
+            return _fan(self.nodes, method, args)
+        except ray.exceptions.RayTaskError as exc:  # the shard's own error, as if asked directly
+            raise exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc
 
-        def once(value):
-            if isinstance(value, np.ndarray) and value.nbytes >= SHARED_BYTES:
-                if id(value) not in stored:
-                    stored[id(value)] = ray.put(value)
-                return stored[id(value)]  # Ray hands the actor the array itself
-            return value
 
-        return ray.get([getattr(actor, method).remote(*map(once, a)) for actor, a in zip(self.actors, args)])
+def _relay_actor(nodes: list):
+    import ray
+
+    return ray.remote(ShardRelay).options(num_cpus=0, max_concurrency=RELAY_CONCURRENCY).remote(nodes)
+
+
+def _fan(nodes: list, method: str, args: list) -> list:
+    """Ask every node at once: a shard actor its `method` with its own args, a relay with those of
+    the shards it covers (in order); the answers one per shard, in the shards' order."""
+    import ray
+
+    stored: dict[int, object] = {}  # id of an array the args hold (alive through the call) -> its ref
+
+    def once(value):
+        if isinstance(value, np.ndarray) and value.nbytes >= SHARED_BYTES:
+            if id(value) not in stored:
+                stored[id(value)] = ray.put(value)
+            return stored[id(value)]  # Ray hands the shard actor the array itself (a relay passes the ref on)
+        return value
+
+    calls, at = [], 0
+    for actor, n in nodes:
+        if n:
+            calls.append(actor.call.remote(method, [tuple(map(once, a)) for a in args[at : at + n]]))
+        else:
+            calls.append(getattr(actor, method).remote(*map(once, args[at])))
+        at += n or 1
+    out = []
+    for (_, n), answer in zip(nodes, ray.get(calls)):
+        out.extend(answer if n else [answer])
+    return out
 
 
 def shard_count(index_path: str | Path) -> int:
