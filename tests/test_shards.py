@@ -236,7 +236,50 @@ def test_a_clip_scanner_asking_shards_through_relays_gets_the_same_evidence(inde
         assert comparable(tmp_path / "here" / name) == comparable(tmp_path / "ray" / name), clip.stem
     copy = json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())
     assert copy["verdict"]["flagged"] and copy["index"]["shards"]["shards"] == 3
-    assert copy["runtime"]["shards_served_by"] == "3 Ray actors, one a shard, asked through 2 relays"
+    assert copy["runtime"]["shards_served_by"] == "3 Ray actors, one a shard, asked through 1 relay"
+
+
+class _Remote:
+    def __init__(self, fn):
+        self.remote = fn
+
+
+class _FakeShard:
+    """Stands for a shard actor: answers with what it was asked, and who it is."""
+
+    def __init__(self, i: int, asked: list):
+        self.search = _Remote(lambda *args: (i, args))
+        asked.append(self)
+
+
+@pytest.mark.parametrize("shards, per_relay, relays, top", [(10, 3, 6, 2), (400, 32, 13, 13), (33, 32, 2, 2), (32, 32, 0, 32),
+                                                            (5, 0, 0, 5)])
+def test_relays_hand_every_shard_its_own_arguments_and_answers_come_back_in_shard_order(monkeypatch, shards, per_relay,
+                                                                                          relays, top):
+    """The relay tree (without Ray): no caller asks more than `per_relay` actors, a group of one
+    needs no relay, and shard i gets args[i] and answers in place i, through any depth of relays."""
+    import ray
+
+    from auditor.scan import shard_actors
+
+    made = []
+
+    class FakeRelay:
+        def __init__(self, nodes):
+            assert 2 <= len(nodes) <= per_relay
+            made.append(nodes)
+            self.call = _Remote(lambda method, args: shard_actors._fan(nodes, method, args))
+
+    monkeypatch.setattr(shard_actors, "_relay_actor", FakeRelay)
+    monkeypatch.setattr(ray, "get", lambda calls: list(calls))
+    asked: list = []
+    fan = shard_actors.RayShards([_FakeShard(i, asked) for i in range(shards)], per_relay=per_relay)
+    assert len(made) == relays and len(fan.nodes) == top
+    assert fan.describe.endswith(f"asked through {relays} relay" + "s" * (relays > 1)) if relays else "relay" not in fan.describe
+    small = np.arange(3)
+    answers = fan("search", [("orb", small, i) for i in range(shards)])
+    assert [i for i, _ in answers] == list(range(shards))
+    assert all(args[0] == "orb" and args[2] == i and args[1] is small for i, args in answers)
 
 
 def test_rows_without_any_neighbour_stay_empty_in_canonical_order():

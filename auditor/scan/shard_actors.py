@@ -34,13 +34,14 @@ class RayShards:
         nodes = [(a, 0) for a in actors]  # (actor, shards it relays to; 0: a shard actor itself)
         relays = 0
         if per_relay >= 2:
-            while len(nodes) > per_relay:
-                groups = [nodes[i : i + per_relay] for i in range(0, len(nodes), per_relay)]
-                nodes = [(_relay_actor(g), sum(n or 1 for _, n in g)) for g in groups]
-                relays += len(nodes)
+            while len(nodes) > per_relay:  # as few groups as will do, of even sizes; one alone needs no relay
+                groups = np.array_split(np.arange(len(nodes)), -(-len(nodes) // per_relay))
+                nodes = [nodes[g[0]] if len(g) == 1 else (_relay_actor([nodes[i] for i in g]), sum(nodes[i][1] or 1 for i in g))
+                         for g in groups]
+                relays += sum(len(g) > 1 for g in groups)
         self.nodes = nodes
         self.describe = (f"{len(actors)} Ray actors, one a shard" + (f", {cpus} CPUs each" if cpus > 1 else "")
-                         + (f", asked through {relays} relays" if relays else ""))
+                         + (f", asked through {relays} relay{'s' if relays > 1 else ''}" if relays else ""))
 
     def __call__(self, method: str, args: list) -> list:
         return _fan(self.nodes, method, args)
