@@ -239,6 +239,34 @@ def test_a_clip_scanner_asking_shards_through_relays_gets_the_same_evidence(inde
     assert copy["runtime"]["shards_served_by"] == "3 Ray actors, one a shard, asked through 1 relay"
 
 
+def test_a_shards_error_reaches_the_clip_scanner_through_relays_as_itself():
+    """A shard's own error (a damaged file) is what the scanner gets, relays or not."""
+    import ray
+
+    from auditor.scan.shard_actors import RayShards
+
+    class DamagedShard:  # defined here: Ray sends it to its workers by value
+        """Shard 3's file turned out damaged: its searches raise, naming it."""
+
+        def __init__(self, i: int):
+            self.i = i
+
+        def search(self, *args):
+            if self.i == 2:
+                raise IndexCorrupt(f"shard-00{self.i + 1}/orb.faissbin: does not match its checksum")
+            return self.i
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        actors = [ray.remote(num_cpus=0)(DamagedShard).remote(i) for i in range(3)]
+        for fan in (RayShards(actors), RayShards(actors, per_relay=2)):
+            with pytest.raises(IndexCorrupt, match="shard-003/orb.faissbin: does not match its checksum"):
+                fan("search", [()] * 3)
+        assert RayShards(actors[:2], per_relay=2)("search", [()] * 2) == [0, 1]
+    finally:
+        ray.shutdown()
+
+
 class _Remote:
     def __init__(self, fn):
         self.remote = fn
