@@ -35,7 +35,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .arrayfile import has_magic, read_arrays, write_arrays
+from .arrayfile import has_magic, read_arrays, read_at_random, write_arrays
 from .arrays import per_distinct_row, spans, unique_sorted
 from .competition import Competition
 from .errors import IndexCorrupt
@@ -408,4 +408,5 @@ class WordIndex:
             if "competition_codes" not in a or "competition_offsets" not in a:
                 raise ValueError(f"keeps no competition, though its header says every {out.competition}th descriptor")
             out._rival = Competition(a["top"], a["competition_codes"], a["competition_offsets"])
+        read_at_random(out._desc, out._cells)  # step 2 reads short-listed frames' few kilobytes each
         return out

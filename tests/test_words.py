@@ -2,6 +2,7 @@
 grows, keeps its vocabulary through later additions, and finds what exhaustive matching finds."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -119,6 +120,35 @@ def test_a_vote_the_rest_of_the_catalogue_would_take_does_not_count(tmp_path):
     old = WordIndex.load(tmp_path / "old.words")
     assert old.competition == 0 and old.nearest_competitors(query) is None
     assert [v[1].tolist() for v in count(old)] == [v[1].tolist() for v in loose]
+
+
+def _mapping_flags(arr: np.ndarray) -> list[str]:
+    """The kernel's flags for the memory mapping that holds `arr` (Linux: /proc/self/smaps)."""
+    at, flags, inside = arr.__array_interface__["data"][0], None, False
+    for line in open("/proc/self/smaps"):
+        head = line.split()[0]
+        if "-" in head and len(head.split("-")) == 2 and all(c in "0123456789abcdef-" for c in head):
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            inside = lo <= at < hi
+        elif inside and line.startswith("VmFlags:"):
+            flags = line.split()[1:]
+    assert flags is not None, "no mapping holds the array"
+    return flags
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux's /proc/self/smaps")
+def test_a_mapped_words_file_reads_descriptors_without_readahead_and_postings_with_it(tmp_path):
+    """Step 2 reads a few kilobytes of each short-listed frame: readahead around them would read
+    most of a large file that is not in the page cache. The inverted file is read in runs and keeps it."""
+    codes = descriptors(120, 50, seed=3)
+    flat = ChannelVectors("hamming", 256)
+    flat.add((np.repeat(np.arange(120), 50) << 10) | np.tile(np.arange(50), 120), codes)
+    flat.rebuilt("words").save(tmp_path / "w.words")
+    mapped = WordIndex.load(tmp_path / "w.words", mmap=True)
+    assert "rr" in _mapping_flags(mapped._desc) and "rr" in _mapping_flags(mapped._cells)
+    assert "rr" not in _mapping_flags(mapped._post)
+    held = WordIndex.load(tmp_path / "w.words")  # in memory: nothing to advise
+    assert np.array_equal(held._desc, mapped._desc)
 
 
 @pytest.mark.parametrize("chunk, step", [(777, 1000), (50, 60)])  # chunks and placement cut frames (of 120)
