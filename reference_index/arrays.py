@@ -18,7 +18,6 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
     return s[keep]
 
 
-
 def spans(lo: np.ndarray, n: np.ndarray) -> np.ndarray:
     """The positions lo[i], lo[i] + 1, ..., lo[i] + n[i] - 1 for each i, concatenated in order:
     the rows of several runs of an array (a word's postings, a frame's descriptors) in one index."""

@@ -252,22 +252,17 @@ class WordIndex:
         stop[self.stop_words()] = True
         voter = np.repeat(np.arange(len(codes)), words.shape[1])  # a query descriptor, for each word it looks in
         w = words.ravel()
-        rank = np.argsort(rows, kind="stable")  # rows in any order
-        at = np.minimum(np.searchsorted(rows[rank], frame_of[voter]), max(0, len(rows) - 1))
-        keep = ~stop[w] & (rows[rank[at]] == frame_of[voter]) if len(rows) else np.zeros(len(w), bool)
-        voter, w, row = voter[keep], w[keep], rank[at[keep]]  # ... and its frame's place in rows
+        keep = ~stop[w] & np.isin(frame_of[voter], rows)
+        voter, w = voter[keep], w[keep]
         # a (word, signature) that several query descriptors look up (a clip repeats most of its
         # corners from frame to frame) is read once for them all
         looked, which = np.unique((w << 16) | self.vocabulary.signature(codes).astype(np.int64)[voter], return_inverse=True)
         start, found = self._passing(looked, exclude, stats)
-        order = np.argsort(row, kind="stable")  # each query frame's lookups, in descriptor order
-        bounds = np.searchsorted(row[order], np.arange(len(rows) + 1))
         out = []
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            mine = order[lo:hi]
+        for mine in self._by_row(frame_of[voter], rows):  # each query frame's lookups, in descriptor order
             first, n = start[which[mine]], start[which[mine] + 1] - start[which[mine]]
             frames = found[spans(first, n)]
-            out.append(self._best(np.repeat(voter[mine] - (voter[mine].min() if hi > lo else 0), n), frames))
+            out.append(self._best(np.repeat(voter[mine] - (voter[mine].min() if len(mine) else 0), n), frames))
         return out
 
     def _best(self, voter: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, float]:
