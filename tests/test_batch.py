@@ -132,7 +132,7 @@ def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_cl
     got = key(two)
     assert got.pop("crash_me")[0] == "error"
     assert got == key(one)
-    assert read_csv(tmp_path / "one" / "matches.csv") == sorted(read_csv(tmp_path / "two" / "matches.csv"), key=lambda r: -float(r["score"]))
+    assert (tmp_path / "one" / "matches.csv").read_bytes() == (tmp_path / "two" / "matches.csv").read_bytes()
     failed = next(o for o in two.outcomes if o.query_id == "crash_me")
     assert "worker process died" in failed.error
 

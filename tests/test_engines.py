@@ -1,14 +1,18 @@
 """Same inputs, same evidence, on every engine; one error policy on every engine.
 
 The same clips, index and configuration give the same evidence in this process, in two worker
-processes and on Ray actors, apart from when and how the scan ran (`created_utc`, `runtime`).
+processes and on Ray actors, apart from when and how the scan ran (`created_utc`, `runtime`),
+and byte-identical matches.csv and summary.csv, whatever order the clips finish in (the clips
+include two copies of one file under two names: their scores tie).
 An index or configuration failure stops the run with its exit code on every engine; a bad input
 costs that input alone on every engine."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
-from helpers import write_copy
+from helpers import write_copy, write_scene
 from typer.testing import CliRunner
 
 from auditor.cli import app
@@ -37,7 +41,10 @@ def comparable(path) -> dict:
     return ev
 
 
-def same_evidence(a, b, names):
+def same_outputs(a, b, names):
+    """Two results folders of the same clips: the same CSV bytes, evidence and pictures."""
+    for csv_name in ("matches.csv", "summary.csv"):
+        assert (a / csv_name).read_bytes() == (b / csv_name).read_bytes(), csv_name
     for name in names:
         assert comparable(a / f"{name}.evidence.json") == comparable(b / f"{name}.evidence.json"), name
         pictures_a = sorted((a / f"{name}.frames").glob("*.jpg"))
@@ -50,7 +57,9 @@ def same_evidence(a, b, names):
 def clips(footage, tmp_path_factory):
     d = tmp_path_factory.mktemp("engine_clips")
     crop = write_copy(d / "crop.mp4", 11, 2.0, 5.0, lead_in=0.5, tail=0.5)
-    return [footage["copy"], footage["unrelated"], crop]
+    again = shutil.copy(footage["copy"], d / "copy_again.mp4")  # the same scores as copy.mp4: ties
+    short = write_scene(d / "short.mp4", 95, 3.0)  # 7-frame batches: its CLIP vectors once varied with threads
+    return [footage["copy"], footage["unrelated"], crop, again, short]
 
 
 def test_pdq_orb_evidence_is_the_same_with_one_or_two_workers_and_on_ray(footage, clips, tmp_path):
@@ -60,9 +69,13 @@ def test_pdq_orb_evidence_is_the_same_with_one_or_two_workers_and_on_ray(footage
     two = run_batch(clips, idx, tmp_path / "two", cfg, workers=2)
     ray_run = run_batch(clips, idx, tmp_path / "ray", cfg, engine="ray", workers=2)
     assert not one.failed and not two.failed and not ray_run.failed
-    names = [p.stem for p in clips]
-    same_evidence(tmp_path / "one", tmp_path / "two", names)
-    same_evidence(tmp_path / "one", tmp_path / "ray", names)
+    names = [Path(p).stem for p in clips]
+    same_outputs(tmp_path / "one", tmp_path / "two", names)
+    same_outputs(tmp_path / "one", tmp_path / "ray", names)
+    rows = [r.split(",") for r in (tmp_path / "one" / "matches.csv").read_text().splitlines()[1:]]
+    tied = [i for i, r in enumerate(rows) if r[0] in ("copy", "copy_again")]
+    assert [rows[i][0] for i in tied[:2]] == ["copy", "copy_again"] and tied[1] == tied[0] + 1  # a tie, by query id
+    assert rows[tied[0]][1:] == rows[tied[1]][1:]
     first = json.loads((tmp_path / "one" / "copy.evidence.json").read_text())
     assert first["verdict"]["flagged"] and {"pdq", "orb"} <= set(first["tool"]["channels"])
     # how it ran is recorded: threads per library, each channel's device, the structure searched
@@ -77,7 +90,7 @@ def test_tiny_clip_evidence_is_the_same_with_one_or_two_workers(footage, clips, 
     idx = build(tmp_path / "idx", footage, cfg, ["pdq", "clip"])
     run_batch(clips, idx, tmp_path / "one", cfg, workers=1)
     run_batch(clips, idx, tmp_path / "two", cfg, workers=2)
-    same_evidence(tmp_path / "one", tmp_path / "two", [p.stem for p in clips])
+    same_outputs(tmp_path / "one", tmp_path / "two", [Path(p).stem for p in clips])
     ev = json.loads((tmp_path / "one" / "copy.evidence.json").read_text())
     assert ev["frames"][0]["top"]["clip"]  # the model channel searched every frame
 

@@ -123,7 +123,7 @@ def test_file_names_that_are_not_utf8_are_scanned_and_written_escaped(footage, p
     summary = rows(out / "summary.csv")
     row = summary["bad_\\xff\\xfe"]
     assert row["status"] == "ok" and row["flagged"] == "true" and row["path"].endswith("bad_\\xff\\xfe.mp4")
-    evidence = json.loads(Path(row["evidence"]).read_text(encoding="utf-8"))
+    evidence = json.loads((out / row["evidence"]).read_text(encoding="utf-8"))  # named relative to the summary
     assert evidence["clip"]["path"].endswith("bad_\\xff\\xfe.mp4") and evidence["query_id"] == "bad_\\xff\\xfe"
     assert summary["unrelated"]["status"] == "ok"
     with open(out / "matches.csv", encoding="utf-8") as f:

@@ -70,37 +70,48 @@ def test_scans_while_index_add_commits_again_and_again_all_succeed(footage, pdq_
     idx_path = copy_index(pdq_index, tmp_path / "idx")
     refs = [write_scene(tmp_path / "refs" / f"extra{i}.mp4", 300 + i, 2.0) for i in range(8)]
     clip = write_copy(tmp_path / "copy.mp4", 11, 3.0, 6.0, lead_in=0.5, tail=0.5)
-    # a second process adds one file per commit, eight commits a few tenths of a second apart
+    # a second process adds one file per commit, eight commits, each when told to start: the
+    # scans below run while it commits, and the next commit waits for them (no timing assumed)
     script = textwrap.dedent(f"""
-        import time
+        import sys
         from auditor.config import load_config
         from auditor.indexing.ingest import CatalogueItem, add_items
         cfg = load_config(overrides={{"channels": {{"default": ["pdq"]}}}})
         for p in {[str(r) for r in refs]!r}:
+            if sys.stdin.readline().strip() != "go":
+                break
             report = add_items({str(idx_path)!r}, [CatalogueItem(__import__("pathlib").Path(p), "Extra", "X")], cfg)
             assert not report.failed, report.failed
             print("committed", flush=True)
-            time.sleep(0.3)
     """)
-    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     long_lived = Scanner(idx_path, pdq_config)  # opened before the commits, used during them
-    seen_generations, scans = set(), 0
+    seen_generations = set()
+
+    def scan_both() -> None:
+        for scanner in (long_lived, Scanner(idx_path, pdq_config)):  # and one opened mid-way
+            ev = scanner.scan(clip, "copy")
+            assert ev.verdict.flagged and ev.works[0].segments[0].ref_id == "ep01"
+            seen_generations.add(ev.index.generation)
+            if scanner is not long_lived:
+                scanner.close()
+
     try:
-        while writer.poll() is None or scans < 4:
-            for scanner in (long_lived, Scanner(idx_path, pdq_config)):  # and one opened mid-way
-                ev = scanner.scan(clip, "copy")
-                assert ev.verdict.flagged and ev.works[0].segments[0].ref_id == "ep01"
-                seen_generations.add(ev.index.generation)
-                scans += 1
-                if scanner is not long_lived:
-                    scanner.close()
-            time.sleep(0.05)
+        for _ in refs:
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+            scan_both()  # while the writer commits
+            line = writer.stdout.readline()
+            assert line.strip() == "committed", writer.communicate()[1]
+        scan_both()
     finally:
         long_lived.close()
-    out, err = writer.communicate()
+        out, err = writer.communicate()
     assert writer.returncode == 0, err
-    assert out.count("committed") == 8
-    assert len(seen_generations) >= 3  # the scans really ran across several commits
+    # the long-lived scanner read the first generation throughout; a fresh one opened after the
+    # k-th commit saw the k-th or the next: at least five generations, the last the eighth commit's
+    assert len(seen_generations) >= 5 and max(seen_generations) - min(seen_generations) == 8
     with ri.ReferenceIndex.open(idx_path) as idx:
         assert idx.counts()["videos"] == 3 + 8
     add_one(idx_path, "after", 99)

@@ -194,6 +194,10 @@ class Channel(ABC):
         """Embed a batch of query frames; a channel may add variants (flips, rotations)."""
         return self.embed_batch(images)
 
+    def use_cores(self, n: int) -> None:
+        """How many cores this channel may keep busy at once: a worker process sharing the
+        machine with others gets its share. The vectors must not depend on it."""
+
     def embed(self, images: Sequence[np.ndarray], query: bool = False) -> Embeddings:
         one = self.embed_query_batch if query else self.embed_batch
         parts = [one(list(images[i : i + self.batch_size])) for i in range(0, len(images), self.batch_size)]

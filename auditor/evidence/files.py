@@ -4,8 +4,12 @@
   evidence file goes through `read_evidence` / `parse_evidence`;
 - `matches.csv` in the matching-track format of Meta's Video Similarity Challenge 2022:
   `query_id,ref_id,query_start,query_end,ref_start,ref_end,score` (seconds; higher = stronger);
-- `summary.csv`, one row per input clip, including the ones that failed and why.
-All are written atomically, with the mode the umask gives; text cells that a spreadsheet would run
+- `summary.csv`, one row per input clip, including the ones that failed and why; its `evidence`
+  and `report` cells name files relative to the folder the summary is in.
+Rows come in one total order that depends on nothing but their content (`matches.csv`: score,
+strongest first, then query, reference and times, as printed; `summary.csv`: query id, then
+path), so two scans of the same clips give the same bytes whatever the engine, the number of
+workers or the order in which clips finish. All are written atomically, with the mode the umask gives; text cells that a spreadsheet would run
 as a formula are escaped with a leading single quote (`escape_cell`).
 """
 
@@ -107,8 +111,20 @@ def matches_rows(evidence: Evidence) -> list[dict]:
         }
         for seg in evidence.segments()
     ]
-    rows.sort(key=lambda r: -r["score"])
+    rows.sort(key=_match_order)
     return rows
+
+
+def _match_order(row: dict) -> tuple:
+    """matches.csv's total order, on the values as printed: score (strongest first), then query,
+    reference and the four times."""
+    times = tuple(round(float(row[k]), 3) for k in ("query_start", "query_end", "ref_start", "ref_end"))
+    return (-round(float(row["score"]), 6), str(row["query_id"]), str(row["ref_id"]), *times)
+
+
+def summary_order(row: dict) -> tuple:
+    """summary.csv's total order: query id, then the clip's path."""
+    return (str(row["query_id"]), str(row["path"]))
 
 
 def strongest(evidence: Evidence) -> dict:
@@ -171,10 +187,10 @@ def write_matches_csv(path: str | Path, rows: list[dict]) -> None:
             **{k: f"{float(r[k]):.3f}" for k in ("query_start", "query_end", "ref_start", "ref_end")},
             "score": f"{float(r['score']):.6f}",
         }
-        for r in sorted(rows, key=lambda r: -float(r["score"]))
+        for r in sorted(rows, key=_match_order)
     ]
     atomic_write_text(path, _csv_text(MATCHES_COLUMNS, _escaped(formatted, MATCHES_TEXT)))
 
 
 def write_summary_csv(path: str | Path, rows: list[dict]) -> None:
-    atomic_write_text(path, _csv_text(SUMMARY_COLUMNS, _escaped(rows, SUMMARY_TEXT)))
+    atomic_write_text(path, _csv_text(SUMMARY_COLUMNS, _escaped(sorted(rows, key=summary_order), SUMMARY_TEXT)))

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -61,7 +62,8 @@ class ClipOutcome:
     frames: int = 0  # frames sampled (0 for skipped and failed clips)
     strongest: dict = field(default_factory=dict)  # the strongest match's catalogue words and timecodes
 
-    def summary_row(self) -> dict:
+    def summary_row(self, folder: str | Path) -> dict:
+        """The clip's row of summary.csv; files are named relative to `folder`, the summary's."""
         v = self.verdict
         return {
             "query_id": self.query_id,
@@ -72,17 +74,21 @@ class ClipOutcome:
             "score": "" if v is None else f"{v.score:.6f}",
             "top_work": self.top_work or "",
             "segments": self.segments if v is not None else "",
-            "evidence": self.evidence_path or "",
+            "evidence": _relative(self.evidence_path, folder),
             "error": self.error or "",
-            "report": self.report_path or "",
+            "report": _relative(self.report_path, folder),
             **(self.strongest or dict.fromkeys(SUMMARY_COLUMNS[11:], "")),
         }
+
+
+def _relative(path: str | None, folder: str | Path) -> str:
+    return "" if not path else os.path.relpath(path, folder)
 
 
 @dataclass
 class ScanReport:
     out_dir: str
-    outcomes: list[ClipOutcome] = field(default_factory=list)
+    outcomes: list[ClipOutcome] = field(default_factory=list)  # in the order of the inputs, once the run ends
     matches_csv: str = ""
     summary_csv: str = ""
 
@@ -171,7 +177,7 @@ def run_batch(
 
     def write_csvs() -> None:
         write_matches_csv(report.matches_csv, rows)
-        write_summary_csv(report.summary_csv, [o.summary_row() for o in report.outcomes])
+        write_summary_csv(report.summary_csv, [o.summary_row(out) for o in report.outcomes])
         last_written[0] = time.monotonic()
 
     def finish(outcome: ClipOutcome, ev: Evidence | None) -> None:
@@ -206,6 +212,9 @@ def run_batch(
     def settle(path: Path, qid: str, status: str, value) -> None:
         done(path, qid, value) if status == "ok" else failed(path, qid, value)
 
+    given: dict[tuple[str, str], int] = {}  # (path as printed, query id) -> its place among the inputs
+    for i, key in enumerate(zip(map(printable, paths), ids)):
+        given.setdefault(key, i)
     todo: list[tuple[Path, str]] = []
     try:
         for path, qid in zip(paths, ids):
@@ -234,6 +243,8 @@ def run_batch(
                              task or engines.worker_scan, context_file)
     finally:
         # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
+        # Outcomes arrive as clips finish; the report lists them in the order of the inputs.
+        report.outcomes.sort(key=lambda o: given.get((o.path, o.query_id), len(given)))
         write_csvs()
         if own:
             with contextlib.suppress(Exception):

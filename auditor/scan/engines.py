@@ -136,9 +136,10 @@ def _worker_init(index_path: str, config: dict, threads: int, context_file: str 
         import faiss
 
         faiss.omp_set_num_threads(threads)
-    _WORKER["scanner"] = _open_scanner(index_path, config, context_file)
-    if "torch" in sys.modules:  # the index has a model channel: its model is loaded now
-        sys.modules["torch"].set_num_threads(threads)
+    scanner = _WORKER["scanner"] = _open_scanner(index_path, config, context_file)
+    if not isinstance(scanner, BaseException):
+        for channel in scanner.channels.values():
+            channel.use_cores(threads)
 
 
 def worker_scan(path: str, query_id: str, out_dir: str) -> tuple[str, object]:
@@ -223,6 +224,9 @@ class _RayScanner:
 
     def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: RayShards | None = None):
         self.scanner = _open_scanner(index_path, config, context_file, shards)
+        if not isinstance(self.scanner, BaseException):
+            for channel in self.scanner.channels.values():
+                channel.use_cores(1)  # the one CPU the actor asks Ray for
 
     def scan(self, path: str, query_id: str, out_dir: str) -> tuple[str, object]:
         if isinstance(self.scanner, BaseException):
