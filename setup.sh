@@ -4,7 +4,8 @@
 #     (fonts-dejavu-core for Latin, Greek and Cyrillic, fonts-ipaexfont-gothic for Japanese,
 #     fonts-droid-fallback for Chinese, fonts-nanum for Korean), poppler-utils (pdftotext, which `auditor verify` reads the printed hashes with) and
 #     chromium (the headless browser the review desk's end-to-end tests drive);
-#   - a virtual environment in .venv with the project and the extras named in $1 (default: dev).
+#   - a virtual environment in .venv with the project and the extras named in $1 (default: all of
+#     them: clip, ray, desk, eval, dev), at the exact versions of constraints.txt.
 # Safe to re-run: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,4 +30,4 @@ if [ -n "$missing" ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e ".[${1:-dev}]"
+.venv/bin/pip install -q -c constraints.txt -e ".[${1:-clip,ray,desk,eval,dev}]"

@@ -115,3 +115,22 @@ def batch_of_twelve(footage, tmp_path):
     listing = tmp_path / "clips.txt"
     listing.write_text("\n".join(names))
     return listing
+
+
+@pytest.mark.parametrize("extra, module, args", [
+    ("clip", "open_clip", ["index", "add", "CLIP", "--index", "IDX", "--work", "W", "--owner", "O", "--channels", "pdq,clip"]),
+    ("desk", "fastapi", ["serve", "--index", "IDX", "--results", "OUT"]),
+    ("ray", "ray", ["scan", "CLIP", "--index", "IDX", "--out", "OUT", "--engine", "ray"]),
+])
+def test_a_missing_extra_is_one_line_naming_it_and_exit_3(footage, pdq_index, tmp_path, monkeypatch, extra, module, args):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
+    (tmp_path / "out").mkdir()
+    given = {"CLIP": str(footage["copy"]), "IDX": str(pdq_index if extra != "clip" else tmp_path / "idx"),
+             "OUT": str(tmp_path / "out")}
+    r = runner.invoke(app, [given.get(a, a) for a in args])
+    assert r.exit_code == 3, r.output
+    assert r.stderr.strip().splitlines() == [f"auditor: error: {r.stderr.split('error: ', 1)[1].strip()}"]
+    assert f"'{extra}' extra ({module} not installed here): pip install 'auditor[{extra}]'" in r.stderr

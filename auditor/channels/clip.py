@@ -44,6 +44,7 @@ import numpy as np
 from reference_index.files import sha256_file
 
 from ..errors import MissingDependency, ModelWeightsMissing, UsageError
+from ..extras import require
 from ..media.reader import frame_input
 from ..evidence.rules import Comparison, Level
 from .base import Channel, Embeddings, Meaning, statistic_rule
@@ -289,6 +290,7 @@ class ClipChannel(Channel):
         return self._device
 
     def __init__(self, config: dict):
+        require("clip")
         super().__init__(config)
         s = self.settings
         self.model_spec = str(s["model"])

@@ -28,6 +28,9 @@ def serve(
     """The review desk: a local web app to confirm or dismiss matches, with an audit trail."""
     import secrets
 
+    from ..extras import require
+
+    require("desk")
     from ..review.app import LOCAL_HOSTS, create_app
 
     folder("--index", index)

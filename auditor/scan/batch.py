@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import time
@@ -27,7 +26,8 @@ from typing import Callable
 from reference_index.sharded import open_reader
 from reference_index.files import sha256_file
 
-from ..errors import AuditorError, InputError, MissingDependency, UsageError
+from ..errors import AuditorError, InputError, UsageError
+from ..extras import require
 from ..evidence.files import (SUMMARY_COLUMNS, evidence_path, matches_rows, read_evidence, strongest, write_evidence,
                               write_matches_csv, write_summary_csv)
 from ..evidence.records import Evidence, Verdict
@@ -150,8 +150,8 @@ def run_batch(
     ids = query_ids(paths)
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
-    if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise MissingDependency(engines.RAY_MISSING)
+    if engine == "ray":
+        require("ray")
     in_process = engine == "local" and workers <= 1
     if context_file is not None:
         try:

@@ -35,7 +35,6 @@ from .inputs import longest_first
 from .scanner import Scanner
 from .shard_actors import RayShards, shard_count, start_shard_actors
 
-RAY_MISSING = "the ray engine needs Ray: pip install 'auditor[ray]' (or pip install ray)"
 Settle = Callable[[Path, str, str, object], None]  # (path, query id, "ok" | "error", evidence or reason)
 Failed = Callable[[Path, str, str], None]  # (path, query id, reason)
 
