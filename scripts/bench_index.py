@@ -12,7 +12,7 @@ edited copies as queries; exhaustive search, inverted lists and visual words sid
 
 Float channel (CLIP-like): unit vectors in two levels of clusters (10,000 works, 200,000 shots,
 frames around their shot); queries are fresh frames of random shots. The index is the one `auditor index optimize` builds for that
-size (reference_index.vectors.choose_structure: IVF with 8-bit scalar quantisation). Recall@10
+size (reference_index.search.vectors.choose_structure: IVF with 8-bit scalar quantisation). Recall@10
 is the share of the exact top 10 (brute force over every vector) that the index returns.
 
 PDQ channel: 256-bit hashes, in the structure `index optimize` picks for PDQ at that size (the
@@ -41,8 +41,8 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reference_index.multihash import MultiHash  # noqa: E402
-from reference_index.vectors import ChannelVectors, choose_structure  # noqa: E402
+from reference_index.search.multihash import MultiHash  # noqa: E402
+from reference_index.search.vectors import ChannelVectors, choose_structure  # noqa: E402
 
 CHUNK = 500_000
 DIM = 512
@@ -222,7 +222,7 @@ def main() -> None:
     ap.add_argument("--orb-exact-max", type=int, default=100_000, help="measure exhaustive search up to this many frames")
     ap.add_argument("--orb-structures", default="flat,ivf,words", help="ORB structures to build and measure")
     ap.add_argument("--orb-out-of-core", action="store_true",
-                    help="visual words only, written chunk by chunk (reference_index.words_file): for 1.8 M frames")
+                    help="visual words only, written chunk by chunk (reference_index.experimental.words_file): for 1.8 M frames")
     ap.add_argument("--config", default=None, help="auditor configuration (ORB settings)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--nprobe-float", default="8,16,32", help="nprobe values to measure (float)")

@@ -15,7 +15,7 @@ is the top candidate with at least the channel's min_votes, and the share among 
 
 With --orb-out-of-core (`build_words_out_of_core`), visual words only, for catalogues whose
 descriptors do not fit in memory (1.8 M frames: 11.5 GB of them): the frames are generated and
-written chunk by chunk in frame order (reference_index.words_file), never held whole; the
+written chunk by chunk in frame order (reference_index.experimental.words_file), never held whole; the
 searching process is the same. Exhaustive search and inverted lists are not built then (see
 NOT_OUT_OF_CORE).
 """
@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from auditor.channels import create_channel  # noqa: E402
 from auditor.config import load_config  # noqa: E402
 from auditor.media.reader import MediaReader  # noqa: E402
-from reference_index.manifest import MANY_SHIFT  # noqa: E402
-from reference_index.vectors import ChannelVectors, choose_structure  # noqa: E402
+from reference_index.store.manifest import MANY_SHIFT  # noqa: E402
+from reference_index.search.vectors import ChannelVectors, choose_structure  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "videos"
 PER_FRAME = 200
@@ -163,11 +163,11 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
     """Visual words for n frames without holding their descriptors: the same planted frames and
     queries as `build`, the vocabulary trained on `training_size(n)` descriptors drawn at random
     from twice as many at the stream's start, then the frames written chunk by chunk in frame order
-    (reference_index.words_file). Synthetic frames come from other seeds than `build`'s, drawn alike."""
+    (reference_index.experimental.words_file). Synthetic frames come from other seeds than `build`'s, drawn alike."""
     from bench_index import peak_rss_gb  # noqa: PLC0415
 
-    from reference_index.vocabulary import Vocabulary, training_size  # noqa: PLC0415
-    from reference_index.words_file import WordFileWriter  # noqa: PLC0415
+    from reference_index.experimental.vocabulary import Vocabulary, training_size  # noqa: PLC0415
+    from reference_index.experimental.words_file import WordFileWriter  # noqa: PLC0415
 
     p = plant(n, work, queries, config)
     n, real, ids_real, synth_slots = p["n"], p["real"], p["ids_real"], p["synth_slots"]

@@ -49,8 +49,8 @@ from auditor.config import load_config  # noqa: E402
 from auditor.indexing.ingest import CatalogueItem, add_items, structure_settings  # noqa: E402
 from auditor.scan.scanner import Scanner  # noqa: E402
 from reference_index import IndexWriter, ReferenceIndex, knn  # noqa: E402
-from reference_index.shards import shard_index  # noqa: E402
-from reference_index.sharded import ShardedIndex  # noqa: E402
+from reference_index.store.shards import shard_index  # noqa: E402
+from reference_index.store.sharded import ShardedIndex  # noqa: E402
 
 PER_FRAME = 200
 FRAMES_PER_VIDEO = 1000  # 500 s at 2 frames/s
@@ -77,7 +77,7 @@ def synthetic_frames(index: Path, n: int, config: dict, seed: int = 0) -> None:
 
 def _idle_resident() -> int:
     """A Ray worker's resident memory with the index package imported and nothing opened."""
-    from reference_index.sharded import resident_bytes
+    from reference_index.store.sharded import resident_bytes
 
     return resident_bytes()
 

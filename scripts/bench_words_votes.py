@@ -13,7 +13,7 @@ them (the ORB channel's own candidates: its choice between the frame as shot and
 - `list L`: votes among the L frames step 1 scores highest (the index's own rule: L = its short
   list, 300);
 - `list L, competition`: the same, a vote counting only when closer than the query descriptor's
-  nearest among every M-th catalogue descriptor (reference_index.competition, as the index keeps
+  nearest among every M-th catalogue descriptor (reference_index.experimental.competition, as the index keeps
   it: an estimate, from a structure 1/M of the catalogue's size, of the competition the short
   list leaves out). M is the index's own, or `--sample M` (kept anew from the stored descriptors:
   indexes built before the index kept a competition have none);
@@ -46,8 +46,8 @@ import numpy as np
 
 import bench_local
 from auditor.channels.base import Embeddings
-from reference_index import competition
-from reference_index.vectors import ChannelVectors
+from reference_index.experimental import competition
+from reference_index.search.vectors import ChannelVectors
 
 LENGTHS = (30, 100, 300, 1000)
 GATED = (100, 300)

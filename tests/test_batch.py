@@ -173,7 +173,7 @@ def test_gpu_actors_and_devices_are_chosen_from_the_device_option(monkeypatch):
 def test_faiss_moves_float_channels_to_the_gpu_only_when_asked_and_present(monkeypatch):
     import faiss
 
-    from reference_index import vectors
+    from reference_index.search import vectors
 
     vec = vectors.ChannelVectors("ip", 8)
     binary = vectors.ChannelVectors("hamming", 256)

@@ -13,7 +13,7 @@ from auditor.channels.clip import resolve_device
 from auditor.cli import app
 from auditor.config import load_config
 from auditor.errors import MissingDependency, ModelWeightsMissing, UsageError
-from reference_index.files import sha256_file
+from reference_index.store.files import sha256_file
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ import reference_index as ri
 from auditor.cli import app
 from auditor.config import load_config
 from auditor.indexing.ingest import CatalogueItem, add_items
-from reference_index import verified
+from reference_index.store import verified
 
 runner = CliRunner()
 
@@ -251,7 +251,7 @@ def test_a_writer_checkpoint_reads_its_own_files_once(two_indexes, tmp_path, cou
 
 
 def test_a_checkpoint_that_cannot_begin_again_keeps_what_it_committed(two_indexes, tmp_path, monkeypatch):
-    from reference_index import integrity
+    from reference_index.store import integrity
 
     idx = shutil.copytree(two_indexes["a"], tmp_path / "idx")
     real, calls = integrity.verify_files, []

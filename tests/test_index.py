@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reference_index as ri
-from reference_index import manifest
+from reference_index.store import manifest
 
 FP_PDQ = {"id": "pdq-aaaa", "name": "pdq", "algorithm": "PDQ"}
 FP_CLIP = {"id": "clip-bbbb", "name": "clip", "model": "ViT-B-32", "weights_sha256": "1" * 64}
@@ -134,7 +134,7 @@ def test_a_process_killed_mid_write_leaves_the_previous_index_readable(tmp_path)
         import os, sys, numpy as np
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         import reference_index as ri
-        from reference_index import writer
+        from reference_index.store import writer
         from test_index import add
         def die(*a, **k):
             os._exit(9)
@@ -193,7 +193,7 @@ def test_a_code_that_occurs_many_times_in_a_query_is_searched_once_with_the_same
     """A clip's unchanged corners give the same ORB descriptor frame after frame: each distinct
     code is searched once, and every copy of it gets exactly the answer a search of its own gets,
     in exact search and in inverted lists alike."""
-    from reference_index.vectors import ChannelVectors
+    from reference_index.search.vectors import ChannelVectors
 
     rng = np.random.default_rng(5)
     stored = rng.integers(0, 256, (4000, 32), dtype=np.uint8)
@@ -215,7 +215,7 @@ def test_a_code_that_occurs_many_times_in_a_query_is_searched_once_with_the_same
 
 
 def test_unique_keys_by_sorting_equal_numpys_unique():
-    from reference_index.arrays import unique_sorted
+    from reference_index.search.arrays import unique_sorted
 
     rng = np.random.default_rng(2)
     for n, high in ((0, 5), (1, 5), (1000, 7), (50_000, 10**12)):
@@ -227,8 +227,8 @@ def test_asking_for_every_inverted_list_finds_what_exhaustive_search_finds_even_
     """Lists found through groups of centroids: the groups compared (saved with the index) must
     widen when more lists are asked for than they hold, or a user raising nprobe for recall
     would silently get fewer lists. Every list asked for: exhaustive search's answers."""
-    from reference_index import grouped
-    from reference_index.vectors import ChannelVectors
+    from reference_index.search import grouped
+    from reference_index.search.vectors import ChannelVectors
 
     monkeypatch.setattr(grouped, "GROUPED_FROM", 256)
     monkeypatch.setattr(grouped, "GROUPS_PROBED", 1)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from auditor.cli import app
 from reference_index import ReferenceIndex
-from reference_index.vectors import ChannelVectors, choose_structure
+from reference_index.search.vectors import ChannelVectors, choose_structure
 
 runner = CliRunner()
 
@@ -97,7 +97,7 @@ def test_inverted_lists_return_their_vectors_and_drop_removed_ones():
 def test_multi_index_hash_finds_near_duplicates_like_brute_force_and_survives_files(tmp_path):
     import faiss
 
-    from reference_index.multihash import MultiHash
+    from reference_index.search.multihash import MultiHash
 
     rng = np.random.default_rng(3)
     codes = rng.integers(0, 256, (20_000, 32), dtype=np.uint8)

@@ -9,8 +9,8 @@ from auditor.media import synth
 from auditor.channels.orb import ORBChannel
 from auditor.config import load_config
 from auditor.media.reader import MediaReader
-from reference_index.vocabulary import Vocabulary
-from reference_index.words import WordIndex
+from reference_index.experimental.vocabulary import Vocabulary
+from reference_index.experimental.words import WordIndex
 
 
 def _captioned(image: np.ndarray) -> np.ndarray:

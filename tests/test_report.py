@@ -15,7 +15,7 @@ from auditor.demo import run_demo
 from auditor.report.pdf import render_report
 from auditor.report.pictures import redact
 from auditor.report.story import ATTACHMENT_NAME
-from reference_index.files import sha256_file
+from reference_index.store.files import sha256_file
 
 runner = CliRunner()
 

@@ -18,10 +18,11 @@ from auditor.config import load_config
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
-from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused, grouped, knn
-from reference_index.shards import plan, shard_index
-from reference_index.sharded import ShardBackend, ShardedIndex
-from reference_index.vectors import ChannelVectors
+from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused
+from reference_index.search import grouped, knn
+from reference_index.store.shards import plan, shard_index
+from reference_index.store.sharded import ShardBackend, ShardedIndex
+from reference_index.search.vectors import ChannelVectors
 
 runner = CliRunner()
 IVF_ORB = {"index": {"exact_max_local": 2000}}

@@ -16,13 +16,13 @@ from auditor.evidence.files import read_evidence
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
-from reference_index.arrayfile import read_arrays, write_arrays
-from reference_index.competition import limits
-from reference_index.vectors import ChannelVectors
-from reference_index import vocabulary as word_rules
-from reference_index.vocabulary import Vocabulary
-from reference_index.words import MAGIC, WordIndex
-from reference_index.words_file import WordFileWriter
+from reference_index.search.arrayfile import read_arrays, write_arrays
+from reference_index.experimental.competition import limits
+from reference_index.search.vectors import ChannelVectors
+from reference_index.experimental import vocabulary as word_rules
+from reference_index.experimental.vocabulary import Vocabulary
+from reference_index.experimental.words import MAGIC, WordIndex
+from reference_index.experimental.words_file import WordFileWriter
 
 
 def descriptors(n_frames: int, per_frame: int, seed: int = 0) -> np.ndarray:
@@ -321,7 +321,7 @@ def test_the_cli_says_when_the_structure_moved(footage, tmp_path):
 def test_the_competition_is_searched_through_the_vocabularys_cells_once_it_is_large():
     """Beyond a few thousand kept descriptors, each query descriptor is compared only with those of
     its nearest top-level cells: a descriptor a few bits from a kept one still finds it."""
-    from reference_index.competition import Competition
+    from reference_index.experimental.competition import Competition
 
     kept = descriptors(400, 50, seed=21)
     vocab = Vocabulary.train(kept[:4000], 64, 2)
@@ -436,7 +436,7 @@ def test_a_query_frames_short_list_is_the_same_searched_alone_or_with_the_frames
 def test_a_short_list_keeps_the_best_scores_ties_going_to_the_lower_frame():
     """Step 1 keeps its `shortlist` best frames without sorting every frame it scored: the same
     frames a full sort by score, then frame id, would keep (scores tie often: idf weights repeat)."""
-    from reference_index.words import top_ranked
+    from reference_index.experimental.words import top_ranked
 
     rng = np.random.default_rng(4)
     for size, n in ((1000, 300), (300, 300), (50, 300), (1000, 1), (0, 5)):

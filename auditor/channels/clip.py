@@ -41,7 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reference_index.files import sha256_file
+from reference_index.store import sha256_file
 
 from ..errors import MissingDependency, ModelWeightsMissing, UsageError
 from ..extras import require
@@ -290,7 +290,7 @@ class ClipChannel(Channel):
         return self._device
 
     def __init__(self, config: dict):
-        require("clip")
+        require(self.name, ("torch", "torchvision", "open_clip", "huggingface_hub"), f"the {self.name} channel")
         super().__init__(config)
         s = self.settings
         self.model_spec = str(s["model"])

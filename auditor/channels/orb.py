@@ -16,8 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from reference_index.arrays import unique_sorted
-from reference_index.competition import FAR, limits
+from reference_index.search import unique_sorted
+from reference_index.experimental import FAR, limits
 
 from ..media.reader import frame_input
 from .base import Candidate, Channel, Embeddings, Meaning, SearchFn
@@ -212,7 +212,7 @@ class ORBChannel(Channel):
         """Votes per variant from visual words. The mirrored variant's short list costs little,
         its votes as much as the frame's: they are counted only where its short list scores at
         least as well as the frame as shot (a mirrored copy's does, far better). A descriptor's votes
-        come from no farther than its nearest competitor the index keeps (reference_index.competition),
+        come from no farther than its nearest competitor the index keeps (reference_index.experimental.competition),
         looked up for the descriptors of frames whose votes are counted. Every variant goes to the
         index in the same call of each step (variant v's frame f as row v * frames + f): a sharded
         index sends each call to every shard."""

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from reference_index import IndexWriter
-from reference_index.sharded import open_reader
+from reference_index.store import open_reader
 
 from ..config import load_config
 from ..indexing.ingest import IngestStatus
@@ -194,7 +194,7 @@ def index_shard(
                                                 "shard); video: runs of consecutive videos."),
 ) -> None:
     """Split an index into shards (each a complete index of some videos) under one manifest."""
-    from reference_index.shards import shard_index
+    from reference_index.store import shard_index
 
     folder("--index", index)
     out = out or index.with_name(index.name + "-shards")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reference_index.files import atomic_write_json, atomic_write_text
+from reference_index.store import atomic_write_json, atomic_write_text
 
 from ..errors import InputError
 from .records import SCHEMA, Evidence

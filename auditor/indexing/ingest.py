@@ -15,7 +15,7 @@ from typing import Callable
 
 import reference_index
 from reference_index import CatalogueConflict, ReferenceIndex
-from reference_index.files import sha256_file
+from reference_index.store import sha256_file
 
 from ..channels import Channel, create_channel, open_for_index
 from ..errors import AuditorError, InputError, UsageError

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reference_index.files import sha256_file
+from reference_index.store import sha256_file
 
 from .reader import Box, MediaReader, crop_box, downscale, is_still
 

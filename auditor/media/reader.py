@@ -21,7 +21,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from reference_index.files import sha256_file
+from reference_index.store import sha256_file
 
 from ..errors import InputError, LimitExceeded
 from ..names import is_text

@@ -22,7 +22,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from reference_index.files import atomic_path
+from reference_index.store import atomic_path
 
 from ..errors import InputError, UsageError
 from ..evidence.files import SUFFIX, read_evidence

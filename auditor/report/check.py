@@ -33,7 +33,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reference_index.files import sha256_file
+from reference_index.store import sha256_file
 
 from ..errors import InputError, MissingDependency
 from ..evidence.files import parse_evidence

@@ -26,7 +26,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from reference_index.files import atomic_path
+from reference_index.store import atomic_path
 
 from .. import __version__
 from ..errors import InputError, UsageError

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from reference_index.files import atomic_path, atomic_write_text
+from reference_index.store import atomic_path, atomic_write_text
 
 from ..evidence.files import escape_cell
 from ..evidence.wording import check_lang, level_name

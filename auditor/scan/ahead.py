@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from reference_index.vocabulary import one_thread
+from reference_index.search import one_thread
 
 from ..channels.base import Embeddings
 from ..evidence import records as ev

@@ -23,8 +23,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
-from reference_index.sharded import open_reader
-from reference_index.files import sha256_file
+from reference_index.store import open_reader
+from reference_index.store import sha256_file
 
 from ..errors import AuditorError, InputError, UsageError
 from ..extras import require

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reference_index.catalogue import VIDEO_FIELDS as CATALOGUE_WORDS
-from reference_index.files import atomic_write_bytes
-from reference_index.sharded import open_reader
-from reference_index.vectors import gpu_count
+from reference_index.store import VIDEO_FIELDS as CATALOGUE_WORDS
+from reference_index.store import atomic_write_bytes
+from reference_index.store import open_reader
+from reference_index.search import gpu_count
 
 from .. import __version__
 from ..channels import open_for_index
@@ -49,7 +49,7 @@ class Scanner:
         """`context_file`: the user's generation context for every clip scanned (see
         media.provenance); without it, each clip's sidecar `CLIP.context.toml` if present.
         A sharded index is searched shard by shard in this process, or through `shard_fanout`
-        (reference_index.sharded.Fanout: Ray actors, one a shard)."""
+        (reference_index.store.sharded.Fanout: Ray actors, one a shard)."""
         self.config = config
         self.context_file = context_file
         self.index = open_reader(index_path, shard_fanout)

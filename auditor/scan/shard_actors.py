@@ -1,6 +1,6 @@
 """A sharded index served by Ray actors: one actor a shard, which opens its shard once and maps
 its vectors; the clip scanners send each channel's query vectors to every shard actor and merge
-the answers (reference_index.sharded). Everything else a scan does (catalogue lookups, segments,
+the answers (reference_index.store.sharded). Everything else a scan does (catalogue lookups, segments,
 verification against the reference files, calibration, evidence) happens in the clip scanner,
 as with one index.
 """
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reference_index.sharded import ShardBackend, ShardedIndex, is_sharded
+from reference_index.experimental import relay_tree
+from reference_index.store import ShardBackend, ShardedIndex, is_sharded
 
 
 SHARED_BYTES = 100_000  # an array this large goes into Ray's object store, as Ray puts it there itself
@@ -19,26 +20,18 @@ RELAY_CONCURRENCY = 64  # calls a relay serves at once (clip scanners share it; 
 
 
 class RayShards:
-    """A fanout (reference_index.sharded.Fanout) over shard actors: every shard asked at once.
+    """A fanout (reference_index.store.sharded.Fanout) over shard actors: every shard asked at once.
     A large array every shard gets (a chunk's query descriptors) is put into Ray's object store
     once for all of them: passed as it is, Ray would store a copy for each shard (measured with 32
     actors: 84 against 36 ms a fanout of a 1.3 MB chunk).
 
     With more than `per_relay` shards (0: no limit), the caller asks relays (`ShardRelay`, actors
     taking no CPU of their own), each of which asks up to `per_relay` shard actors (or relays) on
-    its behalf: a call costs its caller about half a millisecond of CPU, so a clip scanner asking
-    400 shards itself would spend 0.2-0.4 s a fanout calling (`bench_shards.py --fanout-actors`)."""
+    its behalf: an experiment (reference_index.experimental.relays)."""
 
     def __init__(self, actors: list, cpus: int = 1, per_relay: int = 0):
         self.actors = actors
-        nodes = [(a, 0) for a in actors]  # (actor, shards it relays to; 0: a shard actor itself)
-        relays = 0
-        if per_relay >= 2:
-            while len(nodes) > per_relay:  # as few groups as will do, of even sizes; one alone needs no relay
-                groups = np.array_split(np.arange(len(nodes)), -(-len(nodes) // per_relay))
-                nodes = [nodes[g[0]] if len(g) == 1 else (_relay_actor([nodes[i] for i in g]), sum(nodes[i][1] or 1 for i in g))
-                         for g in groups]
-                relays += sum(len(g) > 1 for g in groups)
+        nodes, relays = relay_tree(actors, per_relay, _relay_actor)
         self.nodes = nodes
         self.describe = (f"{len(actors)} Ray actors, one a shard" + (f", {cpus} CPUs each" if cpus > 1 else "")
                          + (f", asked through {relays} relay{'s' if relays > 1 else ''}" if relays else ""))

@@ -30,7 +30,7 @@ from pathlib import Path
 import faiss
 
 from . import catalogue
-from .errors import IndexCorrupt, IndexIsSharded, IndexLocked, IndexNotFound
+from ..errors import IndexCorrupt, IndexIsSharded, IndexLocked, IndexNotFound
 from .files import atomic_write_bytes, sha256_file
 from .schema import validate_manifest
 from .verified import identity, remember_written

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .arrayfile import reserve_arrays
+from ..search.arrayfile import reserve_arrays
 from .competition import Competition
 from .vocabulary import Vocabulary
 from .words import MAGIC, WordIndex, check_frame_ids, posting_keys, posting_rows

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import IndexCorrupt
-from .vectors import METRICS, STRUCTURES
+from ..errors import IndexCorrupt
+from ..search.vectors import METRICS, STRUCTURES
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # a file of a generation is a plain name inside the generation's folder

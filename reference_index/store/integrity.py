@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from . import catalogue
-from .errors import IndexCorrupt
+from ..errors import IndexCorrupt
 from .manifest import committed_files
 from .verified import ChangedWhileHashing, Verifier, identity
 

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from . import catalogue
-from .errors import ShardRefused
+from ..errors import ShardRefused
 from .files import atomic_write_bytes, fsync_dir
 from .manifest import CATALOGUE, FORMAT, MANIFEST, MANY_SHIFT, SHARDED_FORMAT, gen_dir, library_versions, now_utc, write_manifest
 from .reader import ReferenceIndex

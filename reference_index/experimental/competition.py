@@ -27,8 +27,9 @@ import math
 import faiss
 import numpy as np
 
-from .arrays import per_distinct_row
-from .vocabulary import Vocabulary, cell_lists, one_thread
+from ..search.arrays import per_distinct_row
+from ..search.threads import one_thread
+from .vocabulary import Vocabulary, cell_lists
 
 SCANNED = 2048  # codes compared per query descriptor, about: lists probed = SCANNED / mean list size
 FLAT_BELOW = 4 * SCANNED  # fewer kept descriptors than this: compared with every one (exact, and cheaper)

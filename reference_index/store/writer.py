@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import catalogue, integrity
-from .errors import CatalogueConflict, ChannelMismatch
+from . import catalogue
+from . import integrity
+from ..errors import CatalogueConflict, ChannelMismatch
 from .leases import held_generations
 from .manifest import (
     CALIBRATION,
@@ -34,7 +35,7 @@ from .manifest import (
     write_manifest,
     writer_lock,
 )
-from .vectors import LISTS_OUTGROWN, ChannelVectors, choose_structure
+from ..search.vectors import LISTS_OUTGROWN, ChannelVectors, choose_structure
 
 
 def create_index(path: Path, channels: dict[str, dict]) -> None:

@@ -6,10 +6,11 @@ The vocabulary grows with the catalogue (`words_for`)."""
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 
 import faiss
 import numpy as np
+
+from ..search.threads import one_thread
 
 SIG_BITS = 16
 # The vocabulary grows with the catalogue: a word for about DESCRIPTORS_PER_WORD descriptors (so a
@@ -26,18 +27,6 @@ def words_for(n: int) -> int:
 def training_size(n: int) -> int:
     """How many of n descriptors (drawn at random) its vocabulary is trained on."""
     return int(min(n, max(TRAIN_MIN, TRAIN_PER_WORD * words_for(n))))
-
-
-@contextmanager
-def one_thread():
-    """Many small FAISS searches run faster on one thread: OpenMP's start-up and, beside other
-    busy processes, its waiting cost more than the search (ten times, measured on 2 cores)."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def cell_lists(top: np.ndarray, codes: np.ndarray, cells: np.ndarray) -> faiss.IndexBinaryIVF:

@@ -15,11 +15,13 @@ from typing import Iterable
 
 import numpy as np
 
-from . import catalogue, integrity, knn
-from .errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
+from . import catalogue
+from . import integrity
+from ..search import knn
+from ..errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
 from .leases import Lease
 from .manifest import MANY_SHIFT, describe_fingerprint, gen_dir, read_manifest
-from .vectors import ChannelVectors
+from ..search.vectors import ChannelVectors
 from .writer import IndexWriter, create_index
 
 OPEN_ATTEMPTS = 50  # commits that may land while a reader opens before it gives up

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import CatalogueConflict
+from ..errors import CatalogueConflict
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS works (

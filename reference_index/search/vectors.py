@@ -32,10 +32,10 @@ import numpy as np
 
 from . import grouped
 from .arrays import per_distinct_row
-from .errors import IndexCorrupt
+from ..errors import IndexCorrupt
 from .multihash import MultiHash
-from .vocabulary import Vocabulary, training_size, words_for
-from .words import WordIndex
+from ..experimental.vocabulary import Vocabulary, training_size, words_for
+from ..experimental.words import WordIndex
 
 METRICS = ("hamming", "ip")
 STRUCTURES = ("flat", "ivf", "mih", "words")

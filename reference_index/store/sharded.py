@@ -27,9 +27,9 @@ from typing import Callable, Iterable
 import faiss
 import numpy as np
 
-from . import knn
+from ..search import knn
 from .catalogue import FrameRef
-from .errors import IndexCorrupt, IndexIsSharded
+from ..errors import IndexCorrupt, IndexIsSharded
 from .files import sha256_file
 from .manifest import MANIFEST, SHARDED_FORMAT, read_json_manifest
 from .reader import ReadView, ReferenceIndex

@@ -35,11 +35,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .arrayfile import has_magic, read_arrays, read_at_random, write_arrays
-from .arrays import per_distinct_row, spans, unique_sorted
+from ..search.arrayfile import has_magic, read_arrays, read_at_random, write_arrays
+from ..search.arrays import per_distinct_row, spans, unique_sorted
 from .competition import Competition
-from .errors import IndexCorrupt
-from .vocabulary import SIG_BITS, Vocabulary, cell_lists, one_thread
+from ..errors import IndexCorrupt
+from ..search.threads import one_thread
+from .vocabulary import SIG_BITS, Vocabulary, cell_lists
 
 MAGIC = b"AUDITOR-WORDS2\n"
 FRAME_BITS = 24
