@@ -44,7 +44,7 @@ def test_a_caption_over_low_texture_footage_still_finds_its_frame(corpus):
     # a plain, low-texture interior beside two other clips; the caption's sharp text has more
     # corners than the whole picture
     refs = frames("tmk_chair_orig_22s.mp4")[:10] + frames("tmk_doorknob_720p_4s.mp4") + frames("his_girl_friday_480p_6s.mp4")
-    min_votes = config["channels"]["orb"]["min_votes"]
+    min_votes = config.channels.of("orb").min_votes
     for target in (2, 5, 8):
         fid, votes = _top_candidate(refs, _captioned(refs[target]), per_cell=18)
         assert fid == target and votes >= 2 * min_votes
@@ -184,7 +184,7 @@ def test_a_mirrored_inset_crop_or_caption_is_found_through_the_mirrored_query(ca
     search = _index(channel, refs)
     _, ranked = channel.candidates(channel.embed([query], query=True), search, 3)
     fid, votes, variant = ranked[0][0]
-    assert (fid, variant) == (10, "flip_horizontal") and votes >= config["channels"]["orb"]["min_votes"]
+    assert (fid, variant) == (10, "flip_horizontal") and votes >= config.channels.of("orb").min_votes
     plain = ORBChannel(load_config(overrides={"channels": {"orb": {"query_mirror": False}}}))
     _, ranked = plain.candidates(plain.embed([query], query=True), search, 3)
     assert not ranked[0] or ranked[0][0][1] <= votes / 2  # as shot, chance votes: at most half

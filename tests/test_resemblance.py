@@ -35,7 +35,7 @@ def test_p_values_fall_as_the_clip_comes_closer_and_more_of_it_does():
     assert draws.p_value(0.72, 40, 4)[0] <= draws.p_value(0.72, 10, 4)[0]
     assert draws.p_value(0.72, 20, 1)[0] < draws.p_value(0.72, 20, 4)[0]  # crops searched: more chances by chance
     p, at_floor = draws.p_value(5.0, 20, 1)
-    assert p == CFG["calibration"]["min_p_value"] and at_floor
+    assert p == CFG.calibration.min_p_value and at_floor
 
 
 def test_a_close_calibrated_work_reaches_the_level_and_flags_an_uncalibrated_one_never():

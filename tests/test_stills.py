@@ -48,7 +48,7 @@ def test_a_still_is_read_whole_and_by_tiles_for_the_catalogue_only(tmp_path):
     cfg = load_config()
     frames = list(MediaReader(tmp_path / "art.png", 1.0, cfg, still_tiles=(2, 3)).frames())
     assert len(frames) == 35 and frames[0].box is None and frames[1].box == (0.0, 0.0, 0.5, 0.5)
-    assert all(f.t == 0.0 for f in frames) and max(frames[0].image.shape[:2]) == cfg["sampling"]["max_side"]
+    assert all(f.t == 0.0 for f in frames) and max(frames[0].image.shape[:2]) == cfg.sampling.max_side
     assert frames[-1].image.shape[:2] == (240, 427)  # a tile is cut from the full picture, then brought down
     assert len(list(MediaReader(tmp_path / "art.png", 1.0, cfg).frames())) == 1  # a suspect still: whole only
 

@@ -6,7 +6,7 @@ from auditor.media import synth
 from auditor.config import load_config
 from auditor.match.geometry import match_frames
 
-CFG = load_config()["verify"]
+CFG = load_config().verify
 
 
 def scene(seed=3, t=1.0):
@@ -17,7 +17,7 @@ def test_a_cropped_copy_verifies_with_the_crop_as_its_transform():
     ref = scene()
     crop = cv2.resize(ref[30:230, 60:420], (480, 270), interpolation=cv2.INTER_LINEAR)  # 75% crop, upscaled
     check = match_frames(crop, ref, CFG)
-    assert check.inliers >= CFG["min_inliers"] and check.inlier_ratio > 0.5
+    assert check.inliers >= CFG.min_inliers and check.inlier_ratio > 0.5
     a = np.array(check.transform)  # query -> reference: scale 0.75 and the crop's offset
     assert a[0, 0] == pytest.approx(0.75, abs=0.05) and a[1, 1] == pytest.approx(200 / 270, abs=0.05)
     assert a[0, 2] == pytest.approx(60, abs=6) and a[1, 2] == pytest.approx(30, abs=6)
@@ -30,11 +30,11 @@ def test_a_picture_in_picture_copy_verifies_and_unrelated_frames_do_not():
     pip = background.copy()
     pip[20:155, 250:490 - 10] = cv2.resize(ref, (230, 135), interpolation=cv2.INTER_AREA)
     check = match_frames(pip, ref, CFG)
-    assert check.inliers >= CFG["min_inliers"]
+    assert check.inliers >= CFG.min_inliers
     qx = np.array([p[0] for p in check.points])
     assert qx.min() >= 245  # every inlier lies inside the inset
     unrelated = match_frames(scene(seed=77, t=0.5), ref, CFG)
-    assert unrelated.inliers < CFG["min_inliers"]
+    assert unrelated.inliers < CFG.min_inliers
 
 
 def test_a_mirrored_match_reports_points_in_the_original_query_frame():
@@ -85,12 +85,12 @@ def test_verification_stops_once_its_outcome_is_settled_and_computes_each_frame_
     hits = hits_for("ep1", [(q / 5, q / 5) for q in range(10)])
     seg = build_segments(hits, cfg, 0.2, 2, {"ep1": 9})[0]
     cache: dict = {}
-    v = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg["verify"], cache)
+    v = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg.verify, cache)
     assert v.status == "verified" and v.pairs_checked == 2 == v.pairs_verified
-    assert v.median_inliers >= cfg["verify"]["near_identical_min_inliers"]
+    assert v.median_inliers >= cfg.verify.near_identical_min_inliers
     described = len(cache)
     assert described == 4  # two query frames, two reference frames
-    again = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg["verify"], cache)
+    again = verify_segment(seg, frames, Source(), {"ref_id": "ep1"}, cfg.verify, cache)
     assert again == v and len(cache) == described  # the same frames: nothing described again
 
 

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from typing import Iterable
 
 from ..errors import UsageError
+from ..settings import AnyTable, Configuration, Table
 from .base import Channel, Embeddings, Meaning
 
 ENTRY_POINT_GROUP = "auditor.channels"
@@ -39,16 +40,29 @@ def channel_class(name: str) -> type[Channel]:
     return cls
 
 
-def create_channel(name: str, config: dict) -> Channel:
+def settings_models() -> dict[str, type[Table]]:
+    """Each registered channel's table of the configuration (its `Settings` model). A channel
+    whose module cannot be imported here keeps a table that takes any keys: it cannot run, and
+    says why when it is used (create_channel), but a configuration naming it still loads."""
+    out: dict[str, type[Table]] = {}
+    for name in registered():
+        try:
+            out[name] = channel_class(name).Settings
+        except Exception:  # a plugin that does not import on this machine
+            out[name] = AnyTable
+    return out
+
+
+def create_channel(name: str, config: Configuration) -> Channel:
     return channel_class(name)(config)
 
 
-def meaning(name: str, config: dict) -> Meaning:
+def meaning(name: str, config: Configuration) -> Meaning:
     """What channel `name`'s scores mean under `config`, without loading its model."""
     return channel_class(name).meaning(config)
 
 
-def open_for_index(index, config: dict, names: Iterable[str] | None = None) -> dict[str, Channel]:
+def open_for_index(index, config: Configuration, names: Iterable[str] | None = None) -> dict[str, Channel]:
     """The channels an index holds (or `names`, which must be among them), created from
     `config` and checked against the fingerprints the index recorded: vectors made by another
     model, weights or preprocessing are refused (reference_index.FingerprintMismatch)."""
@@ -59,7 +73,7 @@ def open_for_index(index, config: dict, names: Iterable[str] | None = None) -> d
     return channels
 
 
-def requested_devices(names: Iterable[str], config: dict) -> dict[str, str]:
+def requested_devices(names: Iterable[str], config: Configuration) -> dict[str, str]:
     """The device the configuration asks each channel to run on, without loading any model."""
     return {name: channel_class(name).requested_device(config) for name in names}
 
@@ -84,5 +98,5 @@ def parse_channel_list(text: str | list[str] | None, default: list[str]) -> list
 
 __all__ = [
     "Channel", "Embeddings", "Meaning", "channel_class", "create_channel", "meaning", "open_for_index",
-    "parse_channel_list", "registered", "requested_devices",
+    "parse_channel_list", "registered", "requested_devices", "settings_models",
 ]

@@ -20,7 +20,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import UsageError
+from ..settings import Configuration, Table
 from ..evidence.rules import Comparison, Effect, Level, Rule
 
 Candidate = tuple[int, float, str]  # (reference frame id, raw score, query variant)
@@ -104,13 +104,13 @@ class Meaning:
 
 
 def statistic_rule(channel: str, statistic: str, rule: str, level: Level, comparison: Comparison,
-                   setting: str, config: dict) -> Rule:
+                   setting: str, config: Configuration) -> Rule:
     """A rule granting `level` when the channel's statistic compares with the threshold at
     `channels.<channel>.<setting>` over at least `segments.min_frames` frames."""
     return Rule(
         id=f"{channel}.{rule}", effect=Effect.GRANT, level=level, measure=f"{channel}.{statistic}",
-        comparison=comparison, threshold=float(config["channels"][channel][setting]),
-        setting=f"channels.{channel}.{setting}", min_frames=int(config["segments"]["min_frames"]),
+        comparison=comparison, threshold=float(getattr(config.channels.of(channel), setting)),
+        setting=f"channels.{channel}.{setting}", min_frames=int(config.segments.min_frames),
     )
 
 
@@ -134,17 +134,21 @@ class Channel(ABC):
     batch_size: int = 64
     # see Meaning.words
     words: ClassVar[Mapping[str, Mapping[str, str]]] = {"label": {}, "unit": {}, "description": {}}
+    # the channel's table of the configuration, `[channels.<name>]`, with its defaults and checks
+    # (auditor.config composes the tables of every registered channel); a channel without
+    # settings of its own keeps this empty one
+    Settings: ClassVar[type[Table]] = Table
 
-    def __init__(self, config: dict):
+    def __init__(self, config: Configuration):
         self.config = config
 
     @classmethod
     @abstractmethod
-    def meaning(cls, config: dict) -> Meaning:
+    def meaning(cls, config: Configuration) -> Meaning:
         """What this channel's scores mean under `config` (no model is loaded)."""
 
     @classmethod
-    def requested_device(cls, config: dict) -> str:
+    def requested_device(cls, config: Configuration) -> str:
         """The device the configuration asks this channel to run on ('cpu' unless it has a model)."""
         return "cpu"
 
@@ -154,12 +158,9 @@ class Channel(ABC):
         return "cpu"
 
     @property
-    def settings(self) -> dict:
-        """This channel's table of the configuration (`[channels.<name>]`)."""
-        table = self.config["channels"].get(self.name)
-        if not isinstance(table, dict):
-            raise UsageError(f"the configuration has no [channels.{self.name}] table for channel '{self.name}'")
-        return table
+    def settings(self):
+        """This channel's table of the configuration (`[channels.<name>]`, a `Settings`)."""
+        return self.config.channels.of(self.name)
 
     @property
     def vector_width(self) -> int:

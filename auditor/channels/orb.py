@@ -15,34 +15,52 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from pydantic import Field
 
 from reference_index.search import unique_sorted
 from reference_index.experimental import FAR, limits
 
 from ..media.reader import frame_input
+from ..settings import Configuration, HASH_BITS, Table
 from .base import Candidate, Channel, Embeddings, Meaning, SearchFn
 
 
+class ORBSettings(Table):
+    """`[channels.orb]` (configs/default.toml says why each value)."""
+
+    features_reference: int = Field(200, ge=1)
+    features_query: int = Field(400, ge=1)
+    query_grid: int = Field(4, ge=1)
+    query_per_cell: int = Field(18, ge=0)
+    query_mirror: bool = True
+    mirror_min_ratio: float = Field(1.5, gt=0)
+    max_descriptor_distance: int = Field(40, ge=0, le=HASH_BITS)
+    neighbours: int = Field(3, ge=1)
+    min_votes: int = Field(20, ge=1)
+    votes_at_half_similarity: float = Field(40.0, gt=0)
+
+
 class ORBChannel(Channel):
+    Settings = ORBSettings
     name = "orb"
     metric = "hamming"
     per_frame = "many"
     dim = 256
     batch_size = 32
 
-    def __init__(self, config: dict):
+    def __init__(self, config: Configuration):
         super().__init__(config)
         s = self.settings
-        self.features_reference = int(s["features_reference"])
-        self.features_query = int(s["features_query"])
-        self.max_descriptor_distance = int(s["max_descriptor_distance"])
-        self.neighbours = int(s["neighbours"])
-        self.min_votes = int(s["min_votes"])
-        self.query_grid = int(s["query_grid"])
-        self.query_per_cell = int(s["query_per_cell"])
-        self.votes_at_half = float(s["votes_at_half_similarity"])
-        self.mirror = bool(s["query_mirror"])
-        self.mirror_ratio = float(s["mirror_min_ratio"])
+        self.features_reference = int(s.features_reference)
+        self.features_query = int(s.features_query)
+        self.max_descriptor_distance = int(s.max_descriptor_distance)
+        self.neighbours = int(s.neighbours)
+        self.min_votes = int(s.min_votes)
+        self.query_grid = int(s.query_grid)
+        self.query_per_cell = int(s.query_per_cell)
+        self.votes_at_half = float(s.votes_at_half_similarity)
+        self.mirror = bool(s.query_mirror)
+        self.mirror_ratio = float(s.mirror_min_ratio)
 
     # the statistic in words, its unit and what the channel sees, per language
     words = {
@@ -57,7 +75,7 @@ class ORBChannel(Channel):
     }
 
     @classmethod
-    def meaning(cls, config: dict) -> Meaning:
+    def meaning(cls, config: Configuration) -> Meaning:
         return Meaning(
             name=cls.name,
             statistic="median_votes",
@@ -66,7 +84,7 @@ class ORBChannel(Channel):
             needs_verification=True,
             resolution=0.5,  # votes are whole numbers
             worst=0.0,
-            query_variants=2 if config["channels"][cls.name]["query_mirror"] else 1,
+            query_variants=2 if config.channels.of(cls.name).query_mirror else 1,
             resemblance=False,
             words=cls.words,
         )

@@ -10,11 +10,13 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
+from pydantic import Field
 import pdqhash
 
 from ..media.images import trim_borders
 from ..media.reader import frame_input
 from ..evidence.rules import Comparison, Level
+from ..settings import Configuration, HASH_BITS, Table
 from .base import Channel, Embeddings, Meaning, statistic_rule
 
 PDQ_BITS = 256
@@ -24,12 +26,23 @@ DIHEDRAL = (
 )
 
 
+class PDQSettings(Table):
+    """`[channels.pdq]` (configs/default.toml says why each value)."""
+
+    min_quality: int = Field(50, ge=0, le=100)
+    max_distance: int = Field(31, ge=0, le=HASH_BITS)
+    trim_borders: bool = True
+    query_dihedral: bool = True
+    near_identical_max_median_distance: int = Field(20, ge=0, le=HASH_BITS)
+
+
 class PDQChannel(Channel):
     name = "pdq"
     metric = "hamming"
     dim = PDQ_BITS
     batch_size = 256
     raw_higher_is_better = False  # Hamming distance
+    Settings = PDQSettings
 
     # the statistic in words, its unit and what the channel sees, per language
     words = {
@@ -45,8 +58,8 @@ class PDQChannel(Channel):
     }
 
     @classmethod
-    def meaning(cls, config: dict) -> Meaning:
-        dihedral = bool(config["channels"][cls.name]["query_dihedral"])
+    def meaning(cls, config: Configuration) -> Meaning:
+        dihedral = bool(config.channels.of(cls.name).query_dihedral)
         return Meaning(
             name=cls.name,
             statistic="median_distance",
@@ -88,20 +101,20 @@ class PDQChannel(Channel):
 
     @property
     def min_quality(self) -> int:
-        return int(self.settings["min_quality"])
+        return int(self.settings.min_quality)
 
     @property
     def max_distance(self) -> int:
-        return int(self.settings["max_distance"])
+        return int(self.settings.max_distance)
 
     @property
     def trim(self) -> bool:
         """Hash the picture inside near-black letterbox/pillarbox bars, on both sides alike."""
-        return bool(self.settings["trim_borders"])
+        return bool(self.settings.trim_borders)
 
     @property
     def dihedral(self) -> bool:
-        return bool(self.settings["query_dihedral"])
+        return bool(self.settings.query_dihedral)
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(trim_borders(image) if self.trim else image)

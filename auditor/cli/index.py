@@ -100,7 +100,7 @@ def index_add(
         raise typer.BadParameter("--ref-id needs exactly one PATH")
     folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
-    names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
+    names = parse_channel_list(channels_, cfg.channels.default) if channels_ else None
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
     inside = FileProgress()
     _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
@@ -124,7 +124,7 @@ def index_build(
 
     folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
-    names = parse_channel_list(channels_, cfg["channels"]["default"]) if channels_ else None
+    names = parse_channel_list(channels_, cfg.channels.default) if channels_ else None
     items = read_catalogue_csv(catalogue)
     inside = FileProgress()
     _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),

@@ -21,6 +21,7 @@ from ..channels import Channel, Embeddings, open_for_index
 from ..errors import InputError, UsageError
 from ..match.calibration import FORMAT
 from ..scan.pipeline import embed_file, running_count
+from ..settings import Configuration
 
 
 def _best_raw(ch: Channel, emb: Embeddings, search, worst: float, k: int = 1) -> list[float]:
@@ -42,7 +43,7 @@ def _stored_embeddings(index: ReferenceIndex, name: str, ch: Channel, frame_ids:
 
 def calibrate(
     index_path: str | Path,
-    config: dict,
+    config: Configuration,
     background: list[str | Path] | None = None,
     frames_per_work: int | None = None,
     seed: int | None = None,
@@ -51,10 +52,10 @@ def calibrate(
 ) -> dict:
     """Build null distributions and store them in the index. Returns what was stored.
     `frames_per_work` and `seed` default to the [calibration] configuration."""
-    cal = config["calibration"]
-    frames_per_work = int(cal["frames_per_work"] if frames_per_work is None else frames_per_work)
-    seed = int(cal["seed"] if seed is None else seed)
-    margin = int(cal["exclude_margin"])
+    cal = config.calibration
+    frames_per_work = int(cal.frames_per_work if frames_per_work is None else frames_per_work)
+    seed = int(cal.seed if seed is None else seed)
+    margin = int(cal.exclude_margin)
     index = ReferenceIndex.open(index_path)
     try:
         channels = open_for_index(index, config)
@@ -62,7 +63,7 @@ def calibrate(
         samples: dict[str, list[float]] = {name: [] for name in channels}
         sources = []
         if background:
-            fps = float(config["sampling"]["query"]["fps"])
+            fps = float(config.sampling.query.fps)
             for path in background:
                 try:
                     emb = embed_file(path, fps, channels, config, query=True, on_frames=running_count(on_frames, str(path)))

@@ -22,6 +22,7 @@ from ..errors import AuditorError, InputError, UsageError
 from ..names import is_text, printable
 from ..scan.engines import stops_the_run, unexpected
 from ..scan.pipeline import embed_file, running_count
+from ..settings import Configuration
 
 CATALOGUE_REQUIRED = ("path", "work", "owner")
 CATALOGUE_OPTIONAL = ("episode", "title", "first_published", "ref_id", "notes")
@@ -114,21 +115,21 @@ def read_catalogue_csv(csv_path: str | Path) -> list[CatalogueItem]:
     return items
 
 
-def structure_settings(config: dict) -> dict:
+def structure_settings(config: Configuration) -> dict:
     """The keyword arguments of IndexWriter.optimize from the [index] configuration: exact-search
     limits and nprobe by kind of vectors, and the structure of large local-feature channels."""
-    ix = config["index"]
-    if ix["local_structure"] not in ("ivf", "words"):
+    ix = config.index
+    if ix.local_structure not in ("ivf", "words"):
         raise UsageError(f"index.local_structure {ix['local_structure']!r}: choose ivf or words")
     return {
-        "exact_max": {"ip": int(ix["exact_max_float"]), "hamming": int(ix["exact_max_binary"]),
-                      "local": int(ix["exact_max_local"])},
-        "nprobe": {"ip": int(ix["nprobe_float"]), "hamming": int(ix["nprobe_binary"])},
-        "local": str(ix["local_structure"]),
+        "exact_max": {"ip": int(ix.exact_max_float), "hamming": int(ix.exact_max_binary),
+                      "local": int(ix.exact_max_local)},
+        "nprobe": {"ip": int(ix.nprobe_float), "hamming": int(ix.nprobe_binary)},
+        "local": str(ix.local_structure),
     }
 
 
-def prepare_index(index_path: str | Path, channel_names: list[str] | None, config: dict):
+def prepare_index(index_path: str | Path, channel_names: list[str] | None, config: Configuration):
     """Open (or create) the index and the channels it needs; refuse mismatches before any work."""
     index_path = Path(index_path)
     if index_path.exists() and not index_path.is_dir():
@@ -142,7 +143,7 @@ def prepare_index(index_path: str | Path, channel_names: list[str] | None, confi
         except BaseException:
             index.close()
             raise
-    names = channel_names or list(config["channels"]["default"])
+    names = channel_names or list(config.channels.default)
     channels = {name: create_channel(name, config) for name in names}
     specs = {
         n: {"metric": c.metric, "dim": c.dim, "per_frame": c.per_frame, "fingerprint": c.fingerprint()}
@@ -154,7 +155,7 @@ def prepare_index(index_path: str | Path, channel_names: list[str] | None, confi
 def add_items(
     index_path: str | Path,
     items: list[CatalogueItem],
-    config: dict,
+    config: Configuration,
     channel_names: list[str] | None = None,
     commit_every: int = 20,
     progress: Callable[[IngestResult], None] | None = None,
@@ -166,7 +167,7 @@ def add_items(
     `on_structure(line)` before a channel's structure is rebuilt at the end (it can take minutes)."""
     index, channels = prepare_index(index_path, channel_names, config)
     index.close()
-    fps = float(config["sampling"]["reference"]["fps"])
+    fps = float(config.sampling.reference.fps)
     report = IngestReport(str(index_path))
     stopped: BaseException | None = None
     with index.writer() as writer:
@@ -193,7 +194,7 @@ def add_items(
     return report
 
 
-def _keep_structure(writer, config: dict, on_structure: Callable[[str], None] | None = None) -> list[str]:
+def _keep_structure(writer, config: Configuration, on_structure: Callable[[str], None] | None = None) -> list[str]:
     """Move channels that grew past their limit to the next kind of structure, and inverted lists
     to four times as many when their size calls for that (no ritual); say in one line where
     `index optimize` would pay (a vocabulary sized for a much smaller index: training one costs
@@ -215,7 +216,7 @@ class _WriterFailed(AuditorError):
     nothing since the last commit is kept, since the writer's state is then unknown."""
 
 
-def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: dict,
+def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: float, config: Configuration,
              on_frames: Callable[[str, int], None] | None = None) -> IngestResult:
     path = printable(item.path)
     ref_id = printable(item.effective_ref_id)

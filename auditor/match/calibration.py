@@ -25,6 +25,7 @@ from typing import Mapping
 import numpy as np
 
 from ..channels import Meaning
+from ..settings import Configuration
 
 FORMAT = "auditor.calibration/1"
 EULER_GAMMA = 0.5772156649015329
@@ -60,10 +61,10 @@ def matches_fingerprints(calibration: dict | None, fingerprint_ids: Mapping[str,
 class NullModel:
     """p-values from a stored calibration."""
 
-    def __init__(self, calibration: dict, meanings: Mapping[str, Meaning], config: dict):
+    def __init__(self, calibration: dict, meanings: Mapping[str, Meaning], config: Configuration):
         self.method = calibration["method"]
-        self.config = config["calibration"]
-        self.tail_min = int(self.config["tail_min_null_values"])
+        self.config = config.calibration
+        self.tail_min = int(self.config.tail_min_null_values)
         self.n_channels = len(meanings)
         self.null = {}
         for name, meaning in meanings.items():
@@ -99,7 +100,7 @@ class NullModel:
 
     def segment(self, pairs, trials: int) -> SegmentCalibration:
         """p-value and expected false matches of a segment from its frame pairs."""
-        step = float(self.config["decorrelation_s"])
+        step = float(self.config.decorrelation_s)
         thinned, last = [], -math.inf
         for h in pairs:
             if h.channel in self.null and h.q_t - last >= step - 1e-9:
@@ -109,7 +110,7 @@ class NullModel:
             return SegmentCalibration(None, None, None, None, 0)
         logs = [math.log(max(self.frame_p(h.channel, h.raw), 1e-300)) for h in thinned]
         log_p = _log_chi2_sf_even(-2.0 * sum(logs), 2 * len(logs))
-        floor = math.log(float(self.config["min_p_value"]))
+        floor = math.log(float(self.config.min_p_value))
         at_floor = log_p < floor
         log_p = min(0.0, max(log_p, floor))
         log_e = log_p + math.log(max(1, trials))
@@ -127,6 +128,6 @@ class NullModel:
             f"null distributions by {self.method} ({counts}); frame p-values empirical with +1 smoothing, a "
             f"Gumbel tail fit beyond the {self.tail_min}th most extreme null value, Sidak for query "
             f"variants, Bonferroni for {self.n_channels} channel(s); Fisher's method over pairs thinned to one per "
-            f"{self.config['decorrelation_s']} s; expected false matches = p x (query frames x reference videos); "
-            f"p-values below {self.config['min_p_value']:g} are reported as that floor"
+            f"{self.config.decorrelation_s} s; expected false matches = p x (query frames x reference videos); "
+            f"p-values below {self.config.min_p_value:g} are reported as that floor"
         )

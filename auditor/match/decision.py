@@ -35,6 +35,7 @@ from ..evidence.rules import Comparison, Effect, Level, Rule, RuleOutcome
 from .calibration import SegmentCalibration
 from .resemblance import WorkResemblance
 from .segments import Segment
+from ..settings import Configuration
 
 LOCAL = "local"  # the name segments list among their channels when geometric verification agrees
 
@@ -55,29 +56,29 @@ class Policy:
     flag: Rule
 
     @classmethod
-    def from_config(cls, config: dict, meanings: Mapping[str, Meaning]) -> "Policy":
-        v, cal = config["verify"], config["calibration"]
-        share = float(v["min_verified_share"])
+    def from_config(cls, config: Configuration, meanings: Mapping[str, Meaning]) -> "Policy":
+        v, cal = config.verify, config.calibration
+        share = float(v.min_verified_share)
         return cls(
             channel_rules={name: tuple(m.rules) for name, m in meanings.items()},
             needs_verification=frozenset(name for name, m in meanings.items() if m.needs_verification),
             any_segment=Rule("segment.any", Effect.GRANT, "segment.frames", Comparison.GE,
-                             float(config["segments"]["min_frames"]), "segments.min_frames", Level.WEAK),
+                             float(config.segments.min_frames), "segments.min_frames", Level.WEAK),
             verified=Rule("verification.verified", Effect.GRANT, "verification.verified_share", Comparison.GE,
                           share, "verify.min_verified_share", Level.STRONG),
             verified_near_identical=Rule("verification.near_identical", Effect.GRANT, "verification.median_inliers",
-                                         Comparison.GE, float(v["near_identical_min_inliers"]),
+                                         Comparison.GE, float(v.near_identical_min_inliers),
                                          "verify.near_identical_min_inliers", Level.NEAR_IDENTICAL),
             verification_required=Rule("verification.required", Effect.REQUIRE, "verification.verified_share",
                                        Comparison.GE, share, "verify.min_verified_share"),
             chance=Rule("calibration.chance", Effect.CAP, "calibration.expected_false_matches", Comparison.LE,
-                        float(cal["max_expected_false_matches"]), "calibration.max_expected_false_matches", Level.WEAK),
-            hold_verified=bool(cal["hold_verified_segments"]),
+                        float(cal.max_expected_false_matches), "calibration.max_expected_false_matches", Level.WEAK),
+            hold_verified=bool(cal.hold_verified_segments),
             resemblance=Rule("resemblance.chance", Effect.GRANT, "resemblance.expected_false_matches", Comparison.LE,
-                             float(config["resemblance"]["max_expected_false_matches"]),
+                             float(config.resemblance.max_expected_false_matches),
                              "resemblance.max_expected_false_matches", Level.RESEMBLANCE),
             flag=Rule("verdict.flag", Effect.FLAG, "verdict.level", Comparison.IN,
-                      tuple(str(x) for x in config["verdict"]["flag_levels"]), "verdict.flag_levels"),
+                      tuple(str(x) for x in config.verdict.flag_levels), "verdict.flag_levels"),
         )
 
     def channel_outcomes(self, stats: Mapping[str, ChannelStat]) -> list[RuleOutcome]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..evidence.records import PairCheck, Verification, VerificationStatus
 from ..media.frames import FrameSource
+from ..settings import Verify
 
 # Query variants (see channels.pdq.DIHEDRAL): how to turn the query frame so it faces the
 # reference the way its hash matched.
@@ -52,7 +53,7 @@ def transform_scales(transform: list | None) -> tuple[float, float] | None:
     return float(s[0]), float(s[1])
 
 
-def plausible_transform(transform: list | None, cfg: dict) -> bool:
+def plausible_transform(transform: list | None, cfg: Verify) -> bool:
     """A copied picture keeps its shape: both scales of the transform lie in
     [min_scale, max_scale] and differ by at most `max_anisotropy` times. RANSAC on a few chance
     matches between unrelated frames tends to find degenerate maps instead (the whole query
@@ -61,30 +62,30 @@ def plausible_transform(transform: list | None, cfg: dict) -> bool:
     if scales is None:
         return False
     big, small = scales
-    return small >= cfg["min_scale"] and big <= cfg["max_scale"] and big <= cfg["max_anisotropy"] * small
+    return small >= cfg.min_scale and big <= cfg.max_scale and big <= cfg.max_anisotropy * small
 
 
-def pair_verified(check: PairCheck, cfg: dict) -> bool:
+def pair_verified(check: PairCheck, cfg: Verify) -> bool:
     """A plausible transform with many inliers, or with fewer that explain most matches."""
     if not plausible_transform(check.transform, cfg):
         return False
-    return check.inliers >= cfg["min_inliers"] or (
-        check.inliers >= cfg["min_inliers_small"] and check.inlier_ratio >= cfg["min_inlier_ratio_small"]
+    return check.inliers >= cfg.min_inliers or (
+        check.inliers >= cfg.min_inliers_small and check.inlier_ratio >= cfg.min_inlier_ratio_small
     )
 
 
-def _sift(image: np.ndarray, cfg: dict, cache: dict | None, key) -> tuple:
+def _sift(image: np.ndarray, cfg: Verify, cache: dict | None, key) -> tuple:
     """SIFT keypoints and descriptors of an RGB frame; with `cache`, computed once per `key`."""
     if cache is not None and key is not None and key in cache:
         return cache[key]
-    sift = cv2.SIFT_create(nfeatures=int(cfg["sift_features"]))
+    sift = cv2.SIFT_create(nfeatures=int(cfg.sift_features))
     found = sift.detectAndCompute(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)
     if cache is not None and key is not None:
         cache[key] = found
     return found
 
 
-def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "original",
+def match_frames(query: np.ndarray, ref: np.ndarray, cfg: Verify, variant: str = "original",
                  query_t: float = 0.0, ref_t: float = 0.0, cache: dict | None = None, ref_key=None) -> PairCheck:
     """Match two RGB frames; the query is first turned by `variant`. `cfg`: the [verify] table.
     With `cache` (and `ref_key` naming the reference frame), a frame's features are computed
@@ -103,21 +104,21 @@ def match_frames(query: np.ndarray, ref: np.ndarray, cfg: dict, variant: str = "
     if dq is None or dr is None or len(kq) < 3 or len(kr) < 3:
         return unmatched()
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(dq, dr, k=2)
-    good = [m for m, *rest in (p for p in pairs if p) if not rest or m.distance < cfg["ratio"] * rest[0].distance]
+    good = [m for m, *rest in (p for p in pairs if p) if not rest or m.distance < cfg.ratio * rest[0].distance]
     if len(good) < 3:
         return unmatched(len(good))
     src = np.float32([kq[m.queryIdx].pt for m in good])
     dst = np.float32([kr[m.trainIdx].pt for m in good])
     model, mask = cv2.estimateAffine2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=float(cfg["ransac_threshold_px"]),
-        maxIters=int(cfg["ransac_max_iterations"]),
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=float(cfg.ransac_threshold_px),
+        maxIters=int(cfg.ransac_max_iterations),
     )
     if model is None or mask is None or not np.isfinite(model).all():  # degenerate points can fit inf/NaN
         return unmatched(len(good))
     mask = mask.ravel().astype(bool)
     inliers = int(mask.sum())
     q_pts = _unmap_points(src[mask], variant, query.shape[:2]) if variant != "original" else src[mask]
-    pts = np.concatenate([q_pts, dst[mask]], axis=1)[: int(cfg["points_kept_per_pair"])]
+    pts = np.concatenate([q_pts, dst[mask]], axis=1)[: int(cfg.points_kept_per_pair)]
     transform = np.round(model, 5).tolist()
     scales = transform_scales(transform)
     check = PairCheck(
@@ -156,27 +157,27 @@ def pick_pairs(pairs, n: int) -> list:
     return chosen[:n]
 
 
-def verification_pairs(pairs, cfg: dict) -> list:
+def verification_pairs(pairs, cfg: Verify) -> list:
     """Every pair verification may look at: the first `pairs_per_segment`, and when those are
     inconclusive up to `extra_pairs_when_inconclusive` more, spread over the segment."""
-    n = int(cfg["pairs_per_segment"])
-    extra = int(cfg["extra_pairs_when_inconclusive"])
+    n = int(cfg.pairs_per_segment)
+    extra = int(cfg.extra_pairs_when_inconclusive)
     first = pick_pairs(pairs, n)
     more = [h for h in pick_pairs(pairs, n + extra) if h not in first]
     return first + more[:extra]
 
 
-def pair_rule_text(cfg: dict) -> str:
+def pair_rule_text(cfg: Verify) -> str:
     """The pair rule in English (the report renders its own language from the parameters)."""
     return (
-        f"an affine transform with both scales in [{cfg['min_scale']:g}, {cfg['max_scale']:g}] and at most "
-        f"{cfg['max_anisotropy']:g}x apart, with >= {cfg['min_inliers']} inliers, or >= {cfg['min_inliers_small']} "
-        f"at an inlier ratio >= {cfg['min_inlier_ratio_small']}, on at least {cfg['min_verified_share']:g} of the pairs"
+        f"an affine transform with both scales in [{cfg.min_scale:g}, {cfg.max_scale:g}] and at most "
+        f"{cfg.max_anisotropy:g}x apart, with >= {cfg.min_inliers} inliers, or >= {cfg.min_inliers_small} "
+        f"at an inlier ratio >= {cfg.min_inlier_ratio_small}, on at least {cfg.min_verified_share:g} of the pairs"
     )
 
 
 def verify_segment(segment, query_frames: dict[float, np.ndarray], source: FrameSource, video: dict | None,
-                   cfg: dict, cache: dict | None = None) -> Verification:
+                   cfg: Verify, cache: dict | None = None) -> Verification:
     """Verification record for one segment (see the module docstring). `cfg`: the [verify] table.
     `cache`: frame features shared between the segments of one clip.
 
@@ -189,11 +190,11 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
     if problem:
         return Verification(status=VerificationStatus.UNAVAILABLE, reason=problem)
     checks: list[PairCheck] = []
-    share = float(cfg["min_verified_share"])
+    share = float(cfg.min_verified_share)
 
     def settled(planned: int) -> bool:
         verified = sum(bool(c.verified) for c in checks)
-        high = sum(c.inliers >= cfg["near_identical_min_inliers"] for c in checks)
+        high = sum(c.inliers >= cfg.near_identical_min_inliers for c in checks)
         majority = planned // 2 + 1
         return verified >= share * planned and (high >= majority or len(checks) - high >= majority)
 
@@ -212,7 +213,7 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
                 check = check.model_copy(update={"ref_box": box, "region": region_on_still(check, box)})
             checks.append(check)
 
-    first = pick_pairs(segment.pairs, int(cfg["pairs_per_segment"]))
+    first = pick_pairs(segment.pairs, int(cfg.pairs_per_segment))
     check_all(first, stop_when_settled=True)
     if not checks:
         return Verification(status=VerificationStatus.UNAVAILABLE, reason="frames could not be decoded again")
@@ -223,7 +224,7 @@ def verify_segment(segment, query_frames: dict[float, np.ndarray], source: Frame
         verified = sum(bool(c.verified) for c in checks)
     return Verification(
         status=VerificationStatus.VERIFIED if verified and verified / len(checks) >= share else VerificationStatus.NOT_VERIFIED,
-        method=f"SIFT, ratio test {cfg['ratio']}, RANSAC affine ({cfg['ransac_threshold_px']} px)",
+        method=f"SIFT, ratio test {cfg.ratio}, RANSAC affine ({cfg.ransac_threshold_px} px)",
         pairs_checked=len(checks),
         pairs_verified=verified,
         rule=pair_rule_text(cfg),

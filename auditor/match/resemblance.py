@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from ..settings import Configuration
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,12 @@ class NullDraws:
     """The statistic of unrelated footage, drawn from a channel's null samples (see the module
     docstring): drawn once per (frames, variants) and reused for every work of a clip."""
 
-    def __init__(self, null, config: dict):
-        cfg = config["resemblance"]
+    def __init__(self, null, config: Configuration):
+        cfg = config.resemblance
         self.null = np.asarray(null, dtype=np.float64)
-        self.top_share, self.min_frames = float(cfg["top_share"]), int(cfg["min_frames"])
-        self.draws, self.seed = int(cfg["draws"]), int(cfg["seed"])
-        self.floor = float(config["calibration"]["min_p_value"])
+        self.top_share, self.min_frames = float(cfg.top_share), int(cfg.min_frames)
+        self.draws, self.seed = int(cfg.draws), int(cfg.seed)
+        self.floor = float(config.calibration.min_p_value)
         self._stats: dict[tuple[int, int], np.ndarray] = {}
 
     def stats(self, n: int, variants: int) -> np.ndarray:
@@ -118,17 +119,17 @@ def work_resemblance(
     times: np.ndarray,
     scores: np.ndarray,
     variants: int,
-    config: dict,
+    config: Configuration,
     null: NullDraws | None,
     works_compared: int,
     nearest: tuple[Nearest, ...] = (),
 ) -> WorkResemblance:
     """The statistic of one work over a clip, and its p-value when `null` is given.
     `scores[i]`: frame i's best similarity to the work over it and its crops."""
-    cfg = config["resemblance"]
-    top_share, min_frames = float(cfg["top_share"]), int(cfg["min_frames"])
+    cfg = config.resemblance
+    top_share, min_frames = float(cfg.top_share), int(cfg.min_frames)
     thinned = thin(np.asarray(times, dtype=np.float64), np.asarray(scores, dtype=np.float64),
-                   float(config["calibration"]["decorrelation_s"]))
+                   float(config.calibration.decorrelation_s))
     value, m = statistic(thinned, top_share, min_frames)
     stated = round(value, 6) if math.isfinite(value) else 0.0
     if null is None or len(thinned) < min_frames:

@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..evidence.records import ChannelStat
+from ..settings import Configuration
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,22 @@ class Segment:
     hits: tuple[Hit, ...] = field(default=(), repr=False)  # every hit of its run (its statistics come from them)
 
 
-def for_short_clip(config: dict, n_frames: int, duration_s: float) -> tuple[dict, str | None]:
+def for_short_clip(config: Configuration, n_frames: int, duration_s: float) -> tuple[Configuration, str | None]:
     """The configuration a clip's segments are held to, and a note when it differs from `config`.
 
     A clip (or a still) with fewer sampled frames than `segments.min_frames`, or shorter than
     `segments.min_duration_s`, could never hold a segment however exactly it matched: for it a
     segment needs every sampled frame and the clip's whole length instead."""
-    seg = config["segments"]
-    min_frames, min_duration = int(seg["min_frames"]), float(seg["min_duration_s"])
+    seg = config.segments
+    min_frames, min_duration = int(seg.min_frames), float(seg.min_duration_s)
     if n_frames <= 0 or (n_frames >= min_frames and duration_s >= min_duration):
         return config, None
-    short = {**seg, "min_frames": min(min_frames, n_frames), "min_duration_s": min(min_duration, max(0.0, duration_s))}
+    short = seg.model_copy(update={"min_frames": min(min_frames, n_frames),
+                                   "min_duration_s": min(min_duration, max(0.0, duration_s))})
     note = (f"the clip has {n_frames} sampled frame(s) over {duration_s:.2f} s, fewer than segments.min_frames "
             f"({min_frames}) or segments.min_duration_s ({min_duration:g} s) ask: a segment needs all "
-            f"{short['min_frames']} frame(s) and {short['min_duration_s']:.2f} s instead")
-    return {**config, "segments": short}, note
+            f"{short.min_frames} frame(s) and {short.min_duration_s:.2f} s instead")
+    return config.model_copy(update={"segments": short}), note
 
 
 def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
@@ -97,10 +99,10 @@ def max_gap(seg: dict, ref_step: float) -> float:
     every `ref_step` seconds: `max_gap_s`, or the query time between two reference frames at the
     slowest speed allowed, if longer (a copy's frames match well only near the reference's
     sampled instants: at 0.5 frames/s its hits are 2 s apart, at 2 frames/s 0.5 s)."""
-    return max(float(seg["max_gap_s"]), ref_step / float(seg["min_speed"]))
+    return max(float(seg.max_gap_s), ref_step / float(seg.min_speed))
 
 
-def _chains(hits: list[Hit], cfg: dict, ref_step: float) -> list[list[Hit]]:
+def _chains(hits: list[Hit], cfg: Configuration, ref_step: float) -> list[list[Hit]]:
     """Chains of hits that move forward in both timelines at a plausible speed (dynamic
     programming over hits sorted by query time, after Tan et al.'s temporal network).
 
@@ -109,12 +111,12 @@ def _chains(hits: list[Hit], cfg: dict, ref_step: float) -> list[list[Hit]]:
     sampling step plus the configured tolerance, as sparse reference sampling quantises ref_t).
     Each chain maximises the sum of similarities; its hits are removed and the next is found.
     """
-    seg = cfg["segments"]
+    seg = cfg.segments
     gap = max_gap(seg, ref_step)
-    lo, hi = float(seg["min_speed"]), float(seg["max_speed"])
-    tol = float(seg["offset_tolerance_s"]) + ref_step
-    min_frames = int(seg["min_frames"])
-    per_frame = int(seg["hits_per_query_frame"])
+    lo, hi = float(seg.min_speed), float(seg.max_speed)
+    tol = float(seg.offset_tolerance_s) + ref_step
+    min_frames = int(seg.min_frames)
+    per_frame = int(seg.hits_per_query_frame)
     per_q: dict[int, list[Hit]] = {}
     for h in hits:
         per_q.setdefault(h.q_index, []).append(h)
@@ -194,7 +196,7 @@ def channel_stats(hits: list[Hit], statistics_by_channel: Mapping[str, str]) -> 
 class _Context:
     """What building a segment from a run of hits needs to know."""
 
-    config: dict
+    config: Configuration
     query_step: float
     clip_duration: float
     ref_durations: dict
@@ -204,7 +206,7 @@ class _Context:
 
     @property
     def seg(self) -> dict:
-        return self.config["segments"]
+        return self.config.segments
 
 
 def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
@@ -222,18 +224,18 @@ def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
     q_end = pairs[-1].q_t + ctx.query_step
     if ctx.clip_duration:
         q_end = min(ctx.clip_duration, q_end)
-    min_frames = int(seg["min_frames"])
-    if len(pairs) < min_frames or q_end - q_start < float(seg["min_duration_s"]) - 1e-9:
+    min_frames = int(seg.min_frames)
+    if len(pairs) < min_frames or q_end - q_start < float(seg.min_duration_s) - 1e-9:
         return None
     ref_id, kind = pairs[0].ref_id, pairs[0].kind
     if kind == "still":
         r_start = r_end = 0.0
         speed = None
     else:
-        lo, hi, share = float(seg["min_speed"]), float(seg["max_speed"]), float(seg["fit_min_baseline_share"])
+        lo, hi, share = float(seg.min_speed), float(seg.max_speed), float(seg.fit_min_baseline_share)
         speed, b = _fit_line(pairs, lo, hi, share)
         # pairs off the fitted timeline are chance hits the chain picked up on its way: drop them
-        tol = float(seg["offset_tolerance_s"]) + ctx.ref_steps.get(ref_id, 0.5)
+        tol = float(seg.offset_tolerance_s) + ctx.ref_steps.get(ref_id, 0.5)
         on_line = [h for h in pairs if abs(h.ref_t - (speed * h.q_t + b)) <= tol]
         if len(on_line) < len(pairs):
             kept = {h.q_index for h in on_line}
@@ -254,7 +256,7 @@ def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
 
 def build_segments(
     hits: list[Hit],
-    config: dict,
+    config: Configuration,
     query_step: float,
     clip_duration: float,
     ref_durations: dict[str, float],
@@ -274,7 +276,7 @@ def build_segments(
     for ref_id, ref_hits in by_ref.items():
         kind = ref_hits[0].kind
         step = ctx.ref_steps.get(ref_id, 0.5)
-        gap = float(ctx.seg["max_gap_s"]) if kind == "still" else max_gap(ctx.seg, step)
+        gap = float(ctx.seg.max_gap_s) if kind == "still" else max_gap(ctx.seg, step)
         chains = _runs(ref_hits, gap) if kind == "still" else _chains(ref_hits, config, step)
         candidates: list[tuple[int, Segment]] = []
         for chain in chains:
@@ -282,7 +284,7 @@ def build_segments(
                 segment = _segment_from(run, ctx)
                 if segment is not None:
                     candidates.append((ctx.rank(segment.stats), segment))
-        found.extend(_suppress_overlaps(candidates, float(ctx.seg["overlap_max_share"])))
+        found.extend(_suppress_overlaps(candidates, float(ctx.seg.overlap_max_share)))
     found = _bridge(found, ctx)
     found.sort(key=lambda rs: (rs[0], -rs[1].score, rs[1].query_start))
     return [_with_key(s, key) for key, (_, s) in enumerate(found)]
@@ -295,10 +297,10 @@ def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, 
     another reference in between. A fade, a flash or featureless frames carry no signal, so a
     copy that passes through them keeps its time offset on both sides; a cut to other footage
     the catalogue holds shows as that footage's segment, and stops the bridge."""
-    limit = float(ctx.seg["bridge_max_gap_s"])
+    limit = float(ctx.seg.bridge_max_gap_s)
     if limit <= 0 or len(found) < 2:
         return found
-    tol = float(ctx.seg["offset_tolerance_s"])
+    tol = float(ctx.seg.offset_tolerance_s)
     by_ref: dict[str, list[Segment]] = {}
     for _, s in found:
         by_ref.setdefault(s.ref_id, []).append(s)

@@ -16,6 +16,7 @@ import numpy as np
 from reference_index.store import sha256_file
 
 from .reader import Box, MediaReader, crop_box, downscale, is_still
+from ..settings import Configuration
 
 
 class FrameSource:
@@ -23,9 +24,9 @@ class FrameSource:
 
     REF_CACHE = 64  # reference frames kept (verification and exhibits ask for the same ones)
 
-    def __init__(self, config: dict):
+    def __init__(self, config: Configuration):
         self.config = config
-        self.max_side = int(config["sampling"]["max_side"])
+        self.max_side = int(config.sampling.max_side)
         self._ref_ok: dict[str, str | None] = {}
         self._query: tuple[str, dict[float, np.ndarray]] = ("", {})
         self._refs: dict[tuple, np.ndarray | None] = {}
@@ -43,7 +44,7 @@ class FrameSource:
         out = {t: cached[t] for t in wanted if t in cached}
         missing = [t for t in wanted if t not in out]
         if missing:
-            fps = float(self.config["sampling"]["query"]["fps"])
+            fps = float(self.config.sampling.query.fps)
             found = 0
             for frame in MediaReader(path, fps, self.config).frames():
                 key = round(frame.t, 3)

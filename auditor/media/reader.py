@@ -25,6 +25,7 @@ from reference_index.store import sha256_file
 
 from ..errors import InputError, LimitExceeded
 from ..names import is_text
+from ..settings import Configuration
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -146,23 +147,23 @@ def _check_file(path: Path, limits: dict) -> int:
     size = path.stat().st_size
     if size == 0:
         raise InputError(path, "empty file")
-    if size > limits["max_file_bytes"]:
-        raise LimitExceeded(path, f"file is {size} bytes, over the limit of {limits['max_file_bytes']}")
+    if size > limits.max_file_bytes:
+        raise LimitExceeded(path, f"file is {size} bytes, over the limit of {limits.max_file_bytes}")
     if not os.access(path, os.R_OK):
         raise InputError(path, "not readable (permission denied)")
     return size
 
 
 def _check_size(path: Path, width: int, height: int, limits: dict, what: str, max_side: int | None = None) -> None:
-    if width > limits["max_width"] or height > limits["max_height"]:
+    if width > limits.max_width or height > limits.max_height:
         raise LimitExceeded(
             path,
             f"{what} is {width}x{height}, over the limit of "
-            f"{limits['max_width']}x{limits['max_height']}",
+            f"{limits.max_width}x{limits.max_height}",
         )
-    if width * height > limits["max_pixels"]:
+    if width * height > limits.max_pixels:
         raise LimitExceeded(
-            path, f"{what} has {width * height} pixels, over the limit of {limits['max_pixels']}"
+            path, f"{what} has {width * height} pixels, over the limit of {limits.max_pixels}"
         )
     if max_side is not None and width > 0 and height > 0:
         short = min(width, height) * min(1.0, max_side / max(width, height))
@@ -179,9 +180,9 @@ DOWNSCALE_METHOD = ("INTER_AREA, by the whole factor k = side // max_side first 
 LINEAR_REST_MAX = 1.5
 
 
-def frame_input(config: dict) -> str:
+def frame_input(config: Configuration) -> str:
     """The frames every channel receives, as its fingerprint names them."""
-    return f"RGB, longer side <= {config['sampling']['max_side']} px ({DOWNSCALE_METHOD})"
+    return f"RGB, longer side <= {config.sampling.max_side} px ({DOWNSCALE_METHOD})"
 
 
 def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -214,16 +215,16 @@ class MediaReader:
     completed while frames are read (frames decoded, duration actually seen).
     """
 
-    def __init__(self, path: str | Path, fps: float, config: dict, still_tiles=()):
+    def __init__(self, path: str | Path, fps: float, config: Configuration, still_tiles=()):
         """`still_tiles`: levels of tiles a still also yields (see tile_boxes); none for queries."""
         self.path = Path(path)
         self.still_tiles = tuple(still_tiles)
         self.fps = float(fps)
         if self.fps <= 0:
             raise ValueError("sampling fps must be positive")
-        self.limits = config["limits"]
-        self.max_side = int(config["sampling"]["max_side"])
-        self.decode_threads = int(config["sampling"].get("decode_threads", 0))
+        self.limits = config.limits
+        self.max_side = int(config.sampling.max_side)
+        self.decode_threads = int(config.sampling.decode_threads)
         size = _check_file(self.path, self.limits)
         try:
             digest = sha256_file(self.path)
@@ -252,7 +253,7 @@ class MediaReader:
             # PIL refuses headers over twice its own pixel limit before telling us the size
             claimed = re.search(r"\((\d+) pixels\)", str(exc))
             raise LimitExceeded(self.path, f"image header claims {claimed.group(1) if claimed else 'more'} pixels, "
-                                           f"over the limit of {self.limits['max_pixels']}") from None
+                                           f"over the limit of {self.limits.max_pixels}") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise InputError(self.path, "not a readable image") from exc
         _check_size(self.path, width, height, self.limits, "image", self.max_side)
@@ -305,12 +306,12 @@ class MediaReader:
             fps = 0.0  # unknown; timestamps from the stream are used instead
         # What the container states is checked before any frame is decoded: a 5-hour clip is
         # refused now, not after minutes of decoding. (A header can lie; decoding checks again.)
-        if count > self.limits["max_decoded_frames"]:
+        if count > self.limits.max_decoded_frames:
             raise LimitExceeded(self.path, f"the container states {count} frames, over the limit of "
-                                           f"{self.limits['max_decoded_frames']}")
-        if fps > 0 and count > 0 and count / fps > self.limits["max_duration_s"]:
+                                           f"{self.limits.max_decoded_frames}")
+        if fps > 0 and count > 0 and count / fps > self.limits.max_duration_s:
             raise LimitExceeded(self.path, f"the container states {count / fps:.0f} s, longer than the limit of "
-                                           f"{self.limits['max_duration_s']:.0f} s")
+                                           f"{self.limits.max_duration_s:.0f} s")
         self.info.width, self.info.height, self.info.fps = width, height, fps
         self.info.rotation = rotation
         self.info.reported_frame_count = max(count, 0)
@@ -330,18 +331,18 @@ class MediaReader:
                 if not cap.grab():
                     break
                 decoded += 1
-                if decoded > limits["max_decoded_frames"]:
+                if decoded > limits.max_decoded_frames:
                     raise LimitExceeded(
-                        self.path, f"more than {limits['max_decoded_frames']} frames in the stream"
+                        self.path, f"more than {limits.max_decoded_frames} frames in the stream"
                     )
                 t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                 # Some containers give no usable timestamps: fall back to the nominal rate.
                 if not np.isfinite(t) or t <= last_t or t < 0:
                     t = (decoded - 1) / native if last_t < 0 else last_t + 1.0 / native
                 last_t = t
-                if t > limits["max_duration_s"]:
+                if t > limits.max_duration_s:
                     raise LimitExceeded(
-                        self.path, f"longer than the limit of {limits['max_duration_s']:.0f} s"
+                        self.path, f"longer than the limit of {limits.max_duration_s:.0f} s"
                     )
                 if t + half_native < next_target:
                     continue
@@ -351,9 +352,9 @@ class MediaReader:
                 h, w = bgr.shape[:2]
                 _check_size(self.path, w, h, limits, "decoded frame", self.max_side)
                 sampled += 1
-                if sampled > limits["max_sampled_frames"]:
+                if sampled > limits.max_sampled_frames:
                     raise LimitExceeded(
-                        self.path, f"more than {limits['max_sampled_frames']} sampled frames"
+                        self.path, f"more than {limits.max_sampled_frames} sampled frames"
                     )
                 if sampled == 1 and (w, h) != (self.info.width, self.info.height):
                     self.info.width, self.info.height = w, h

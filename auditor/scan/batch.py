@@ -37,6 +37,7 @@ from ..names import printable
 from . import engines
 from .inputs import query_ids
 from .scanner import Scanner
+from ..settings import Configuration
 
 ENGINES = ("local", "ray")
 CSV_EVERY_S = 2.0  # summary.csv and matches.csv are rewritten at most this often while a batch runs
@@ -101,8 +102,9 @@ class ScanReport:
 
 
 # -- resuming --------------------------------------------------------------------------------
-def parameters_sha256(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def parameters_sha256(parameters: dict) -> str:
+    """The SHA-256 of a resolved configuration's values (`Config.model_dump()`, as evidence keeps it)."""
+    return hashlib.sha256(json.dumps(parameters, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def finished_evidence(out_dir: Path, query_id: str, clip_sha: str, manifest_sha: str, params_sha: str) -> Evidence | None:
@@ -121,7 +123,7 @@ def run_batch(
     paths: list[str | Path],
     index_path: str | Path,
     out_dir: str | Path,
-    config: dict,
+    config: Configuration,
     progress: Callable[[ClipOutcome], None] | None = None,
     scanner: Scanner | None = None,
     pdf: dict | None = None,
@@ -167,7 +169,7 @@ def run_batch(
     else:
         with open_reader(index_path) as idx:
             manifest_sha, channel_names = idx.manifest_sha256, list(idx.channels)
-    params_sha = parameters_sha256(config)
+    params_sha = parameters_sha256(config.model_dump())
     report = ScanReport(str(out))
     rows: list[dict] = []
 

@@ -34,6 +34,7 @@ from ..names import printable
 from .inputs import longest_first
 from .scanner import Scanner
 from .shard_actors import RayShards, shard_count, start_shard_actors
+from ..settings import Configuration
 
 Settle = Callable[[Path, str, str, object], None]  # (path, query id, "ok" | "error", evidence or reason)
 Failed = Callable[[Path, str, str], None]  # (path, query id, reason)
@@ -74,7 +75,7 @@ class _Failed(AuditorError):
     """A worker could not start for a reason that is not one of the library's typed errors."""
 
 
-def _open_scanner(index_path: str, config: dict, context_file: str | None, shard_fanout=None) -> Scanner | BaseException:
+def _open_scanner(index_path: str, config: Configuration, context_file: str | None, shard_fanout=None) -> Scanner | BaseException:
     """A Scanner, or the error that kept it from opening (raised later, on the first clip)."""
     try:
         return Scanner(index_path, config, context_file, shard_fanout)
@@ -123,7 +124,7 @@ def die_with_parent(parent: int | None) -> None:
     threading.Thread(target=watch, name="auditor-parent-watch", daemon=True).start()
 
 
-def _worker_init(index_path: str, config: dict, threads: int, context_file: str | None = None,
+def _worker_init(index_path: str, config: Configuration, threads: int, context_file: str | None = None,
                  parent: int | None = None) -> None:
     """Runs once in each worker process: end with the parent, share the cores, open the index,
     load the models."""
@@ -149,7 +150,7 @@ def worker_scan(path: str, query_id: str, out_dir: str) -> tuple[str, object]:
     return scan_one(scanner, path, query_id, out_dir)
 
 
-def run_pool(todo, index_path: str, out: str, config: dict, workers: int, settle: Settle, failed: Failed,
+def run_pool(todo, index_path: str, out: str, config: Configuration, workers: int, settle: Settle, failed: Failed,
              task: Callable = worker_scan, context_file: str | None = None) -> None:
     import multiprocessing as mp
 
@@ -221,7 +222,7 @@ class _RayScanner:
     index, output folder) must be the same on every node: a shared file system. With `shards`
     (actors serving the shards of a sharded index), searches go to them."""
 
-    def __init__(self, index_path: str, config: dict, context_file: str | None = None, shards: RayShards | None = None):
+    def __init__(self, index_path: str, config: Configuration, context_file: str | None = None, shards: RayShards | None = None):
         self.scanner = _open_scanner(index_path, config, context_file, shards)
         if not isinstance(self.scanner, BaseException):
             for channel in self.scanner.channels.values():
@@ -233,7 +234,7 @@ class _RayScanner:
         return scan_one(self.scanner, path, query_id, out_dir)
 
 
-def run_ray(todo, index_path: str, out: str, config: dict, channel_names, workers: int, address: str | None,
+def run_ray(todo, index_path: str, out: str, config: Configuration, channel_names, workers: int, address: str | None,
             settle: Settle, failed: Failed, context_file: str | None = None, shard_cpus: int = 1) -> None:
     """`shard_cpus`: CPUs each shard actor of a sharded index takes (FAISS threads in it)."""
     import ray  # present: the batch checked before any work
@@ -251,7 +252,7 @@ def run_ray(todo, index_path: str, out: str, config: dict, channel_names, worker
         n = max(1, min(n, len(todo))) if todo else 0
         shards = None
         if sharded and n:  # relays are started here too, once for every clip scanner
-            shards = RayShards(start_shard_actors(index_path, shard_cpus), shard_cpus, int(config["search"]["shards_per_relay"]))
+            shards = RayShards(start_shard_actors(index_path, shard_cpus), shard_cpus, int(config.search.shards_per_relay))
         actors = [actor_cls.remote(index_path, config, context_file, shards) for _ in range(n)]
         idle = deque(actors)
         queue = deque(todo)

@@ -20,6 +20,7 @@ from ..match.decision import Decided, Decision
 from ..match.geometry import pick_pairs
 from ..media.frames import FrameSource
 from ..media.reader import crop_box
+from ..settings import Configuration
 
 JPEG_QUALITY = 88
 
@@ -57,10 +58,10 @@ def _pair_times(decided: Decided, per_segment: int) -> list[tuple[float, float, 
     return [(round(h.q_t, 3), round(h.ref_t, 3), None, h.ref_box, None) for h in pick_pairs(decided.segment.pairs, per_segment)]
 
 
-def _gallery_plan(decision: Decision, config: dict) -> dict:
+def _gallery_plan(decision: Decision, config: Configuration) -> dict:
     """The closest moments to show per work that resembles the clip, spaced out in the clip."""
-    cfg = config["resemblance"]
-    size, spacing = int(cfg["gallery_size"]), float(cfg["gallery_spacing_s"])
+    cfg = config.resemblance
+    size, spacing = int(cfg.gallery_size), float(cfg.gallery_spacing_s)
     plan = {}
     for d in decision.resemblances:
         if d.level == Level.NONE:
@@ -74,17 +75,17 @@ def _gallery_plan(decision: Decision, config: dict) -> dict:
 
 
 def collect(clip_path, query_id: str, decision: Decision, index, source: FrameSource,
-            config: dict) -> tuple[Shown, dict[str, bytes]]:
+            config: Configuration) -> tuple[Shown, dict[str, bytes]]:
     """Exhibits of the strongest segments and the galleries of works that resemble the clip, and
     the pictures to write beside the evidence ({relative file name: JPEG bytes})."""
-    cfg = config["exhibits"]
-    todo = list(decision.segments[: int(cfg["max_segments"])])
+    cfg = config.exhibits
+    todo = list(decision.segments[: int(cfg.max_segments)])
     gallery = _gallery_plan(decision, config)
     shown = Shown()
     if not todo and not gallery:
         return shown, {}
-    per = int(cfg["pairs_per_segment"])
-    max_side = int(cfg["max_side"])
+    per = int(cfg.pairs_per_segment)
+    max_side = int(cfg.max_side)
     plan = {d.segment.key: _pair_times(d, per) for d in todo}
     wanted = [p[0] for pairs in plan.values() for p in pairs] + [n.query_t for ns in gallery.values() for n in ns]
     query = source.query_frames(clip_path, wanted)

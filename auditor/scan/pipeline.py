@@ -33,6 +33,7 @@ import numpy as np
 
 from ..channels import Channel, Embeddings
 from ..media.reader import MediaInfo, MediaReader
+from ..settings import Configuration
 
 CHUNK = 64
 # the first chunks are smaller (8, 16, 32 frames, then CHUNK): searching, which waits for a whole
@@ -89,7 +90,7 @@ def embed_file(
     path: str | Path,
     fps: float,
     channels: dict[str, Channel],
-    config: dict,
+    config: Configuration,
     on_frames: Callable[[int], None] | None = None,
     query: bool = False,
     keep_frames_bytes: int = 0,
@@ -104,13 +105,13 @@ def embed_file(
     as soon as every channel has embedded it, in order.
     """
     # a reference still is also indexed by tiles, so a clip showing a small region of it is found
-    tiles = () if query else tuple(config["sampling"]["reference"]["still_tiles"])
+    tiles = () if query else tuple(config.sampling.reference.still_tiles)
     reader = MediaReader(path, fps, config, still_tiles=tiles)
     times: list[float] = []
     boxes: list = []
     parts: dict[str, list[Embeddings]] = {name: [] for name in channels}
     chunk: list[np.ndarray] = []
-    max_diff = float(config["sampling"].get("held_frame_max_diff", 0.0))
+    max_diff = float(config.sampling.held_frame_max_diff)
     source: list[int] = []  # per sampled frame: the embedded frame whose vectors it uses
     last_thumb = None
     embedded = 0

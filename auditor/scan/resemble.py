@@ -28,13 +28,13 @@ def crop_plan(times: np.ndarray, every: float) -> list[int]:
 
 def measure(scanner, embedded, clip_path: str) -> list[WorkResemblance]:
     """Every work's resemblance over the clip, per channel that declares it."""
-    cfg = scanner.config["resemblance"]
+    cfg = scanner.config.resemblance
     names = [n for n, m in scanner.meanings.items() if m.resemblance and n in embedded.embeddings]
     if not names:
         return []
     times = np.asarray(embedded.times, dtype=np.float64)
-    crops = [tuple(float(v) for v in box) for box in cfg["crops"]]
-    chosen = crop_plan(times, float(cfg["crop_every_s"])) if crops else []
+    crops = [tuple(float(v) for v in box) for box in cfg.crops]
+    chosen = crop_plan(times, float(cfg.crop_every_s)) if crops else []
     images = scanner.frame_source.query_frames(clip_path, [times[i] for i in chosen]) if chosen else {}
     works_compared = max(1, int(scanner.index.counts().get("works", 1)))
     out: list[WorkResemblance] = []
@@ -68,7 +68,7 @@ def measure(scanner, embedded, clip_path: str) -> list[WorkResemblance]:
 
 def _per_work(scanner, name: str, vectors: np.ndarray, row_frame: np.ndarray, row_crop: list, times: np.ndarray):
     """{(work, owner): (each frame's best similarity to the work, the closest moments)}."""
-    k = int(scanner.config["resemblance"]["neighbours"])
+    k = int(scanner.config.resemblance.neighbours)
     sims, fids = scanner.index.search(name, vectors, k)
     refs = scanner.index.frame_refs(np.unique(fids[fids >= 0]).tolist())
     n_frames = len(times)

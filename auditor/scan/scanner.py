@@ -39,12 +39,13 @@ from . import exhibits, resemble
 from .assemble import resemblance_check, segment_record, verdict_record, work_records
 from .ahead import SearchAhead
 from .pipeline import EmbeddedMedia, embed_file
+from ..settings import Configuration
 
 
 class Scanner:
     """Holds an open index and its channels (model loaded once) and scans clips one by one."""
 
-    def __init__(self, index_path: str | Path, config: dict, context_file: str | Path | None = None,
+    def __init__(self, index_path: str | Path, config: Configuration, context_file: str | Path | None = None,
                  shard_fanout=None):
         """`context_file`: the user's generation context for every clip scanned (see
         media.provenance); without it, each clip's sidecar `CLIP.context.toml` if present.
@@ -93,11 +94,11 @@ class Scanner:
             return self._scan(readable, printable(path), path, query_id, out_dir, started)
 
     def _scan(self, path: Path, shown: str, given, query_id: str, out_dir, started: float) -> ev.Evidence:
-        fps = float(self.config["sampling"]["query"]["fps"])
+        fps = float(self.config.sampling.query.fps)
         context = self.context_file or sidecar_context(given)
         origin = provenance(path, context)  # a malformed sidecar fails this clip, first
-        budget = int(float(self.config["verify"]["keep_query_frames_mb"]) * 2**20)
-        ahead = SearchAhead(self.channels, self.index, int(self.config["search"]["top_k"]))
+        budget = int(float(self.config.verify.keep_query_frames_mb) * 2**20)
+        ahead = SearchAhead(self.channels, self.index, int(self.config.search.top_k))
         try:  # each chunk is searched while the next is decoded and described
             embedded = embed_file(path, fps, self.channels, self.config, query=True, keep_frames_bytes=budget,
                                   on_chunk=ahead.submit)
@@ -133,7 +134,7 @@ class Scanner:
         """Every channel's top-k per frame: the hits (within each channel's threshold), each
         frame's top matches for the evidence, and what each channel searched. `ahead`: each
         channel's candidates per embedded frame, and what it searched (SearchAhead.gather)."""
-        keep_top = int(self.config["evidence"]["top_matches_per_frame"])
+        keep_top = int(self.config.evidence.top_matches_per_frame)
         times = embedded.times
         found, searched = {}, {}
         for name, emb in embedded.embeddings.items():
@@ -173,12 +174,12 @@ class Scanner:
         ]
         return hits, frames, searched
 
-    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia, config: dict, policy: Policy) -> list[Segment]:
+    def _segments(self, hits: list[Hit], embedded: EmbeddedMedia, config: Configuration, policy: Policy) -> list[Segment]:
         ref_durations, ref_steps = {}, {}
         for ref_id in {h.ref_id for h in hits}:
             v = self.index.video(ref_id) or {}
             ref_durations[ref_id] = float(v.get("duration_s") or 0.0)
-            ref_steps[ref_id] = 1.0 / float(v.get("sampling_fps") or self.config["sampling"]["reference"]["fps"])
+            ref_steps[ref_id] = 1.0 / float(v.get("sampling_fps") or self.config.sampling.reference.fps)
         return build_segments(
             hits, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
             statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
@@ -187,10 +188,10 @@ class Scanner:
 
     def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:
         """Geometric verification of the strongest segments (as the channels rank them)."""
-        cfg = self.config["verify"]
-        if not cfg["enabled"]:
+        cfg = self.config.verify
+        if not cfg.enabled:
             return {}
-        todo = [d.segment for d in ranked.segments[: int(cfg["max_segments"])]]
+        todo = [d.segment for d in ranked.segments[: int(cfg.max_segments)]]
         if not todo:
             return {}
         frames = self.frame_source.query_frames(clip_path, [h.q_t for s in todo for h in verification_pairs(s.pairs, cfg)])
@@ -222,7 +223,7 @@ class Scanner:
             index=ev.IndexRef(id=self.index.index_id, path=str(self.index.path), manifest_sha256=self.index.manifest_sha256,
                               generation=self.index.generation, counts=self.index.counts(), channels=self.search_settings,
                               shards=self.index.sharding),
-            tool=ev.Tool(version=__version__, channels=self.fingerprints, parameters=self.config,
+            tool=ev.Tool(version=__version__, channels=self.fingerprints, parameters=self.config.model_dump(),
                          libraries=library_versions()),
             runtime=ev.Runtime(devices={n: ch.device for n, ch in self.channels.items()}, threads=_threads(),
                                elapsed_s=round(elapsed, 3), **runtime),
