@@ -269,3 +269,23 @@ def test_inverted_lists_are_retrained_by_the_add_that_leaves_them_a_quarter_of_w
         s, ids = idx.search("clip", clip[7:8], 1)
         ref = idx.frame_refs(ids.ravel())[int(ids[0, 0])]
         assert s[0, 0] == pytest.approx(1.0, abs=0.02) and (ref.ref_id, ref.t) == ("ep03", 3.5)
+
+
+def test_the_manifest_names_each_structure_by_its_faiss_factory_string(footage, orb_index):
+    """Exact search and inverted lists are FAISS structures: the manifest says which, as a string
+    FAISS's own factory builds the same kind of index from."""
+    import faiss
+    from typer.testing import CliRunner
+
+    from auditor.cli import app
+
+    manifest = json.loads((orb_index / "manifest.json").read_text())
+    with ri.ReferenceIndex.open(orb_index) as idx:
+        for name, spec in manifest["channels"].items():
+            vec = idx.vectors(name)
+            build = faiss.index_binary_factory if vec.metric == "hamming" else faiss.index_factory
+            assert type(build(vec.dim, spec["factory"])).__name__ == type(vec.index).__name__, name
+    assert manifest["channels"]["orb"]["factory"].startswith("BIVF")  # the footage: past 5,000 descriptors
+    assert manifest["channels"]["pdq"]["factory"] == "IDMap2,BFlat"
+    r = CliRunner().invoke(app, ["index", "info", "--index", str(orb_index)])
+    assert "(FAISS factory 'IDMap2,BFlat')" in r.output

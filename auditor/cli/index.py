@@ -169,7 +169,8 @@ def index_info(
         for name, ch in info["channels"].items():
             typer.echo(
                 f"channel    {name}: {ch['vectors']} vectors, {ch['metric']}, dim {ch['dim']}, "
-                f"{ch['structure']}, fingerprint {ch['fingerprint']['id']}"
+                f"{ch['structure']}" + (f" (FAISS factory '{ch['factory']}')" if ch.get("factory") else "")
+                + f", fingerprint {ch['fingerprint']['id']}"
             )
         for w in info["works"]:
             typer.echo(f"work       {w['work']} ({w['owner']}): {w['videos']} files, {w['frames']} frames")

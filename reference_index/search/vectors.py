@@ -137,6 +137,20 @@ class ChannelVectors:
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def factory(self) -> str | None:
+        """The structure as a FAISS factory string (`faiss.index_factory`, or
+        `faiss.index_binary_factory` for binary channels), where FAISS has one: not for the
+        multi-index hash (this project's own) nor for visual words (experimental). Inverted lists
+        of binary codes may find their lists through groups of centroids (`grouped`), which the
+        string does not say; `describe` does."""
+        binary = self.metric == "hamming"
+        if self.structure == "flat":
+            return "IDMap2,BFlat" if binary else "IDMap2,Flat"
+        if self.structure == "ivf":
+            return f"BIVF{self.index.nlist}" if binary else f"IVF{self.index.nlist},SQ8"
+        return None
+
     def describe(self) -> str:
         if self.structure == "words":
             return self.index.describe()

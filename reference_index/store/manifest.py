@@ -1,7 +1,8 @@
 """The index folder's layout and its `manifest.json`, the one file that says what is committed.
 
     DIR/manifest.json          format, index id, generation, channels (fingerprint, metric, dim,
-                               count, file, bytes, sha256, kind and description of the structure),
+                               count, file, bytes, sha256, kind and description of the structure,
+                               and its FAISS factory string where FAISS has one),
                                catalogue (file, bytes, sha256, counts), calibration (file, bytes,
                                sha256), versions; its shape is checked on reading (schema.py)
     DIR/gen-000007/            the files of generation 7
@@ -139,6 +140,7 @@ def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
         entry["count"] = vectors[name].ntotal
         entry["kind"] = vectors[name].structure
         entry["structure"] = vectors[name].describe()
+        entry["factory"] = vectors[name].factory  # None where FAISS has no factory string for it
     atomic_write_bytes(path / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 

@@ -287,6 +287,7 @@ class ReferenceIndex(ReadView):
                     "vectors": self.vectors(name).ntotal,  # loading checks it against the manifest's count
                     "per_frame": spec.get("per_frame", "one"),
                     "structure": spec.get("structure"),
+                    "factory": spec.get("factory"),
                     "fingerprint": spec["fingerprint"],
                 }
                 for name, spec in self.channels.items()

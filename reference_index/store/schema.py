@@ -87,6 +87,7 @@ def _channel(name: str, spec, where: str) -> None:
     if spec.get("nprobe") is not None:
         _count(spec, "nprobe", where, least=1)
     _text(spec, "structure", where, optional=True)
+    _text(spec, "factory", where, optional=True)
     kind = _text(spec, "kind", where, optional=True)
     if kind is not None and kind not in STRUCTURES:
         raise _Refusal(f"{where}kind", f"{kind!r}, known structures: {', '.join(STRUCTURES)}")

@@ -182,7 +182,7 @@ def shard_index(index_path: str | Path, out: str | Path, n: int, by: str = "work
 
 
 def _top_manifest(source: ReferenceIndex, by: str, entries: list[dict]) -> dict:
-    channels = {name: {k: spec[k] for k in ("metric", "dim", "per_frame", "fingerprint", "count", "kind", "structure", "nprobe")
+    channels = {name: {k: spec[k] for k in ("metric", "dim", "per_frame", "fingerprint", "count", "kind", "structure", "factory", "nprobe")
                        if k in spec} for name, spec in source.channels.items()}
     return {"format": SHARDED_FORMAT, "index_id": uuid.uuid4().hex, "created_utc": now_utc(), "by": by,
             "source": {"index_id": source.index_id, "generation": source.generation,
