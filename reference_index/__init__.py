@@ -3,29 +3,19 @@
 Vectors (one FAISS index per channel), a SQLite catalogue of works, videos and frames, and a
 manifest with fingerprints and checksums. Knows nothing of video decoding or models.
 
-- `manifest`: the folder's layout, reading and committing manifest.json, the writer's lock;
-- `reader`: `ReferenceIndex`, a read view that holds the generation it opened;
-- `writer`: `IndexWriter` and `create_index`, copy-on-write generations;
-- `leases`: readers' claims on generations, so writers never delete one in use;
-- `schema`, `integrity`, `verified`: the manifest's shape; a generation's files and counts checked
-  against it before any reader or writer uses them; checksums remembered by file identity;
-- `catalogue`, `vectors`, `grouped`, `multihash`, `words`: the SQLite catalogue and the per-channel
-  vector stores (`grouped`: binary inverted lists found through groups of their centroids);
-- `shards`, `sharded`, `knn`: splitting an index into shards, reading the shards as one index,
-  neighbours in one canonical order so that the shards' merged answers are one index's.
+- `store`: the index folder and everything that keeps it whole (manifest, reader, writer, leases,
+  integrity, catalogue, shards);
+- `search`: the search structures, one per channel, chosen by size (FAISS exact search and
+  inverted lists, the multi-index hash for PDQ), and neighbours in one canonical order;
+- `experimental`: structures built and measured but not yet defaults (visual words, the
+  competition, relays);
+- `errors`: what the store refuses, as typed errors.
+
+This face names what the rest of the project may use; `store`, `search` and `experimental` have
+faces of their own.
 """
 
-import os as _os
-
-# FAISS's OpenMP threads spin while they wait for work by default. On a machine whose cores are
-# busy with anything else (decoding, a second scan worker, another user's job) spinning threads
-# take turns with the thread they wait for: one small search of 279 PDQ hashes took 1.8 s
-# instead of 0.015 s, an ORB search 10x its time. Sleeping threads wake a little later, which
-# only matters to searches far smaller than a clip's. Set before FAISS loads OpenMP; a user's own
-# setting wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from .errors import (  # noqa: E402
+from .errors import (
     CatalogueConflict,
     ChannelMismatch,
     FingerprintMismatch,
@@ -36,8 +26,8 @@ from .errors import (  # noqa: E402
     ReferenceIndexError,
     ShardRefused,
 )
-from .search import ChannelVectors  # noqa: E402
-from .store import (  # noqa: E402
+from .search import ChannelVectors
+from .store import (
     FORMAT,
     FrameRef,
     IndexWriter,

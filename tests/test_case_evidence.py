@@ -161,7 +161,7 @@ def test_progress_inside_a_long_file_is_shown_for_index_add(tmp_path):
 
     from helpers import write_scene
 
-    from auditor.cli.common import FileProgress
+    from auditor.cli.progress import FileProgress
     from auditor.config import load_config
     from auditor.indexing.ingest import CatalogueItem, add_items
 
@@ -174,11 +174,13 @@ def test_progress_inside_a_long_file_is_shown_for_index_add(tmp_path):
     try:
         live = FileProgress(live=True)
         live.on_frames("long.mp4", 12)
-        live.clear()
+        live.print("[1/1] long.mp4: added")
+        live.close()
         shown = sys.stderr.getvalue()
     finally:
         sys.stderr = err
-    assert "long.mp4: 12 frames" in shown and shown.endswith("\r")
+    assert "long.mp4: 12 frames" in shown and "[1/1] long.mp4: added" in shown
+    assert shown.rstrip().endswith("[1/1] long.mp4: added") or "\x1b[2K" in shown.split("[1/1]")[-1]  # the live line is gone
 
 
 def test_ffmpeg_and_opencv_log_lines_do_not_leak_into_the_output(case, tmp_path):

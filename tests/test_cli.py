@@ -134,3 +134,25 @@ def test_a_missing_extra_is_one_line_naming_it_and_exit_3(footage, pdq_index, tm
     assert r.exit_code == 3, r.output
     assert r.stderr.strip().splitlines() == [f"auditor: error: {r.stderr.split('error: ', 1)[1].strip()}"]
     assert f"'{extra}' extra ({module} not installed here): pip install 'auditor[{extra}]'" in r.stderr
+
+
+def test_a_scan_on_a_terminal_shows_a_bar_and_prints_failures_above_it(monkeypatch):
+    """On a terminal the batch's progress is a live bar (clips done, frames a second); a failed
+    clip is still one plain line; once done the bar is gone."""
+    import io
+
+    from auditor.cli.progress import ScanProgress
+    from auditor.evidence.rules import Level
+    from auditor.scan.batch import ClipOutcome, ClipStatus
+
+    class Verdict:
+        flagged, level, score = True, Level.NEAR_IDENTICAL, 0.9
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    with ScanProgress(2, live=True) as progress:
+        progress(ClipOutcome("a.mp4", "a", ClipStatus.OK, verdict=Verdict(), frames=50))
+        assert "1/2" in err.getvalue() and "frames/s" in err.getvalue()
+        progress(ClipOutcome("b.mp4", "b", ClipStatus.ERROR, error="not a readable video"))
+    shown = err.getvalue()
+    assert "auditor: [2/2] error: b.mp4: not a readable video" in shown

@@ -13,16 +13,15 @@ from reference_index.store import open_reader
 
 from ..config import load_config
 from ..indexing.ingest import IngestStatus
+from .progress import FileProgress, progress_printer
 from .common import (
     ClipModelOpt,
     ClipPretrainedOpt,
     ConfigOpt,
     DeviceOpt,
-    FileProgress,
     folder,
     handle_errors,
     index_app,
-    progress_printer,
     resolve_config,
 )
 
@@ -51,12 +50,11 @@ def index_calibrate(
     folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     inside = FileProgress()
-
-    def say(message: str) -> None:
-        inside.clear()
-        typer.echo(message, err=True)
-
-    data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=say, on_frames=inside.on_frames)
+    try:
+        data = calibrate(index, cfg, background or None, frames_per_work, seed, progress=inside.print,
+                         on_frames=inside.on_frames)
+    finally:
+        inside.close()
     for name, ch in data["channels"].items():
         xs = ch["samples"]
         mid = xs[len(xs) // 2] if xs else float("nan")
@@ -64,8 +62,17 @@ def index_calibrate(
     typer.echo(f"calibration stored in {index}")
 
 
-def _say_structure(line: str) -> None:
-    typer.echo(f"index structure: {line} ...", err=True)
+def _ingest(index: Path, items, cfg, names) -> None:
+    """Add catalogue items with progress on stderr, then say what was added (add and build)."""
+    from ..indexing.ingest import add_items
+
+    inside = FileProgress()
+    try:
+        report = add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
+                           on_frames=inside.on_frames, on_structure=lambda line: inside.print(f"index structure: {line} ..."))
+    finally:
+        inside.close()
+    _finish_ingest(report)
 
 
 def _finish_ingest(report) -> None:
@@ -94,7 +101,7 @@ def index_add(
 ) -> None:
     """Add files of one work to an index."""
     from ..channels import parse_channel_list
-    from ..indexing.ingest import CatalogueItem, add_items
+    from ..indexing.ingest import CatalogueItem
 
     if ref_id and len(paths) != 1:
         raise typer.BadParameter("--ref-id needs exactly one PATH")
@@ -102,9 +109,7 @@ def index_add(
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg.channels.default) if channels_ else None
     items = [CatalogueItem(path=p, work=work, owner=owner, ref_id=ref_id) for p in paths]
-    inside = FileProgress()
-    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
-                             on_frames=inside.on_frames, on_structure=_say_structure))
+    _ingest(index, items, cfg, names)
 
 
 @index_app.command("build")
@@ -120,15 +125,13 @@ def index_build(
 ) -> None:
     """Index every file a catalogue CSV lists (paths relative to the CSV). Re-runs skip what is in."""
     from ..channels import parse_channel_list
-    from ..indexing.ingest import add_items, read_catalogue_csv
+    from ..indexing.ingest import read_catalogue_csv
 
     folder("--index", index)
     cfg = resolve_config(config, clip_model, clip_pretrained, device)
     names = parse_channel_list(channels_, cfg.channels.default) if channels_ else None
     items = read_catalogue_csv(catalogue)
-    inside = FileProgress()
-    _finish_ingest(add_items(index, items, cfg, names, progress=progress_printer(len(items), _describe_ingest, inside),
-                             on_frames=inside.on_frames, on_structure=_say_structure))
+    _ingest(index, items, cfg, names)
 
 
 @index_app.command("info")
@@ -221,7 +224,8 @@ def index_optimize(
     """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
     folder("--index", index)
     with IndexWriter(index) as w:
-        done = w.optimize(**_index_settings(config), retrain=retrain, before=_say_structure)
+        done = w.optimize(**_index_settings(config), retrain=retrain,
+                          before=lambda line: typer.echo(f"index structure: {line} ...", err=True))
     for name, what in done.items():
         typer.echo(f"{name:6} {what}")
 

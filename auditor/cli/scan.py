@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -25,59 +24,7 @@ from .common import (
     handle_errors,
     resolve_config,
 )
-
-
-class ScanProgress:
-    """Progress of a batch scan on stderr: a live line on a terminal (clips done, frames per
-    second, time left), one plain line per clip otherwise, nothing with --quiet. Failures are
-    always printed, one line each."""
-
-    def __init__(self, total: int, quiet: bool = False, live: bool | None = None):
-        import time
-
-        self.total, self.quiet = total, quiet
-        self.live = sys.stderr.isatty() if live is None else live
-        self.done = self.frames = self.scanned = 0
-        self.clock = time.monotonic
-        self.start = self.clock()
-
-    def __call__(self, o) -> None:
-        self.done += 1
-        self.frames += o.frames
-        self.scanned += o.status == ClipStatus.OK
-        failed, text = _describe_scan(o)
-        elapsed = max(1e-9, self.clock() - self.start)
-        if failed:
-            self._clear()
-            typer.echo(f"auditor: [{self.done}/{self.total}] {text}", err=True)
-        if self.quiet:
-            return
-        if not self.live:
-            if not failed:
-                typer.echo(f"[{self.done}/{self.total}] {text}", err=True)
-            return
-        rate = self.scanned / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta = f"{int(left // 60)}:{int(left % 60):02d}" if left == left else "-"
-        width = 24
-        filled = int(width * self.done / max(1, self.total))
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} clips  "
-                f"{self.frames / elapsed:.1f} frames/s  {eta} left  {o.query_id[:30]}")
-        sys.stderr.write("\r" + line[:120].ljust(120))
-        sys.stderr.flush()
-        if self.done == self.total:
-            sys.stderr.write("\n")
-
-    def _clear(self) -> None:
-        if self.live and not self.quiet:
-            sys.stderr.write("\r" + " " * 120 + "\r")
-
-
-def _describe_scan(o) -> tuple[bool, str]:
-    if o.status == ClipStatus.ERROR:
-        return True, f"error: {o.path}: {o.error}"
-    v = o.verdict
-    return False, f"{o.query_id}: {'flagged' if v.flagged else 'not flagged'}, {v.level} ({v.score:.3f})"
+from .progress import ScanProgress
 
 
 def _render_table(outcomes) -> None:
@@ -136,9 +83,10 @@ def scan(
     if not inputs:
         raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
     pdf_args = report_args(lang, redact_references, sign, passphrase_file) if pdf else None
-    report = run_batch(inputs, index, out, cfg, progress=ScanProgress(len(inputs), quiet), pdf=pdf_args,
-                        force=force, workers=workers, engine=engine, address=address, context_file=context,
-                        shard_cpus=shard_cpus)
+    with ScanProgress(len(inputs), quiet) as progress:
+        report = run_batch(inputs, index, out, cfg, progress=progress, pdf=pdf_args,
+                           force=force, workers=workers, engine=engine, address=address, context_file=context,
+                           shard_cpus=shard_cpus)
     if not quiet:
         _render_table(report.outcomes)
     typer.echo(f"{report.count(ClipStatus.OK)} scanned, {report.count(ClipStatus.SKIPPED)} already done, "

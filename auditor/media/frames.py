@@ -17,6 +17,7 @@ from reference_index.store import sha256_file
 
 from .reader import Box, MediaReader, crop_box, downscale, is_still
 from ..settings import Configuration
+from .video import open_capture
 
 
 class FrameSource:
@@ -96,7 +97,7 @@ class FrameSource:
             bgr = self._still_bgr(video)
             bgr = None if bgr is None else crop_box(bgr, box)
         else:
-            cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            cap = open_capture(path, cv2.CAP_FFMPEG)
             cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
             try:
                 cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, t * 1000 - 200))

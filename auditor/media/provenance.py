@@ -29,6 +29,7 @@ import cv2
 
 from ..errors import InputError
 from ..names import printable, text_named
+from .video import open_capture
 
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
 # The keys a context file may hold (any other is refused, naming these): how the clip was made
@@ -214,7 +215,7 @@ def _bmff_tags(path: Path, limit: int = 64 << 20) -> dict:
 
 def container_metadata(path: str | Path) -> dict:
     path = Path(path)
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    cap = open_capture(path, cv2.CAP_FFMPEG)
     try:
         if not cap.isOpened():
             return {"readable": False}

@@ -26,6 +26,7 @@ from reference_index.store import sha256_file
 from ..errors import InputError, LimitExceeded
 from ..names import is_text
 from ..settings import Configuration
+from .video import open_capture
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -279,7 +280,7 @@ class MediaReader:
     # -- videos -------------------------------------------------------------------------
     def _open_capture(self) -> cv2.VideoCapture:
         threads = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if self.decode_threads > 0 else []
-        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, threads)
+        cap = open_capture(self.path, cv2.CAP_FFMPEG, threads)
         if not cap.isOpened():
             cap.release()
             raise InputError(

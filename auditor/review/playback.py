@@ -13,6 +13,8 @@ import os
 import threading
 from pathlib import Path
 
+from ..media.video import open_capture, open_writer
+
 PLAYABLE = {"avc1", "h264", "x264", "vp80", "vp90", "vp08", "vp09", "av01"}
 PROXIES = "proxies"
 THUMBS = "thumbs"
@@ -34,7 +36,7 @@ def codec(path: Path) -> str:
     """The video codec's four-character code as OpenCV reports it, lower case ('' if unknown)."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(path)
     try:
         if not cap.isOpened():
             return ""
@@ -65,7 +67,7 @@ def make_proxy(src: Path, results: Path, sha256: str) -> Path:
         if out.is_file():
             return out
         out.parent.mkdir(exist_ok=True)
-        cap = cv2.VideoCapture(str(src))
+        cap = open_capture(src)
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         fps = fps if 1 <= fps <= 120 else 25.0
         tmp = out.parent / f".{out.stem}.{os.getpid()}.{threading.get_ident()}.webm"  # hidden: never served half written
@@ -79,7 +81,7 @@ def make_proxy(src: Path, results: Path, sha256: str) -> Path:
                 scale = min(1.0, MAX_PROXY_SIDE / max(w, h))
                 size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
                 if writer is None:
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
+                    writer = open_writer(tmp, "VP80", fps, size)
                     if not writer.isOpened():
                         raise RuntimeError("OpenCV could not open a VP8 WebM writer")
                 if (w, h) != size:
@@ -106,7 +108,7 @@ def thumbnail(src: Path, results: Path, sha256: str, at: float) -> Path | None:
     with _lock(str(out)):
         if out.is_file():
             return out
-        cap = cv2.VideoCapture(str(src))
+        cap = open_capture(src)
         try:
             cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, at) * 1000)
             ok, frame = cap.read()

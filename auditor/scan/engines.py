@@ -133,7 +133,7 @@ def _worker_init(index_path: str, config: Configuration, threads: int, context_f
 
     cv2.setNumThreads(threads)
     with contextlib.suppress(Exception):
-        import faiss
+        from reference_index.search.openmp import faiss
 
         faiss.omp_set_num_threads(threads)
     scanner = _WORKER["scanner"] = _open_scanner(index_path, config, context_file)

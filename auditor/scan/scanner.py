@@ -284,7 +284,7 @@ def library_versions() -> dict:
 def _threads() -> dict[str, int | None]:
     """Threads the libraries that share the cores use now."""
     import cv2
-    import faiss
+    from reference_index.search.openmp import faiss
 
     torch = sys.modules.get("torch")
     return {"faiss": int(faiss.omp_get_max_threads()), "opencv": int(cv2.getNumThreads()),

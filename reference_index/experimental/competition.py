@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-import faiss
+from ..search.openmp import faiss
 import numpy as np
 
 from ..search.arrays import per_distinct_row

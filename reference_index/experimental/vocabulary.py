@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-import faiss
+from ..search.openmp import faiss
 import numpy as np
 
 from ..search.threads import one_thread

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import faiss
+from ..search.openmp import faiss
 import numpy as np
 
 from ..search.arrayfile import has_magic, read_arrays, read_at_random, write_arrays

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-import faiss
+from .openmp import faiss
 import numpy as np
 
 GROUPED_FROM, GROUPS_PROBED = 2048, 8

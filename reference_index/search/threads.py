@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import faiss
+from .openmp import faiss
 
 
 @contextmanager

@@ -27,7 +27,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import faiss
+from .openmp import faiss
 import numpy as np
 
 from . import grouped

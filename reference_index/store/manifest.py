@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import faiss
+from ..search.openmp import faiss
 
 from . import catalogue
 from ..errors import IndexCorrupt, IndexIsSharded, IndexLocked, IndexNotFound

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable
 
-import faiss
+from ..search.openmp import faiss
 import numpy as np
 
 from ..search import knn
