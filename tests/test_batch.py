@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from auditor.scan.inputs import expand_inputs
 from auditor.cli import app
 from auditor.scan.batch import run_batch
+from auditor.scan.engines import OnRay, WorkerPool
 
 runner = CliRunner()
 
@@ -124,7 +125,7 @@ def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_cl
     crash = tmp_path / "crash_me.mp4"
     crash.write_bytes((batch / "a" / "unrelated1.mp4").read_bytes())
     one = run_batch(clips, pdq_index, tmp_path / "one", pdq_config)
-    two = run_batch(clips + [crash], pdq_index, tmp_path / "two", pdq_config, workers=2, task=crashing_scan)
+    two = run_batch(clips + [crash], pdq_index, tmp_path / "two", pdq_config, WorkerPool(2, task=crashing_scan))
 
     def key(report):
         return {o.query_id: (o.status, o.verdict and o.verdict.level, o.segments) for o in report.outcomes}
@@ -140,7 +141,7 @@ def test_worker_processes_give_the_same_evidence_and_a_dying_worker_costs_its_cl
 def test_ray_engine_gives_the_same_results_as_the_local_engine(batch, pdq_index, pdq_config, tmp_path):
     clips = [batch / "a" / "copy1.mp4", batch / "unrelated2.mp4", batch / "a" / "broken.mp4"]
     local = run_batch(clips, pdq_index, tmp_path / "local", pdq_config)
-    ray_run = run_batch(clips, pdq_index, tmp_path / "ray", pdq_config, engine="ray", workers=2)
+    ray_run = run_batch(clips, pdq_index, tmp_path / "ray", pdq_config, OnRay(2))
 
     def key(report):
         return sorted((o.query_id, o.status, o.verdict and o.verdict.level, o.segments, o.error) for o in report.outcomes)

@@ -19,6 +19,7 @@ from auditor.cli import app
 from auditor.config import load_config
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
+from auditor.scan.engines import OnRay, WorkerPool
 
 runner = CliRunner()
 
@@ -65,9 +66,9 @@ def clips(footage, tmp_path_factory):
 def test_pdq_orb_evidence_is_the_same_with_one_or_two_workers_and_on_ray(footage, clips, tmp_path):
     cfg = load_config()
     idx = build(tmp_path / "idx", footage, cfg, ["pdq", "orb"])
-    one = run_batch(clips, idx, tmp_path / "one", cfg, workers=1)
-    two = run_batch(clips, idx, tmp_path / "two", cfg, workers=2)
-    ray_run = run_batch(clips, idx, tmp_path / "ray", cfg, engine="ray", workers=2)
+    one = run_batch(clips, idx, tmp_path / "one", cfg)
+    two = run_batch(clips, idx, tmp_path / "two", cfg, WorkerPool(2))
+    ray_run = run_batch(clips, idx, tmp_path / "ray", cfg, OnRay(2))
     assert not one.failed and not two.failed and not ray_run.failed
     names = [Path(p).stem for p in clips]
     same_outputs(tmp_path / "one", tmp_path / "two", names)
@@ -88,8 +89,8 @@ def test_tiny_clip_evidence_is_the_same_with_one_or_two_workers(footage, clips, 
     cfg = load_config(overrides={"channels": {"clip": {"model": f"local-dir:{tiny_clip_dir}", "min_similarity": 0.9992,
                                                        "strong_min_median_similarity": 0.99999}}})
     idx = build(tmp_path / "idx", footage, cfg, ["pdq", "clip"])
-    run_batch(clips, idx, tmp_path / "one", cfg, workers=1)
-    run_batch(clips, idx, tmp_path / "two", cfg, workers=2)
+    run_batch(clips, idx, tmp_path / "one", cfg)
+    run_batch(clips, idx, tmp_path / "two", cfg, WorkerPool(2))
     same_outputs(tmp_path / "one", tmp_path / "two", [Path(p).stem for p in clips])
     ev = json.loads((tmp_path / "one" / "copy.evidence.json").read_text())
     assert ev["frames"][0]["top"]["clip"]  # the model channel searched every frame

@@ -16,10 +16,11 @@ sys.path.insert(0, {tests!r})
 from helpers import sleepy_scan
 from auditor.config import load_config
 from auditor.scan.batch import run_batch
+from auditor.scan.engines import WorkerPool
 
 if __name__ == "__main__":
     cfg = load_config(overrides={{"channels": {{"default": ["pdq"]}}}})
-    run_batch({clips!r}, {index!r}, {out!r}, cfg, workers=2, task=sleepy_scan)
+    run_batch({clips!r}, {index!r}, {out!r}, cfg, WorkerPool(2, task=sleepy_scan))
 """
 
 

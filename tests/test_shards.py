@@ -18,6 +18,7 @@ from auditor.config import load_config
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
+from auditor.scan.engines import OnRay
 from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused
 from reference_index.search import grouped, knn
 from reference_index.store.shards import plan, shard_index
@@ -80,7 +81,7 @@ def test_sharded_evidence_equals_the_unsharded_index_in_process_and_on_ray(index
     clips = [footage["copy"], footage["unrelated"], cropped_copy]
     one = run_batch(clips, indexed["idx"], tmp_path / "one", cfg)
     local = run_batch(clips, indexed["sharded"], tmp_path / "local", cfg)
-    ray_run = run_batch(clips, indexed["sharded"], tmp_path / "ray", cfg, engine="ray", workers=2, shard_cpus=2)
+    ray_run = run_batch(clips, indexed["sharded"], tmp_path / "ray", cfg, OnRay(2, shard_cpus=2))
     assert not one.failed and not local.failed and not ray_run.failed
     for clip in clips:
         name = f"{clip.stem}.evidence.json"
@@ -211,7 +212,7 @@ def test_visual_words_shards_keep_the_vocabulary_and_say_their_candidates_may_di
     assert not report.failed and "each shard short-lists its own frames" in ev["index"]["channels"]["orb"]["description"]
     assert ev["verdict"]["flagged"] and ev["works"][0]["work"] == "Star Courier"
     assert "its own sample of competitors" in ev["index"]["channels"]["orb"]["description"]
-    on_ray = run_batch([footage["copy"]], tmp_path / "sharded", tmp_path / "ray", cfg, engine="ray", workers=1, shard_cpus=1)
+    on_ray = run_batch([footage["copy"]], tmp_path / "sharded", tmp_path / "ray", cfg, OnRay(1, shard_cpus=1))
     assert not on_ray.failed
     assert comparable(tmp_path / "ray" / "copy.evidence.json") == comparable(tmp_path / "out" / "copy.evidence.json")
     assert json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())["runtime"]["shards_served_by"].startswith("2 Ray actors")
@@ -230,7 +231,7 @@ def test_a_clip_scanner_asking_shards_through_relays_gets_the_same_evidence(inde
     shard_index(tmp_path / "idx", tmp_path / "three", 3)
     clips = [footage["copy"], cropped_copy]
     here = run_batch(clips, tmp_path / "three", tmp_path / "here", relayed)
-    on_ray = run_batch(clips, tmp_path / "three", tmp_path / "ray", relayed, engine="ray", workers=1)
+    on_ray = run_batch(clips, tmp_path / "three", tmp_path / "ray", relayed, OnRay(1))
     assert not here.failed and not on_ray.failed
     for clip in clips:
         name = f"{clip.stem}.evidence.json"

@@ -74,6 +74,7 @@ def scan(
 
     Re-runs skip clips already done; a bad clip is reported and the batch goes on (exit code 1)."""
     from ..scan.batch import run_batch
+    from ..scan.engines import engine_for
     from ..scan.inputs import expand_inputs
 
     folder("--index", index)
@@ -83,10 +84,10 @@ def scan(
     if not inputs:
         raise UsageError("no clips to scan: give files, folders, patterns or --from-list")
     pdf_args = report_args(lang, redact_references, sign, passphrase_file) if pdf else None
+    chosen = engine_for(engine, workers, address, shard_cpus)
     with ScanProgress(len(inputs), quiet) as progress:
-        report = run_batch(inputs, index, out, cfg, progress=progress, pdf=pdf_args,
-                           force=force, workers=workers, engine=engine, address=address, context_file=context,
-                           shard_cpus=shard_cpus)
+        report = run_batch(inputs, index, out, cfg, chosen, force=force, pdf=pdf_args, context_file=context,
+                           progress=progress)
     if not quiet:
         _render_table(report.outcomes)
     typer.echo(f"{report.count(ClipStatus.OK)} scanned, {report.count(ClipStatus.SKIPPED)} already done, "

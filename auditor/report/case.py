@@ -17,7 +17,6 @@ from ..errors import InputError, UsageError
 from ..evidence.files import SUFFIX, read_evidence, unescape_cell
 from ..evidence.records import Evidence
 from ..evidence.rules import Level
-from ..evidence.wording import level_name
 from .kit import catalogue_words
 
 WORDS = {
@@ -187,7 +186,3 @@ def read_case(folder: str | Path, lang: str = "en") -> Case:
     case.clips.sort(key=lambda c: (c.level.rank, not c.flagged, c.query_id))
     case.works.sort(key=lambda t: (t.strongest.rank, -t.flagged, t.work))
     return case
-
-
-def level_words(level: Level, lang: str) -> str:
-    return level_name(level, lang)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 from urllib.parse import quote, unquote, urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -93,11 +93,19 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     roots = [results] + [Path(r).resolve() for r in clip_roots or []]  # where a clip may be played from
     desk = Desk(results, roots, [Path(r).resolve() for r in reference_roots or []],
                 ReviewStore(results / "reviews.sqlite"), Results(results))
-    store, data = desk.store, desk.data
-    templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape on for .html
     app = FastAPI(title="auditor review desk", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.store = store
+    app.state.store = desk.store
     app.add_middleware(Gate, names=served_names(host))
+    _guard(app, token)
+    pages = Pages(desk)
+    _queue_routes(app, desk, pages)
+    _clip_routes(app, desk, pages)
+    add_file_routes(app, desk)
+    return app
+
+
+def _guard(app: FastAPI, token: str | None) -> None:
+    """The access token (when one is set) and the headers every response carries."""
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -121,9 +129,19 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         response.headers["Referrer-Policy"] = "same-origin"
         return response
 
+
+class Pages:
+    """Rendering pages in the reader's language, forms' CSRF tokens, and where to go next."""
+
+    def __init__(self, desk: Desk):
+        self.desk = desk
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))  # autoescape on for .html
+
+    @staticmethod
     def csrf(request: Request) -> str:
         return request.cookies.get("auditor_csrf") or secrets.token_urlsafe(24)
 
+    @staticmethod
     def check_post(request: Request, csrf_token: str) -> None:
         cookie = request.cookies.get("auditor_csrf", "")
         if not cookie or not same_secret(csrf_token, cookie):
@@ -132,11 +150,11 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
             raise HTTPException(403, "cross-origin form posts are refused")
 
-    def page(request: Request, name: str, context: dict) -> Response:
+    def page(self, request: Request, name: str, context: dict) -> Response:
         lang = strings.pick(request.query_params.get("lang"), request.cookies.get(strings.COOKIE))
         words = strings.STRINGS[lang]
-        token_value = csrf(request)
-        resp = templates.TemplateResponse(request, name, {
+        token_value = self.csrf(request)
+        resp = self.templates.TemplateResponse(request, name, {
             **context, "csrf": token_value, "levels": LEVELS, "lang": lang, "t": words,
             "lv": lambda level: level_name(level, lang),
             "st": lambda state: words.get(f"state_{state}", state),
@@ -148,13 +166,18 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
             resp.set_cookie(strings.COOKIE, lang, samesite="strict", max_age=365 * 86400)
         return resp
 
-    def after(query_id: str | None, **extra) -> str:
+    def after(self, query_id: str | None, **extra) -> str:
         """Where to go once a clip is decided: the next unreviewed clip, else the queue."""
-        listing = data.load()
-        latest = store.latest()
+        listing = self.desk.data.load()
+        latest = self.desk.store.latest()
         _, _, todo = neighbours(ordered(listing.rows, latest), query_id or "", latest)
         query = f"?{urlencode(extra)}" if extra else ""
         return (f"/clip/{quote(todo, safe='')}" if todo else "/") + query
+
+
+def _queue_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
+    """The queue, the next unreviewed clip, and decisions or assignments for a selection."""
+    store, data = desk.store, desk.data
 
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, sort: str = "level", level: str = "", work: str = "", owner: str = "",
@@ -163,33 +186,33 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         latest, assigned = store.latest(), store.assigned()
         everything = ordered(listing.rows, latest, sort)
         rows = select(everything, latest, assigned, level=level, work=work, owner=owner, state=state, reviewer=reviewer)
-        pages = max(1, -(-len(rows) // PAGE))
-        page_no = min(max(page_no, 1), pages)
+        pages_n = max(1, -(-len(rows) // PAGE))
+        page_no = min(max(page_no, 1), pages_n)
         shown = rows[(page_no - 1) * PAGE: page_no * PAGE]
         filters = {"sort": sort, "level": level, "work": work, "owner": owner, "state": state, "reviewer": reviewer}
         kept = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "level")}
-        return page(request, "queue.html", {
+        return pages.page(request, "queue.html", {
             "rows": shown, "latest": latest, "assigned": assigned, "errors": listing.failed,
             "unreadable": listing.unreadable, "states": STATES, "sorts": SORTS,
             "works": sorted({w for r in listing.rows for w in r.works}),
             "owners": sorted({o for r in listing.rows for o in r.owners}),
             "reviewers": sorted(set(assigned.values())),
             "counts": counts(listing.rows, latest), "total": len(listing.rows), "matching": len(rows),
-            "page_no": page_no, "pages": pages, "first": (page_no - 1) * PAGE + 1 if rows else 0,
+            "page_no": page_no, "pages": pages_n, "first": (page_no - 1) * PAGE + 1 if rows else 0,
             "last": (page_no - 1) * PAGE + len(shown), "filters": filters,
             "query": urlencode(kept), "page_url": lambda n: "/?" + urlencode({**kept, "page_no": n}),
-            "results": str(results), "done": done, "decisions": DECISIONS,
+            "results": str(desk.results), "done": done, "decisions": DECISIONS,
         })
 
     @app.get("/next")
     def next_unreviewed():
-        return RedirectResponse(after(None), status_code=303)
+        return RedirectResponse(pages.after(None), status_code=303)
 
     @app.post("/bulk")
     def bulk(request: Request, csrf_token: str = Form(...), qid: List[str] = Form([]), action: str = Form(...),
              decision: str = Form(""), reviewer: str = Form(""), assignee: str = Form(""), note: str = Form(""),
              back: str = Form("")):
-        check_post(request, csrf_token)
+        pages.check_post(request, csrf_token)
         back = "/?" + back.lstrip("?") if back and not back.startswith(("/", "\\")) else "/"
         chosen = []
         for q in dict.fromkeys(qid):
@@ -208,12 +231,17 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         return RedirectResponse(back + ("&" if "?" in back[1:] else "?") + urlencode({"done": f"{action}:{len(chosen)}"}),
                                 status_code=303)
 
+
+def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
+    """A clip's page, its decision, and a match the scan missed."""
+    store, data, results = desk.store, desk.data, desk.results
+
     @app.get("/clip/{query_id}", response_class=HTMLResponse)
     def clip_page(request: Request, query_id: str, error: str = "", done: str = "", d: str = ""):
         ev = desk.clip(query_id)
         duration = float(ev.clip.duration_s or 0) or max([f.t for f in ev.frames] + [1.0])
         clip_file = Path(ev.clip.path)
-        playable = inside(clip_file, roots)
+        playable = inside(clip_file, desk.roots)
         proxy = desk.unplayable(clip_file, ev.clip.sha256) if playable else None
         if proxy:  # started now, so the copy is under way before the player asks for it
             desk.prepare(clip_file, ev.clip.sha256)
@@ -223,7 +251,7 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         prev_id, next_id, todo = neighbours(ordered(listing.rows, latest), query_id, latest)
         segs = ev.segments()
         best = segs[0] if segs else None
-        return page(request, "clip.html", {
+        return pages.page(request, "clip.html", {
             "ev": ev, "qid": query_id, "duration": duration, "playable": playable, "proxy": proxy,
             "proxy_file": proxy_path(results, ev.clip.sha256).relative_to(results).as_posix() if proxy else None,
             "trail": store.trail(query_id), "missed": store.missed(query_id), "decisions": DECISIONS,
@@ -237,19 +265,19 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     def decide(request: Request, query_id: str, decision: str = Form(""), reviewer: str = Form(...),
                note: str = Form(""), csrf_token: str = Form(...)):
         ev = desk.clip(query_id)
-        check_post(request, csrf_token)
+        pages.check_post(request, csrf_token)
         try:
             store.add(query_id, ev.clip.sha256, decision, reviewer, note)
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}", status_code=303)
-        return RedirectResponse(after(query_id, done=query_id, d=decision.strip().lower()), status_code=303)
+        return RedirectResponse(pages.after(query_id, done=query_id, d=decision.strip().lower()), status_code=303)
 
     @app.post("/clip/{query_id}/missed")
     def missed(request: Request, query_id: str, work: str = Form(""), query_start: str = Form(""),
                query_end: str = Form(""), ref_start: str = Form(""), reviewer: str = Form(...), note: str = Form(""),
                csrf_token: str = Form(...)):
         ev = desk.clip(query_id)
-        check_post(request, csrf_token)
+        pages.check_post(request, csrf_token)
         try:
             start, end = _number(query_start, "from"), _number(query_end, "to")
             store.add_missed(query_id, ev.clip.sha256, work, start, end, _number(ref_start, "reference from", True),
@@ -257,6 +285,3 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}#missed", status_code=303)
         return RedirectResponse(f"/clip/{quote(query_id, safe='')}#trail", status_code=303)
-
-    add_file_routes(app, desk)
-    return app

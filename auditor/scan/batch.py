@@ -4,7 +4,7 @@
 - Resumable: each clip's evidence is written atomically as soon as it is done. A re-run skips a
   clip whose evidence already exists for the same clip SHA-256, index manifest and parameters
   (`force=True` redoes it). An interrupted run loses nothing already written.
-- Engines and their one error policy: see engines.py. With `workers > 1` at most
+- Engines and their one error policy: see engines.py. With a worker pool at most
   `2 x workers` clips are in flight, so memory stays bounded whatever the number of clips.
 - `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
   they were already done; they are rewritten atomically as clips finish (at most every
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +22,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
-from reference_index.store import open_reader
 from reference_index.store import sha256_file
 
 from ..errors import AuditorError, InputError, UsageError
@@ -36,10 +34,8 @@ from ..media.reader import not_a_file
 from ..names import printable
 from . import engines
 from .inputs import query_ids
-from .scanner import Scanner
 from ..settings import Configuration
 
-ENGINES = ("local", "ray")
 CSV_EVERY_S = 2.0  # summary.csv and matches.csv are rewritten at most this often while a batch runs
 
 
@@ -119,139 +115,129 @@ def finished_evidence(out_dir: Path, query_id: str, clip_sha: str, manifest_sha:
 
 
 # -- the batch -------------------------------------------------------------------------------
-def run_batch(
-    paths: list[str | Path],
-    index_path: str | Path,
-    out_dir: str | Path,
-    config: Configuration,
-    progress: Callable[[ClipOutcome], None] | None = None,
-    scanner: Scanner | None = None,
-    pdf: dict | None = None,
-    force: bool = False,
-    workers: int = 1,
-    task: Callable | None = None,
-    engine: str = "local",
-    address: str | None = None,
-    context_file: str | Path | None = None,
-    shard_cpus: int = 1,
-) -> ScanReport:
-    """Scan every clip (see the module docstring); write evidence, matches.csv, summary.csv.
+class _Results:
+    """What a batch has finished so far: the outcomes, matches.csv's rows, and the CSVs kept up to
+    date as clips finish (at most every CSV_EVERY_S seconds, so a run killed outright leaves CSVs
+    listing what it finished)."""
 
-    `scanner`: an open Scanner to use in this process (else one is opened and closed here).
-    `pdf`: keyword arguments of `report.render_report` (lang, redact_references, sign,
-    passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
-    be rendered marks that clip as failed, with the reason; its evidence stays.
-    `task`: what a worker process runs per clip (a module-level function taking path, query id
-    and output folder), for tests; the default scans with the worker's Scanner. `shard_cpus`:
-    with the ray engine on a sharded index, the CPUs each shard actor takes."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [Path(p) for p in paths]
-    ids = query_ids(paths)
-    if engine not in ENGINES:
-        raise UsageError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
-    if engine == "ray":
-        require("ray")
-    in_process = engine == "local" and workers <= 1
-    if context_file is not None:
-        try:
-            read_context(context_file)  # a malformed context file stops the batch before it starts
-        except InputError as exc:
-            raise UsageError(f"--context {exc}") from None
-        context_file = str(context_file)
-    own = scanner is None and in_process
-    if own:
-        scanner = Scanner(index_path, config, context_file)
-    if scanner is not None:
-        manifest_sha, channel_names = scanner.index.manifest_sha256, list(scanner.channels)
-    else:
-        with open_reader(index_path) as idx:
-            manifest_sha, channel_names = idx.manifest_sha256, list(idx.channels)
-    params_sha = parameters_sha256(config.model_dump())
-    report = ScanReport(str(out))
-    rows: list[dict] = []
+    def __init__(self, out: Path, pdf: dict | None, progress: Callable[[ClipOutcome], None] | None):
+        self.out, self.pdf, self.progress = out, pdf, progress
+        self.report = ScanReport(str(out), matches_csv=str(out / "matches.csv"), summary_csv=str(out / "summary.csv"))
+        self.rows: list[dict] = []
+        self.written = -float("inf")
 
-    report.matches_csv = str(out / "matches.csv")
-    report.summary_csv = str(out / "summary.csv")
-    last_written = [-float("inf")]
+    def write_csvs(self) -> None:
+        write_matches_csv(self.report.matches_csv, self.rows)
+        write_summary_csv(self.report.summary_csv, [o.summary_row(self.out) for o in self.report.outcomes])
+        self.written = time.monotonic()
 
-    def write_csvs() -> None:
-        write_matches_csv(report.matches_csv, rows)
-        write_summary_csv(report.summary_csv, [o.summary_row(out) for o in report.outcomes])
-        last_written[0] = time.monotonic()
-
-    def finish(outcome: ClipOutcome, ev: Evidence | None) -> None:
+    def _finish(self, outcome: ClipOutcome, ev: Evidence | None) -> None:
         if ev is not None:
-            rows.extend(matches_rows(ev))
-            if pdf is not None and ev.verdict.flagged:
-                _render(outcome, pdf)
-        report.outcomes.append(outcome)
-        # kept up to date as clips finish (at most every CSV_EVERY_S seconds), so a run killed
-        # outright (kill -9, a power cut) leaves CSVs that list what it finished
-        if time.monotonic() - last_written[0] >= CSV_EVERY_S:
-            write_csvs()
-        if progress:
-            progress(outcome)
+            self.rows.extend(matches_rows(ev))
+            if self.pdf is not None and ev.verdict.flagged:
+                _render(outcome, self.pdf)
+        self.report.outcomes.append(outcome)
+        if time.monotonic() - self.written >= CSV_EVERY_S:
+            self.write_csvs()
+        if self.progress:
+            self.progress(outcome)
 
-    def done(path: Path, qid: str, ev: Evidence, status: ClipStatus = ClipStatus.OK) -> None:
+    def done(self, path: Path, qid: str, ev: Evidence, status: ClipStatus = ClipStatus.OK) -> None:
         try:
-            written = evidence_path(out, qid) if status == ClipStatus.SKIPPED else write_evidence(out, ev)
+            written = evidence_path(self.out, qid) if status == ClipStatus.SKIPPED else write_evidence(self.out, ev)
         except InputError as exc:  # nothing a reader could trust is written
-            failed(path, qid, exc.reason)
+            self.failed(path, qid, exc.reason)
             return
         outcome = ClipOutcome(
             printable(path), qid, status, evidence_path=str(written), verdict=ev.verdict,
             top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
             frames=0 if status == ClipStatus.SKIPPED else ev.clip.frames_sampled, strongest=strongest(ev),
         )
-        finish(outcome, ev)
+        self._finish(outcome, ev)
 
-    def failed(path: Path, qid: str, reason: str) -> None:
-        finish(ClipOutcome(printable(path), qid, ClipStatus.ERROR, error=" ".join(str(reason).split())), None)
+    def failed(self, path: Path, qid: str, reason: str) -> None:
+        self._finish(ClipOutcome(printable(path), qid, ClipStatus.ERROR, error=" ".join(str(reason).split())), None)
 
-    def settle(path: Path, qid: str, status: str, value) -> None:
-        done(path, qid, value) if status == "ok" else failed(path, qid, value)
+    def settle(self, path: Path, qid: str, status: str, value) -> None:
+        """What an engine reports for a clip: ("ok", its evidence) or ("error", the reason)."""
+        self.done(path, qid, value) if status == "ok" else self.failed(path, qid, value)
 
-    given: dict[tuple[str, str], int] = {}  # (path as printed, query id) -> its place among the inputs
-    for i, key in enumerate(zip(map(printable, paths), ids)):
-        given.setdefault(key, i)
+
+def run_batch(
+    paths: list[str | Path],
+    index_path: str | Path,
+    out_dir: str | Path,
+    config: Configuration,
+    engine: engines.Engine | None = None,
+    *,
+    force: bool = False,
+    pdf: dict | None = None,
+    context_file: str | Path | None = None,
+    progress: Callable[[ClipOutcome], None] | None = None,
+) -> ScanReport:
+    """Scan every clip (see the module docstring) on `engine` (default: one after another in
+    this process); write evidence, matches.csv and summary.csv into `out_dir`.
+
+    `force`: scan again clips whose evidence exists for the same clip, index and parameters.
+    `pdf`: keyword arguments of `report.render_report` (lang, redact_references, sign,
+    passphrase); with it, every flagged clip also gets its evidence PDF. A report that cannot
+    be rendered marks that clip as failed, with the reason; its evidence stays.
+    `context_file`: the generation context of every clip (else each clip's own sidecar).
+    `progress`: called with each clip's outcome as it finishes."""
+    engine = engine or engines.Local()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(engine, engines.OnRay):
+        require("ray")
+    if context_file is not None:
+        try:
+            read_context(context_file)  # a malformed context file stops the batch before it starts
+        except InputError as exc:
+            raise UsageError(f"--context {exc}") from None
+        context_file = str(context_file)
+    paths = [Path(p) for p in paths]
+    ids = query_ids(paths)
+    results = _Results(out, pdf, progress)
+    with engines.session(engine, index_path, config, context_file) as run:
+        try:
+            todo = _not_yet_done(paths, ids, out, force, run.manifest_sha256, parameters_sha256(config.model_dump()),
+                                 results)
+            run.scan(todo, str(out), results.settle, results.failed)
+        finally:
+            # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
+            # Outcomes arrive as clips finish; the report lists them in the order of the inputs.
+            given: dict[tuple[str, str], int] = {}  # (path as printed, query id) -> its place among the inputs
+            for i, key in enumerate(zip(map(printable, paths), ids)):
+                given.setdefault(key, i)
+            results.report.outcomes.sort(key=lambda o: given.get((o.path, o.query_id), len(given)))
+            results.write_csvs()
+    return results.report
+
+
+def _not_yet_done(paths: list[Path], ids: list[str], out: Path, force: bool, manifest_sha: str, params_sha: str,
+                  results: _Results) -> list[tuple[Path, str]]:
+    """The clips to scan: not files (refused now) and clips an earlier run finished (skipped) are
+    settled here, the rest returned."""
     todo: list[tuple[Path, str]] = []
-    try:
-        for path, qid in zip(paths, ids):
-            problem = not_a_file(path)
-            if problem:
-                failed(path, qid, problem)
+    for path, qid in zip(paths, ids):
+        problem = not_a_file(path)
+        if problem:
+            results.failed(path, qid, problem)
+            continue
+        if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
+            try:
+                clip_sha = sha256_file(path)
+            except OSError as exc:
+                results.failed(path, qid, f"cannot read: {exc.strerror or exc}")
                 continue
-            if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
-                try:
-                    clip_sha = sha256_file(path)
-                except OSError as exc:
-                    failed(path, qid, f"cannot read: {exc.strerror or exc}")
-                    continue
-                ev = finished_evidence(out, qid, clip_sha, manifest_sha, params_sha)
-                if ev is not None:
-                    done(path, qid, ev, status=ClipStatus.SKIPPED)
-                    continue
-            todo.append((path, qid))
-        if engine == "ray":
-            engines.run_ray(todo, str(index_path), str(out), config, channel_names, workers, address, settle, failed,
-                            context_file, shard_cpus)
-        elif in_process:
-            engines.run_local(todo, scanner, str(out), settle)
-        else:
-            engines.run_pool(todo, str(index_path), str(out), config, workers, settle, failed,
-                             task or engines.worker_scan, context_file)
-    finally:
-        # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
-        # Outcomes arrive as clips finish; the report lists them in the order of the inputs.
-        report.outcomes.sort(key=lambda o: given.get((o.path, o.query_id), len(given)))
-        write_csvs()
-        if own:
-            with contextlib.suppress(Exception):
-                scanner.close()
-    return report
+            ev = finished_evidence(out, qid, clip_sha, manifest_sha, params_sha)
+            if ev is not None:
+                results.done(path, qid, ev, status=ClipStatus.SKIPPED)
+                continue
+        todo.append((path, qid))
+    return todo
 
 
 def _render(outcome: ClipOutcome, pdf: dict) -> None:

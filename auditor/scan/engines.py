@@ -10,8 +10,11 @@ One error policy for all three (`scan_one`):
 - a worker process that dies (a decoder crash on a hostile file) costs the clip it was on: the
   clips in flight with it are retried one at a time in fresh workers.
 
+The engines are values (`Local`, `WorkerPool`, `OnRay`); `engine_for` makes one from the
+command line's options, and `session` opens what an engine needs for a batch.
+
 Each worker or actor opens the index and loads the models once. Workers are spawned, not
-forked: a script that scans with `workers > 1` must keep its top-level code under
+forked: a script that scans with a `WorkerPool` must keep its top-level code under
 `if __name__ == "__main__":` (the `auditor` command does).
 """
 
@@ -21,15 +24,17 @@ import contextlib
 import os
 import sys
 from collections import deque
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Union
 
 from reference_index import ReferenceIndexError
+from reference_index.store import open_reader
 
 from ..channels import requested_devices
-from ..errors import AuditorError, InputError
+from ..errors import AuditorError, InputError, UsageError
 from ..names import printable
 from .inputs import longest_first
 from .scanner import Scanner
@@ -40,6 +45,82 @@ Settle = Callable[[Path, str, str, object], None]  # (path, query id, "ok" | "er
 Failed = Callable[[Path, str, str], None]  # (path, query id, reason)
 
 
+# -- the engines ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Local:
+    """Clips one after another in this process, with `scanner` if given (else one is opened and
+    closed for the batch)."""
+
+    scanner: Scanner | None = None
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    """Clips in `workers` processes, each with cores / workers threads. `task` is what a worker
+    runs for a clip (a module-level function of path, query id and output folder, returning
+    `scan_one`'s answer); the default scans with the worker's Scanner."""
+
+    workers: int = 2
+    task: Callable[[str, str, str], tuple[str, object]] | None = None
+
+
+@dataclass(frozen=True)
+class OnRay:
+    """Clips on Ray actors (`workers`: how many; 1 means one a free CPU), on the cluster at
+    `address` or on one Ray started on this machine. On a sharded index an actor serves each
+    shard, with `shard_cpus` CPUs."""
+
+    workers: int = 1
+    address: str | None = None
+    shard_cpus: int = 1
+
+
+Engine = Union[Local, WorkerPool, OnRay]
+ENGINES = ("local", "ray")
+
+
+def engine_for(name: str, workers: int = 1, address: str | None = None, shard_cpus: int = 1) -> Engine:
+    """The engine `scan --engine NAME --workers N [--address A] [--shard-cpus C]` asks for."""
+    if name not in ENGINES:
+        raise UsageError(f"--engine {name!r}: choose {' or '.join(ENGINES)}")
+    if name == "ray":
+        return OnRay(workers, address, shard_cpus)
+    return WorkerPool(workers) if workers > 1 else Local()
+
+
+class _Run:
+    """A batch's engine, open: the index's manifest hash (to recognise finished clips) and
+    `scan(todo, out, settle, failed)`."""
+
+    def __init__(self, manifest_sha256: str, scan: Callable[[list, str, Settle, Failed], None]):
+        self.manifest_sha256, self.scan = manifest_sha256, scan
+
+
+@contextlib.contextmanager
+def session(engine: Engine, index_path: str | Path, config: Configuration, context_file: str | None) -> Iterator[_Run]:
+    """What `engine` needs for a batch, opened; closed when the batch ends."""
+    if isinstance(engine, Local):
+        scanner = engine.scanner or Scanner(index_path, config, context_file)
+        try:
+            yield _Run(scanner.index.manifest_sha256,
+                       lambda todo, out, settle, failed: run_local(todo, scanner, out, settle))
+        finally:
+            if engine.scanner is None:
+                with contextlib.suppress(Exception):
+                    scanner.close()
+        return
+    with open_reader(index_path) as idx:
+        manifest_sha, channel_names = idx.manifest_sha256, list(idx.channels)
+    if isinstance(engine, WorkerPool):
+        yield _Run(manifest_sha, lambda todo, out, settle, failed: run_pool(
+            todo, str(index_path), out, config, engine.workers, settle, failed, engine.task or worker_scan, context_file))
+    else:
+        yield _Run(manifest_sha, lambda todo, out, settle, failed: run_ray(
+            todo, str(index_path), out, config, channel_names, engine.workers, engine.address, settle, failed,
+            context_file, engine.shard_cpus))
+
+
+# -- one clip, one policy -------------------------------------------------------------------------
 def stops_the_run(exc: BaseException) -> bool:
     """An index, configuration or model failure: every clip would fail the same way."""
     return isinstance(exc, ReferenceIndexError) or (isinstance(exc, AuditorError) and not isinstance(exc, InputError))
