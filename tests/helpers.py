@@ -10,7 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from auditor.media import synth
+# the footage writers live in auditor.media.synth (benchmarks use them too); tests import them from here
+from auditor.media.synth import write_copy, write_scene  # noqa: F401
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # An evidence file as auditor wrote it before its records were typed (2026-11-24, pdq,orb,
@@ -24,27 +25,6 @@ def evidence_json(query_id: str, flagged: bool) -> str:
     ev["query_id"] = query_id
     ev["verdict"]["flagged"] = flagged
     return json.dumps(ev)
-
-
-def write_scene(path, seed: int, seconds: float, size=(320, 180), fps: float = 24.0) -> Path:
-    w, h = size
-    return synth.write_clip(path, lambda t: synth.scene_frame(seed, t, w, h), seconds, fps)
-
-
-def write_copy(path, seed: int, ref_start: float, ref_end: float, lead_in: float, tail: float,
-               size=(400, 224), fps: float = 25.0, filler_seed: int = 777) -> Path:
-    """A clip: `lead_in` s of unrelated footage, then ref seconds [ref_start, ref_end) of work
-    `seed` rescaled, colour-shifted and watermarked, then `tail` s of unrelated footage."""
-    w, h = size
-    length = ref_end - ref_start
-
-    def frame(t):
-        if lead_in <= t < lead_in + length:
-            f = synth.scene_frame(seed, ref_start + t - lead_in, 320, 180)
-            return synth.watermark(synth.colour_shift(synth.rescale(f, w, h)))
-        return synth.scene_frame(filler_seed, t, w, h)
-
-    return synth.write_clip(path, frame, lead_in + length + tail, fps)
 
 
 def rotate_mp4_90(path: Path) -> None:

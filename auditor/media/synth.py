@@ -8,12 +8,14 @@ walking across and clouds drifting: enough structure for perceptual hashes, made
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
+
+from .video import open_writer
 
 FrameFn = Callable[[float], np.ndarray]
 DRAWINGS_PER_S = 8.0
@@ -101,7 +103,7 @@ def write_clip(path: str | Path, frame_at: FrameFn, duration_s: float, fps: floa
     path.parent.mkdir(parents=True, exist_ok=True)
     first = frame_at(0.0)
     h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = open_writer(path, "mp4v", fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"{path}: OpenCV could not open a video writer (mp4v)")
     try:
@@ -112,6 +114,30 @@ def write_clip(path: str | Path, frame_at: FrameFn, duration_s: float, fps: floa
     finally:
         writer.release()
     return path
+
+
+def write_scene(path: str | Path, seed: int, seconds: float, size: tuple[int, int] = (320, 180),
+                fps: float = 24.0) -> Path:
+    """Write `seconds` of work `seed`'s footage at `size` (width, height) and `fps` to `path`."""
+    w, h = size
+    return write_clip(path, lambda t: scene_frame(seed, t, w, h), seconds, fps)
+
+
+def write_copy(path: str | Path, seed: int, ref_start: float, ref_end: float, lead_in: float, tail: float,
+               size: tuple[int, int] = (400, 224), fps: float = 25.0, filler_seed: int = 777) -> Path:
+    """A clip: `lead_in` s of unrelated footage (work `filler_seed`), then seconds [ref_start,
+    ref_end) of work `seed` (as `write_scene` draws it, 320x180) rescaled, colour-shifted and
+    watermarked, then `tail` s of unrelated footage."""
+    w, h = size
+    length = ref_end - ref_start
+
+    def frame(t):
+        if lead_in <= t < lead_in + length:
+            f = scene_frame(seed, ref_start + t - lead_in, 320, 180)
+            return watermark(colour_shift(rescale(f, w, h)))
+        return scene_frame(filler_seed, t, w, h)
+
+    return write_clip(path, frame, lead_in + length + tail, fps)
 
 
 # -- edits a copier might apply ---------------------------------------------------------------
@@ -141,7 +167,3 @@ def watermark(image: np.ndarray, text: str = "GEN-AI", alpha: float = 0.45) -> n
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     cv2.putText(layer, text, (w - tw - 8, h - 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return cv2.addWeighted(layer, alpha, image, 1 - alpha, 0)
-
-
-def hflip(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(image[:, ::-1])

@@ -1,23 +1,24 @@
-#!/usr/bin/env python3
 """Index benchmark: build time, queries/s, recall against exact search and peak memory.
 
-    .venv/bin/python scripts/bench_index.py --float 1000000 --pdq 1000000
-    .venv/bin/python scripts/bench_index.py --float 10000000 --pdq 10000000
-    .venv/bin/python scripts/bench_index.py --pdq 10000000 --pdq-model uniform
-    .venv/bin/python scripts/bench_index.py --orb 100000
-    .venv/bin/python scripts/bench_index.py --orb 1800000 --orb-out-of-core --work /tmp   # words only, ~20 GB of disk
+    python -m benchmarks.index --float 1000000 --pdq 1000000
+    python -m benchmarks.index --float 10000000 --pdq 10000000
+    python -m benchmarks.index --pdq 10000000 --pdq-model uniform
+    python -m benchmarks.index --orb 100000
+    python -m benchmarks.index --orb 1800000 --orb-out-of-core --work /tmp   # words only, ~20 GB of disk
 
-ORB channel (--orb N frames): see bench_local.py (real footage planted among synthetic frames,
-edited copies as queries; exhaustive search, inverted lists and visual words side by side).
+ORB channel (--orb N frames): see benchmarks/local.py (real footage planted among synthetic
+frames, edited copies as queries; exhaustive search, inverted lists and visual words side by side).
 
 Float channel (CLIP-like): unit vectors in two levels of clusters (10,000 works, 200,000 shots,
-frames around their shot); queries are fresh frames of random shots. The index is the one `auditor index optimize` builds for that
-size (reference_index.search.vectors.choose_structure: IVF with 8-bit scalar quantisation). Recall@10
+frames around their shot; `--shots` for fewer, 20 a work); queries are fresh frames of random
+shots. The index is the one `auditor index optimize` builds for that size
+(reference_index.search.vectors.choose_structure: IVF with 8-bit scalar quantisation). Recall@10
 is the share of the exact top 10 (brute force over every vector) that the index returns.
 
 PDQ channel: 256-bit hashes, in the structure `index optimize` picks for PDQ at that size (the
-multi-index hash beyond the exact-search limit; nprobe does not apply to it). `clustered` (default) models PDQ of video frames: hashes of one
-scene differ from the scene's hash in ~20 % of bits, scenes are independent; `uniform` draws
+multi-index hash beyond the exact-search limit; nprobe does not apply to it). `clustered`
+(default) models PDQ of video frames: hashes of one scene differ from the scene's hash in ~20 %
+of bits, scenes are independent; `uniform` draws
 every bit independently (the hardest case for inverted lists). Queries are stored hashes with
 0-31 bits flipped (near-duplicate lookups) plus as many unrelated hashes; recall is the share of
 stored hashes within Hamming distance 31 of a query (found by brute force) that the index returns.
@@ -30,19 +31,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reference_index.search.multihash import MultiHash  # noqa: E402
-from reference_index.search.vectors import ChannelVectors, choose_structure  # noqa: E402
+from benchmarks import local
+from benchmarks.common import add_shared_arguments, peak_rss_gb, record, run_module
+from reference_index.search import faiss
+from reference_index.search.multihash import MultiHash
+from reference_index.search.vectors import ChannelVectors, choose_structure
 
 CHUNK = 500_000
 DIM = 512
@@ -52,24 +51,18 @@ FLIP = 0.2         # PDQ: share of bits in which a frame's hash differs from its
 K = 10
 
 
-def peak_rss_gb() -> float:
-    """This process's peak resident memory (VmHWM: reset by exec, unlike getrusage's maximum)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024**2
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-
 # -- data ------------------------------------------------------------------------------------
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def float_centres(seed: int = 0) -> np.ndarray:
-    """Shot centres: 10,000 work directions, 20 shots around each (cosine ~0.8 to their work)."""
+def float_centres(seed: int = 0, shots: int = SHOTS) -> np.ndarray:
+    """Shot centres: 10,000 work directions (one for every 20 shots), 20 shots around each
+    (cosine ~0.8 to their work)."""
     rng = np.random.default_rng(seed)
-    works = _unit(rng.standard_normal((CENTRES, DIM)).astype(np.float32))
-    return _unit(works[np.arange(SHOTS) % CENTRES] + rng.standard_normal((SHOTS, DIM)).astype(np.float32) * 0.033)
+    n_works = max(1, shots * CENTRES // SHOTS)
+    works = _unit(rng.standard_normal((n_works, DIM)).astype(np.float32))
+    return _unit(works[np.arange(shots) % n_works] + rng.standard_normal((shots, DIM)).astype(np.float32) * 0.033)
 
 
 def float_chunk(centres: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -101,8 +94,8 @@ def flip_bits(x: np.ndarray, rng: np.random.Generator, max_bits: int = 31) -> np
 
 
 # -- float -----------------------------------------------------------------------------------
-def build_float(n: int, work: Path, queries: int) -> dict:
-    centres = float_centres()
+def build_float(n: int, work: Path, queries: int, shots: int = SHOTS) -> dict:
+    centres = float_centres(shots=shots)
     q = float_chunk(centres, queries, seed=999_999)
     structure, nlist = choose_structure("ip", n)
     chunks = [(i, min(CHUNK, n - i)) for i in range(0, n, CHUNK)]
@@ -212,30 +205,26 @@ def search_pdq(work: Path, nprobe: int) -> dict:
             "search_peak_rss_gb": round(peak_rss_gb(), 3)}
 
 
-def main() -> None:
+def figures_of(built: dict) -> dict:
+    """A build's figures, its vector count named as such."""
+    return {("vectors" if k == "n" else k): v for k, v in built.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--float", dest="n_float", type=int, default=0, help="float vectors to index (0: skip)")
+    ap.add_argument("--shots", type=int, default=SHOTS, help="float: shots the vectors cluster around, 20 a work")
     ap.add_argument("--pdq", dest="n_pdq", type=int, default=0, help="PDQ hashes to index (0: skip)")
     ap.add_argument("--pdq-model", choices=("clustered", "uniform"), default="clustered")
-    ap.add_argument("--orb", dest="n_orb", type=int, default=0, help="ORB reference frames to index (0: skip)")
-    ap.add_argument("--orb-queries", type=int, default=60, help="edited copies of planted frames to look up")
-    ap.add_argument("--orb-exact-max", type=int, default=100_000, help="measure exhaustive search up to this many frames")
-    ap.add_argument("--orb-structures", default="flat,ivf,words", help="ORB structures to build and measure")
-    ap.add_argument("--orb-out-of-core", action="store_true",
-                    help="visual words only, written chunk by chunk (reference_index.experimental.words_file): for 1.8 M frames")
-    ap.add_argument("--config", default=None, help="auditor configuration (ORB settings)")
+    local.add_arguments(ap)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--nprobe-float", default="8,16,32", help="nprobe values to measure (float)")
     ap.add_argument("--nprobe-pdq", default="16,64,256", help="nprobe values to measure (PDQ)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the index files (default: a temporary one)")
     ap.add_argument("--_search", nargs=3, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args._search and args._search[0] == "orb":
-        import bench_local
-
-        print(json.dumps(bench_local.search(Path(args._search[1]), args._search[2], bench_local.load(args.config))))
-        return
-    if args._search:
+    add_shared_arguments(ap)
+    args = ap.parse_args(argv)
+    if args._search:  # the searching process: its peak memory is what serving the index costs
         kind, work, nprobe = args._search
         res = (search_float if kind == "float" else search_pdq)(Path(work), int(nprobe))
         print(json.dumps(res))
@@ -243,32 +232,24 @@ def main() -> None:
     faiss.omp_set_num_threads(faiss.omp_get_max_threads())
     if args.work is not None:
         args.work.mkdir(parents=True, exist_ok=True)
+    figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench_index_", dir=args.work) as tmp:
-        work = Path(tmp)
+        work = Path(tmp).resolve()
         for kind, n in (("float", args.n_float), ("pdq", args.n_pdq)):
             if not n:
                 continue
-            built = build_float(n, work, args.queries) if kind == "float" else build_pdq(n, work, args.queries, args.pdq_model)
+            built = (build_float(n, work, args.queries, args.shots) if kind == "float"
+                     else build_pdq(n, work, args.queries, args.pdq_model))
             print(f"{kind} build: {json.dumps(built)}", flush=True)
+            figures[kind] = figures_of(built)
             for nprobe in [int(v) for v in (args.nprobe_float if kind == "float" else args.nprobe_pdq).split(",")]:
-                out = subprocess.run([sys.executable, __file__, "--_search", kind, str(work), str(nprobe)],
-                                     capture_output=True, text=True, check=True)
-                print(f"{kind} search: {out.stdout.strip()}", flush=True)
+                out = run_module("benchmarks.index", "--_search", kind, str(work), str(nprobe)).strip()
+                print(f"{kind} search: {out}", flush=True)
+                figures[f"{kind}_nprobe_{nprobe}"] = json.loads(out)
             (work / f"{kind}.index").unlink()
         if args.n_orb:
-            import bench_local
-
-            if args.orb_out_of_core:
-                built = bench_local.build_words_out_of_core(args.n_orb, work, args.orb_queries, bench_local.load(args.config))
-            else:
-                built = bench_local.build(args.n_orb, work, args.orb_queries, bench_local.load(args.config),
-                                         args.orb_exact_max, tuple(args.orb_structures.split(",")))
-            print(f"orb build: {json.dumps(built)}", flush=True)
-            for structure in built["structures"]:
-                cmd = [sys.executable, __file__, "--_search", "orb", str(work), structure]
-                out = subprocess.run(cmd + (["--config", args.config] if args.config else []),
-                                     capture_output=True, text=True, check=True)
-                print(f"orb search: {out.stdout.strip()}", flush=True)
+            figures.update(local.run(args, work))
+    record("index", figures, argv, args.results)
 
 
 if __name__ == "__main__":

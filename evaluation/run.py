@@ -1,14 +1,14 @@
-#!/usr/bin/env python3
 """Index an evaluation set, scan its queries and print the evaluation figures.
 
-    .venv/bin/python scripts/make_eval_set.py --out eval-set      # once
-    .venv/bin/python scripts/run_eval.py eval-set [--channels pdq] [--config my.toml]
+    python -m evaluation.make_set --out eval-set      # once
+    python -m evaluation.run eval-set [--channels pdq] [--config my.toml]
 
 Prints the figures of the tuning half and of the reporting half separately (truth.csv's split
 column): choose thresholds on the first, report the second.
 
 Uses the library functions the CLI uses; the index and results go under the set's folder
-(index-<channels>/, results-<channels>/), rebuilt on each run.
+(index-<channels>/, results-<channels>/), rebuilt on each run. The figures of each half are
+recorded as one JSON line in docs/results/evaluation.jsonl (`--results`, as for the benchmarks).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from auditor.config import load_config
 from auditor.evaluate import evaluate
 from auditor.indexing.ingest import add_items, read_catalogue_csv
 from auditor.scan.batch import run_batch
+from benchmarks.common import add_shared_arguments, record
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
     ap.add_argument("--channels", default="pdq")
@@ -34,7 +35,8 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true", help="calibrate the index (leave-one-work-out) before scanning")
     ap.add_argument("--resume", action="store_true",
                     help="keep the index and the results so far: scan only the clips without evidence")
-    args = ap.parse_args()
+    add_shared_arguments(ap)
+    args = ap.parse_args(argv)
     config = load_config(args.config)
     names = args.channels.split(",")
     tag = "-".join(names)
@@ -54,17 +56,26 @@ def main() -> None:
     queries = sorted((args.folder / "queries").glob("*.mp4"))
     scan = run_batch(queries, index, results, config)
     t2 = time.perf_counter()
-    built = (f"index kept (--resume)" if ingest is None else
+    built = ("index kept (--resume)" if ingest is None else
              f"index {len(ingest.results)} references in {t1 - t0:.1f} s ({len(ingest.failed)} failed)")
     print(f"channels {args.channels}{' (calibrated, leave-one-work-out)' if args.calibrate else ''}; {built}; "
           f"scan {len(queries)} clips in {t2 - t1:.1f} s ({len(scan.failed)} failed)")
     with open(args.folder / "truth.csv", newline="", encoding="utf-8") as f:
         has_split = "split" in (csv.DictReader(f).fieldnames or [])
+    figures: dict = {"clips": len(queries), "scan_s": round(t2 - t1, 1), "failed": len(scan.failed)}
     for split in (("tune", "report") if has_split else (None,)):
         r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou, split)
-        title = {"tune": "TUNING HALF (thresholds may be chosen here)", "report": "REPORTING HALF (figures to report)"}.get(split, "ALL")
+        figures[split or "all"] = {
+            "segment_ap": round(r.segment_ap, 3), "segments_found": r.segments_found, "truth_segments": r.truth_segments,
+            "predicted_segments": r.predicted_segments, "clip_recall": round(r.clip_recall, 3),
+            "clips_with_copies": r.positives, "clips_found": r.positives - len(r.missed), "clip_fp_rate": round(r.clip_fpr, 3),
+            "negatives": r.negatives, "negatives_flagged": len(r.false_positives), "missed": " ".join(r.missed) or "-",
+        }
+        titles = {"tune": "TUNING HALF (thresholds may be chosen here)", "report": "REPORTING HALF (figures to report)"}
+        title = "ALL" if split is None else titles[split]
         print(f"\n== {title}")
-        print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, {r.predicted_segments} predicted)")
+        print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, "
+              f"{r.predicted_segments} predicted)")
         print(f"clip recall    {r.clip_recall:.3f}   ({r.positives} clips with copies)")
         print(f"clip FP rate   {r.clip_fpr:.3f}   ({len(r.false_positives)}/{r.negatives} negatives flagged)")
         print("transform       clips  clip recall  segment recall")
@@ -77,6 +88,7 @@ def main() -> None:
             print("missed:", " ".join(r.missed))
         if r.false_positives:
             print("false positives:", " ".join(r.false_positives))
+    record("evaluation", figures, argv, args.results, module="evaluation.run")
 
 
 if __name__ == "__main__":

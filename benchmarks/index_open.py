@@ -6,7 +6,7 @@ verification (as before integrity checks), verified with an empty checksum cache
 read and hashed), and verified again (the cache vouches for files whose identity is unchanged).
 Each figure is the median of `--repeat` opens, each in its own process.
 
-    .venv/bin/python scripts/bench_index_open.py --out /tmp/bench-open --mb 300
+    python -m benchmarks.index_open --out /tmp/bench-open --mb 300
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import reference_index as ri  # noqa: E402
+import reference_index as ri
+from benchmarks.common import ROOT, add_shared_arguments, record
 
 FLOAT_DIM = 512
 FRAMES_PER_VIDEO = 1000
@@ -66,27 +65,41 @@ idx.close()
 
 def timed(path: Path, verify: bool, cache: Path, load: bool = False) -> tuple[float, float]:
     env = dict(os.environ, REFERENCE_INDEX_CACHE=str(cache))
-    out = subprocess.run([sys.executable, "-c", OPEN, str(path), "1" if verify else "0", "1" if load else "0"],
-                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", OPEN, str(path.resolve()), "1" if verify else "0", "1" if load else "0"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), float(out[1])
 
 
-def main() -> None:
+# each row's figures: the key it is recorded under, what it is
+ROWS = (
+    ("open_not_verified_ms", "open, not verified (sizes not even checked)"),
+    ("open_verified_cold_cache_ms", "open, verified, empty cache (every file hashed)"),
+    ("open_verified_warm_cache_ms", "open, verified, cache warm (nothing hashed)"),
+    ("open_and_load_verified_warm_cache_ms", "open + load every channel, verified, cache warm"),
+    ("open_and_load_not_verified_ms", "open + load every channel, not verified"),
+)
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="Folder for the index (reused when present).")
     ap.add_argument("--mb", type=float, default=300.0)
     ap.add_argument("--repeat", type=int, default=5)
-    a = ap.parse_args()
+    add_shared_arguments(ap)
+    a = ap.parse_args(argv)
     path = a.out / "idx"
+    figures: dict = {}
     if not ri.exists(path):
         t = time.perf_counter()
         build(path, a.mb)
-        print(f"built in {time.perf_counter() - t:.1f} s")
+        figures["build_s"] = round(time.perf_counter() - t, 1)
+        print(f"built in {figures['build_s']:.1f} s")
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     info = ri.ReferenceIndex.open(path, verify=False)
     frames = info.counts()["frames"]
     info.close()
     print(f"index {path}: {size / 1e6:.0f} MB, {frames} frames")
+    figures.update(index_mb=round(size / 1e6, 1), frames=frames)
     time.sleep(2.5)  # files this fresh are never cached (a change in the same timestamp tick could hide)
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
@@ -104,6 +117,11 @@ def main() -> None:
         rows["open + load every channel, not verified"] = [timed(path, False, cache, True)[1] for _ in range(a.repeat)]
     for what, xs in rows.items():
         print(f"{what:52} median {statistics.median(xs) * 1000:8.1f} ms  (min {min(xs) * 1000:.1f}, max {max(xs) * 1000:.1f})")
+    for key, what in ROWS:
+        xs = rows[what]
+        figures[key] = {"median": round(statistics.median(xs) * 1000, 1), "min": round(min(xs) * 1000, 1),
+                        "max": round(max(xs) * 1000, 1)}
+    record("index_open", figures, argv, a.results)
 
 
 if __name__ == "__main__":

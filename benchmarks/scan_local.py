@@ -1,5 +1,8 @@
-"""The local-feature part of bench_scan.py (`--local`): a 60-s 720p copy scanned with pdq,orb
-against real footage, over the time it takes to decode it, measured in one run.
+"""A 60-s 720p copy scanned with pdq,orb against real footage, over the time it takes to decode
+it, measured in one run: the local-feature part of benchmarks.scan (`--local`), run alone or from there.
+
+    python -m benchmarks.scan_local
+    python -m benchmarks.scan_local --small-catalogues 0.5,1,2,4
 
 Catalogue: every video of ../shared/corpus/videos (282 s of real footage) sampled at 15 frames/s,
 about 4,200 reference frames: as many as 35 minutes at the default 2 frames/s. Suspects: the
@@ -20,12 +23,16 @@ scan is CPU-bound on two cores, so these add up to about twice its time.
 their source alone, sampled at each rate, ORB searched exhaustively and in the inverted lists its
 size would get past `index.exact_max_local`: each one's scan / decode time, the verdict, and the
 share of exhaustive search's neighbours within the channel's distance that the lists find.
+
+`--source FILE`, `--footage DIR` (the catalogue), `--seconds S` and `--edits` make a small run.
 """
 
 from __future__ import annotations
 
+import argparse
 import resource
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,19 +40,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from auditor.channels.orb import ORBChannel
 from auditor.config import load_config
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.media.reader import MediaReader
 from auditor.scan.scanner import Scanner
+from benchmarks.common import (
+    CORPUS_VIDEOS,
+    add_shared_arguments,
+    corpus_clips,
+    record,
+)
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "videos"
-SOURCE = "popeye_sinbad_part2_1440p_60s.mkv"
+SOURCE = CORPUS_VIDEOS / "popeye_sinbad_part2_1440p_60s.mkv"
+EDITS = ("caption", "mirror", "crop", "colour")
 
 
 def write_copy(src: Path, out: Path, edit: str, seconds: float = 60.0) -> Path:
     cap = cv2.VideoCapture(str(src))
     fps_in = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    wr = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
+    wr = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), 25.0, (1280, 720))
     t, step, frame = 0.0, 1.0 / 25.0, None
     i = 0
     while t < seconds:
@@ -109,12 +123,16 @@ def process_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "crop", "colour"), repeat: int = 3) -> None:
-    if not CORPUS.is_dir():
-        raise SystemExit(f"bench_scan --local: needs the real footage in {CORPUS}")
-    videos = sorted(p for p in CORPUS.iterdir() if p.suffix in (".mkv", ".webm", ".mp4"))
-    suspects = {e: write_copy(CORPUS / SOURCE, work / f"copy_{e}.mp4", e) for e in edits}
-    ref_id = Path(SOURCE).stem
+def run(work: Path, structures=("ivf", "words"), edits=EDITS, repeat: int = 3, source: Path = SOURCE,
+        footage: Path | None = None, seconds: float = 60.0) -> dict:
+    """Print and return the figures: per structure, the catalogue (`footage`'s videos, default the
+    corpus) and, per copy of `seconds` of `source`, its decode and scan times."""
+    if not Path(source).is_file():
+        raise SystemExit(f"benchmarks.scan_local: needs the real footage {source}")
+    videos = corpus_clips(footage, (".mkv", ".webm", ".mp4"))
+    suspects = {e: write_copy(source, work / f"copy_{e}.mp4", e, seconds) for e in edits}
+    ref_id = Path(source).stem
+    figures: dict = {}
     for structure in structures:
         config = load_config(overrides={"sampling": {"reference": {"fps": 15.0}},
                                         "index": {"local_structure": structure}})
@@ -128,6 +146,8 @@ def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "cr
         orb = scanner.index.vectors("orb")
         print(f"\n[{structure}] catalogue: {len(videos)} videos, {frames} reference frames, {orb.ntotal} ORB descriptors, "
               f"built in {built:.0f} s ({len(rep.failed)} failed); orb: {orb.describe()}", flush=True)
+        figures[structure] = {"videos": len(videos), "reference_frames": frames, "orb_descriptors": orb.ntotal,
+                              "build_s": round(built, 1), "failed": len(rep.failed)}
         clock = StageClock(scanner.channels)
         scanner.scan(suspects[edits[0]])  # warm up: vocabularies, lists, page cache
         for edit, clip in suspects.items():
@@ -143,26 +163,41 @@ def run(work: Path, structures=("ivf", "words"), edits=("caption", "mirror", "cr
             ratios = [s / ((a + b) / 2) for s, a, b in zip(scans, decodes, decodes[1:])]
             decode, scan = float(np.median(decodes)), float(np.median(scans))
             found = any(s.ref_id == ref_id for w in ev.works for s in w.segments)
-            s = ev.runtime.searched.get("orb")
+            runtime = ev.runtime
+            assert runtime is not None  # a scan records how it ran
+            s = runtime.searched["orb"]
             secs = ev.clip.duration_s or 60.0
             print(f"  {edit:8} decode {decode:5.2f} s, scan {scan:6.2f} s, scan/decode {scan / decode:5.2f} "
                   f"(each run {min(ratios):.2f}-{max(ratios):.2f}); "
                   f"{ev.verdict.level.value} ({'right reference' if found else 'reference NOT found'}); "
                   f"orb searched {s.frames} frames, {s.vectors / secs:.0f} descriptors/s of clip; "
-                  f"{(ev.runtime.pairs_verified or 0) / secs:.2f} pairs verified/s of clip", flush=True)
+                  f"{(runtime.pairs_verified or 0) / secs:.2f} pairs verified/s of clip", flush=True)
             total, stages = cpu[int(np.argsort(scans)[len(scans) // 2])]  # the median scan's
             print(f"           CPU {total:.2f} s in a {scan:.2f}-s scan: " +
                   ", ".join(f"{label} {t:.2f}" for label, t in sorted(stages.items())) +
                   f", the rest {total - sum(stages.values()):.2f} (decoding, FAISS's other threads, segments, "
                   f"verification, evidence)", flush=True)
+            figures[f"{structure} {edit}"] = {
+                "decode_s": round(decode, 2), "scan_s": round(scan, 2), "scan_over_decode": round(scan / decode, 2),
+                "scan_over_decode_min": round(min(ratios), 2), "scan_over_decode_max": round(max(ratios), 2),
+                "level": ev.verdict.level.value, "right_reference": found, "orb_frames_searched": s.frames,
+                "orb_descriptors_per_s_of_clip": round(s.vectors / secs), "pairs_verified_per_s_of_clip":
+                round((runtime.pairs_verified or 0) / secs, 2), "cpu_s": round(total, 2),
+                **{f"cpu_{label.replace(' ', '_')}_s": round(t, 2) for label, t in sorted(stages.items())},
+                "cpu_rest_s": round(total - sum(stages.values()), 2)}
         scanner.close()
+    return figures
 
 
-def run_small(work: Path, rates=(0.5, 1.0, 2.0, 4.0), edits=("caption", "mirror"), repeat: int = 3) -> None:
-    if not CORPUS.is_dir():
-        raise SystemExit(f"bench_scan --local: needs the real footage in {CORPUS}")
-    src = CORPUS / SOURCE
-    suspects = {e: write_copy(src, work / f"copy_{e}.mp4", e) for e in edits}
+def run_small(work: Path, rates=(0.5, 1.0, 2.0, 4.0), edits=("caption", "mirror"), repeat: int = 3,
+              source: Path = SOURCE, seconds: float = 60.0) -> dict:
+    """Print and return the figures: per rate, the catalogue of `source` alone and, per copy of
+    `seconds` of it, its scan / decode time searched exhaustively and in inverted lists."""
+    if not Path(source).is_file():
+        raise SystemExit(f"benchmarks.scan_local: needs the real footage {source}")
+    src = Path(source)
+    suspects = {e: write_copy(src, work / f"copy_{e}.mp4", e, seconds) for e in edits}
+    figures: dict = {}
     for fps in rates:
         scanners = {}
         for structure, limit in (("exhaustive", 1 << 40), ("inverted lists", 0)):
@@ -173,18 +208,27 @@ def run_small(work: Path, rates=(0.5, 1.0, 2.0, 4.0), edits=("caption", "mirror"
         orb = scanner.index.vectors("orb")
         print(f"\n[the source alone at {fps:g} frames/s] {scanner.index.counts()['frames']} reference frames, "
               f"{orb.ntotal} ORB descriptors; inverted lists: {orb.describe()}", flush=True)
-        channel, limit = scanner.channels["orb"], scanner.channels["orb"].max_descriptor_distance
-        query_fps = float(config["sampling"]["query"]["fps"])
+        channel = scanner.channels["orb"]
+        assert isinstance(channel, ORBChannel)
+        limit = channel.max_descriptor_distance
+        query_fps = float(config.sampling.query.fps)
         codes = np.concatenate([channel.embed_query_batch([f.image for f in MediaReader(c, query_fps, config).frames()]).vectors
                                 for c in suspects.values()])
         found = {name: int((sc.index.vectors("orb").search(codes, channel.neighbours)[0] <= limit).sum())
                  for name, sc in scanners.items()}
         print(f"  neighbours within {limit} bits of the copies' {len(codes)} query descriptors: inverted lists find "
-              f"{found['inverted lists'] / max(1, found['exhaustive']):.4f} of exhaustive search's {found['exhaustive']}", flush=True)
+              f"{found['inverted lists'] / max(1, found['exhaustive']):.4f} of exhaustive search's {found['exhaustive']}",
+              flush=True)
+        figures[f"{fps:g} frames/s"] = {
+            "reference_frames": scanner.index.counts()["frames"], "orb_descriptors": orb.ntotal, "query_descriptors": len(codes),
+            "neighbours_exhaustive": found["exhaustive"],
+            "neighbours_lists_share": round(found["inverted lists"] / max(1, found["exhaustive"]), 4)}
         for edit, clip in suspects.items():
             for sc in scanners.values():
                 sc.scan(clip)  # warm up
-            decodes, scans, verdicts = [decode_seconds(clip)], {name: [] for name in scanners}, {}
+            decodes = [decode_seconds(clip)]
+            scans: dict[str, list[float]] = {name: [] for name in scanners}
+            verdicts = {}
             for _ in range(max(1, repeat)):
                 for name, sc in scanners.items():
                     t0 = time.perf_counter()
@@ -196,5 +240,42 @@ def run_small(work: Path, rates=(0.5, 1.0, 2.0, 4.0), edits=("caption", "mirror"
             print(f"  {edit:8} decode {decode:5.2f} s; " + "; ".join(
                 f"{name}: scan {np.median(t):5.2f} s, {np.median(t) / decode:4.2f}x decode, {verdicts[name]}"
                 for name, t in scans.items()), flush=True)
+            row = figures[f"{fps:g} frames/s {edit}"] = {"decode_s": round(decode, 2)}
+            for name, t in scans.items():
+                key = name.replace(" ", "_")
+                row.update({f"{key}_scan_s": round(float(np.median(t)), 2),
+                            f"{key}_scan_over_decode": round(float(np.median(t)) / decode, 2), f"{key}_level": verdicts[name]})
         for sc in scanners.values():
             sc.close()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--structures", default="ivf,words", help="ORB structures to measure")
+    ap.add_argument("--repeat", type=int, default=3, help="decode and scan each copy this many times (medians)")
+    ap.add_argument("--small-catalogues", default=None, metavar="RATES",
+                    help="instead, catalogues of the copies' source alone sampled at these frames/s "
+                         "(e.g. 0.5,1,2,4), searched exhaustively and in inverted lists")
+    ap.add_argument("--source", type=Path, default=SOURCE, help="the video the copies are made of")
+    ap.add_argument("--footage", type=Path, default=None,
+                    help="the catalogue: the videos of this folder (default: ../shared/corpus/videos)")
+    ap.add_argument("--seconds", type=float, default=60.0, help="the copies' length")
+    ap.add_argument("--edits", default=None,
+                    help=f"the copies' edits among {','.join(EDITS)} (default: all; caption,mirror with --small-catalogues)")
+    add_shared_arguments(ap)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.small_catalogues:
+            rates = tuple(float(r) for r in args.small_catalogues.split(","))
+            edits = tuple(args.edits.split(",")) if args.edits else ("caption", "mirror")
+            figures = run_small(Path(tmp), rates, edits, args.repeat, args.source, args.seconds)
+        else:
+            edits = tuple(args.edits.split(",")) if args.edits else EDITS
+            figures = run(Path(tmp), tuple(args.structures.split(",")), edits, args.repeat, args.source, args.footage,
+                          args.seconds)
+    record("scan_local", figures, argv, args.results)
+
+
+if __name__ == "__main__":
+    main()

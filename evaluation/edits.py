@@ -1,5 +1,5 @@
 """Building blocks of the evaluation set: footage read for random access, frame edits, and a
-clip writer. Used by make_eval_set.py."""
+clip writer. Used by evaluation.make_set (and benchmarks.resemblance)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ OUT_W = 480
 class Footage:
     """Every frame of a clip (downscaled), with timestamps, for random access by time."""
 
-    _cache: dict[Path, "Footage"] = {}
+    _cache: dict[Path, Footage] = {}
 
     def __init__(self, path: Path):
         cfg = load_config(overrides={"sampling": {"max_side": 640}})
@@ -31,7 +31,7 @@ class Footage:
         self.duration = reader.info.duration_s
 
     @classmethod
-    def of(cls, path: Path) -> "Footage":
+    def of(cls, path: Path) -> Footage:
         if path not in cls._cache:
             cls._cache[path] = cls(path)
         return cls._cache[path]
@@ -56,7 +56,7 @@ def out_size(image: np.ndarray) -> tuple[int, int]:
 
 
 # -- edits ------------------------------------------------------------------------------------
-def make_edit(name: str, rng: np.random.Generator, background: "Footage | None" = None):
+def make_edit(name: str, rng: np.random.Generator, background: Footage | None = None):
     """A frame edit `f(image, t) -> image` with its parameters drawn once per clip."""
     if name in ("reencode", "speed", "splice"):
         return lambda im, t: im
@@ -104,7 +104,8 @@ def make_edit(name: str, rng: np.random.Generator, background: "Footage | None" 
             h, w = out.shape[:2]
             bar = out[int(h * 0.8) :].astype(np.float32) * 0.35
             out[int(h * 0.8) :] = bar.astype(np.uint8)
-            cv2.putText(out, text, (int(w * 0.05), int(h * 0.93)), cv2.FONT_HERSHEY_SIMPLEX, h / 300, (255, 255, 255), 2, cv2.LINE_AA)
+            cv2.putText(out, text, (int(w * 0.05), int(h * 0.93)), cv2.FONT_HERSHEY_SIMPLEX, h / 300, (255, 255, 255), 2,
+                        cv2.LINE_AA)
             return out
 
         return caption
@@ -148,7 +149,7 @@ def make_edit(name: str, rng: np.random.Generator, background: "Footage | None" 
 class Writer:
     def __init__(self, path: Path, size: tuple[int, int]):
         self.size = size
-        self.w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), OUT_FPS, size)
+        self.w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), OUT_FPS, size)
         if not self.w.isOpened():
             raise RuntimeError(f"{path}: cannot open a video writer")
         self.t = 0.0
@@ -159,7 +160,7 @@ class Writer:
         self.w.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         self.t += 1.0 / OUT_FPS
 
-    def filler(self, source: "Footage", start: float, seconds: float) -> None:
+    def filler(self, source: Footage, start: float, seconds: float) -> None:
         n = int(round(seconds * OUT_FPS))
         for i in range(n):
             self.put(source.at(start + i / OUT_FPS))
@@ -216,7 +217,7 @@ def camera_over_still(still: np.ndarray, size: tuple[int, int], rng: np.random.G
         cx = np.clip((c0[0] + (c1[0] - c0[0]) * u) * w, bw / 2, w - bw / 2)
         cy = np.clip((c0[1] + (c1[1] - c0[1]) * u) * h, bh / 2, h - bh / 2)
         s = size[0] / bw
-        m = np.float32([[s, 0, size[0] / 2 - s * cx], [0, s, size[1] / 2 - s * cy]])  # sub-pixel: smooth motion
+        m = np.array([[s, 0, size[0] / 2 - s * cx], [0, s, size[1] / 2 - s * cy]], np.float32)  # sub-pixel: smooth motion
         out.append(cv2.warpAffine(still, m, size, flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE))
     return out

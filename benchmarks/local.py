@@ -1,8 +1,12 @@
-"""The ORB part of bench_index.py (`--orb N`): structures for N reference frames of local features.
+"""ORB structures for N reference frames of local features: the ORB part of benchmarks.index
+(`--orb N`), run alone or from there.
 
-Reference frames: the real footage of ../shared/corpus/videos (sampled at 2 frames/s, ORB as the
-channel describes reference frames), planted at random places among N synthetic frames. A
-synthetic frame has 200 descriptors, each built byte by byte from two random real descriptors
+    python -m benchmarks.local --orb 100000
+    python -m benchmarks.local --orb 1800000 --orb-out-of-core --work /tmp   # words only, ~20 GB of disk
+
+Reference frames: the real footage of ../shared/corpus/videos (or `--footage DIR`; sampled at
+2 frames/s, ORB as the channel describes reference frames), planted at random places among N
+synthetic frames. A synthetic frame has 200 descriptors, each built byte by byte from two random real descriptors
 (so its bits, and the words it falls in, are distributed like real footage's, but it copies no
 real frame). Queries: edited copies of planted real frames (crop 70 % + caption, colour shift,
 mirror), described as the channel describes query frames (spread corners, mirrored variant).
@@ -22,31 +26,37 @@ NOT_OUT_OF_CORE).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from auditor.channels import create_channel  # noqa: E402
-from auditor.config import load_config  # noqa: E402
-from auditor.media.reader import MediaReader  # noqa: E402
-from reference_index.store.manifest import MANY_SHIFT  # noqa: E402
-from reference_index.search.vectors import ChannelVectors, choose_structure  # noqa: E402
+from auditor.channels.orb import ORBChannel
+from auditor.config import Config, load_config
+from auditor.media.reader import MediaReader
+from auditor.settings import Configuration
+from benchmarks.common import (
+    add_shared_arguments,
+    corpus_clips,
+    peak_rss_gb,
+    record,
+    run_module,
+)
+from reference_index.search.vectors import ChannelVectors, choose_structure
+from reference_index.store.manifest import MANY_SHIFT
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "videos"
 PER_FRAME = 200
 
 
-def real_frames(config: dict, fps: float = 2.0) -> tuple[list[np.ndarray], list[str]]:
-    if not CORPUS.is_dir():
-        raise SystemExit(f"bench_local: needs real footage in {CORPUS}")
+def real_frames(config: Configuration, fps: float = 2.0, footage: Path | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Every frame of the corpus videos (or of the videos in `footage`) sampled at `fps`, and its name."""
     images, names = [], []
-    for path in sorted(p for p in CORPUS.iterdir() if p.is_file()):
+    for path in corpus_clips(footage):
         for fr in MediaReader(path, fps, config).frames():
             images.append(fr.image)
             names.append(f"{path.name}@{fr.t:.1f}")
@@ -78,12 +88,13 @@ def descriptor_ids(frames: np.ndarray) -> np.ndarray:
     return (np.repeat(frames, PER_FRAME) << MANY_SHIFT) | np.tile(np.arange(PER_FRAME), len(frames))
 
 
-def plant(n: int, work: Path, queries: int, config: dict) -> dict:
+def plant(n: int, work: Path, queries: int, config: Configuration, footage: Path | None = None) -> dict:
     """The real frames planted among n, the queries (edited copies of planted frames, saved in
     `work` with the frames each may find) and what a build needs to lay the frames out."""
-    orb = create_channel("orb", config)
-    images, names = real_frames(config)
+    orb = ORBChannel(config)
+    images, names = real_frames(config, footage=footage)
     emb = orb.embed_batch(images)
+    assert emb.frame_of is not None  # ORB: the frame of each descriptor
     kept = np.nonzero(emb.keep)[0]
     real = emb.vectors
     n = max(n, len(kept))
@@ -95,6 +106,7 @@ def plant(n: int, work: Path, queries: int, config: dict) -> dict:
     pick = rng.choice(len(kept), size=min(queries, len(kept)), replace=False)
     q_images = [edits(images[kept[i]], j) for j, i in enumerate(pick)]
     q = orb.embed_query_batch(q_images)
+    assert q.frame_of is not None
     truth = [frame_of_real[int(kept[i])] for i in pick]
     # a planted frame's neighbours in its video count too (2 frames/s: the same shot)
     neighbours = {frame_of_real[int(kept[i])]: {frame_of_real.get(int(kept[i]) + d) for d in (-1, 0, 1)} - {None}
@@ -107,8 +119,9 @@ def plant(n: int, work: Path, queries: int, config: dict) -> dict:
             "summary": {"frames": n, "real_frames_planted": len(kept), "query_frames": int(q.keep.sum())}}
 
 
-def build(n: int, work: Path, queries: int, config: dict, exact_max: int, kinds=("flat", "ivf", "words")) -> dict:
-    p = plant(n, work, queries, config)
+def build(n: int, work: Path, queries: int, config: Configuration, exact_max: int, kinds=("flat", "ivf", "words"),
+          footage: Path | None = None) -> dict:
+    p = plant(n, work, queries, config, footage)
     n, real, ids_real, synth_slots = p["n"], p["real"], p["ids_real"], p["synth_slots"]
 
     def chunks(step: int = 20_000):
@@ -159,17 +172,16 @@ NOT_OUT_OF_CORE = ("exhaustive search and inverted lists are not built out of co
                    "exhaustive search compares every query descriptor with all 360 M")
 
 
-def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step: int = 10_000) -> dict:
+def build_words_out_of_core(n: int, work: Path, queries: int, config: Configuration, step: int = 10_000,
+                            footage: Path | None = None) -> dict:
     """Visual words for n frames without holding their descriptors: the same planted frames and
     queries as `build`, the vocabulary trained on `training_size(n)` descriptors drawn at random
     from twice as many at the stream's start, then the frames written chunk by chunk in frame order
     (reference_index.experimental.words_file). Synthetic frames come from other seeds than `build`'s, drawn alike."""
-    from bench_index import peak_rss_gb  # noqa: PLC0415
+    from reference_index.experimental.vocabulary import Vocabulary, training_size
+    from reference_index.experimental.words_file import WordFileWriter
 
-    from reference_index.experimental.vocabulary import Vocabulary, training_size  # noqa: PLC0415
-    from reference_index.experimental.words_file import WordFileWriter  # noqa: PLC0415
-
-    p = plant(n, work, queries, config)
+    p = plant(n, work, queries, config, footage)
     n, real, ids_real, synth_slots = p["n"], p["real"], p["ids_real"], p["synth_slots"]
     real_frame = ids_real >> MANY_SHIFT
 
@@ -191,10 +203,10 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
         got += len(codes)
         if got >= 2 * wanted or got >= total:
             break
-    head = np.concatenate(head)
+    first = np.concatenate(head)
     rng = np.random.default_rng(1234)
-    sample = head[np.sort(rng.choice(len(head), size=min(len(head), wanted), replace=False))]
-    del head
+    sample = first[np.sort(rng.choice(len(first), size=min(len(first), wanted), replace=False))]
+    del head, first
     vocab = Vocabulary.for_catalogue(sample, total)
     del sample
     t_train = time.perf_counter() - t0
@@ -217,13 +229,12 @@ def build_words_out_of_core(n: int, work: Path, queries: int, config: dict, step
             "structures": {"words": words}}
 
 
-def search(work: Path, structure: str, config: dict, nprobe: int | None = None) -> dict:
+def search(work: Path, structure: str, config: Configuration, nprobe: int | None = None) -> dict:
     """Search the planted queries in the structure built in `work`; inverted lists with `nprobe`
     lists (default: the configuration's `index.nprobe_binary`, as a scan would)."""
-    from bench_index import peak_rss_gb  # noqa: PLC0415 (the searching process's own peak)
-    nprobe = int(nprobe or config["index"]["nprobe_binary"])
+    nprobe = int(nprobe or config.index.nprobe_binary)
 
-    orb = create_channel("orb", config)
+    orb = ORBChannel(config)
     z = np.load(work / "orb_queries.npz")
     from auditor.channels.base import Embeddings
 
@@ -277,5 +288,61 @@ def recall(rows, ranked, truth, neighbours: dict, min_votes: int) -> tuple[float
     return round(top1 / len(rows), 3), round(top10 / len(rows), 3)
 
 
-def load(config_path: str | None) -> dict:
+def load(config_path: str | None) -> Config:
     return load_config(Path(config_path) if config_path else None)
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The ORB benchmark's options (benchmarks.index has them too)."""
+    ap.add_argument("--orb", dest="n_orb", type=int, default=0, help="ORB reference frames to index (0: skip)")
+    ap.add_argument("--orb-queries", type=int, default=60, help="edited copies of planted frames to look up")
+    ap.add_argument("--orb-exact-max", type=int, default=100_000, help="measure exhaustive search up to this many frames")
+    ap.add_argument("--orb-structures", default="flat,ivf,words", help="ORB structures to build and measure")
+    ap.add_argument("--orb-out-of-core", action="store_true",
+                    help="visual words only, written chunk by chunk (reference_index.experimental.words_file): for 1.8 M frames")
+    ap.add_argument("--footage", type=Path, default=None,
+                    help="the real frames from the videos in this folder (default: ../shared/corpus/videos)")
+    ap.add_argument("--config", default=None, help="auditor configuration (ORB settings)")
+
+
+def run(args: argparse.Namespace, work: Path) -> dict:
+    """Build the ORB structures for `args.n_orb` frames in `work`, search each in a fresh process,
+    print what each costs and finds; return the figures."""
+    config = load(args.config)
+    if args.orb_out_of_core:
+        built = build_words_out_of_core(args.n_orb, work, args.orb_queries, config, footage=args.footage)
+    else:
+        built = build(args.n_orb, work, args.orb_queries, config, args.orb_exact_max,
+                      tuple(args.orb_structures.split(",")), footage=args.footage)
+    print(f"orb build: {json.dumps(built)}", flush=True)
+    figures = {"orb": {k: v for k, v in built.items() if k not in ("structures", "not_built")}}
+    for structure, cost in built["structures"].items():
+        config_args = ["--config", str(Path(args.config).resolve())] if args.config else []
+        out = run_module("benchmarks.local", "--_search", str(work.resolve()), structure, *config_args).strip()
+        print(f"orb search: {out}", flush=True)
+        found = json.loads(out)
+        figures[f"orb_{structure}"] = {**cost, **{k: v for k, v in found.items() if k != "structure"}}
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    ap.add_argument("--work", type=Path, default=None, help="folder for the index files (default: a temporary one)")
+    ap.add_argument("--_search", nargs=2, metavar=("WORK", "STRUCTURE"), help=argparse.SUPPRESS)
+    add_shared_arguments(ap)
+    args = ap.parse_args(argv)
+    if args._search:  # the searching process: its peak memory is what serving the structure costs
+        print(json.dumps(search(Path(args._search[0]), args._search[1], load(args.config))))
+        return
+    if not args.n_orb:
+        ap.error("--orb N: how many reference frames")
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_local_", dir=args.work) as tmp:
+        figures = run(args, Path(tmp))
+    record("local", figures, argv, args.results)
+
+
+if __name__ == "__main__":
+    main()

