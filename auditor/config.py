@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic_core import ErrorDetails
 
 from .channels import registered, settings_models
 from .errors import UsageError
@@ -116,7 +117,7 @@ TYPE_NAMES = {"int_type": "int", "float_type": "float", "bool_type": "bool", "st
               "list_type": "list", "dict_type": "a table", "model_type": "a table", "model_attributes_type": "a table"}
 
 
-def _explain(error: dict, model: type[BaseModel], data: dict) -> str:
+def _explain(error: ErrorDetails, model: type[BaseModel], data: dict) -> str:
     loc = [str(p) for p in error["loc"]]
     kind, ctx = error["type"], error.get("ctx") or {}
     refused = ctx.get("error")

@@ -7,6 +7,7 @@ Deterministic, offline, no model weights, well under a minute on two cores.
 from __future__ import annotations
 
 import csv
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def make_footage(folder: str | Path) -> tuple[Path, list[Path]]:
     w, h = REF_SIZE
     rows = []
     for name, seed, seconds, work, owner, episode, title, published in CATALOGUE:
-        synth.write_clip(cat_dir / name, lambda t, s=seed: synth.scene_frame(s, t, w, h), seconds, fps=24.0)
+        synth.write_clip(cat_dir / name, functools.partial(synth.scene_frame, seed, width=w, height=h), seconds, fps=24.0)
         rows.append({"path": name, "work": work, "owner": owner, "episode": episode, "title": title,
                      "first_published": published})
     name, seed, work, owner = KEY_ART

@@ -81,6 +81,12 @@ def _f(row: dict, key: str, path: Path, line: int) -> float:
 TIME_COLS = ("query_start", "query_end", "ref_start", "ref_end")
 
 
+def _times(row: dict, path: Path, line: int) -> tuple[float, float, float, float]:
+    """A row's TIME_COLS, as numbers."""
+    qs, qe, rs, re_ = (_f(row, k, path, line) for k in TIME_COLS)
+    return qs, qe, rs, re_
+
+
 def read_truth(path: str | Path, split: str | None = None) -> tuple[list[Interval2D], dict[str, set[str]]]:
     """Truth segments, and every query id with its transforms (negatives included); with
     `split`, only the rows of that split."""
@@ -92,7 +98,8 @@ def read_truth(path: str | Path, split: str | None = None) -> tuple[list[Interva
         rows = [r for r in rows if (r.get("split") or "").strip() == split]
         if not rows:
             raise UsageError(f"{path}: no rows of split {split!r}")
-    segments, queries = [], defaultdict(set)
+    segments: list[Interval2D] = []
+    queries: defaultdict[str, set[str]] = defaultdict(set)
     for line, r in enumerate(rows, start=2):
         qid = r["query_id"].strip()
         transform = (r.get("transform") or "").strip()
@@ -100,8 +107,7 @@ def read_truth(path: str | Path, split: str | None = None) -> tuple[list[Interva
         if transform:
             queries[qid].add(transform)
         if r["ref_id"].strip():
-            segments.append(Interval2D(qid, r["ref_id"].strip(), *(_f(r, k, path, line) for k in TIME_COLS),
-                                       transform=transform))
+            segments.append(Interval2D(qid, r["ref_id"].strip(), *_times(r, path, line), transform=transform))
     if not queries:
         raise UsageError(f"{path}: no rows")
     return segments, dict(queries)
@@ -111,8 +117,7 @@ def read_matches(path: str | Path) -> list[Interval2D]:
     path = Path(path)
     rows = _read_rows(path, ("query_id", "ref_id") + TIME_COLS + ("score",))
     return [
-        Interval2D(unescape_cell(r["query_id"]), unescape_cell(r["ref_id"]), *(_f(r, k, path, i) for k in TIME_COLS),
-                   score=_f(r, "score", path, i))
+        Interval2D(unescape_cell(r["query_id"]), unescape_cell(r["ref_id"]), *_times(r, path, i), score=_f(r, "score", path, i))
         for i, r in enumerate(rows, start=2)
     ]
 

@@ -9,13 +9,14 @@ that must agree are checked by the table's validator (`Refused` names the settin
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, overload
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .errors import UsageError
 from .evidence.rules import Level
 
+TableT = TypeVar("TableT", bound=BaseModel)
 HASH_BITS = 256  # PDQ hashes and ORB descriptors
 LEVELS = tuple(str(level) for level in Level)
 
@@ -204,10 +205,16 @@ class ChannelsBase(Table):
     default: list[Annotated[str, Field(min_length=1)]] = Field(
         min_length=1, json_schema_extra=allowed("a non-empty list of channel names"))
 
-    def of(self, name: str) -> Table:
-        """Channel `name`'s table."""
+    @overload
+    def of(self, name: str) -> BaseModel: ...
+    @overload
+    def of(self, name: str, kind: type[TableT]) -> TableT: ...
+
+    def of(self, name: str, kind: type[BaseModel] = BaseModel) -> BaseModel:
+        """Channel `name`'s table; with `kind` (the channel's `Settings` model), one of those, so
+        that the channel's own code reads its settings typed."""
         table = getattr(self, name, None)
-        if not isinstance(table, BaseModel):
+        if not isinstance(table, kind):
             raise UsageError(f"the configuration has no [channels.{name}] table for channel '{name}'")
         return table
 

@@ -84,10 +84,10 @@ def orb_index(footage, tmp_path_factory):
 @pytest.fixture(scope="session")
 def cropped_copy(tmp_path_factory):
     """Seconds 2-6 of ep01 with the central 60 % cropped out and scaled up: PDQ cannot see it."""
-    from auditor.media import synth
-
     import cv2
     import numpy as np
+
+    from auditor.media import synth
 
     filler = cv2.GaussianBlur(np.random.default_rng(7).integers(0, 255, (224, 400, 3), dtype=np.uint8), (0, 0), 3)
 

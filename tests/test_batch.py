@@ -12,10 +12,10 @@ import pytest
 from helpers import crashing_scan, write_copy, write_scene
 from typer.testing import CliRunner
 
-from auditor.scan.inputs import expand_inputs
 from auditor.cli import app
 from auditor.scan.batch import run_batch
 from auditor.scan.engines import OnRay, WorkerPool
+from auditor.scan.inputs import expand_inputs
 
 runner = CliRunner()
 
@@ -154,9 +154,9 @@ def test_ray_engine_gives_the_same_results_as_the_local_engine(batch, pdq_index,
 
 
 def test_gpu_actors_and_devices_are_chosen_from_the_device_option(monkeypatch):
-    from auditor.scan.engines import ray_actor_options
     from auditor.channels import clip
     from auditor.errors import MissingDependency
+    from auditor.scan.engines import ray_actor_options
 
     assert ray_actor_options("cuda") == {"num_cpus": 1, "num_gpus": 1}
     assert ray_actor_options("cuda:1")["num_gpus"] == 1 and "num_gpus" not in ray_actor_options("cpu")
@@ -172,9 +172,7 @@ def test_gpu_actors_and_devices_are_chosen_from_the_device_option(monkeypatch):
 
 
 def test_faiss_moves_float_channels_to_the_gpu_only_when_asked_and_present(monkeypatch):
-    import faiss
-
-    from reference_index.search import vectors
+    from reference_index.search import faiss, vectors
 
     vec = vectors.ChannelVectors("ip", 8)
     binary = vectors.ChannelVectors("hamming", 256)

@@ -7,14 +7,14 @@ from helpers import write_scene
 from typer.testing import CliRunner
 
 import reference_index as ri
-from auditor.indexing.calibrate import calibrate
-from auditor.match.calibration import NullModel, _log_chi2_sf_even
 from auditor.channels import create_channel
 from auditor.cli import app
 from auditor.config import load_config
 from auditor.errors import UsageError
-from auditor.scan.batch import run_batch
+from auditor.indexing.calibrate import calibrate
+from auditor.match.calibration import NullModel, _log_chi2_sf_even
 from auditor.match.segments import Hit
+from auditor.scan.batch import run_batch
 
 
 def copy_index(src, dst):

@@ -7,12 +7,12 @@ import pytest
 from helpers import make_tiny_open_clip
 from typer.testing import CliRunner
 
-from auditor.media import synth
 from auditor.channels import create_channel
 from auditor.channels.clip import resolve_device
 from auditor.cli import app
 from auditor.config import load_config
 from auditor.errors import MissingDependency, ModelWeightsMissing, UsageError
+from auditor.media import synth
 from reference_index.store.files import sha256_file
 
 runner = CliRunner()

@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 from helpers import served
+from typer.testing import CliRunner
 
 from auditor.cli import app as cli
 from auditor.demo import run_demo
@@ -123,11 +123,13 @@ def test_a_day_at_the_desk_in_a_real_browser(server, demo, tmp_path):
         page.goto(server + "/")
         thumbs = page.locator("#queue td.thumb img")
         assert thumbs.count() == 2
-        page.wait_for_function("[...document.querySelectorAll('#queue td.thumb img')].every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function("[...document.querySelectorAll('#queue td.thumb img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
         # the first clip: nothing chosen for the reviewer, the form in view, the mp4v clip playing through a proxy
         page.click("#queue tbody tr >> nth=0 >> a >> nth=1")
         first = page.url
-        assert page.evaluate("document.querySelectorAll('#decision-form input:checked, #decision-form [aria-pressed=true]').length") == 0
+        assert page.evaluate("document.querySelectorAll('#decision-form input:checked, "
+                             "#decision-form [aria-pressed=true]').length") == 0
         assert page.locator("#do-confirm").is_visible() and page.locator("#do-confirm").bounding_box()["y"] < 1080
         page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=60_000)
         assert page.evaluate("document.getElementById('player').error") is None

@@ -2,7 +2,6 @@
 verified, and an input of one frame (a still, a one-frame clip) is matched like a longer one."""
 
 import cv2
-import numpy as np
 from helpers import hits_for
 
 from auditor.channels import meaning

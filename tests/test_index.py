@@ -274,10 +274,10 @@ def test_inverted_lists_are_retrained_by_the_add_that_leaves_them_a_quarter_of_w
 def test_the_manifest_names_each_structure_by_its_faiss_factory_string(footage, orb_index):
     """Exact search and inverted lists are FAISS structures: the manifest says which, as a string
     FAISS's own factory builds the same kind of index from."""
-    import faiss
     from typer.testing import CliRunner
 
     from auditor.cli import app
+    from reference_index.search import faiss
 
     manifest = json.loads((orb_index / "manifest.json").read_text())
     with ri.ReferenceIndex.open(orb_index) as idx:

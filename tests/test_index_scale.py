@@ -19,7 +19,8 @@ def scan_verdicts(index, clips, out):
     result = {}
     for clip in clips:
         ev = json.loads((out / f"{clip.stem}.evidence.json").read_text())
-        result[clip.stem] = (ev["verdict"]["level"], [(s["ref_id"], s["query_start"], s["query_end"]) for w in ev["works"] for s in w["segments"]])
+        result[clip.stem] = (ev["verdict"]["level"],
+                             [(s["ref_id"], s["query_start"], s["query_end"]) for w in ev["works"] for s in w["segments"]])
     return result
 
 
@@ -95,8 +96,7 @@ def test_inverted_lists_return_their_vectors_and_drop_removed_ones():
 
 
 def test_multi_index_hash_finds_near_duplicates_like_brute_force_and_survives_files(tmp_path):
-    import faiss
-
+    from reference_index.search import faiss
     from reference_index.search.multihash import MultiHash
 
     rng = np.random.default_rng(3)
@@ -140,4 +140,5 @@ def test_index_add_says_which_structure_it_builds_before_building_it(footage, tm
     building = [i for i, line in enumerate(lines) if line.startswith("index structure: orb: building ")]
     built = [i for i, line in enumerate(lines) if line.startswith("index structure: orb: rebuilt: IndexBinaryIVF")]
     assert len(building) == 1 and len(built) == 1 and building[0] < built[0], r.output
-    assert "inverted lists for" in lines[building[0]] and "(was: IndexBinaryIDMap2(IndexBinaryFlat), exact search)" in lines[building[0]]
+    assert "inverted lists for" in lines[building[0]]
+    assert "(was: IndexBinaryIDMap2(IndexBinaryFlat), exact search)" in lines[building[0]]

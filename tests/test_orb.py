@@ -1,16 +1,16 @@
 """The orb channel's query keypoints: captions must not crowd out the picture."""
 
 import cv2
-import faiss
 import numpy as np
 import pytest
 
-from auditor.media import synth
 from auditor.channels.orb import ORBChannel
 from auditor.config import load_config
+from auditor.media import synth
 from auditor.media.reader import MediaReader
 from reference_index.experimental.vocabulary import Vocabulary
 from reference_index.experimental.words import WordIndex
+from reference_index.search import faiss
 
 
 def _captioned(image: np.ndarray) -> np.ndarray:

@@ -4,9 +4,9 @@ ahead in a helper thread arrive in order, with the decoder's errors, and stop wi
 import numpy as np
 import pytest
 
-from auditor.media import synth
 from auditor.channels import create_channel
 from auditor.config import load_config
+from auditor.media import synth
 from auditor.scan.pipeline import embed_file
 
 
@@ -86,10 +86,9 @@ def test_chunks_search_on_one_faiss_thread_while_frames_are_described_and_on_all
     """While the clip is still decoded and described, a chunk's search must not split over an
     OpenMP team that competes with them for the cores; the chunks left once every frame is
     described (and the next clip's, whatever ran before) get FAISS's threads again."""
-    import faiss
-
     from auditor.channels.base import Embeddings
     from auditor.scan.ahead import SearchAhead
+    from reference_index.search import faiss
 
     if faiss.omp_get_max_threads() < 2:
         pytest.skip("one OpenMP thread on this machine: nothing to tell apart")

@@ -7,9 +7,9 @@ import pytest
 from helpers import write_copy
 from typer.testing import CliRunner
 
-from auditor.media import synth
 from auditor.cli import app
 from auditor.errors import InputError
+from auditor.media import synth
 from auditor.media.provenance import provenance, read_context
 
 runner = CliRunner()
@@ -23,7 +23,7 @@ def _signer():
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def name(cn, org):
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
@@ -129,7 +129,8 @@ def test_a_malformed_context_file_is_a_clear_error(clips, tmp_path, pdq_index, f
     clip = tmp_path / "side.mp4"
     clip.write_bytes(footage["copy"].read_bytes())
     (tmp_path / "side.mp4.context.toml").write_text("= nonsense\n")
-    r = runner.invoke(app, ["scan", str(clip), str(footage["unrelated"]), "--index", str(pdq_index), "--out", str(tmp_path / "o2")])
+    r = runner.invoke(app, ["scan", str(clip), str(footage["unrelated"]), "--index", str(pdq_index),
+                            "--out", str(tmp_path / "o2")])
     assert r.exit_code == 1 and "side.mp4.context.toml" in r.stderr
     assert (tmp_path / "o2" / "unrelated.evidence.json").exists()
 

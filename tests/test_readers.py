@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 from helpers import write_copy, write_scene
@@ -54,7 +53,8 @@ def test_a_reader_keeps_its_generation_through_commits_and_lets_go_when_closed(p
 
 def test_a_killed_readers_generation_is_collected(pdq_index, tmp_path):
     idx_path = copy_index(pdq_index, tmp_path / "idx")
-    script = f"import reference_index as ri, time; r = ri.ReferenceIndex.open({str(idx_path)!r}); print('open', flush=True); time.sleep(60)"
+    script = (f"import reference_index as ri, time; r = ri.ReferenceIndex.open({str(idx_path)!r}); "
+              "print('open', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "open"
     held = generations(idx_path)[-1]

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient as _TestClient
-from typer.testing import CliRunner
 from helpers import served
+from typer.testing import CliRunner
 
 from auditor.cli import app as cli
 from auditor.demo import run_demo
@@ -73,7 +73,8 @@ def test_a_decision_is_appended_escaped_and_shown_on_the_queue(client, demo):
     # the catalogue's words for the reference: episode, title, first published
     assert "The Long Delivery" in page.text and "2024-04-07" in page.text
     csrf = client.cookies.get("auditor_csrf")
-    form = {"decision": "confirm", "reviewer": "<b>A. Sato</b>", "note": "<script>alert(1)</script> same shot", "csrf_token": csrf}
+    form = {"decision": "confirm", "reviewer": "<b>A. Sato</b>", "note": "<script>alert(1)</script> same shot",
+            "csrf_token": csrf}
     r = client.post("/clip/generated_clip_0042/decision", data=form, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/clip/generated_clip_0042").text
@@ -182,7 +183,7 @@ def test_in_a_real_browser_a_reviewer_records_a_decision_that_survives_a_reload(
         page.wait_for_selector("#verdict")
         assert "near-identical copy" in page.inner_text("#verdict")
         # the timeline seeks the player
-        page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=10_000)
+        page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=60_000)
         page.locator(".timeline .seg").first.click()
         assert page.evaluate("document.getElementById('player').currentTime") > 1.0
         assert page.locator(".pair img").first.evaluate("img => img.complete && img.naturalWidth > 0")

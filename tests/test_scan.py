@@ -152,8 +152,8 @@ def test_cli_usage_errors_exit_2(footage, pdq_index, tmp_path):
 def test_stills_match_as_key_art(tmp_path, pdq_config):
     import cv2
 
-    from auditor.media import synth
     from auditor.indexing.ingest import CatalogueItem, add_items
+    from auditor.media import synth
 
     art = tmp_path / "keyart.png"
     cv2.imwrite(str(art), cv2.cvtColor(synth.scene_frame(31, 0.5, 640, 360), cv2.COLOR_RGB2BGR))

@@ -21,9 +21,9 @@ from auditor.scan.batch import run_batch
 from auditor.scan.engines import OnRay
 from reference_index import IndexCorrupt, IndexIsSharded, ReferenceIndex, ShardRefused
 from reference_index.search import grouped, knn
-from reference_index.store.shards import plan, shard_index
-from reference_index.store.sharded import ShardBackend, ShardedIndex
 from reference_index.search.vectors import ChannelVectors
+from reference_index.store.sharded import ShardBackend, ShardedIndex
+from reference_index.store.shards import plan, shard_index
 
 runner = CliRunner()
 IVF_ORB = {"index": {"exact_max_local": 2000}}
@@ -215,7 +215,8 @@ def test_visual_words_shards_keep_the_vocabulary_and_say_their_candidates_may_di
     on_ray = run_batch([footage["copy"]], tmp_path / "sharded", tmp_path / "ray", cfg, OnRay(1, shard_cpus=1))
     assert not on_ray.failed
     assert comparable(tmp_path / "ray" / "copy.evidence.json") == comparable(tmp_path / "out" / "copy.evidence.json")
-    assert json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())["runtime"]["shards_served_by"].startswith("2 Ray actors")
+    runtime = json.loads((tmp_path / "ray" / "copy.evidence.json").read_text())["runtime"]
+    assert runtime["shards_served_by"].startswith("2 Ray actors")
 
 
 def test_a_clip_scanner_asking_shards_through_relays_gets_the_same_evidence(indexed, footage, cropped_copy, tmp_path):
@@ -320,7 +321,7 @@ def test_rows_without_any_neighbour_stay_empty_in_canonical_order():
 
 def test_a_shard_backend_searches_with_the_threads_it_is_given(indexed):
     """A shard actor given N CPUs searches with N FAISS threads (Ray alone would give it one)."""
-    import faiss
+    from reference_index.search import faiss
 
     before = faiss.omp_get_max_threads()
     backend = ShardBackend(indexed["sharded"] / "shard-001", threads=3)

@@ -9,7 +9,9 @@ import sqlite3
 import cv2
 import numpy as np
 import pytest
+from helpers import assert_valid_evidence
 
+import reference_index as ri
 from auditor.config import load_config
 from auditor.evidence.files import read_evidence
 from auditor.indexing.ingest import CatalogueItem, add_items
@@ -17,8 +19,6 @@ from auditor.media import synth
 from auditor.media.reader import MediaReader, tile_boxes
 from auditor.report.pdf import render_report
 from auditor.scan.batch import run_batch
-import reference_index as ri
-from helpers import assert_valid_evidence
 
 
 def test_tiles_cover_the_still_at_each_level_with_half_steps():
@@ -108,7 +108,7 @@ def test_a_catalogue_written_before_tiles_still_opens_and_takes_tiles(art_index,
     (idx / "manifest.json").write_text(json.dumps(manifest))
     with ri.ReferenceIndex.open(idx) as reader:
         assert all(ref.box is None for ref in reader.frame_refs(range(1, 40)).values())
-    with ri.IndexWriter(idx) as w:  # the next writer brings the catalogue up to date
+    with ri.IndexWriter(idx):  # the next writer brings the catalogue up to date
         pass
     with ri.ReferenceIndex.open(idx) as reader:
         assert reader.frame_refs([1])[1].box is None

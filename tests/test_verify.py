@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from auditor.media import synth
 from auditor.config import load_config
 from auditor.match.geometry import match_frames
+from auditor.media import synth
 
 CFG = load_config().verify
 

@@ -3,7 +3,6 @@ grows, keeps its vocabulary through later additions, and finds what exhaustive m
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -16,13 +15,13 @@ from auditor.evidence.files import read_evidence
 from auditor.indexing.calibrate import calibrate
 from auditor.indexing.ingest import CatalogueItem, add_items
 from auditor.scan.batch import run_batch
-from reference_index.search.arrayfile import read_arrays, write_arrays
-from reference_index.experimental.competition import limits
-from reference_index.search.vectors import ChannelVectors
 from reference_index.experimental import vocabulary as word_rules
+from reference_index.experimental.competition import limits
 from reference_index.experimental.vocabulary import Vocabulary
 from reference_index.experimental.words import MAGIC, WordIndex
 from reference_index.experimental.words_file import WordFileWriter
+from reference_index.search.arrayfile import read_arrays, write_arrays
+from reference_index.search.vectors import ChannelVectors
 
 
 def descriptors(n_frames: int, per_frame: int, seed: int = 0) -> np.ndarray:
@@ -116,7 +115,8 @@ def test_a_vote_the_rest_of_the_catalogue_would_take_does_not_count(tmp_path):
     assert back.competition == 4 and [v[1].tolist() for v in count(back)] == [v[1].tolist() for v in held]
     header, found = read_arrays(tmp_path / "w.words", MAGIC)
     header = {k: v for k, v in header.items() if k not in ("competition", "arrays")}
-    write_arrays(tmp_path / "old.words", MAGIC, header, {s["name"]: a for s, a in found if not s["name"].startswith("competition")})
+    write_arrays(tmp_path / "old.words", MAGIC, header,
+                 {s["name"]: a for s, a in found if not s["name"].startswith("competition")})
     old = WordIndex.load(tmp_path / "old.words")
     assert old.competition == 0 and old.nearest_competitors(query) is None
     assert [v[1].tolist() for v in count(old)] == [v[1].tolist() for v in loose]
@@ -331,7 +331,8 @@ def test_the_competition_is_searched_through_the_vocabularys_cells_once_it_is_la
     assert np.mean(near <= 5) >= 0.9 and near.max() < 128  # random codes are ~128 bits apart
     # a descriptor a clip repeats (searched once) gets its own answer in each place
     again = noisy(kept[::40], 5)
-    assert rival.nearest(np.concatenate([again, again[::-1], again[:7]])).tolist() == near.tolist() + near[::-1].tolist() + near[:7].tolist()
+    expected = near.tolist() + near[::-1].tolist() + near[:7].tolist()
+    assert rival.nearest(np.concatenate([again, again[::-1], again[:7]])).tolist() == expected
     assert Competition.of(vocab, kept[:10]).nearest(kept[:3]).tolist() == [0, 0, 0]  # a few: compared with each
 
 

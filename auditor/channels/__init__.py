@@ -5,9 +5,9 @@ a source checkout that was never installed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Iterable
 
 from ..errors import UsageError
 from ..settings import AnyTable, Configuration, Table

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from ..settings import Configuration, Table
 from ..evidence.rules import Comparison, Effect, Level, Rule
+from ..settings import Configuration, Table
 
 Candidate = tuple[int, float, str]  # (reference frame id, raw score, query variant)
 SearchFn = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
@@ -55,15 +56,16 @@ class Embeddings:
         return rows, self.vectors[rows]
 
     @staticmethod
-    def concat(parts: Sequence["Embeddings"], width: int, dtype) -> "Embeddings":
+    def concat(parts: Sequence[Embeddings], width: int, dtype) -> Embeddings:
         if not parts:
             return Embeddings(np.zeros((0, width), dtype=dtype), np.zeros(0, dtype=bool), None)
         quality = None
         if all(p.quality is not None for p in parts):
             quality = np.concatenate([p.quality for p in parts])
         variants = None
-        if all(p.variants for p in parts):
-            variants = {k: np.concatenate([p.variants[k] for p in parts]) for k in parts[0].variants}
+        each_variants = [p.variants for p in parts if p.variants]
+        if len(each_variants) == len(parts):
+            variants = {k: np.concatenate([v[k] for v in each_variants]) for k in each_variants[0]}
         frame_of = None
         if all(p.frame_of is not None for p in parts):
             offsets = np.cumsum([0] + [len(p.keep) for p in parts[:-1]])
@@ -128,8 +130,6 @@ class Channel(ABC):
     per_frame: ClassVar[str] = "one"  # or "many" (local features)
     # whether a larger raw score (as `candidates` returns it) means a closer match
     raw_higher_is_better: ClassVar[bool] = True
-    # names of the extra variants `embed_query_batch` adds (flips, rotations), if any
-    query_variant_names: tuple[str, ...] = ()
     dim: int  # vector dimension; number of bits for "hamming"
     batch_size: int = 64
     # see Meaning.words
@@ -161,6 +161,11 @@ class Channel(ABC):
     def settings(self):
         """This channel's table of the configuration (`[channels.<name>]`, a `Settings`)."""
         return self.config.channels.of(self.name)
+
+    @property
+    def query_variant_names(self) -> tuple[str, ...]:
+        """Names of the extra variants `embed_query_batch` adds (flips, rotations), if any."""
+        return ()
 
     @property
     def vector_width(self) -> int:
@@ -195,7 +200,7 @@ class Channel(ABC):
         """Embed a batch of query frames; a channel may add variants (flips, rotations)."""
         return self.embed_batch(images)
 
-    def use_cores(self, n: int) -> None:
+    def use_cores(self, n: int) -> None:  # noqa: B027 (a hook: most channels have nothing to set)
         """How many cores this channel may keep busy at once: a worker process sharing the
         machine with others gets its share. The vectors must not depend on it."""
 

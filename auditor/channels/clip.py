@@ -27,19 +27,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from pydantic import Field
 
 from ..errors import ModelWeightsMissing
+from ..evidence.rules import Comparison, Level
 from ..extras import require
 from ..media.reader import frame_input
-from ..evidence.rules import Comparison, Level
 from ..settings import Configuration, Table
 from .base import Channel, Embeddings, Meaning, statistic_rule
 from .clip_weights import LOCAL_DIR, no_random_init, resolve_device, resolve_weights, weights_sha256
@@ -124,7 +125,7 @@ class ClipChannel(Channel):
 
     @classmethod
     def requested_device(cls, config: Configuration) -> str:
-        return str(config.channels.of(cls.name).device)
+        return str(config.channels.of(cls.name, ClipSettings).device)
 
     @property
     def device(self) -> str:
@@ -141,8 +142,8 @@ class ClipChannel(Channel):
         self.min_similarity = float(s.min_similarity)
         self._device = resolve_device(self.requested_device(config))
         self._kwargs, self.weights_path = resolve_weights(self.model_spec, self.pretrained, bool(s.allow_download))
-        self._visual = None
-        self._streams = None  # threads encoding batches side by side on the CPU (None: one, on a GPU)
+        self._visual: Any = None  # open_clip's image tower, a torch module (torch is untyped here)
+        self._streams: int | None = None  # threads encoding batches side by side on the CPU (None: one, on a GPU)
         self._pool: ThreadPoolExecutor | None = None
         self._load()
 

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from reference_index.search import unique_sorted
 from reference_index.experimental import FAR, limits
+from reference_index.search import unique_sorted
 
 from ..media.reader import frame_input
-from ..settings import Configuration, HASH_BITS, Table
+from ..settings import HASH_BITS, Configuration, Table
 from .base import Candidate, Channel, Embeddings, Meaning, SearchFn
 
 
@@ -84,7 +84,7 @@ class ORBChannel(Channel):
             needs_verification=True,
             resolution=0.5,  # votes are whole numbers
             worst=0.0,
-            query_variants=2 if config.channels.of(cls.name).query_mirror else 1,
+            query_variants=2 if config.channels.of(cls.name, ORBSettings).query_mirror else 1,
             resemblance=False,
             words=cls.words,
         )
@@ -93,7 +93,7 @@ class ORBChannel(Channel):
 
     def _orb(self, n: int):
         # small patches and a low FAST threshold: drawn animation has flat colour and few corners
-        return cv2.ORB_create(nfeatures=n, fastThreshold=10, edgeThreshold=self.EDGE, patchSize=self.EDGE)
+        return cv2.ORB.create(nfeatures=n, fastThreshold=10, edgeThreshold=self.EDGE, patchSize=self.EDGE)
 
     def identity(self) -> dict:
         return {
@@ -120,7 +120,7 @@ class ORBChannel(Channel):
         if self.query_grid > 1 and self.query_per_cell > 0:
             h, w = gray.shape
             g = self.query_grid
-            pts = cv2.KeyPoint_convert(kps).astype(np.float64)  # what k.pt gives, in one call
+            pts = np.asarray(cv2.KeyPoint.convert(kps), np.float64)  # what k.pt gives, in one call
             cell = np.minimum(g - 1, (pts[:, 1] * g / h).astype(int)) * g + np.minimum(g - 1, (pts[:, 0] * g / w).astype(int))
             room = np.maximum(0, self.query_per_cell - np.bincount(cell[chosen], minlength=g * g))
             rest = order[self.features_query :]
@@ -205,6 +205,7 @@ class ORBChannel(Channel):
         if getattr(search, "by_frame", False):
             per_variant = self._word_votes(emb, variant_of, rows, search, k)
         else:
+            assert emb.frame_of is not None  # _describe gives every descriptor its frame
             dists, fids = search(emb.vectors, self.neighbours)  # every variant in one call (a sharded index asks every shard)
             per_variant = {}
             for v in np.unique(variant_of):

@@ -10,13 +10,13 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
-from pydantic import Field
 import pdqhash
+from pydantic import Field
 
+from ..evidence.rules import Comparison, Level
 from ..media.images import trim_borders
 from ..media.reader import frame_input
-from ..evidence.rules import Comparison, Level
-from ..settings import Configuration, HASH_BITS, Table
+from ..settings import HASH_BITS, Configuration, Table
 from .base import Channel, Embeddings, Meaning, statistic_rule
 
 PDQ_BITS = 256
@@ -59,7 +59,7 @@ class PDQChannel(Channel):
 
     @classmethod
     def meaning(cls, config: Configuration) -> Meaning:
-        dihedral = bool(config.channels.of(cls.name).query_dihedral)
+        dihedral = bool(config.channels.of(cls.name, PDQSettings).query_dihedral)
         return Meaning(
             name=cls.name,
             statistic="median_distance",

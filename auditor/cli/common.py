@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -28,7 +27,7 @@ from reference_index import (
     ShardRefused,
 )
 
-from ..config import load_config
+from ..config import Config, load_config
 from ..errors import AuditorError, UsageError
 from ..names import printable
 
@@ -85,14 +84,14 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except KeyboardInterrupt:
             err("interrupted; everything finished before the interruption is kept")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except (AuditorError, ReferenceIndexError) as exc:
             err(f"error: {exc}")
-            raise typer.Exit(exit_code(exc))
+            raise typer.Exit(exit_code(exc)) from None
         except OSError as exc:  # a file system refusal no check foresaw: one line, not a traceback
             where = f"{printable(exc.filename)}: " if exc.filename else ""
             err(f"error: {where}{exc.strerror or exc}")
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -109,7 +108,7 @@ def folder(option: str, path: Path) -> Path:
     return path
 
 
-def resolve_config(config: Optional[Path], clip_model=None, clip_pretrained=None, device=None, batch_size=None) -> dict:
+def resolve_config(config: Path | None, clip_model=None, clip_pretrained=None, device=None, batch_size=None) -> Config:
     """The configuration: defaults, then the --config file, then the model options."""
     clip = {}
     if clip_model:
@@ -135,6 +134,8 @@ class Lang(StrEnum):
 
 
 LangOpt = typer.Option(Lang.en, "--lang", help="Report language.", case_sensitive=False)
-RedactOpt = typer.Option(False, "--redact-references", help="Downsample and watermark reference frames (reports that leave the rights holder).")
+RedactOpt = typer.Option(
+    False, "--redact-references",
+    help="Downsample and watermark reference frames (reports that leave the rights holder).")
 SignOpt = typer.Option(None, "--sign", help="Sign the PDF with this PKCS#12 key (.p12/.pfx).")
 PassphraseOpt = typer.Option(None, "--passphrase-file", help="File holding the PKCS#12 passphrase (first line).")

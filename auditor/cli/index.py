@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,7 +12,6 @@ from reference_index.store import open_reader
 
 from ..config import load_config
 from ..indexing.ingest import IngestStatus
-from .progress import FileProgress, progress_printer
 from .common import (
     ClipModelOpt,
     ClipPretrainedOpt,
@@ -24,6 +22,7 @@ from .common import (
     index_app,
     resolve_config,
 )
+from .progress import FileProgress, progress_printer
 
 
 def _describe_ingest(r) -> tuple[bool, str]:
@@ -36,13 +35,17 @@ def _describe_ingest(r) -> tuple[bool, str]:
 @handle_errors
 def index_calibrate(
     index: Path = typer.Option(..., "--index", help="Index folder."),
-    background: Optional[List[Path]] = typer.Option(None, "--background", help="Footage known to contain none of the catalogue (repeatable)."),
-    frames_per_work: Optional[int] = typer.Option(None, "--frames-per-work", min=1, help="Leave-one-work-out: frames sampled per work (default: calibration.frames_per_work)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the frames sampled, for reproducible p-values (default: calibration.seed)."),
-    config: Optional[Path] = ConfigOpt,
-    clip_model: Optional[str] = ClipModelOpt,
-    clip_pretrained: Optional[str] = ClipPretrainedOpt,
-    device: Optional[str] = DeviceOpt,
+    background: list[Path] | None = typer.Option(
+        None, "--background", help="Footage known to contain none of the catalogue (repeatable)."),
+    frames_per_work: int | None = typer.Option(
+        None, "--frames-per-work", min=1,
+        help="Leave-one-work-out: frames sampled per work (default: calibration.frames_per_work)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed for the frames sampled, for reproducible p-values (default: calibration.seed)."),
+    config: Path | None = ConfigOpt,
+    clip_model: str | None = ClipModelOpt,
+    clip_pretrained: str | None = ClipPretrainedOpt,
+    device: str | None = DeviceOpt,
 ) -> None:
     """Build null score distributions (background footage, or leave-one-work-out) for p-values."""
     from ..indexing.calibrate import calibrate
@@ -88,16 +91,16 @@ def _finish_ingest(report) -> None:
 @index_app.command("add")
 @handle_errors
 def index_add(
-    paths: List[Path] = typer.Argument(..., help="Videos or stills of one work."),
+    paths: list[Path] = typer.Argument(..., help="Videos or stills of one work."),
     index: Path = typer.Option(..., "--index", help="Index folder (created if absent)."),
     work: str = typer.Option(..., "--work", help="Title of the work these files belong to."),
     owner: str = typer.Option(..., "--owner", help="Rights holder of the work."),
-    channels_: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
-    ref_id: Optional[str] = typer.Option(None, "--ref-id", help="Reference id (one PATH only; default: file stem)."),
-    config: Optional[Path] = ConfigOpt,
-    clip_model: Optional[str] = ClipModelOpt,
-    clip_pretrained: Optional[str] = ClipPretrainedOpt,
-    device: Optional[str] = DeviceOpt,
+    channels_: str | None = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
+    ref_id: str | None = typer.Option(None, "--ref-id", help="Reference id (one PATH only; default: file stem)."),
+    config: Path | None = ConfigOpt,
+    clip_model: str | None = ClipModelOpt,
+    clip_pretrained: str | None = ClipPretrainedOpt,
+    device: str | None = DeviceOpt,
 ) -> None:
     """Add files of one work to an index."""
     from ..channels import parse_channel_list
@@ -117,11 +120,11 @@ def index_add(
 def index_build(
     catalogue: Path = typer.Option(..., "--catalogue", help="CSV: path,work,owner[,episode,title,first_published,ref_id,notes]."),
     index: Path = typer.Option(..., "--index", help="Index folder (created if absent)."),
-    channels_: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
-    config: Optional[Path] = ConfigOpt,
-    clip_model: Optional[str] = ClipModelOpt,
-    clip_pretrained: Optional[str] = ClipPretrainedOpt,
-    device: Optional[str] = DeviceOpt,
+    channels_: str | None = typer.Option(None, "--channels", help="Comma-separated channels (new index only)."),
+    config: Path | None = ConfigOpt,
+    clip_model: str | None = ClipModelOpt,
+    clip_pretrained: str | None = ClipPretrainedOpt,
+    device: str | None = DeviceOpt,
 ) -> None:
     """Index every file a catalogue CSV lists (paths relative to the CSV). Re-runs skip what is in."""
     from ..channels import parse_channel_list
@@ -193,7 +196,7 @@ def index_info(
 def index_shard(
     index: Path = typer.Option(..., "--index", help="Index folder to split (left as it is)."),
     shards: int = typer.Option(..., "--shards", help="Number of shards (at least 2, at most one a video)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="New folder for the sharded index (default: INDEX-shards)."),
+    out: Path | None = typer.Option(None, "--out", help="New folder for the sharded index (default: INDEX-shards)."),
     by: str = typer.Option("work", "--by", help="work: a work's videos stay together (cut only when larger than a "
                                                 "shard); video: runs of consecutive videos."),
 ) -> None:
@@ -208,7 +211,7 @@ def index_shard(
     typer.echo(f"{len(top['shards'])} shards by {by} of {top['counts']['frames']} frames -> {out}: {per}")
 
 
-def _index_settings(config: Optional[Path]) -> dict:
+def _index_settings(config: Path | None) -> dict:
     from ..indexing.ingest import structure_settings
 
     return structure_settings(load_config(config))
@@ -219,7 +222,7 @@ def _index_settings(config: Optional[Path]) -> dict:
 def index_optimize(
     index: Path = typer.Option(..., "--index", help="Index folder."),
     retrain: bool = typer.Option(False, "--retrain", help="Retrain inverted lists even when their size still fits."),
-    config: Optional[Path] = ConfigOpt,
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Rebuild each channel in the structure its size calls for ([index] in the configuration)."""
     folder("--index", index)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -20,9 +19,9 @@ def serve(
     results: Path = typer.Option(..., "--results", help="Results folder of auditor scan."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; other than localhost needs a token."),
     port: int = typer.Option(8765, "--port"),
-    token: Optional[str] = typer.Option(None, "--token", envvar="AUDITOR_TOKEN", help="Access token (required off localhost)."),
-    clips: Optional[List[Path]] = typer.Option(None, "--clips", help="Folder of suspect clips the desk may play (repeatable)."),
-    references: Optional[List[Path]] = typer.Option(
+    token: str | None = typer.Option(None, "--token", envvar="AUDITOR_TOKEN", help="Access token (required off localhost)."),
+    clips: list[Path] | None = typer.Option(None, "--clips", help="Folder of suspect clips the desk may play (repeatable)."),
+    references: list[Path] | None = typer.Option(
         None, "--references", help="Folder of reference videos the desk may play beside a clip (repeatable)."),
 ) -> None:
     """The review desk: a local web app to confirm or dismiss matches, with an audit trail."""
@@ -55,7 +54,7 @@ def serve(
 @handle_errors
 def reviews(
     results: Path = typer.Option(..., "--results", help="Results folder the desk reviewed (holds reviews.sqlite)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the CSV here (default: print it)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the CSV here (default: print it)."),
 ) -> None:
     """The review trail as CSV: query_id (the clip), decision, reviewer, time, note, work (as /reviews.csv on the desk)."""
     from ..review.export import export_reviews
@@ -76,10 +75,12 @@ def reviews(
 @handle_errors
 def eval_(
     matches: Path = typer.Option(..., "--matches", help="matches.csv from a scan (VSC 2022 format)."),
-    truth: Path = typer.Option(..., "--truth", help="Truth CSV: query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform]."),
-    evidence: Optional[Path] = typer.Option(None, "--evidence", help="Folder of evidence JSON: clip decisions use their verdicts."),
+    truth: Path = typer.Option(
+        ..., "--truth", help="Truth CSV: query_id,ref_id,query_start,query_end,ref_start,ref_end[,transform]."),
+    evidence: Path | None = typer.Option(None, "--evidence", help="Folder of evidence JSON: clip decisions use their verdicts."),
     iou: float = typer.Option(0.5, "--iou", help="Overlap IoU a predicted segment needs to count as found."),
-    split: Optional[str] = typer.Option(None, "--split", help="Only the queries of this split (the truth's split column), e.g. report."),
+    split: str | None = typer.Option(
+        None, "--split", help="Only the queries of this split (the truth's split column), e.g. report."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Score matches against a truth file.
@@ -97,7 +98,8 @@ def eval_(
     if as_json:
         typer.echo(json.dumps(r.to_dict(), indent=2))
         return
-    typer.echo(f"segment AP        {r.segment_ap:.3f}  (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} truth segments found, {r.predicted_segments} predicted)")
+    typer.echo(f"segment AP        {r.segment_ap:.3f}  (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} "
+               f"truth segments found, {r.predicted_segments} predicted)")
     typer.echo(f"clip recall       {r.clip_recall:.3f}  ({r.positives} clips with copies; decision: {r.decision})")
     typer.echo(f"clip FP rate      {r.clip_fpr:.3f}  ({len(r.false_positives)} of {r.negatives} clips without copies)")
     if r.per_transform:
@@ -132,15 +134,15 @@ def schema(
 @handle_errors
 def channels(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    config: Optional[Path] = ConfigOpt,
-    clip_model: Optional[str] = ClipModelOpt,
-    clip_pretrained: Optional[str] = ClipPretrainedOpt,
+    config: Path | None = ConfigOpt,
+    clip_model: str | None = ClipModelOpt,
+    clip_pretrained: str | None = ClipPretrainedOpt,
 ) -> None:
     """List the registered channels with their fingerprints (or why one cannot load)."""
     from ..channels import create_channel, registered
 
     cfg = resolve_config(config, clip_model, clip_pretrained)
-    out = {}
+    out: dict[str, dict] = {}  # channel -> what is shown of it (JSON)
     for name, target in registered().items():
         try:
             ch = create_channel(name, cfg)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..scan.batch import ClipOutcome, ClipStatus
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
-def _live_display(*columns):
+
+def _live_display(*columns) -> Progress:
     """A rich Progress on stderr, refreshed when told to (no thread of its own)."""
     from rich.console import Console
     from rich.progress import Progress
@@ -33,8 +37,8 @@ class FileProgress:
         self.every_s = every_s
         self.file: str | None = None
         self.start = self.last = 0.0
-        self._display = None
-        self._task = None
+        self._display: Progress | None = None
+        self._task: TaskID | None = None
 
     def on_frames(self, file: str, frames: int) -> None:
         now = time.monotonic()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,12 +17,13 @@ from .scan import report_args
 @handle_errors
 def report(
     evidence: Path = typer.Argument(..., help="An evidence JSON written by auditor scan (its .frames folder beside it)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="PDF to write (default: beside the evidence, <clip>.report[.ja].pdf)."),
+    out: Path | None = typer.Option(None, "--out", help="PDF to write (default: beside the evidence, <clip>.report[.ja].pdf)."),
     lang: Lang = LangOpt,
     redact_references: bool = RedactOpt,
-    sign: Optional[Path] = SignOpt,
-    passphrase_file: Optional[Path] = PassphraseOpt,
-    reviews: Optional[Path] = typer.Option(None, "--reviews", help="Review database (results/reviews.sqlite): adds the review trail."),
+    sign: Path | None = SignOpt,
+    passphrase_file: Path | None = PassphraseOpt,
+    reviews: Path | None = typer.Option(
+        None, "--reviews", help="Review database (results/reviews.sqlite): adds the review trail."),
 ) -> None:
     """Render the evidence PDF for one clip from its evidence JSON alone."""
     from ..evidence.files import read_evidence
@@ -46,8 +46,8 @@ def report(
 @handle_errors
 def verify(
     pdf: Path = typer.Argument(..., help="An evidence PDF written by auditor report or scan --pdf, or a case bundle (.zip)."),
-    clip: Optional[Path] = typer.Option(None, "--clip", help="Also check that this file is the clip the report is about."),
-    trust: Optional[Path] = typer.Option(None, "--trust", help="Certificate (PEM/DER) the signature must chain to."),
+    clip: Path | None = typer.Option(None, "--clip", help="Also check that this file is the clip the report is about."),
+    trust: Path | None = typer.Option(None, "--trust", help="Certificate (PEM/DER) the signature must chain to."),
 ) -> None:
     """Check a report (attached evidence vs printed hashes, the clip's SHA-256, the signature) or
     a case bundle (every file vs its manifest, signed reports' signatures). Exit 0 only if all hold."""
@@ -111,7 +111,8 @@ def bundle(
 @handle_errors
 def provenance_(
     clip: Path = typer.Argument(..., help="A video or image file."),
-    context: Optional[Path] = typer.Option(None, "--context", help="Generation context TOML (default: CLIP.context.toml if present)."),
+    context: Path | None = typer.Option(
+        None, "--context", help="Generation context TOML (default: CLIP.context.toml if present)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a clip's provenance: Content Credentials (C2PA), container metadata, generation context."""
@@ -132,7 +133,8 @@ def provenance_(
         typer.echo(f"  generator {m['claim_generator']}; signed by {m['signer']} (issuer {m['certificate_issuer']})"
                    + (f" at {m['signing_time']}" if m.get("signing_time") else ""))
         for a in m["actions"]:
-            typer.echo(f"  action    {a.get('action')}" + (f" ({a['digital_source_type'].rsplit('/', 1)[-1]})" if a.get("digital_source_type") else ""))
+            source_type = f" ({a['digital_source_type'].rsplit('/', 1)[-1]})" if a.get("digital_source_type") else ""
+            typer.echo(f"  action    {a.get('action')}" + source_type)
         typer.echo(f"  AI-generated (IPTC digital source type): {'yes' if m['ai_generated'] else 'not stated'}")
         for ing in m["ingredients"]:
             typer.echo(f"  ingredient {ing.get('title')} ({ing.get('relationship', '')})")

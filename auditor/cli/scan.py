@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -49,26 +48,34 @@ def _render_table(outcomes) -> None:
 @app.command()
 @handle_errors
 def scan(
-    paths: Optional[List[str]] = typer.Argument(None, help="Suspect clips: files, folders (searched recursively) or glob patterns."),
+    paths: list[str] | None = typer.Argument(None, help="Suspect clips: files, folders (searched recursively) or glob patterns."),
     index: Path = typer.Option(..., "--index", help="Index folder."),
     out: Path = typer.Option(..., "--out", help="Folder for evidence JSON, matches.csv and summary.csv."),
-    from_list: Optional[str] = typer.Option(None, "--from-list", help="File with one path a line ('-': standard input)."),
-    force: bool = typer.Option(False, "--force", help="Scan again clips whose evidence exists for the same clip, index and parameters."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, or Ray actors (each loads the index and models once)."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray: spread clips over a Ray cluster (pip install 'auditor[ray]'; paths must be shared)."),
-    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray on this machine)."),
-    shard_cpus: int = typer.Option(1, "--shard-cpus", min=1, help="With --engine ray on a sharded index: CPUs each shard actor takes (its search threads)."),
+    from_list: str | None = typer.Option(None, "--from-list", help="File with one path a line ('-': standard input)."),
+    force: bool = typer.Option(
+        False, "--force", help="Scan again clips whose evidence exists for the same clip, index and parameters."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes, or Ray actors (each loads the index and models once)."),
+    engine: str = typer.Option(
+        "local", "--engine",
+        help="local, or ray: spread clips over a Ray cluster (pip install 'auditor[ray]'; paths must be shared)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: start Ray on this machine)."),
+    shard_cpus: int = typer.Option(
+        1, "--shard-cpus", min=1,
+        help="With --engine ray on a sharded index: CPUs each shard actor takes (its search threads)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (failures are still reported)."),
-    context: Optional[Path] = typer.Option(None, "--context", help="Generation context (TOML) for every clip: generator, prompt, date, who. Default: each clip's CLIP.context.toml if present."),
-    config: Optional[Path] = ConfigOpt,
-    clip_model: Optional[str] = ClipModelOpt,
-    clip_pretrained: Optional[str] = ClipPretrainedOpt,
-    device: Optional[str] = DeviceOpt,
+    context: Path | None = typer.Option(
+        None, "--context", help="Generation context (TOML) for every clip: generator, prompt, date, who. "
+                                "Default: each clip's CLIP.context.toml if present."),
+    config: Path | None = ConfigOpt,
+    clip_model: str | None = ClipModelOpt,
+    clip_pretrained: str | None = ClipPretrainedOpt,
+    device: str | None = DeviceOpt,
     pdf: bool = typer.Option(False, "--pdf", help="Also write an evidence PDF beside the evidence of every flagged clip."),
     lang: Lang = LangOpt,
     redact_references: bool = RedactOpt,
-    sign: Optional[Path] = SignOpt,
-    passphrase_file: Optional[Path] = PassphraseOpt,
+    sign: Path | None = SignOpt,
+    passphrase_file: Path | None = PassphraseOpt,
 ) -> None:
     """Scan suspect clips against an index (every channel it holds) and write evidence.
 
@@ -97,7 +104,7 @@ def scan(
         raise typer.Exit(1)
 
 
-def report_args(lang: str, redact: bool, sign: Optional[Path], passphrase_file: Optional[Path]) -> dict:
+def report_args(lang: str, redact: bool, sign: Path | None, passphrase_file: Path | None) -> dict:
     """Check report options before any work starts (a missing font fails now, not per clip)."""
     from ..evidence.wording import check_lang
     from ..report.fonts import japanese_font_path

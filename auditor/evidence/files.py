@@ -9,8 +9,9 @@
 Rows come in one total order that depends on nothing but their content (`matches.csv`: score,
 strongest first, then query, reference and times, as printed; `summary.csv`: query id, then
 path), so two scans of the same clips give the same bytes whatever the engine, the number of
-workers or the order in which clips finish. All are written atomically, with the mode the umask gives; text cells that a spreadsheet would run
-as a formula are escaped with a leading single quote (`escape_cell`).
+workers or the order in which clips finish. All are written atomically, with the mode the umask
+gives; text cells that a spreadsheet would run as a formula are escaped with a leading single
+quote (`escape_cell`).
 """
 
 from __future__ import annotations

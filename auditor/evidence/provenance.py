@@ -20,7 +20,8 @@ class ActiveManifest(Record):
     certificate_issuer: str | None = Field(None, description="Issuer of the signing certificate.")
     signing_time: str | None = Field(None, description="Signing time, when stated.")
     signature_algorithm: str | None = Field(None, description="Signature algorithm.")
-    actions: tuple[dict[str, Any], ...] = Field((), description="c2pa.actions: action, digital source type, software agent, when.")
+    actions: tuple[dict[str, Any], ...] = Field(
+        (), description="c2pa.actions: action, digital source type, software agent, when.")
     digital_source_types: tuple[str, ...] = Field((), description="IPTC digital source types the actions state.")
     ai_generated: bool = Field(False, description="Whether a source type says trained-algorithmic (AI) media.")
     ingredients: tuple[dict[str, Any], ...] = Field((), description="Ingredients: title, format, relationship, instance id.")

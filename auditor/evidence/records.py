@@ -9,7 +9,7 @@ every file written so far still reads); the schema is strict (no field that is n
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -17,7 +17,7 @@ from .base import Record
 from .provenance import Provenance
 from .rules import Level, RuleOutcome
 
-SCHEMA = "auditor.evidence/1"
+SCHEMA: Final = "auditor.evidence/1"
 
 
 class VerificationStatus(StrEnum):
@@ -42,7 +42,8 @@ class Clip(Record):
     frames_sampled: int = Field(description="Frames sampled for matching.")
     rotation: int = Field(0, description="Rotation metadata in degrees, applied before sampling.")
     warnings: tuple[str, ...] = Field((), description="Notes about the file (e.g. fewer frames than the header says).")
-    frames_used: dict[str, int] = Field(default_factory=dict, description="Per channel: sampled frames the channel could vouch for.")
+    frames_used: dict[str, int] = Field(default_factory=dict,
+                                        description="Per channel: sampled frames the channel could vouch for.")
     frames_dropped_low_quality: dict[str, int] = Field(
         default_factory=dict, description="Per channel that scores frame quality: frames dropped as featureless.")
     sampling_fps: float = Field(description="Frames per second sampled from the clip.")
@@ -102,7 +103,7 @@ class Runtime(Record):
     devices: dict[str, str] = Field(default_factory=dict, description="Per channel: the device it ran on.")
     threads: dict[str, int | None] = Field(default_factory=dict, description="Threads of FAISS, OpenCV and torch.")
     elapsed_s: float | None = Field(None, description="Seconds the scan of this clip took.")
-    searched: dict[str, "Searched"] = Field(default_factory=dict, description="Per channel: what its search covered.")
+    searched: dict[str, Searched] = Field(default_factory=dict, description="Per channel: what its search covered.")
     pairs_verified: int | None = Field(None, description="Frame pairs geometric verification checked.")
     shards_served_by: str | None = Field(None, description="A sharded index: where its shards were searched "
                                                            "('this process', or Ray actors, one a shard).")
@@ -282,7 +283,8 @@ class Resemblance(Record):
     p_value_at_floor: bool | None = Field(None, description="True: below the stated floor.")
     log10_p_value: float | None = Field(None, description="log10 of the p-value.")
     expected_false_matches: float | None = Field(None, description="p-value x the works the clip was compared with.")
-    level: Level = Field(description="'resemblance without a shared timeline', or 'no match' when its rule fails or no calibration exists.")
+    level: Level = Field(description="'resemblance without a shared timeline', or 'no match' when its rule fails or no "
+                                     "calibration exists.")
     rules: tuple[RuleOutcome, ...] = Field((), description="Its rule and outcome (none without a calibration).")
     gallery: tuple[GalleryItem, ...] = Field((), description="The clip's closest moments beside the work's nearest frames.")
 

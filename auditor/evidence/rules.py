@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,7 +57,7 @@ class Comparison(StrEnum):
         return measured <= threshold if self is Comparison.LE else measured >= threshold
 
 
-Threshold = Union[float, tuple[str, ...]]
+Threshold = float | tuple[str, ...]
 
 
 class RuleOutcome(BaseModel):

@@ -123,7 +123,7 @@ def level_name(level: Level | str, lang: str) -> str:
         return str(level)
 
 
-def number(x: float) -> str:
+def number(x: object) -> str:
     """A measured value or threshold as a reader wants it: whole numbers whole, small ones in
     three significant digits, the rest to three decimals."""
     if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x):
@@ -154,9 +154,10 @@ def outcome_sentence(o: RuleOutcome, lang: str) -> str:
     label, unit = measure_words(o.measure, lang)
     unit = f" {unit}" if unit else ""
     if o.comparison == Comparison.IN:
+        assert isinstance(o.threshold, tuple)  # an "in" rule's threshold is a list of levels
         levels = ", ".join(level_name(x, lang) for x in o.threshold)
         cmp = "in" if o.passed else w["not_in"]
-        body = f"{label} {level_name(o.measured, lang)} {cmp} [{levels}]"
+        body = f"{label} {level_name(str(o.measured), lang)} {cmp} [{levels}]"
     else:
         cmp = str(o.comparison) if o.passed or o.measured is None else _FAILED[o.comparison]
         measured = "–" if o.measured is None else number(o.measured)

@@ -9,9 +9,9 @@ computed from them is auditor/match/calibration.py.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def _stored_embeddings(index: ReferenceIndex, name: str, ch: Channel, frame_ids:
 def calibrate(
     index_path: str | Path,
     config: Configuration,
-    background: list[str | Path] | None = None,
+    background: Sequence[str | Path] | None = None,
     frames_per_work: int | None = None,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
@@ -66,16 +66,17 @@ def calibrate(
             fps = float(config.sampling.query.fps)
             for path in background:
                 try:
-                    emb = embed_file(path, fps, channels, config, query=True, on_frames=running_count(on_frames, str(path)))
+                    embedded = embed_file(path, fps, channels, config, query=True,
+                                          on_frames=running_count(on_frames, str(path)))
                 except InputError as exc:
                     if progress:
                         progress(f"skipped {exc}")
                     continue
                 for name, ch in channels.items():
-                    samples[name] += _best_raw(ch, emb.embeddings[name], index.searcher(name), worst[name])
-                sources.append({"path": str(path), "sha256": emb.info.sha256, "frames": emb.n_frames})
+                    samples[name] += _best_raw(ch, embedded.embeddings[name], index.searcher(name), worst[name])
+                sources.append({"path": str(path), "sha256": embedded.info.sha256, "frames": embedded.n_frames})
                 if progress:
-                    progress(f"background {path}: {emb.n_frames} frames")
+                    progress(f"background {path}: {embedded.n_frames} frames")
             if not sources:
                 raise UsageError("no background clip could be read")
             method, variants_in_null = "background", True
@@ -98,7 +99,7 @@ def calibrate(
         data = {
             "format": FORMAT,
             "method": method,
-            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "seed": seed,
             "sources": sources,
             "channels": {

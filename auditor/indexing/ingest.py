@@ -8,10 +8,10 @@ interrupted, so a long build loses at most the file in hand.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from enum import StrEnum
-from typing import Callable
+from pathlib import Path
 
 import reference_index
 from reference_index import CatalogueConflict, ReferenceIndex
@@ -120,7 +120,7 @@ def structure_settings(config: Configuration) -> dict:
     limits and nprobe by kind of vectors, and the structure of large local-feature channels."""
     ix = config.index
     if ix.local_structure not in ("ivf", "words"):
-        raise UsageError(f"index.local_structure {ix['local_structure']!r}: choose ivf or words")
+        raise UsageError(f"index.local_structure {ix.local_structure!r}: choose ivf or words")
     return {
         "exact_max": {"ip": int(ix.exact_max_float), "hamming": int(ix.exact_max_binary),
                       "local": int(ix.exact_max_local)},
@@ -238,7 +238,8 @@ def _add_one(writer, item: CatalogueItem, channels: dict[str, Channel], fps: flo
         embedded = embed_file(item.path, fps, channels, config, on_frames=running_count(on_frames, path))
         found = writer.find_sha256(embedded.info.sha256)
         if found:
-            return IngestResult(path, IngestStatus.SKIPPED, found[0], 0, f"same bytes already indexed as '{found[0]}' ({found[1]})")
+            return IngestResult(path, IngestStatus.SKIPPED, found[0], 0,
+                                f"same bytes already indexed as '{found[0]}' ({found[1]})")
         if embedded.n_frames == 0:
             raise InputError(item.path, "no frames could be sampled")
         info = embedded.info.to_dict() | {"sampling_fps": fps, "path": str(Path(item.path).resolve())}

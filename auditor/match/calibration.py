@@ -19,8 +19,8 @@ record, so a reader can check or redo it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -53,7 +53,9 @@ def _log_chi2_sf_even(x: float, dof: int) -> float:
 
 def matches_fingerprints(calibration: dict | None, fingerprint_ids: Mapping[str, str]) -> bool:
     """Whether stored null distributions were made with these very channels."""
-    return bool(calibration) and all(
+    if not calibration:
+        return False
+    return all(
         calibration["channels"].get(name, {}).get("fingerprint_id") == fid for name, fid in fingerprint_ids.items()
     )
 

@@ -26,16 +26,16 @@ in the evidence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from ..channels import Meaning
 from ..evidence.records import ChannelStat, Verification, VerificationStatus
 from ..evidence.rules import Comparison, Effect, Level, Rule, RuleOutcome
+from ..settings import Configuration
 from .calibration import SegmentCalibration
 from .resemblance import WorkResemblance
 from .segments import Segment
-from ..settings import Configuration
 
 LOCAL = "local"  # the name segments list among their channels when geometric verification agrees
 
@@ -56,7 +56,7 @@ class Policy:
     flag: Rule
 
     @classmethod
-    def from_config(cls, config: Configuration, meanings: Mapping[str, Meaning]) -> "Policy":
+    def from_config(cls, config: Configuration, meanings: Mapping[str, Meaning]) -> Policy:
         v, cal = config.verify, config.calibration
         share = float(v.min_verified_share)
         return cls(
@@ -92,7 +92,7 @@ class Policy:
     def channel_rank(self, stats: Mapping[str, ChannelStat]) -> int:
         """The rank (0 = strongest) of the level the channels' rules alone give: how alignment
         chooses between overlapping candidate segments, and how segments queue for verification."""
-        return min([Level.WEAK.rank] + [o.level.rank for o in self.channel_outcomes(stats) if o.passed])
+        return min([Level.WEAK.rank] + [o.level.rank for o in self.channel_outcomes(stats) if o.passed and o.level is not None])
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _decide_one(segment: Segment, verification: Verification | None, calibration
         # what rests on verification (its levels, the exemption from the chance cap) needs a pair
         # that matched: a status of "verified" over no pair checked, or none verified, is not one
         verified = (verification.status == VerificationStatus.VERIFIED and verification.pairs_verified > 0
-                    and share >= policy.verified.threshold)
+                    and policy.verified.comparison.holds(share, policy.verified.threshold))
         outcomes.append(policy.verified.evaluate(share, precondition=verified))
         outcomes.append(policy.verified_near_identical.evaluate(verification.median_inliers, precondition=verified))
         if channels and set(channels) <= policy.needs_verification:  # only votes-like channels support it
@@ -176,10 +176,11 @@ def _decide_one(segment: Segment, verification: Verification | None, calibration
     held = policy.hold_verified or not verified  # geometry is the stronger test: votes' chance does not override it
     if kept and held and calibration is not None and calibration.expected_false_matches is not None:
         outcomes.append(policy.chance.evaluate(calibration.expected_false_matches))
-    granted = min((o.level for o in outcomes if o.effect == Effect.GRANT and o.passed), key=lambda lv: lv.rank)
+    granted = min((o.level for o in outcomes if o.effect == Effect.GRANT and o.passed and o.level is not None),
+                  key=lambda lv: lv.rank)
     level = granted
     for o in outcomes:
-        if o.effect == Effect.CAP and not o.passed and o.level.rank > level.rank:
+        if o.effect == Effect.CAP and not o.passed and o.level is not None and o.level.rank > level.rank:
             level = o.level
     marked = tuple(
         o.model_copy(update={"decisive": True}) if (

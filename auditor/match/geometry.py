@@ -78,7 +78,7 @@ def _sift(image: np.ndarray, cfg: Verify, cache: dict | None, key) -> tuple:
     """SIFT keypoints and descriptors of an RGB frame; with `cache`, computed once per `key`."""
     if cache is not None and key is not None and key in cache:
         return cache[key]
-    sift = cv2.SIFT_create(nfeatures=int(cfg.sift_features))
+    sift = cv2.SIFT.create(nfeatures=int(cfg.sift_features))
     found = sift.detectAndCompute(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)
     if cache is not None and key is not None:
         cache[key] = found
@@ -107,8 +107,8 @@ def match_frames(query: np.ndarray, ref: np.ndarray, cfg: Verify, variant: str =
     good = [m for m, *rest in (p for p in pairs if p) if not rest or m.distance < cfg.ratio * rest[0].distance]
     if len(good) < 3:
         return unmatched(len(good))
-    src = np.float32([kq[m.queryIdx].pt for m in good])
-    dst = np.float32([kr[m.trainIdx].pt for m in good])
+    src = np.array([kq[m.queryIdx].pt for m in good], np.float32)
+    dst = np.array([kr[m.trainIdx].pt for m in good], np.float32)
     model, mask = cv2.estimateAffine2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=float(cfg.ransac_threshold_px),
         maxIters=int(cfg.ransac_max_iterations),
@@ -143,7 +143,7 @@ def region_on_still(check: PairCheck, box) -> tuple[float, float, float, float] 
     x0, y0, x1, y1 = box
     xs = x0 + np.clip(mapped[:, 0] / rw, 0, 1) * (x1 - x0)
     ys = y0 + np.clip(mapped[:, 1] / rh, 0, 1) * (y1 - y0)
-    return tuple(round(float(v), 4) for v in (xs.min(), ys.min(), xs.max(), ys.max()))
+    return round(float(xs.min()), 4), round(float(ys.min()), 4), round(float(xs.max()), 4), round(float(ys.max()), 4)
 
 
 def pick_pairs(pairs, n: int) -> list:

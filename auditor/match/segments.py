@@ -13,13 +13,13 @@ the segment, its verification and its calibration.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
 
 import numpy as np
 
 from ..evidence.records import ChannelStat
-from ..settings import Configuration
+from ..settings import Configuration, Segments
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _runs(hits: list[Hit], max_gap: float) -> list[list[Hit]]:
     return runs
 
 
-def max_gap(seg: dict, ref_step: float) -> float:
+def max_gap(seg: Segments, ref_step: float) -> float:
     """The longest query-time gap between consecutive hits of a segment on a reference sampled
     every `ref_step` seconds: `max_gap_s`, or the query time between two reference frames at the
     slowest speed allowed, if longer (a copy's frames match well only near the reference's
@@ -205,7 +205,7 @@ class _Context:
     rank: Callable
 
     @property
-    def seg(self) -> dict:
+    def seg(self) -> Segments:
         return self.config.segments
 
 
@@ -317,6 +317,7 @@ def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, 
             )
             if joinable and p.kind != "still":
                 step = ctx.ref_steps.get(ref_id, 0.5)
+                assert p.speed is not None and s.speed is not None  # _segment_from fits every video's timeline
                 speed = (p.speed + s.speed) / 2
                 expected = p.ref_end + speed * (s.query_start - p.query_end)
                 joinable = abs(p.speed - s.speed) <= 0.15 and abs(expected - s.ref_start) <= tol + step + 0.05 * max(gap, 0)

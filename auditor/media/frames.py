@@ -15,8 +15,8 @@ import numpy as np
 
 from reference_index.store import sha256_file
 
-from .reader import Box, MediaReader, crop_box, downscale, is_still
 from ..settings import Configuration
+from .reader import Box, MediaReader, crop_box, downscale, is_still
 from .video import open_capture
 
 

@@ -38,9 +38,9 @@ def content_box(image: np.ndarray, max_frac: float = 0.4, dark: float = 40.0, fl
 
 def trim_borders(image: np.ndarray) -> np.ndarray:
     """The image without near-black bars (unchanged when there are none or nothing is left)."""
-    t, b, l, r = content_box(image)
-    if b - t < 16 or r - l < 16:
+    t, b, left, r = content_box(image)
+    if b - t < 16 or r - left < 16:
         return image
-    if (t, b, l, r) == (0, image.shape[0], 0, image.shape[1]):
+    if (t, b, left, r) == (0, image.shape[0], 0, image.shape[1]):
         return image
-    return np.ascontiguousarray(image[t:b, l:r])
+    return np.ascontiguousarray(image[t:b, left:r])

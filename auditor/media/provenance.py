@@ -22,7 +22,7 @@ import hashlib
 import json
 import struct
 import tomllib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -35,7 +35,7 @@ AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMe
 # The keys a context file may hold (any other is refused, naming these): how the clip was made
 # (generator .. generated_by) and how it was collected (collected_by .. collected_at, the chain of
 # custody the report's cover prints).
-CONTEXT_FIELDS = {
+CONTEXT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "generator": str, "generator_version": str, "prompt": str, "negative_prompt": str, "seed": (int, str),
     "date": (str, date, datetime), "generated_by": str,
     "collected_by": str, "organisation": str, "source_url": str, "collected_at": (str, date, datetime),
@@ -141,7 +141,7 @@ def read_content_credentials(path: str | Path) -> dict:
 
 
 # -- container ----------------------------------------------------------------------------------
-_MP4_EPOCH = datetime(1904, 1, 1, tzinfo=timezone.utc)
+_MP4_EPOCH = datetime(1904, 1, 1, tzinfo=UTC)
 
 
 def _boxes(data: bytes, start: int, end: int):
@@ -194,7 +194,10 @@ def _bmff_tags(path: Path, limit: int = 64 << 20) -> dict:
         for kind, s, e in _boxes(moov, start, end):
             if kind == b"mvhd" and e - s >= 12:
                 version = moov[s]
-                secs = struct.unpack(">Q", moov[s + 4 : s + 12])[0] if version == 1 else struct.unpack(">I", moov[s + 4 : s + 8])[0]
+                if version == 1:
+                    secs = struct.unpack(">Q", moov[s + 4 : s + 12])[0]
+                else:
+                    secs = struct.unpack(">I", moov[s + 4 : s + 8])[0]
                 if secs:
                     out["creation_time"] = (_MP4_EPOCH + timedelta(seconds=secs)).isoformat()
             elif kind in (b"udta", b"ilst", b"trak", b"mdia") and depth < 6:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ from reference_index.store import sha256_file
 
 from ..errors import InputError, LimitExceeded
 from ..names import is_text
-from ..settings import Configuration
+from ..settings import Configuration, Limits
 from .video import open_capture
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -137,7 +137,7 @@ def not_a_file(path: Path) -> str | None:
     return None
 
 
-def _check_file(path: Path, limits: dict) -> int:
+def _check_file(path: Path, limits: Limits) -> int:
     if not is_text(path):
         # OpenCV's FFmpeg reader crashes the process on such a name; the scanner opens the file
         # under a safe name instead (scan/scanner.py)
@@ -155,7 +155,7 @@ def _check_file(path: Path, limits: dict) -> int:
     return size
 
 
-def _check_size(path: Path, width: int, height: int, limits: dict, what: str, max_side: int | None = None) -> None:
+def _check_size(path: Path, width: int, height: int, limits: Limits, what: str, max_side: int | None = None) -> None:
     if width > limits.max_width or height > limits.max_height:
         raise LimitExceeded(
             path,

@@ -29,6 +29,7 @@ def overlays(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) 
             if i is None or i >= len(checked) or not checked[i].points or ex.ref_image is None:
                 continue
             pic, vpair = exhibit_picture(s, ex, images.__getitem__, redact_refs)
+            assert vpair is not None  # the exhibit's pair is among those checked (above)
             width = FRAME_W_MM * mm
             height = width * pic.shape[0] / pic.shape[1]
             if height > 62 * mm:
@@ -65,7 +66,8 @@ def _parameter_tables(params: dict, k: Kit, width_mm: float = FRAME_W_MM) -> lis
     for key, v in flatten(params):
         head, _, rest = key.partition(".")
         sections.setdefault(head, []).append((rest or head, v))
-    rows, heads = [], []
+    rows: list[list] = []
+    heads: list[int] = []
     for head, pairs in sections.items():
         heads.append(len(rows))
         rows.append([k.P(head, k.small), k.P("", k.small)])
@@ -73,7 +75,7 @@ def _parameter_tables(params: dict, k: Kit, width_mm: float = FRAME_W_MM) -> lis
     if rows:
         from reportlab.lib import colors
 
-        extra = [("BACKGROUND", (0, r), (-1, r), colors.HexColor("#eeeeee")) for r in heads]
+        extra: list[tuple] = [("BACKGROUND", (0, r), (-1, r), colors.HexColor("#eeeeee")) for r in heads]
         extra += [("SPAN", (0, r), (-1, r)) for r in heads]
         extra += [("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
         out.append(k.table(rows, [width_mm * 0.52 * mm, width_mm * 0.48 * mm], header=False, style_extra=extra))

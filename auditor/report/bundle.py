@@ -28,7 +28,8 @@ from ..errors import InputError, UsageError
 from ..evidence.files import SUFFIX, read_evidence
 from .case import report_name
 from .check import Check, ReportCheck, signature_checks
-from .summary import NAMES as SUMMARY_NAMES, write_summary
+from .summary import NAMES as SUMMARY_NAMES
+from .summary import write_summary
 
 FORMAT = "auditor.bundle/1"
 MANIFEST, SUMS = "manifest.json", "SHA256SUMS"

@@ -28,7 +28,6 @@ WORDS = {
         "all_clips": "Every clip", "clip_name": "Clip", "level": "Level", "episode": "Episode", "clip_time": "Clip (s)",
         "ref_time": "Reference (s)", "p_value": "p-value", "review": "Review", "report": "Report", "evidence": "Evidence",
         "picture": "Strongest frame pair", "failures": "Failures", "reason": "Reason", "none": "none",
-        "review_states": {"confirm": "confirmed", "dismiss": "dismissed", "second look": "second look", "": "not reviewed"},
         "open": "open", "footer": "auditor case summary · {n} clips",
     },
     "ja": {
@@ -36,12 +35,18 @@ WORDS = {
         "counts": "クリップ {clips} 件：指摘 {flagged} 件、作品と一致 {matched} 件、失敗 {failed} 件。",
         "works": "作品ごとの合計", "work": "作品", "owner": "権利者", "clips": "クリップ数", "flagged": "指摘",
         "seconds": "一致時間（秒）", "strongest": "最も強い水準",
-        "all_clips": "全クリップ", "clip_name": "クリップ", "level": "水準", "episode": "話数・題名", "clip_time": "クリップ（秒）",
+        "all_clips": "全クリップ", "clip_name": "クリップ", "level": "水準", "episode": "話数・題名",
+        "clip_time": "クリップ（秒）",
         "ref_time": "参照（秒）", "p_value": "p 値", "review": "確認", "report": "報告書", "evidence": "証拠",
         "picture": "最も強く一致したフレームの対", "failures": "失敗", "reason": "理由", "none": "なし",
-        "review_states": {"confirm": "確認済み（一致を認める）", "dismiss": "却下", "second look": "再確認", "": "未確認"},
         "open": "開く", "footer": "auditor 事案の一覧 · {n} 件",
     },
+}
+
+# a clip's review state in words, per language
+REVIEW_STATES = {
+    "en": {"confirm": "confirmed", "dismiss": "dismissed", "second look": "second look", "": "not reviewed"},
+    "ja": {"confirm": "確認済み（一致を認める）", "dismiss": "却下", "second look": "再確認", "": "未確認"},
 }
 
 

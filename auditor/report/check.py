@@ -104,7 +104,8 @@ def _cover_lines(path: Path) -> list[_Line]:
         raise InputError(path, f"pdftotext gave no readable layout ({exc})") from None
 
     def box(el) -> tuple[float, float, float, float]:
-        return tuple(float(el.get(k)) for k in ("xMin", "yMin", "xMax", "yMax"))  # type: ignore[return-value]
+        x0, y0, x1, y1 = (float(el.get(k)) for k in ("xMin", "yMin", "xMax", "yMax"))
+        return x0, y0, x1, y1
 
     lines = []
     for line in root.iter("{http://www.w3.org/1999/xhtml}line"):
@@ -176,7 +177,7 @@ def _attachment(reader) -> bytes | None:
     return None
 
 
-def _printed_check(result: "ReportCheck", name: str, found: list[str], expected: str, what: str) -> None:
+def _printed_check(result: ReportCheck, name: str, found: list[str], expected: str, what: str) -> None:
     if found == [expected]:
         result.add(name, True, f"the cover prints the {what} in its place, and it agrees")
     elif not found:
@@ -280,8 +281,9 @@ def signature_checks(pdf, trust: str | Path | None = None) -> list[Check]:
         when = f" at {reported.isoformat(timespec='seconds')}" if reported else ""
         whole = status.coverage is not None and status.coverage.name == "ENTIRE_FILE"
         ok = bool(status.intact and status.valid and whole)
+        coverage = getattr(status.coverage, "name", None)
         detail = f"signed by {signer}{when}: " + ("intact and valid, covers the whole file" if ok else
-                                                   f"intact={status.intact} valid={status.valid} coverage={getattr(status.coverage, 'name', None)}")
+                                                   f"intact={status.intact} valid={status.valid} coverage={coverage}")
         out.append(Check("signature", ok, detail, signer=signer))
         if trust is not None:
             out.append(Check("trust", bool(status.trusted), "chains to the given certificate" if status.trusted

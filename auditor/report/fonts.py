@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -68,7 +68,7 @@ def font_path(name: str) -> Path:
     raise MissingDependency(f"Reports embed the font {candidates[0].name}: run ./setup.sh, which installs Debian's {package}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _face(name: str):
     """The registered reportlab font (registering it on first use)."""
     from reportlab.pdfbase import pdfmetrics
@@ -79,7 +79,7 @@ def _face(name: str):
     return pdfmetrics.getFont(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _covers(name: str) -> frozenset[int]:
     return frozenset(_face(name).face.charToGlyph)
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..evidence.records import Evidence
 from ..evidence.wording import rule_text
 from .fonts import markup, report_fonts
-from .text import TEXT
+from .text import TABLES, TEXT
+
+if TYPE_CHECKING:
+    from reportlab.lib.styles import ParagraphStyle
 
 ATTACHMENT_NAME = "evidence.json"
 FRAME_W_MM = 174  # the text block's width on A4 with 18 mm margins
@@ -19,14 +23,15 @@ FRAME_W_MM = 174  # the text block's width on A4 with 18 mm margins
 class Kit:
     """Styles and builders shared by the sections."""
 
-    t: dict
+    t: dict[str, str]  # the report's sentences in its language
+    tables: dict[str, dict[str, str]]  # and its tables of words (text.TABLES)
     lang: str
-    body: object
-    small: object
-    monos: object
-    h1: object
-    h2: object
-    h3: object
+    body: ParagraphStyle
+    small: ParagraphStyle
+    monos: ParagraphStyle
+    h1: ParagraphStyle
+    h2: ParagraphStyle
+    h3: ParagraphStyle
     bold: str
 
     def P(self, text, style=None):
@@ -63,7 +68,7 @@ def make_kit(lang: str) -> Kit:
     wrap = "CJK" if lang == "ja" else "LTR"
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=13, alignment=TA_LEFT, wordWrap=wrap, spaceAfter=3)
     return Kit(
-        t=TEXT[lang], lang=lang, body=body, bold=bold,
+        t=TEXT[lang], tables=TABLES[lang], lang=lang, body=body, bold=bold,
         small=ParagraphStyle("small", parent=body, fontSize=7.5, leading=10, spaceAfter=1),
         monos=ParagraphStyle("mono", parent=body, fontName=mono, fontSize=7, leading=9, wordWrap="LTR"),
         h1=ParagraphStyle("h1", parent=body, fontName=bold, fontSize=17, leading=22, spaceAfter=2),

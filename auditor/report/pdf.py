@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import UTC
 from pathlib import Path
 
 from reference_index.store import atomic_path
@@ -122,14 +123,14 @@ def _steady_writer(pdf_bytes: bytes):
 def _timestamp(iso: str):
     """reportlab's timestamp of an ISO 8601 time (the evidence's), for the PDF's dates."""
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from reportlab.lib.utils import TimeStamp
 
     ts = TimeStamp(invariant=1)
     try:
         when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        epoch = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+        epoch = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     except ValueError:
         return ts
     ts.t, ts.lt = epoch, time.gmtime(epoch)

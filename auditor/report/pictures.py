@@ -126,7 +126,8 @@ def region_picture(segment, read, redacted: bool = False) -> np.ndarray | None:
 
     def rect(box, colour, width):
         x0, y0, x1, y1 = box
-        cv2.rectangle(out, (int(x0 * (w - 1)), int(y0 * (h - 1))), (int(x1 * (w - 1)), int(y1 * (h - 1))), colour, width, cv2.LINE_AA)
+        cv2.rectangle(out, (int(x0 * (w - 1)), int(y0 * (h - 1))), (int(x1 * (w - 1)), int(y1 * (h - 1))), colour, width,
+                      cv2.LINE_AA)
 
     for i, ex in enumerate(segment.exhibits, 1):
         if ex.region is not None:
@@ -151,11 +152,11 @@ def timeline_png(evidence: Evidence, work: Work, lang: str) -> bytes:
     refs = {rid for rid, r in evidence.references.items() if r.work == work.work}
     refs |= {s.ref_id for s in work.segments}
     channels = sorted({c for f in evidence.frames for c in f.top})
-    props = None
+    props, font_path = None, None
     if lang == "ja":
-        path = str(japanese_font_path())
-        font_manager.fontManager.addfont(path)
-        props = font_manager.FontProperties(fname=path)
+        font_path = str(japanese_font_path())
+        font_manager.fontManager.addfont(font_path)
+        props = font_manager.FontProperties(fname=font_path)
     fig, ax = plt.subplots(figsize=(7.2, 2.0), dpi=150)
     for seg in work.segments:
         ax.axvspan(seg.query_start, max(seg.query_end, seg.query_start + 0.05),
@@ -180,7 +181,7 @@ def timeline_png(evidence: Evidence, work: Work, lang: str) -> bytes:
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     if channels:
-        small = font_manager.FontProperties(fname=props.get_file(), size=6.5) if props else {"size": 6.5}
+        small = font_manager.FontProperties(fname=font_path, size=6.5) if props else {"size": 6.5}
         ax.legend(loc="lower right", ncols=2 * len(channels), prop=small)
     fig.tight_layout()
     buf = io.BytesIO()

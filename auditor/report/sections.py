@@ -65,7 +65,8 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
             height = width * pic.shape[0] / pic.shape[1]
             if height > 58 * mm:
                 width, height = width * 58 * mm / height, 58 * mm
-            cap = (t["still_caption"] if s.kind == "still" else t["pair_caption"]).format(qt=ex.query_t, ref=s.ref_id, rt=ex.ref_t)
+            caption = t["still_caption"] if s.kind == "still" else t["pair_caption"]
+            cap = caption.format(qt=ex.query_t, ref=s.ref_id, rt=ex.ref_t)
             parts = ([P(t["frame_pairs"], k.h3)] if i == 0 else []) + [Image(io.BytesIO(png(pic)), width=width, height=height),
                                                                        P(cap, small)]
             if vpair:
@@ -76,15 +77,15 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
             figures.append(parts)
         story += keep_last_two(figures)
         for s in w.segments:
-            pic = region_picture(s, images.__getitem__, redact_refs)
-            if pic is None:
+            still = region_picture(s, images.__getitem__, redact_refs)
+            if still is None:
                 continue
-            width = 80 * mm * pic.shape[1] / max(pic.shape)
-            height = 80 * mm * pic.shape[0] / max(pic.shape)
+            width = 80 * mm * still.shape[1] / max(still.shape)
+            height = 80 * mm * still.shape[0] / max(still.shape)
             x0, y0, x1, y1 = s.ref_region or (0, 0, 1, 1)
             cap = t["region_caption"].format(ref=s.ref_id, qs=s.query_start, qe=s.query_end, x0=x0 * 100, y0=y0 * 100,
                                              x1=x1 * 100, y1=y1 * 100, share=(x1 - x0) * (y1 - y0) * 100)
-            story.append(KeepTogether([P(t["region"], k.h3), Image(io.BytesIO(png(pic)), width=width, height=height),
+            story.append(KeepTogether([P(t["region"], k.h3), Image(io.BytesIO(png(still)), width=width, height=height),
                                        P(cap, small), Spacer(1, 3 * mm)]))
     return story
 
@@ -142,6 +143,6 @@ def review(reviews: list[dict], k: Kit) -> list:
         return story + [P(t["review_none"])]
     rows = [[P(t["review_when"], small), P(t["review_who"], small), P(t["review_what"], small), P(t["review_why"], small)]]
     for r in reviews:
-        rows.append([P(r["created_utc"], small), P(r["reviewer"]), P(t["review_decisions"].get(r["decision"], r["decision"])),
-                     P(r["note"] or "–", small)])
+        decision = k.tables["review_decisions"].get(r["decision"], r["decision"])
+        rows.append([P(r["created_utc"], small), P(r["reviewer"]), P(decision), P(r["note"] or "–", small)])
     return story + [k.table(rows, [38 * mm, 35 * mm, 27 * mm, 74 * mm])]

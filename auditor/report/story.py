@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ..evidence.records import Evidence, Provenance
+from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
 from ..evidence.wording import level_name, verdict_sentence
 from . import appendix, sections
@@ -34,7 +34,7 @@ def _context_rows(prov: Provenance | None, k: Kit, keys: tuple[str, ...] | None 
     ctx = prov.context if prov else None
     if not ctx:
         return []
-    names = k.t["context_keys"]
+    names = k.tables["context_keys"]
 
     def shown(v) -> str:
         v = str(v)
@@ -56,7 +56,7 @@ def _provenance(prov: Provenance, k: Kit) -> list:
 
     t, P, small = k.t, k.P, k.small
     cc = prov.content_credentials
-    lines = [P(t["cc_status"].get(cc.status, str(cc.status)))]
+    lines = [P(k.tables["cc_status"].get(cc.status, str(cc.status)))]
     for r in cc.reasons:
         lines.append(P(f"{r.get('code')}: {r.get('explanation')}" if isinstance(r, dict) else str(r), small))
     m = cc.active_manifest
@@ -65,7 +65,8 @@ def _provenance(prov: Provenance, k: Kit) -> list:
         lines.append(P(t["cc_signer"].format(signer=m.signer, issuer=m.certificate_issuer, when=when,
                                              gen=m.claim_generator), small))
         for a in m.actions:
-            lines.append(P("• " + " ".join(str(v) for v in (a.get("action"), a.get("digital_source_type"), a.get("software_agent")) if v), small))
+            said = (a.get("action"), a.get("digital_source_type"), a.get("software_agent"))
+            lines.append(P("• " + " ".join(str(v) for v in said if v), small))
         lines.append(P(t["cc_ai"].format(v=t["yes"] if m.ai_generated else t["not_stated"]), small))
         if cc.status == "valid" and not cc.signer_trusted:
             lines.append(P(t["cc_untrusted"], small))
@@ -90,7 +91,7 @@ def _best(ev: Evidence):
     if not ev.works:
         return None, None
     work = ev.works[0]
-    best = work.best_segment
+    best: SegmentSummary | Resemblance | None = work.best_segment
     if work.resemblance is not None and (best is None or ev.verdict.level == Level.RESEMBLANCE):
         best = work.resemblance
     return work, best
@@ -107,7 +108,7 @@ def _strongest_pair(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs:
                 continue
             checked = s.verification.pairs if s.verification else ()
 
-            def inliers(ex):
+            def inliers(ex, checked=checked):
                 i = ex.verification_pair
                 return checked[i].inliers if i is not None and i < len(checked) else -1
 
@@ -150,6 +151,7 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
         rows = [[P(t["work"], small), P(t["owner"], small), P(t["level"], small), P(t["matched"], small), P(t["p_value"], small)]]
         for w in ev.works[:COVER_WORKS]:
             p_of = w.best_segment or w.resemblance
+            assert p_of is not None  # a work is listed for a segment or for its resemblance
             matched = t["seconds"].format(v=w.matched_seconds) if w.segments else "–"  # no shared timeline
             rows.append([P(work_line(ev, w, k.lang), small), P(w.owner, small), P(level_name(w.level, k.lang), small),
                          P(matched, small), P(fmt_p(p_of.p_value, p_of.p_value_at_floor), small)])
@@ -176,7 +178,7 @@ def _meanings(ev: Evidence, k: Kit) -> list[str]:
     """One line each on what the verdict's level, score and p-value mean."""
     t, v = k.t, ev.verdict
     lines = [t["meaning_level"].format(level=level_name(v.level, k.lang),
-                                       meaning=t["level_meanings"].get(str(v.level), ""))]
+                                       meaning=k.tables["level_meanings"].get(str(v.level), ""))]
     if ev.works:
         lines.append(t["meaning_score"].format(score=v.score))
         if v.p_value is not None:

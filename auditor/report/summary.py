@@ -22,7 +22,7 @@ from reference_index.store import atomic_path, atomic_write_text
 
 from ..evidence.files import escape_cell
 from ..evidence.wording import check_lang, level_name
-from .case import WORDS, Case, ClipRow, read_case
+from .case import REVIEW_STATES, WORDS, Case, ClipRow, read_case
 from .pictures import LEVEL_COLOURS, decode, pair_picture
 
 NAMES = ("summary.pdf", "summary.html", "summary.xlsx")
@@ -44,13 +44,14 @@ def thumbnail(row: ClipRow, height: int = 90) -> bytes | None:
     return buf.tobytes() if ok else None
 
 
-def _clip_cells(c: ClipRow, w: dict, lang: str) -> list[str]:
+def _clip_cells(c: ClipRow, lang: str) -> list[str]:
     return [c.clip, level_name(c.level, lang), c.work, c.owner, c.episode, _span(c.query_span), _span(c.ref_span),
-            c.p_value, w["review_states"].get(c.review, c.review) + (f" ({c.reviewer})" if c.reviewer else "")]
+            c.p_value, REVIEW_STATES[lang].get(c.review, c.review) + (f" ({c.reviewer})" if c.reviewer else "")]
 
 
-def _clip_heads(w: dict) -> list[str]:
-    return [w["clip_name"], w["level"], w["work"], w["owner"], w["episode"], w["clip_time"], w["ref_time"], w["p_value"], w["review"]]
+def _clip_heads(w: dict[str, str]) -> list[str]:
+    return [w["clip_name"], w["level"], w["work"], w["owner"], w["episode"], w["clip_time"], w["ref_time"], w["p_value"],
+            w["review"]]
 
 
 def write_xlsx(case: Case, path: Path, lang: str) -> None:
@@ -78,7 +79,7 @@ def write_xlsx(case: Case, path: Path, lang: str) -> None:
           [34, 28, 10, 10, 16, 26])
     ws = wb.create_sheet(w["all_clips"][:31])
     sheet(ws, _clip_heads(w) + [w["report"], w["evidence"]],
-          [_clip_cells(c, w, lang) + [c.report, c.evidence] for c in case.clips],
+          [_clip_cells(c, lang) + [c.report, c.evidence] for c in case.clips],
           [30, 22, 24, 24, 24, 12, 12, 10, 18, 30, 34])
     for i, c in enumerate(case.clips, start=2):  # a link to each report, relative to the folder
         for col, target in ((10, c.report), (11, c.evidence)):
@@ -94,12 +95,14 @@ def write_xlsx(case: Case, path: Path, lang: str) -> None:
 def write_html(case: Case, path: Path, lang: str) -> None:
     w = WORDS[lang]
     e = html.escape
+    counts = w["counts"].format(clips=len(case.clips) + len(case.failures), flagged=case.flagged, matched=case.matched,
+                                failed=len(case.failures))
     out = [f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(w["title"])}</title><style>'
            "body{font-family:'DejaVu Sans','IPAexGothic','Noto Sans CJK JP',sans-serif;margin:2em;font-size:14px}"
            "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #bbb;padding:4px 6px;"
            "vertical-align:top;text-align:left}th{background:#eee}.lvl{font-weight:bold}img{display:block}</style>"
            f'</head><body><h1>{e(w["title"])}</h1><p>{e(w["folder"].format(path=case.folder))}</p>'
-           f'<p>{e(w["counts"].format(clips=len(case.clips) + len(case.failures), flagged=case.flagged, matched=case.matched, failed=len(case.failures)))}</p>']
+           f'<p>{e(counts)}</p>']
     out.append(f'<h2>{e(w["works"])}</h2><table><tr>' + "".join(
         f"<th>{e(h)}</th>" for h in (w["work"], w["owner"], w["clips"], w["flagged"], w["seconds"], w["strongest"])) + "</tr>")
     for t in case.works:
@@ -108,7 +111,7 @@ def write_html(case: Case, path: Path, lang: str) -> None:
     out.append(f'</table><h2>{e(w["all_clips"])}</h2><table><tr>' + "".join(
         f"<th>{e(h)}</th>" for h in _clip_heads(w) + [w["picture"], w["report"]]) + "</tr>")
     for c in case.clips:
-        cells = _clip_cells(c, w, lang)
+        cells = _clip_cells(c, lang)
         colour = LEVEL_COLOURS.get(str(c.level), "#000")
         tds = [f"<td>{e(cells[0])}</td>", f'<td class="lvl" style="color:{colour}">{e(cells[1])}</td>']
         tds += [f"<td>{e(v)}</td>" for v in cells[2:]]
@@ -154,7 +157,7 @@ def write_pdf(case: Case, path: Path, lang: str) -> None:
         if thumb:
             img = decode(thumb)
             pic = Image(io.BytesIO(thumb), width=36 * mm, height=36 * mm * img.shape[0] / img.shape[1])
-        rows.append([P(v, small) for v in _clip_cells(c, w, lang)] + [pic, P(c.report or c.evidence, small)])
+        rows.append([P(v, small) for v in _clip_cells(c, lang)] + [pic, P(c.report or c.evidence, small)])
     story += [P(w["all_clips"], k.h2),
               k.table(rows, [i * mm for i in (28, 21, 25, 23, 23, 16, 16, 12, 21, 38, 27)])]
     story.append(P(w["failures"], k.h2))

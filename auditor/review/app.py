@@ -28,8 +28,9 @@ Safety (see gate.py):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List
+from typing import Literal, overload
 from urllib.parse import quote, unquote, urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -48,6 +49,12 @@ from .store import DECISIONS, ReviewStore
 __all__ = ["create_app", "LOCAL_HOSTS", "MAX_BODY", "same_secret"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+@overload
+def _number(text: str, name: str, optional: Literal[False] = False) -> float: ...
+@overload
+def _number(text: str, name: str, optional: bool) -> float | None: ...
 
 
 def _number(text: str, name: str, optional: bool = False) -> float | None:
@@ -79,8 +86,8 @@ def verdict_words(ev, lang: str) -> str:
 
 
 def create_app(index: str | Path, results: str | Path, token: str | None = None,
-               clip_roots: list[str | Path] | None = None, host: str = "127.0.0.1",
-               reference_roots: list[str | Path] | None = None) -> FastAPI:
+               clip_roots: Sequence[str | Path] | None = None, host: str = "127.0.0.1",
+               reference_roots: Sequence[str | Path] | None = None) -> FastAPI:
     """The desk over a results folder, for serving on `host` (requests naming another host are
     refused). A `host` other than this machine's loopback needs a `token` (UsageError). Nothing
     of `index`, the index the results were scanned against, is served; reference videos are
@@ -209,7 +216,7 @@ def _queue_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
         return RedirectResponse(pages.after(None), status_code=303)
 
     @app.post("/bulk")
-    def bulk(request: Request, csrf_token: str = Form(...), qid: List[str] = Form([]), action: str = Form(...),
+    def bulk(request: Request, csrf_token: str = Form(...), qid: list[str] = Form([]), action: str = Form(...),
              decision: str = Form(""), reviewer: str = Form(""), assignee: str = Form(""), note: str = Form(""),
              back: str = Form("")):
         pages.check_post(request, csrf_token)

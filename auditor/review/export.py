@@ -1,7 +1,8 @@
 """The review trail as CSV: every decision and every match a reviewer added, one row each.
 
-Columns: query_id (the clip, as in matches.csv and summary.csv), decision, reviewer, time (UTC), note, work (for a decision: the works the
-evidence names; for a missed match: the work the reviewer named, with its times). The desk serves
+Columns: query_id (the clip, as in matches.csv and summary.csv), decision, reviewer, time (UTC),
+note, work (for a decision: the works the evidence names; for a missed match: the work the
+reviewer named, with its times). The desk serves
 it at /reviews.csv and `auditor reviews` writes it. Cells that a spreadsheet would run as a
 formula are escaped as in the other CSVs.
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..evidence.files import escape_cell
 from .store import ReviewStore

@@ -154,12 +154,14 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         from ..report.pictures import png, region_picture
 
         segments = desk.clip(query_id).segments()
-        if not 0 <= seg < len(segments) or segments[seg].still_image is None:
+        if not 0 <= seg < len(segments):
             raise HTTPException(404)
         s = segments[seg]
-        if not inside(results / s.still_image.file, [results]):
+        if s.still_image is None or not inside(results / s.still_image.file, [results]):
             raise HTTPException(404)
-        return Response(png(region_picture(s, lambda name: (results / name).read_bytes())), media_type="image/png")
+        picture = region_picture(s, lambda name: (results / name).read_bytes())
+        assert picture is not None  # the segment has a still (above)
+        return Response(png(picture), media_type="image/png")
 
     @app.get("/clip/{query_id}/evidence.json")
     def evidence(query_id: str):

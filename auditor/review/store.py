@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 DECISIONS = ("confirm", "dismiss", "second look")
@@ -64,7 +64,7 @@ BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _name_and_note(reviewer: str, note: str) -> tuple[str, str]:

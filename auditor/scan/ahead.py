@@ -9,7 +9,7 @@ last frame is described, mostly happens on the core decoding leaves free.
 While frames are still being decoded and described, a chunk is searched on one FAISS thread: the
 other core is busy, and an OpenMP team that splits the search takes its turns with the decoder
 and the feature detector (the 35-minute catalogue's scan, 16 lists probed then: 3.1 s of CPU for
-ORB's search on two threads, 2.7 s on one, and the scan 7 % shorter; scripts/bench_scan.py
+ORB's search on two threads, 2.7 s on one, and the scan 7 % shorter; python -m benchmarks.scan
 --local). Chunks searched once every frame is described (the tail of the scan, when nothing else
 runs) get FAISS's threads.
 """

@@ -7,12 +7,12 @@ channels that agree); the verdict gets its rule outcomes and its sentence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ..evidence import records as ev
-from ..evidence.wording import rule_text, verdict_sentence
 from ..evidence.rules import Level
+from ..evidence.wording import rule_text, verdict_sentence
 from ..match.decision import Decided, DecidedResemblance, Decision
 
 
@@ -63,16 +63,17 @@ def segment_record(d: Decided, shown=None, with_pairs: bool = True):
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:
-    total, cur_s, cur_e = 0.0, None, None
+    total = 0.0
+    current: tuple[float, float] | None = None  # the union's interval being extended
     for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
+        if current is None or s > current[1]:
+            if current is not None:
+                total += current[1] - current[0]
+            current = (s, e)
         else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
+            current = (current[0], max(current[1], e))
+    if current is not None:
+        total += current[1] - current[0]
     return total
 
 
@@ -93,9 +94,9 @@ def work_records(decision: Decision, shown, clip_duration: float, metadata: Mapp
     for d in decision.segments:
         by_work.setdefault(d.segment.work, []).append(d)
     resembling: dict[str, DecidedResemblance] = {}
-    for d in decision.resemblances:  # strongest first: a work's best channel
-        if d.level != Level.NONE or d.resemblance.work in by_work:
-            resembling.setdefault(d.resemblance.work, d)
+    for r in decision.resemblances:  # strongest first: a work's best channel
+        if r.level != Level.NONE or r.resemblance.work in by_work:
+            resembling.setdefault(r.resemblance.work, r)
     works = []
     for name in list(by_work) + [w for w in resembling if w not in by_work]:
         segs = by_work.get(name, [])
@@ -105,11 +106,16 @@ def work_records(decision: Decision, shown, clip_duration: float, metadata: Mapp
         level = best.level if best else Level.NONE
         if res is not None and res.level.rank < level.rank:
             level = res.level
-        cal = _calibration_fields(best) if best else {
-            "p_value": res.resemblance.p_value, "expected_false_matches": res.resemblance.expected_false_matches}
+        if best is not None:
+            cal = _calibration_fields(best)
+            owner, best_score = segs[0].segment.owner, best.segment.score
+        else:
+            assert res is not None  # a work without segments is listed for its resemblance
+            cal = {"p_value": res.resemblance.p_value, "expected_false_matches": res.resemblance.expected_false_matches}
+            owner, best_score = res.resemblance.owner, res.resemblance.value
         works.append(ev.Work(
-            work=name, owner=segs[0].segment.owner if segs else res.resemblance.owner, metadata=metadata.get(name, {}),
-            level=level, best_score=round(best.segment.score if best else res.resemblance.value, 6),
+            work=name, owner=owner, metadata=metadata.get(name, {}),
+            level=level, best_score=round(best_score, 6),
             matched_seconds=round(matched, 3), share_of_clip=round(matched / clip_duration, 4) if clip_duration else None,
             channels=tuple(sorted({c for d in segs for c in d.channels} | ({res.resemblance.channel} if res else set()))),
             p_value=cal["p_value"], expected_false_matches=cal["expected_false_matches"],

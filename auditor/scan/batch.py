@@ -17,24 +17,32 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable
 
 from reference_index.store import sha256_file
 
 from ..errors import AuditorError, InputError, UsageError
-from ..extras import require
-from ..evidence.files import (SUMMARY_COLUMNS, evidence_path, matches_rows, read_evidence, strongest, write_evidence,
-                              write_matches_csv, write_summary_csv)
+from ..evidence.files import (
+    SUMMARY_COLUMNS,
+    evidence_path,
+    matches_rows,
+    read_evidence,
+    strongest,
+    write_evidence,
+    write_matches_csv,
+    write_summary_csv,
+)
 from ..evidence.records import Evidence, Verdict
+from ..extras import require
 from ..media.provenance import read_context
 from ..media.reader import not_a_file
 from ..names import printable
+from ..settings import Configuration
 from . import engines
 from .inputs import query_ids
-from ..settings import Configuration
 
 CSV_EVERY_S = 2.0  # summary.csv and matches.csv are rewritten at most this often while a batch runs
 
@@ -164,7 +172,7 @@ class _Results:
 
 
 def run_batch(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     index_path: str | Path,
     out_dir: str | Path,
     config: Configuration,
@@ -197,19 +205,19 @@ def run_batch(
         except InputError as exc:
             raise UsageError(f"--context {exc}") from None
         context_file = str(context_file)
-    paths = [Path(p) for p in paths]
-    ids = query_ids(paths)
+    clips = [Path(p) for p in paths]
+    ids = query_ids(clips)
     results = _Results(out, pdf, progress)
     with engines.session(engine, index_path, config, context_file) as run:
         try:
-            todo = _not_yet_done(paths, ids, out, force, run.manifest_sha256, parameters_sha256(config.model_dump()),
+            todo = _not_yet_done(clips, ids, out, force, run.manifest_sha256, parameters_sha256(config.model_dump()),
                                  results)
             run.scan(todo, str(out), results.settle, results.failed)
         finally:
             # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
             # Outcomes arrive as clips finish; the report lists them in the order of the inputs.
             given: dict[tuple[str, str], int] = {}  # (path as printed, query id) -> its place among the inputs
-            for i, key in enumerate(zip(map(printable, paths), ids)):
+            for i, key in enumerate(zip(map(printable, clips), ids)):
                 given.setdefault(key, i)
             results.report.outcomes.sort(key=lambda o: given.get((o.path, o.query_id), len(given)))
             results.write_csvs()
@@ -243,6 +251,7 @@ def _not_yet_done(paths: list[Path], ids: list[str], out: Path, force: bool, man
 def _render(outcome: ClipOutcome, pdf: dict) -> None:
     from ..report.pdf import default_report_path, render_report
 
+    assert outcome.evidence_path is not None  # a report is rendered from evidence written
     existing = default_report_path(outcome.evidence_path, pdf.get("lang", "en"))
     if outcome.status == ClipStatus.SKIPPED and existing.is_file():
         outcome.report_path = str(existing)  # rendered by the earlier run from this same evidence

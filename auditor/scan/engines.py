@@ -24,11 +24,11 @@ import contextlib
 import os
 import sys
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
 
 from reference_index import ReferenceIndexError
 from reference_index.store import open_reader
@@ -36,10 +36,10 @@ from reference_index.store import open_reader
 from ..channels import requested_devices
 from ..errors import AuditorError, InputError, UsageError
 from ..names import printable
+from ..settings import Configuration
 from .inputs import longest_first
 from .scanner import Scanner
 from .shard_actors import RayShards, shard_count, start_shard_actors
-from ..settings import Configuration
 
 Settle = Callable[[Path, str, str, object], None]  # (path, query id, "ok" | "error", evidence or reason)
 Failed = Callable[[Path, str, str], None]  # (path, query id, reason)
@@ -75,7 +75,7 @@ class OnRay:
     shard_cpus: int = 1
 
 
-Engine = Union[Local, WorkerPool, OnRay]
+Engine = Local | WorkerPool | OnRay
 ENGINES = ("local", "ray")
 
 
@@ -214,7 +214,7 @@ def _worker_init(index_path: str, config: Configuration, threads: int, context_f
 
     cv2.setNumThreads(threads)
     with contextlib.suppress(Exception):
-        from reference_index.search.openmp import faiss
+        from reference_index.search import faiss
 
         faiss.omp_set_num_threads(threads)
     scanner = _WORKER["scanner"] = _open_scanner(index_path, config, context_file)

@@ -18,6 +18,7 @@ from ..evidence.records import Exhibit, GalleryItem, ImageFile
 from ..evidence.rules import Level
 from ..match.decision import Decided, Decision
 from ..match.geometry import pick_pairs
+from ..match.resemblance import Nearest
 from ..media.frames import FrameSource
 from ..media.reader import crop_box
 from ..settings import Configuration
@@ -66,7 +67,7 @@ def _gallery_plan(decision: Decision, config: Configuration) -> dict:
     for d in decision.resemblances:
         if d.level == Level.NONE:
             continue
-        chosen = []
+        chosen: list[Nearest] = []
         for n in d.resemblance.nearest:
             if len(chosen) < size and all(abs(n.query_t - c.query_t) >= spacing for c in chosen):
                 chosen.append(n)

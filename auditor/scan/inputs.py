@@ -5,8 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import UsageError
 from ..media.reader import STILL_SUFFIXES
@@ -43,7 +43,8 @@ def expand_inputs(args: Iterable[str | Path], from_list: str | None = None, stdi
         p = Path(item)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                if (f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES
+                        and not any(part.startswith(".") for part in f.relative_to(p).parts)):
                     add(f)
         elif not p.exists() and any(c in item for c in "*?["):
             matches = sorted(glob.glob(item, recursive=True))

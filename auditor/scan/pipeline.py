@@ -23,10 +23,10 @@ import os
 import queue
 import sys
 import threading
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -124,7 +124,8 @@ def embed_file(
         if not chunk:
             return
         names = list(channels)
-        started = {name: others.submit(channels[name].embed, chunk, query=query) for name in names[1:]}
+        started = ({name: others.submit(channels[name].embed, chunk, query=query) for name in names[1:]}
+                   if others is not None else {})  # no pool: one channel
         done = {names[0]: channels[names[0]].embed(chunk, query=query)}
         done.update({name: f.result() for name, f in started.items()})  # in the channels' order
         for name, emb in done.items():
@@ -182,7 +183,7 @@ class _Raised:
 _END = object()
 
 
-def prefetched(items: Iterator, depth: int) -> Iterator:
+def prefetched(items: Iterator, depth: int) -> Generator:
     """Yield what `items` yields, produced by a helper thread up to `depth` items ahead.
 
     Whatever `items` raises is raised here, in order, after the items before it. When the
@@ -235,6 +236,8 @@ def prefetched(items: Iterator, depth: int) -> Iterator:
 def pick_frames(e: Embeddings, src: np.ndarray) -> Embeddings:
     """Embeddings of the embedded frames -> of every sampled frame (frame i uses frame src[i]);
     also picks frames out (src: the frames wanted)."""
+    frame_of: np.ndarray | None
+    variant_of: np.ndarray | None
     if e.frame_of is not None:  # many vectors per frame: copy each source frame's run of vectors
         order = np.argsort(e.frame_of, kind="stable")
         starts = np.searchsorted(e.frame_of[order], np.arange(len(e.keep)))

@@ -33,7 +33,7 @@ def measure(scanner, embedded, clip_path: str) -> list[WorkResemblance]:
     if not names:
         return []
     times = np.asarray(embedded.times, dtype=np.float64)
-    crops = [tuple(float(v) for v in box) for box in cfg.crops]
+    crops = [(float(x0), float(y0), float(x1), float(y1)) for x0, y0, x1, y1 in cfg.crops]
     chosen = crop_plan(times, float(cfg.crop_every_s)) if crops else []
     images = scanner.frame_source.query_frames(clip_path, [times[i] for i in chosen]) if chosen else {}
     works_compared = max(1, int(scanner.index.counts().get("works", 1)))
@@ -42,7 +42,7 @@ def measure(scanner, embedded, clip_path: str) -> list[WorkResemblance]:
         channel, emb = scanner.channels[name], embedded.embeddings[name]
         rows = np.nonzero(emb.keep)[0]
         vectors = [emb.vectors[rows]]
-        row_frame = list(rows)
+        row_frame: list[int] = rows.tolist()
         row_crop: list = [None] * len(rows)
         crop_images = []
         for i in chosen:

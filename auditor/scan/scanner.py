@@ -13,16 +13,15 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
-from reference_index.store import VIDEO_FIELDS as CATALOGUE_WORDS
-from reference_index.store import atomic_write_bytes
-from reference_index.store import open_reader
 from reference_index.search import gpu_count
+from reference_index.store import VIDEO_FIELDS as CATALOGUE_WORDS
+from reference_index.store import atomic_write_bytes, open_reader
 
 from .. import __version__
 from ..channels import open_for_index
@@ -35,11 +34,11 @@ from ..match.segments import Hit, Segment, build_segments, for_short_clip
 from ..media.frames import FrameSource
 from ..media.provenance import provenance, sidecar_context
 from ..names import printable, text_named
-from . import exhibits, resemble
-from .assemble import resemblance_check, segment_record, verdict_record, work_records
-from .ahead import SearchAhead
-from .pipeline import EmbeddedMedia, embed_file
 from ..settings import Configuration
+from . import exhibits, resemble
+from .ahead import SearchAhead
+from .assemble import resemblance_check, segment_record, verdict_record, work_records
+from .pipeline import EmbeddedMedia, embed_file
 
 
 class Scanner:
@@ -150,7 +149,7 @@ class Scanner:
                 cands = [c for c in cands if c[0] in refs]
                 raws = np.array([c[1] for c in cands], dtype=np.float64)
                 sims, is_hit = ch.similarity(raws), ch.is_hit(raws)
-                matches = []
+                matches: list[ev.FrameMatch] = []
                 for (fid, raw, variant), sim, hit in zip(cands, sims, is_hit):
                     ref = refs[fid]
                     if len(matches) < keep_top:
@@ -199,7 +198,7 @@ class Scanner:
         cache: dict = {}  # one clip's frame features, shared by its segments
         return {s.key: verify_segment(s, frames, self.frame_source, videos[s.ref_id], cfg, cache) for s in todo}
 
-    def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: dict, frames: list,
+    def _evidence(self, embedded: EmbeddedMedia, query_id: str, decision: Decision, shown: exhibits.Shown, frames: list,
                   trials: int, origin: dict, elapsed: float, clip_path: str, runtime: dict) -> ev.Evidence:
         """`runtime`: what the search covered ("searched") and the pairs verification checked."""
         info = embedded.info
@@ -218,7 +217,7 @@ class Scanner:
         )
         return ev.Evidence(
             query_id=query_id,
-            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
             clip=clip,
             index=ev.IndexRef(id=self.index.index_id, path=str(self.index.path), manifest_sha256=self.index.manifest_sha256,
                               generation=self.index.generation, counts=self.index.counts(), channels=self.search_settings,
@@ -284,7 +283,8 @@ def library_versions() -> dict:
 def _threads() -> dict[str, int | None]:
     """Threads the libraries that share the cores use now."""
     import cv2
-    from reference_index.search.openmp import faiss
+
+    from reference_index.search import faiss
 
     torch = sys.modules.get("torch")
     return {"faiss": int(faiss.omp_get_max_threads()), "opencv": int(cv2.getNumThreads()),

@@ -14,7 +14,6 @@ import numpy as np
 from reference_index.experimental import relay_tree
 from reference_index.store import ShardBackend, ShardedIndex, is_sharded
 
-
 SHARED_BYTES = 100_000  # an array this large goes into Ray's object store, as Ray puts it there itself
 RELAY_CONCURRENCY = 64  # calls a relay serves at once (clip scanners share it; each call mostly waits)
 
@@ -78,7 +77,7 @@ def _fan(nodes: list, method: str, args: list) -> list:
         else:
             calls.append(getattr(actor, method).remote(*map(once, args[at])))
         at += n or 1
-    out = []
+    out: list = []
     for (_, n), answer in zip(nodes, ray.get(calls)):
         out.extend(answer if n else [answer])
     return out

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 
-from ..search.openmp import faiss
 import numpy as np
 
 from ..search.arrays import per_distinct_row
+from ..search.openmp import faiss
 from ..search.threads import one_thread
 from .vocabulary import Vocabulary, cell_lists
 
@@ -49,7 +49,7 @@ class Competition:
         self._index = None
 
     @classmethod
-    def of(cls, vocabulary: Vocabulary, kept: np.ndarray) -> "Competition":
+    def of(cls, vocabulary: Vocabulary, kept: np.ndarray) -> Competition:
         """The kept descriptors `kept`, listed under their nearest of the vocabulary's top-level cells."""
         top = vocabulary.top
         kept = np.ascontiguousarray(kept, np.uint8).reshape(-1, top.shape[1])

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ..search.openmp import faiss
 import numpy as np
 
+from ..search.openmp import faiss
 from ..search.threads import one_thread
 
 SIG_BITS = 16
@@ -38,10 +38,12 @@ def cell_lists(top: np.ndarray, codes: np.ndarray, cells: np.ndarray) -> faiss.I
     quantizer.add(np.ascontiguousarray(top, np.uint8))
     index = faiss.IndexBinaryIVF(quantizer, bits, len(top))
     index.own_fields = True
-    quantizer.this.disown()
+    quantizer.this.disown()  # type: ignore[attr-defined]  # SWIG's proxy, absent from faiss's stubs
     # named, so that they live through the call (swig_ptr keeps no reference)
-    codes, ids, cells = np.ascontiguousarray(codes, np.uint8), np.arange(len(codes), dtype=np.int64), np.ascontiguousarray(cells, np.int64)
-    index.add_core(len(codes), faiss.swig_ptr(codes), faiss.swig_ptr(ids), faiss.swig_ptr(cells))
+    codes, ids = np.ascontiguousarray(codes, np.uint8), np.arange(len(codes), dtype=np.int64)
+    cells = np.ascontiguousarray(cells, np.int64)
+    index.add_core(  # type: ignore[attr-defined]  # IndexBinaryIVF.add_core is not in faiss's stubs
+        len(codes), faiss.swig_ptr(codes), faiss.swig_ptr(ids), faiss.swig_ptr(cells))
     return index
 
 
@@ -99,7 +101,7 @@ class Vocabulary:
         return hashlib.sha256(self.top.tobytes() + self.leaves.tobytes() + self.sig_bits.tobytes()).hexdigest()[:16]
 
     @classmethod
-    def for_catalogue(cls, sample: np.ndarray, n: int, seed: int = 1234) -> "Vocabulary":
+    def for_catalogue(cls, sample: np.ndarray, n: int, seed: int = 1234) -> Vocabulary:
         """The vocabulary for n descriptors, trained on `sample` (`training_size(n)` of them, drawn
         at random): about sqrt(words) cells of as many leaves."""
         words = words_for(n)
@@ -107,12 +109,12 @@ class Vocabulary:
         return cls.train(sample, top, max(2, -(-words // top)), seed)
 
     @classmethod
-    def train(cls, sample: np.ndarray, k1: int, k2: int, seed: int = 1234) -> "Vocabulary":
+    def train(cls, sample: np.ndarray, k1: int, k2: int, seed: int = 1234) -> Vocabulary:
         with one_thread():
             return cls._train(np.ascontiguousarray(sample, np.uint8), k1, k2, seed)
 
     @classmethod
-    def _train(cls, sample: np.ndarray, k1: int, k2: int, seed: int) -> "Vocabulary":
+    def _train(cls, sample: np.ndarray, k1: int, k2: int, seed: int) -> Vocabulary:
         top = _binary_kmeans(sample, k1, seed)
         index = faiss.IndexBinaryFlat(top.shape[1] * 8)
         index.add(top)

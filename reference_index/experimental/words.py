@@ -32,15 +32,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..search.openmp import faiss
 import numpy as np
 
+from ..errors import IndexCorrupt
 from ..search.arrayfile import has_magic, read_arrays, read_at_random, write_arrays
 from ..search.arrays import per_distinct_row, spans, unique_sorted
-from .competition import Competition
-from ..errors import IndexCorrupt
+from ..search.openmp import faiss
 from ..search.threads import one_thread
-from .vocabulary import SIG_BITS, Vocabulary, cell_lists
+from .competition import Competition
+from .vocabulary import Vocabulary, cell_lists
 
 MAGIC = b"AUDITOR-WORDS2\n"
 FRAME_BITS = 24
@@ -191,7 +191,8 @@ class WordIndex:
             sizes = np.diff(np.asarray(self._offsets))
             n = int(round(self.stop_share * self.vocabulary.size))
             top = np.argsort(-sizes, kind="stable")[:n] if n else np.zeros(0, np.int64)
-            crowded = np.nonzero(sizes > self.STOP_ABOVE_MEAN * sizes.mean())[0] if len(sizes) and self.stop_share else []
+            crowded = (np.nonzero(sizes > self.STOP_ABOVE_MEAN * sizes.mean())[0] if len(sizes) and self.stop_share
+                       else np.zeros(0, np.int64))
             self._stop = np.union1d(top, crowded).astype(np.int64)
         return self._stop
 
@@ -373,8 +374,9 @@ class WordIndex:
     def save(self, path: str | Path) -> None:
         self._merge()
         write_arrays(path, MAGIC, {s: getattr(self, s) for s in self.SETTINGS},
-                     {**self.vocabulary.arrays(), "offsets": self._offsets, "postings": self._post, "ids": self._ids, "descriptors": self._desc,
-                      "cells": self._cells, "frame_ids": self._fids, "frame_start": self._fstart, **self._competition_arrays()})
+                     {**self.vocabulary.arrays(), "offsets": self._offsets, "postings": self._post, "ids": self._ids,
+                      "descriptors": self._desc, "cells": self._cells, "frame_ids": self._fids, "frame_start": self._fstart,
+                      **self._competition_arrays()})
 
     def _competition_arrays(self) -> dict[str, np.ndarray]:
         if not self.competition:
@@ -387,7 +389,7 @@ class WordIndex:
         return has_magic(path, MAGIC)
 
     @classmethod
-    def load(cls, path: str | Path, mmap: bool = False) -> "WordIndex":
+    def load(cls, path: str | Path, mmap: bool = False) -> WordIndex:
         header, found = read_arrays(path, MAGIC, mmap)
         a = {spec["name"]: arr for spec, arr in found}
         # files from before the competition kept none, and from before cells, no cells

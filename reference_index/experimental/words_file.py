@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..search.arrayfile import reserve_arrays
+from ..search.arrayfile import Spec, reserve_arrays
 from .competition import Competition
 from .vocabulary import Vocabulary
 from .words import MAGIC, WordIndex, check_frame_ids, posting_keys, posting_rows
@@ -40,7 +40,7 @@ class WordFileWriter:
         probe = WordIndex(vocabulary, shift, **settings)
         v = vocabulary
         self._vocab = v.arrays()
-        specs = {name: (a.dtype, a.shape) for name, a in self._vocab.items()}
+        specs: dict[str, Spec] = {name: (a.dtype, a.shape) for name, a in self._vocab.items()}
         specs.update({"offsets": (np.int64, (v.size + 1,)), "postings": (np.uint8, (self.descriptors, 5)),
                       "ids": (np.int64, (self.descriptors,)), "descriptors": (np.uint8, (self.descriptors, self.width)),
                       "cells": (np.uint16, (self.descriptors,)),
@@ -62,7 +62,7 @@ class WordFileWriter:
         self._n, self._last_id = 0, -1
 
     def _put(self, name: str, at_bytes: int, a: np.ndarray) -> None:
-        data = memoryview(np.ascontiguousarray(a)).cast("B")
+        data = memoryview(np.ascontiguousarray(a)).cast("B")  # type: ignore[arg-type]  # numpy's stubs declare the buffer from Python 3.12
         done = 0
         while done < len(data):
             done += os.pwrite(self._fd, data[done:], self._at[name] + at_bytes + done)
@@ -102,7 +102,8 @@ class WordFileWriter:
         """Place the postings and finish the file; returns its path."""
         self._side.close()
         try:
-            fids, fstart = np.concatenate(self._fids or [np.zeros(0, np.int64)]), np.concatenate(self._fstart or [np.zeros(0, np.int64)])
+            fids = np.concatenate(self._fids or [np.zeros(0, np.int64)])
+            fstart = np.concatenate(self._fstart or [np.zeros(0, np.int64)])
             if self._n != self.descriptors or len(fids) != self.frames:
                 raise ValueError(f"announced {self.frames:,} frames and {self.descriptors:,} descriptors, "
                                  f"got {len(fids):,} and {self._n:,}")

@@ -10,19 +10,21 @@ import json
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 ALIGN = 64
+Spec = tuple[DTypeLike, tuple[int, ...]]  # an array's dtype (or what np.dtype takes) and shape
 
 
 def _padded(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def _layout(magic: bytes, header: dict, specs: dict[str, tuple[np.dtype, tuple]]) -> tuple[bytes, list[dict], int, int]:
+def _layout(magic: bytes, header: dict, specs: dict[str, Spec]) -> tuple[bytes, list[dict], int, int]:
     """(the file's first bytes, the layout, where the arrays start, the file's size)."""
     layout, pos = [], 0
-    for name, (dtype, shape) in specs.items():
-        dtype = np.dtype(dtype)
+    for name, (dtype_like, shape) in specs.items():
+        dtype = np.dtype(dtype_like)
         layout.append({"name": name, "dtype": dtype.str, "shape": [int(s) for s in shape], "at": pos})
         pos += _padded(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
     head = json.dumps({**header, "arrays": layout}).encode()
@@ -43,7 +45,7 @@ def write_arrays(path: str | Path, magic: bytes, header: dict, arrays: dict[str,
         f.truncate(size)
 
 
-def reserve_arrays(path: str | Path, magic: bytes, header: dict, specs: dict[str, tuple[np.dtype, tuple]]) -> dict[str, int]:
+def reserve_arrays(path: str | Path, magic: bytes, header: dict, specs: dict[str, Spec]) -> dict[str, int]:
     """Write the header of a file of arrays whose dtypes and shapes are known but whose contents
     come later (written in place, piece by piece, at the returned byte positions): the file
     `write_arrays` would write for the same arrays, once they are filled in."""
@@ -63,7 +65,7 @@ def read_at_random(*arrays: np.ndarray) -> None:
     """Tell the kernel that these memory-mapped arrays are read at scattered places (no
     readahead around a page it reads from disk). Visual words read a few kilobytes of each
     short-listed frame's descriptors: from a 1.8 M-frame file not in the page cache, the captioned
-    60-s copy's search read 14.1 GB with readahead and 2.5 GB without, in less time (README).
+    60-s copy's search read 14.1 GB with readahead and 2.5 GB without, in less time (2026-11-26, d115ec6).
     Arrays held in memory, and systems without madvise, are left as they are."""
     import mmap
 
@@ -81,7 +83,7 @@ def read_arrays(path: str | Path, magic: bytes, mmap: bool = False) -> tuple[dic
         n = int.from_bytes(f.read(8), "little")
         header = json.loads(f.read(n))
     start = _padded(len(magic) + 8 + n)
-    raw = None if mmap else Path(path).read_bytes()
+    raw = b"" if mmap else Path(path).read_bytes()  # (mapped arrays do not read it)
     out = []
     for spec in header["arrays"]:
         dtype, shape, at = np.dtype(spec["dtype"]), tuple(spec["shape"]), start + spec["at"]

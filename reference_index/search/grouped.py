@@ -7,7 +7,7 @@ is compared with the groups' centres and with the centroids of its nearest group
 4,096 lists and GROUPS_PROBED = 8: 576 comparisons instead of 4,096 (which were 45 % of a
 clip's ORB search), and 96 % of the 8 lists probed are those exhaustive comparison would give,
 the rest being the farthest (16 groups: 97 %, 1,088 comparisons; a 60-s clip's descriptors
-against scripts/bench_scan.py --local's 35-minute catalogue).
+against python -m benchmarks.scan --local's 35-minute catalogue).
 
 The groups compared are saved with the index. Asking for more lists than they hold would
 silently probe fewer: `probe` widens them to hold at least twice the lists asked for.
@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 
-from .openmp import faiss
 import numpy as np
+
+from .openmp import faiss
 
 GROUPED_FROM, GROUPS_PROBED = 2048, 8
 
@@ -28,13 +29,14 @@ def group_centroids(index, dim: int, groups: int, seed: int) -> None:
     centroids = centroids_of(index, dim // 8)
     centres = faiss.IndexBinaryFlat(dim)
     quantizer = faiss.IndexBinaryIVF(centres, dim, groups)
-    centres.this.disown()  # each index owns the one it searches through (Python keeps neither)
+    # each index owns the one it searches through (Python keeps neither)
+    centres.this.disown()  # type: ignore[attr-defined]  # SWIG's proxy, absent from faiss's stubs
     quantizer.own_fields = True
     quantizer.cp.seed = seed
     quantizer.train(centroids)
     quantizer.add(centroids)  # ids 0..nlist-1: the list numbers
     quantizer.nprobe = min(GROUPS_PROBED, groups)
-    quantizer.this.disown()
+    quantizer.this.disown()  # type: ignore[attr-defined]  # SWIG's proxy, absent from faiss's stubs
     index.quantizer = quantizer
     index.own_fields = True
 
@@ -43,7 +45,7 @@ def centroids_of(index, width: int) -> np.ndarray:
     """List i's centroid in row i, whether the lists are found through groups or not."""
     q = faiss.downcast_IndexBinary(index.quantizer)
     if not isinstance(q, faiss.IndexBinaryIVF):
-        return faiss.vector_to_array(q.xb).reshape(-1, width).copy()
+        return faiss.vector_to_array(q.xb).reshape(-1, width).copy()  # type: ignore[attr-defined]  # a flat index's codes: not in faiss's stubs
     out = np.zeros((q.ntotal, width), np.uint8)
     for lst in range(q.nlist):
         n = q.invlists.list_size(lst)

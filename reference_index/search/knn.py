@@ -14,7 +14,7 @@ one index's. Both are made canonical here, the same way for one index and for sh
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,7 +49,8 @@ def best_k(scores: np.ndarray, ids: np.ndarray, k: int, higher_is_better: bool) 
     return out_s, out_i
 
 
-def canonical(search: SearchFn, vectors: np.ndarray, k: int, ntotal: int, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
+def canonical(search: SearchFn, vectors: np.ndarray, k: int, ntotal: int,
+              higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
     """`search(vectors, k)`'s answer in canonical order, ties at the k-th place settled by id.
     k + 8 (at least 2k) are fetched, and fetched again, twice as many each time, for the rows
     whose last one still ties with the k-th (ORB, k = 3, on inverted lists: 5 % of a 60-s clip's

@@ -105,11 +105,11 @@ class MultiHash:
         return out
 
     def _search_block(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        D = np.full((len(q), k), self.d + 1, dtype=np.int32)
-        I = np.full((len(q), k), -1, dtype=np.int64)
+        out_dist = np.full((len(q), k), self.d + 1, dtype=np.int32)
+        out_ids = np.full((len(q), k), -1, dtype=np.int64)
         parts = self._candidates(q)
         if not parts:
-            return D, I
+            return out_dist, out_ids
         qrow = np.concatenate([p[0] for p in parts])
         dist = np.concatenate([p[1] for p in parts]).astype(np.int32)
         ids = np.concatenate([p[2] for p in parts])
@@ -120,9 +120,9 @@ class MultiHash:
         qrow, dist, ids = qrow[first], dist[first], ids[first]
         rank = np.arange(len(qrow)) - np.searchsorted(qrow, qrow)
         keep = rank < k
-        D[qrow[keep], rank[keep]] = dist[keep]
-        I[qrow[keep], rank[keep]] = ids[keep]
-        return D, I
+        out_dist[qrow[keep], rank[keep]] = dist[keep]
+        out_ids[qrow[keep], rank[keep]] = ids[keep]
+        return out_dist, out_ids
 
     def search(self, q: np.ndarray, k: int, block: int = 256, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
         """k nearest stored codes within the radius (fewer: id -1, distance d + 1)."""
@@ -145,7 +145,7 @@ class MultiHash:
         return has_magic(path, MAGIC)
 
     @classmethod
-    def load(cls, path: str | Path, mmap: bool = False) -> "MultiHash":
+    def load(cls, path: str | Path, mmap: bool = False) -> MultiHash:
         header, arrays = read_arrays(path, MAGIC, mmap)
         if header.get("key_bits") != KEY_BITS:
             raise ValueError(f"key bits {header.get('key_bits')}, this version uses {KEY_BITS}")

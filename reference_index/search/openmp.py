@@ -6,7 +6,7 @@ with the thread they wait for: one small search of 279 PDQ hashes took 1.8 s ins
 0.015 s, an ORB search ten times its time. Sleeping threads wake a little later, which only
 matters to searches far smaller than a clip's. OpenMP reads the policy once, when the library
 loads, so it is set here, in the one module every part of the project loads FAISS through
-(`from reference_index.search.openmp import faiss`); a user's own setting wins.
+(`from reference_index.search import faiss`); a user's own setting wins.
 """
 
 import os

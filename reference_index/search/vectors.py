@@ -24,28 +24,28 @@ Files are FAISS's own serialisation format (the multi-index hash: raw arrays), n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from .openmp import faiss
 import numpy as np
 
-from . import grouped
-from .arrays import per_distinct_row
 from ..errors import IndexCorrupt
-from .multihash import MultiHash
 from ..experimental.vocabulary import Vocabulary, training_size, words_for
 from ..experimental.words import WordIndex
+from . import grouped
+from .arrays import per_distinct_row
+from .multihash import MultiHash
+from .openmp import faiss
 
 METRICS = ("hamming", "ip")
 STRUCTURES = ("flat", "ivf", "mih", "words")
 # Defaults; callers (auditor's [index] configuration) may pass their own. Local features are searched
 # exhaustively only while that costs little: a 60-s clip against 12,000 ORB descriptors scans in
-# 3.1x its decode time exhaustively, 2.5x in inverted lists (bench_scan.py --local --small-catalogues).
+# 3.1x its decode time exhaustively, 2.5x in inverted lists (python -m benchmarks.scan --local --small-catalogues).
 EXACT_MAX = {"ip": 200_000, "hamming": 250_000, "local": 5_000}
 # Binary (ORB) lists: 8 searched find 99.6 % of the neighbours within 40 bits exhaustive search
 # finds (16: 99.8 %) in half the time; a 60-s clip's query descriptors against the 35-minute
-# catalogue of scripts/bench_scan.py --local, 4,096 lists
+# catalogue of python -m benchmarks.scan --local, 4,096 lists
 NPROBE = {"ip": 16, "hamming": 8}
 LOCAL_LISTS = 4  # inverted lists of local features: this many times sqrt(n) (choose_structure)
 LISTS_OUTGROWN = 4  # `index add` retrains inverted lists when its size calls for this many times as many
@@ -225,7 +225,7 @@ class ChannelVectors:
 
     def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
         """Remove vectors by id and by id ranges [lo, hi); returns how many went."""
-        selectors = []
+        selectors: list[faiss.IDSelector] = []
         if ids is not None and len(ids):
             selectors.append(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
         for lo, hi in ranges or []:
@@ -287,7 +287,7 @@ class ChannelVectors:
         return np.concatenate(ids_parts).astype(np.int64), self._check(np.concatenate(vec_parts))
 
     # -- structure ------------------------------------------------------------------------------
-    def rebuilt(self, structure: str, nlist: int = 0, seed: int = 1234, train_max: int = 200_000) -> "ChannelVectors":
+    def rebuilt(self, structure: str, nlist: int = 0, seed: int = 1234, train_max: int = 200_000) -> ChannelVectors:
         """A new ChannelVectors holding the same vectors in `structure` (trained on them)."""
         if structure not in STRUCTURES:
             raise ValueError(f"unknown structure '{structure}' (known: {', '.join(STRUCTURES)})")
@@ -311,7 +311,7 @@ class ChannelVectors:
             out.add(ids[i : i + step], vecs[i : i + step])
         return out
 
-    def subset(self, where: Callable[[np.ndarray], np.ndarray]) -> "ChannelVectors":
+    def subset(self, where: Callable[[np.ndarray], np.ndarray]) -> ChannelVectors:
         """The vectors whose ids `where(ids)` keeps, in this very structure, not retrained: the
         same inverted lists' centroids (each kept code stays in its list, in its order), the same
         vocabulary, the same hash tables' layout. A shard (shards.py) searched like this answers
@@ -319,6 +319,7 @@ class ChannelVectors:
         if self.structure == "ivf":
             return self._ivf_subset(where)
         ids, vecs = self.all_ids_and_vectors(where)
+        inner: WordIndex | MultiHash | None
         if self.structure == "words":
             w = self.index
             inner = WordIndex(w.vocabulary, **{s: getattr(w, s) for s in WordIndex.SETTINGS})
@@ -328,10 +329,11 @@ class ChannelVectors:
         out.add(ids, vecs)
         return out
 
-    def _ivf_subset(self, where) -> "ChannelVectors":
+    def _ivf_subset(self, where) -> ChannelVectors:
         src = self.index
+        index: faiss.IndexBinaryIVF | faiss.IndexIVFScalarQuantizer
         if self.metric == "hamming":
-            quantizer = faiss.clone_binary_index(src.quantizer)
+            quantizer = faiss.clone_binary_index(src.quantizer)  # type: ignore[attr-defined]  # not in faiss's stubs
             index = faiss.IndexBinaryIVF(quantizer, self.dim, src.nlist)
         else:
             quantizer = faiss.clone_index(src.quantizer)
@@ -340,9 +342,10 @@ class ChannelVectors:
             index.by_residual = False
             faiss.copy_array_to_vector(faiss.vector_to_array(src.sq.trained), index.sq.trained)
         index.own_fields = True
-        quantizer.this.disown()  # the new index owns its copy of the centroids
+        quantizer.this.disown()  # the new index owns its copy of the centroids (SWIG's proxy: Any, above)
         index.is_trained = True
-        lists, size = src.invlists, src.invlists.code_size
+        lists, size, into = src.invlists, src.invlists.code_size, index.invlists
+        assert into is not None  # made with the index (faiss's stubs say it may be missing)
         for lst in range(src.nlist):
             n = lists.list_size(lst)
             if not n:
@@ -353,7 +356,7 @@ class ChannelVectors:
                 continue
             codes = np.ascontiguousarray(faiss.rev_swig_ptr(lists.get_codes(lst), n * size).reshape(n, size)[keep])
             kept = np.ascontiguousarray(ids[keep], np.int64)
-            index.invlists.add_entries(lst, len(kept), faiss.swig_ptr(kept), faiss.swig_ptr(codes))
+            into.add_entries(lst, len(kept), faiss.swig_ptr(kept), faiss.swig_ptr(codes))
             index.ntotal += len(kept)
         return ChannelVectors(self.metric, self.dim, index, nprobe=self.nprobe)
 
@@ -368,7 +371,7 @@ class ChannelVectors:
         `index optimize` retrains it, and `index add` says so."""
         return self.structure == "words" and self.words_wanted() > 4 * self.index.vocabulary.size
 
-    def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> "ChannelVectors":
+    def in_words(self, ids: np.ndarray, vecs: np.ndarray, seed: int = 1234, stop_share: float = 0.01) -> ChannelVectors:
         """The same descriptors as visual words (a vocabulary trained on them, then assigned)."""
         if self.metric != "hamming":
             raise ValueError("visual words hold binary descriptors only")
@@ -381,8 +384,9 @@ class ChannelVectors:
 
     @classmethod
     def trained(cls, metric: str, dim: int, nlist: int, sample: np.ndarray, nprobe: int | None = None,
-                seed: int = 1234) -> "ChannelVectors":
+                seed: int = 1234) -> ChannelVectors:
         """An empty inverted-file channel whose `nlist` centroids are trained on `sample`."""
+        index: faiss.IndexBinaryIVF | faiss.IndexIVFScalarQuantizer
         if metric == "hamming":
             index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(dim), dim, nlist)
         else:
@@ -421,9 +425,10 @@ class ChannelVectors:
             faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: str | Path, metric: str, dim: int, mmap: bool = False, nprobe: int | None = None) -> "ChannelVectors":
+    def load(cls, path: str | Path, metric: str, dim: int, mmap: bool = False, nprobe: int | None = None) -> ChannelVectors:
         """Read a channel file; `mmap=True` (read-only use) maps it instead of reading it all."""
         flags = (faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) if mmap else 0
+        index: faiss.IndexBinary | faiss.Index
         try:
             if metric == "hamming" and MultiHash.is_file(path):
                 return cls(metric, dim, MultiHash.load(path, mmap=mmap), nprobe=nprobe)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -73,7 +73,16 @@ def _box_text(box) -> str | None:
 
 
 def _box(text: str | None) -> tuple[float, float, float, float] | None:
-    return None if not text else tuple(float(v) for v in text.split())
+    if not text:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in text.split())  # written by _box_text from a box
+    return x0, y0, x1, y1
+
+
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The row id the INSERT on `cur` gave (sqlite3 types lastrowid as optional: set after an insert)."""
+    assert cur.lastrowid is not None
+    return int(cur.lastrowid)
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ def upsert_work(conn: sqlite3.Connection, name: str, owner: str, metadata: dict 
         "INSERT INTO works(name, owner, metadata) VALUES (?, ?, ?)",
         (name, owner, json.dumps(metadata or {}, sort_keys=True)),
     )
-    return int(cur.lastrowid)
+    return _inserted_id(cur)
 
 
 def video_by_sha256(conn: sqlite3.Connection, sha256: str) -> tuple[str, str] | None:
@@ -152,13 +161,14 @@ def add_video(conn: sqlite3.Connection, work_id: int, ref_id: str, info: dict, m
             int(info.get("height", 0)),
             info.get("sampling_fps"),
             *(metadata.get(k) or None for k in VIDEO_FIELDS),
-            datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            datetime.now(UTC).isoformat(timespec="seconds"),
         ),
     )
-    return int(cur.lastrowid)
+    return _inserted_id(cur)
 
 
-def add_frames(conn: sqlite3.Connection, video_id: int, times: Sequence[float], boxes: Sequence | None = None) -> np.ndarray:
+def add_frames(conn: sqlite3.Connection, video_id: int, times: Sequence[float] | np.ndarray,
+               boxes: Sequence | None = None) -> np.ndarray:
     """Insert frames (with the region of a still each tile shows); returns their ids in order."""
     start = conn.execute("SELECT COALESCE(MAX(frame_id), 0) FROM frames").fetchone()[0] + 1
     ids = np.arange(start, start + len(times), dtype=np.int64)
@@ -182,7 +192,8 @@ def frame_refs(conn: sqlite3.Connection, frame_ids: Iterable[int]) -> dict[int, 
             f" JOIN videos v USING(video_id) JOIN works w USING(work_id) WHERE f.frame_id IN ({marks})",
             chunk,
         ):
-            out[row[0]] = FrameRef(*row[:7], box=_box(row[7]))
+            frame_id, t, video_id, ref_id, kind, work, owner, box_text = row
+            out[frame_id] = FrameRef(frame_id, t, video_id, ref_id, kind, work, owner, box=_box(box_text))
     return out
 
 

@@ -15,8 +15,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from . import catalogue
 from ..errors import IndexCorrupt
+from . import catalogue
 from .manifest import committed_files
 from .verified import ChangedWhileHashing, Verifier, identity
 
@@ -55,6 +55,7 @@ def verify_files(path: Path, gen: Path, manifest: dict) -> dict[str, tuple]:
             problem, ident = _file_problem(gen, entry, verifier)
             if problem:
                 raise IndexCorrupt(f"{problem}; the index at {path} is refused")
+            assert ident is not None  # a file without a problem has its identity
             verified[entry["file"]] = ident
     finally:
         verifier.save()

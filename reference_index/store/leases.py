@@ -39,7 +39,7 @@ class Lease:
         self.path, self.generation, self._fd, self.file = path, generation, fd, file
 
     @classmethod
-    def take(cls, path: Path, generation: int) -> "Lease | None":
+    def take(cls, path: Path, generation: int) -> Lease | None:
         """Lease `generation`; None where the index folder cannot be written (read-only)."""
         folder = path / READERS
         name = f"{gen_dir(generation)}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:12]}{SUFFIX}"

@@ -24,14 +24,14 @@ import errno
 import fcntl
 import json
 import os
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from ..search.openmp import faiss
-
-from . import catalogue
 from ..errors import IndexCorrupt, IndexIsSharded, IndexLocked, IndexNotFound
+from ..search.openmp import faiss
+from . import catalogue
 from .files import atomic_write_bytes, sha256_file
 from .schema import validate_manifest
 from .verified import identity, remember_written
@@ -48,7 +48,7 @@ MAX_PER_FRAME = 1 << MANY_SHIFT
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def gen_dir(generation: int) -> str:
@@ -145,7 +145,7 @@ def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
 
 
 @contextlib.contextmanager
-def writer_lock(path: Path):
+def writer_lock(path: Path) -> Iterator[None]:
     """Exclusive right to change the index at `path`; IndexLocked when another process has it."""
     lock = path / LOCK
     try:

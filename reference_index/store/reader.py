@@ -10,18 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-from . import catalogue
-from . import integrity
-from ..search import knn
 from ..errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
+from ..search import knn
+from ..search.vectors import ChannelVectors
+from . import catalogue, integrity
 from .leases import Lease
 from .manifest import MANY_SHIFT, describe_fingerprint, gen_dir, read_manifest
-from ..search.vectors import ChannelVectors
 from .writer import IndexWriter, create_index
 
 OPEN_ATTEMPTS = 50  # commits that may land while a reader opens before it gives up
@@ -74,9 +73,25 @@ class ReadView:
     def many_per_frame(self, name: str) -> bool:
         return self.channels[name].get("per_frame", "one") == "many"
 
-    def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> "Searcher":
+    def searcher(self, name: str, exclude: np.ndarray | None = None, margin: int = 64) -> Searcher:
         """How to search channel `name` (never returning the frames in `exclude`)."""
         return Searcher(self, name, exclude, margin)
+
+    # -- what a Searcher asks, which each kind of view answers its own way ------------------------
+    def structure(self, name: str) -> str:
+        raise NotImplementedError
+
+    def search(self, name: str, vectors: np.ndarray, k: int, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def shortlists(self, name: str, vectors, frame_of, rows, exclude=None, stats=None) -> list:
+        raise NotImplementedError
+
+    def votes(self, name: str, vectors, frame_of, rows, shortlists, k, max_distance, only=None, stats=None) -> list:
+        raise NotImplementedError
+
+    def nearest_competitors(self, name: str, vectors) -> np.ndarray | None:
+        raise NotImplementedError
 
 
 MAP_ABOVE_BYTES = 256 * 2**20  # channel files larger than this are memory-mapped, smaller ones read
@@ -101,7 +116,7 @@ class ReferenceIndex(ReadView):
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, verify: bool = True) -> "ReferenceIndex":
+    def open(cls, path: str | Path, verify: bool = True) -> ReferenceIndex:
         """Open the current generation and hold it, after checking it (see integrity.py): the
         manifest's shape, every file against its size and SHA-256, the catalogue's counts
         against the manifest's (a channel's count is checked when its vectors are loaded).
@@ -126,7 +141,7 @@ class ReferenceIndex(ReadView):
             if lease is not None:
                 lease.release()
             raise
-        if verify:
+        if verified is not None:  # verify
             try:
                 f = gen / manifest["catalogue"]["file"]
                 integrity.check_catalogue_counts(manifest, index._conn, f)
@@ -137,7 +152,7 @@ class ReferenceIndex(ReadView):
         return index
 
     @classmethod
-    def create(cls, path: str | Path, channels: dict[str, dict]) -> "ReferenceIndex":
+    def create(cls, path: str | Path, channels: dict[str, dict]) -> ReferenceIndex:
         """Create an empty index (see writer.create_index) and open it."""
         create_index(Path(path), channels)
         return cls.open(path)
@@ -204,7 +219,7 @@ class ReferenceIndex(ReadView):
     def search_settings(self) -> dict[str, dict]:
         """Per channel: the structure searched and its parameters, as this reader uses them."""
         out = {}
-        for name, spec in self.channels.items():
+        for name in self.channels:
             vec = self.vectors(name)
             out[name] = {
                 "structure": vec.structure,
@@ -309,12 +324,13 @@ class ReferenceIndex(ReadView):
 
 
 class Searcher:
-    """Searches one channel of a ReferenceIndex or a ShardedIndex: vector by vector (`searcher(vectors, k)` -> (scores, frame ids)), or,
-    where it keeps visual words, frame by frame (`by_frame`: `shortlists`, then `votes`). With
+    """Searches one channel of a ReferenceIndex or a ShardedIndex: vector by vector
+    (`searcher(vectors, k)` -> (scores, frame ids)), or, where it keeps visual words, frame by
+    frame (`by_frame`: `shortlists`, then `votes`). With
     `exclude`, those frames are never returned (`margin` extra neighbours are fetched so that
     some remain)."""
 
-    def __init__(self, index: ReferenceIndex, name: str, exclude: np.ndarray | None = None, margin: int = 64):
+    def __init__(self, index: ReadView, name: str, exclude: np.ndarray | None = None, margin: int = 64):
         self.index, self.name, self.margin = index, name, int(margin)
         self.exclude = None if exclude is None else np.asarray(exclude, np.int64)
         self.by_frame = index.structure(name) == "words"

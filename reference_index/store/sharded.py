@@ -21,15 +21,15 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
-from ..search.openmp import faiss
 import numpy as np
 
-from ..search import knn
-from .catalogue import FrameRef
 from ..errors import IndexCorrupt, IndexIsSharded
+from ..search import knn
+from ..search.openmp import faiss
+from .catalogue import FrameRef
 from .files import sha256_file
 from .manifest import MANIFEST, SHARDED_FORMAT, read_json_manifest
 from .reader import ReadView, ReferenceIndex
@@ -75,10 +75,14 @@ class ShardBackend:
         """`threads`: FAISS's threads in this process (a shard actor: the CPUs it was given)."""
         if threads:
             faiss.omp_set_num_threads(int(threads))
-        self.index = index if index is not None else ReferenceIndex.open(path)
+        if index is None:
+            if path is None:
+                raise ValueError("a ShardBackend needs its shard's path or its open index")
+            index = ReferenceIndex.open(path)
+        self.index = index
         if manifest_sha256 is not None and self.index.manifest_sha256 != manifest_sha256:
             self.index.close()
-            raise IndexCorrupt(f"{Path(path) / MANIFEST}: not the shard the sharded index names (its SHA-256 differs)")
+            raise IndexCorrupt(f"{self.index.path / MANIFEST}: not the shard the sharded index names (its SHA-256 differs)")
         if load:
             for name in self.index.channels:
                 self.index.vectors(name)
@@ -170,7 +174,7 @@ class ShardedIndex(ReadView):
         self._settings: dict | None = None
 
     @classmethod
-    def open(cls, path: str | Path, verify: bool = True, fanout: Fanout | None = None) -> "ShardedIndex":
+    def open(cls, path: str | Path, verify: bool = True, fanout: Fanout | None = None) -> ShardedIndex:
         path = Path(path)
         mpath = path / MANIFEST
         manifest, raw = read_json_manifest(path)

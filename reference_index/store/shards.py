@@ -22,13 +22,14 @@ import shutil
 import sqlite3
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from . import catalogue
 from ..errors import ShardRefused
+from ..search.vectors import ChannelVectors
+from . import catalogue
 from .files import atomic_write_bytes, fsync_dir
 from .manifest import CATALOGUE, FORMAT, MANIFEST, MANY_SHIFT, SHARDED_FORMAT, gen_dir, library_versions, now_utc, write_manifest
 from .reader import ReferenceIndex
@@ -125,13 +126,17 @@ def _write_shard(source: ReferenceIndex, folder: Path, keep: list[int], number: 
         frames = np.fromiter((r[0] for r in conn.execute("SELECT frame_id FROM frames ORDER BY frame_id")), np.int64)
     finally:
         conn.close()
-    manifest = {"format": FORMAT, "index_id": uuid.uuid4().hex, "generation": 1, "created_utc": now_utc(),
-                "channels": {}, "catalogue": {"file": CATALOGUE},
-                "shard": {"of": source.index_id, "number": number, "shards": n}}
-    vectors = {}
+    manifest: dict = {"format": FORMAT, "index_id": uuid.uuid4().hex, "generation": 1, "created_utc": now_utc(),
+                      "channels": {}, "catalogue": {"file": CATALOGUE},
+                      "shard": {"of": source.index_id, "number": number, "shards": n}}
+    vectors: dict[str, ChannelVectors] = {}
     for name, spec in source.channels.items():
         shift = MANY_SHIFT if source.many_per_frame(name) else 0
-        vectors[name] = source.vectors(name).subset(lambda ids: np.isin(np.asarray(ids) >> shift, frames))
+
+        def in_shard(ids: np.ndarray, shift: int = shift) -> np.ndarray:
+            return np.isin(np.asarray(ids) >> shift, frames)
+
+        vectors[name] = source.vectors(name).subset(in_shard)
         vectors[name].save(gen / spec["file"])
         manifest["channels"][name] = {k: spec[k] for k in ("metric", "dim", "per_frame", "fingerprint", "file", "nprobe")
                                       if k in spec}
@@ -182,8 +187,8 @@ def shard_index(index_path: str | Path, out: str | Path, n: int, by: str = "work
 
 
 def _top_manifest(source: ReferenceIndex, by: str, entries: list[dict]) -> dict:
-    channels = {name: {k: spec[k] for k in ("metric", "dim", "per_frame", "fingerprint", "count", "kind", "structure", "factory", "nprobe")
-                       if k in spec} for name, spec in source.channels.items()}
+    kept = ("metric", "dim", "per_frame", "fingerprint", "count", "kind", "structure", "factory", "nprobe")
+    channels = {name: {k: spec[k] for k in kept if k in spec} for name, spec in source.channels.items()}
     return {"format": SHARDED_FORMAT, "index_id": uuid.uuid4().hex, "created_utc": now_utc(), "by": by,
             "source": {"index_id": source.index_id, "generation": source.generation,
                        "manifest_sha256": source.manifest_sha256, "path": str(source.path)},

@@ -12,13 +12,14 @@ import json
 import shutil
 import sqlite3
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 
-from . import catalogue
-from . import integrity
 from ..errors import CatalogueConflict, ChannelMismatch
+from ..search.vectors import LISTS_OUTGROWN, ChannelVectors, choose_structure
+from . import catalogue, integrity
 from .leases import held_generations
 from .manifest import (
     CALIBRATION,
@@ -35,7 +36,6 @@ from .manifest import (
     write_manifest,
     writer_lock,
 )
-from ..search.vectors import LISTS_OUTGROWN, ChannelVectors, choose_structure
 
 
 def create_index(path: Path, channels: dict[str, dict]) -> None:
@@ -58,7 +58,7 @@ def create_index(path: Path, channels: dict[str, dict]) -> None:
         catalogue.init(conn)
         conn.commit()
         conn.close()
-        manifest = {
+        manifest: dict = {  # the manifest's JSON document
             "format": FORMAT,
             "index_id": uuid.uuid4().hex,
             "generation": 1,
@@ -67,7 +67,7 @@ def create_index(path: Path, channels: dict[str, dict]) -> None:
             "channels": {},
             "catalogue": {"file": CATALOGUE},
         }
-        empty = {}
+        empty: dict[str, ChannelVectors] = {}
         for name, spec in channels.items():
             per_frame = spec.get("per_frame", "one")
             if per_frame not in ("one", "many"):
@@ -108,19 +108,20 @@ class IndexWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._lock_cm = None
-        self._conn: sqlite3.Connection | None = None
+        self._lock_cm: AbstractContextManager[None] | None = None
+        self._conn: sqlite3.Connection | None = None  # the new generation's catalogue, while building it
+        self._new_gen: int | None = None
         self._vectors: dict[str, ChannelVectors] = {}
         self.manifest: dict = {}
         self.pending = 0
 
-    def __enter__(self) -> "IndexWriter":
-        self._lock_cm = writer_lock(self.path)
-        self._lock_cm.__enter__()
+    def __enter__(self) -> IndexWriter:
+        lock = self._lock_cm = writer_lock(self.path)
+        lock.__enter__()
         try:
             self._begin()
         except BaseException:
-            self._lock_cm.__exit__(None, None, None)
+            lock.__exit__(None, None, None)
             raise
         return self
 
@@ -131,6 +132,7 @@ class IndexWriter:
             else:
                 self._discard()
         finally:
+            assert self._lock_cm is not None  # taken by __enter__
             self._lock_cm.__exit__(None, None, None)
 
     def _begin(self) -> None:
@@ -177,10 +179,18 @@ class IndexWriter:
             self._calibration = (old / manifest["calibration"]["file"]).read_bytes()
             integrity.still_verified(old / manifest["calibration"]["file"], verified)
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The new generation's catalogue; only inside `with IndexWriter(path) as writer:`."""
+        if self._conn is None:
+            raise RuntimeError("an IndexWriter is used inside its `with` block only")
+        return self._conn
+
     def _commit(self) -> None:
+        assert self._new_gen is not None  # _begin made the generation this commits
         new = self.path / gen_dir(self._new_gen)
-        self._conn.commit()
-        self._conn.close()
+        self._db.commit()
+        self._db.close()
         self._conn = None
         for name, vec in self._vectors.items():
             vec.save(new / self.manifest["channels"][name]["file"])
@@ -228,17 +238,18 @@ class IndexWriter:
     def remove_work(self, name: str) -> dict:
         """Remove a work: its videos and frames from the catalogue, their vectors from every
         channel. Returns what went: {"videos": n, "frames": n, "vectors": {channel: n}}."""
-        spans = catalogue.work_frame_spans(self._conn, name)
+        spans = catalogue.work_frame_spans(self._db, name)
         if spans is None:
             raise CatalogueConflict(f"no work named {name!r} in the index")
-        removed = {"videos": len(spans), "frames": sum(hi - lo for lo, hi in spans), "vectors": {}}
+        removed_vectors: dict[str, int] = {}
+        removed = {"videos": len(spans), "frames": sum(hi - lo for lo, hi in spans), "vectors": removed_vectors}
         for ch, vec in self._vectors.items():
             if self._many(ch):
                 ranges = [(lo << MANY_SHIFT, hi << MANY_SHIFT) for lo, hi in spans]
             else:
                 ranges = list(spans)
-            removed["vectors"][ch] = vec.remove(ranges=ranges)
-        catalogue.delete_work(self._conn, name)
+            removed_vectors[ch] = vec.remove(ranges=ranges)
+        catalogue.delete_work(self._db, name)
         self.pending += 1
         self._calibration = None  # null distributions described the old catalogue
         return removed
@@ -288,10 +299,10 @@ class IndexWriter:
         return {ch: vec.structure for ch, vec in self._vectors.items()}
 
     def find_sha256(self, sha256: str) -> tuple[str, str] | None:
-        return catalogue.video_by_sha256(self._conn, sha256)
+        return catalogue.video_by_sha256(self._db, sha256)
 
     def ref_id_taken(self, ref_id: str) -> bool:
-        return catalogue.video(self._conn, ref_id) is not None
+        return catalogue.video(self._db, ref_id) is not None
 
     def _check_vectors(self, vectors: dict[str, tuple[np.ndarray, np.ndarray]], n: int) -> None:
         if sorted(vectors) != sorted(self.channels):
@@ -334,18 +345,18 @@ class IndexWriter:
         """
         n = len(times)
         self._check_vectors(vectors, n)
-        self._conn.execute("SAVEPOINT add_video")
+        self._db.execute("SAVEPOINT add_video")
         try:
-            work_id = catalogue.upsert_work(self._conn, work, owner, work_metadata)
-            video_id = catalogue.add_video(self._conn, work_id, ref_id, info, video_metadata)
-            ids = catalogue.add_frames(self._conn, video_id, times, boxes)
+            work_id = catalogue.upsert_work(self._db, work, owner, work_metadata)
+            video_id = catalogue.add_video(self._db, work_id, ref_id, info, video_metadata)
+            ids = catalogue.add_frames(self._db, video_id, times, boxes)
         except (CatalogueConflict, sqlite3.Error) as exc:
-            self._conn.execute("ROLLBACK TO add_video")
-            self._conn.execute("RELEASE add_video")
+            self._db.execute("ROLLBACK TO add_video")
+            self._db.execute("RELEASE add_video")
             if isinstance(exc, sqlite3.Error):
                 raise CatalogueConflict(f"{info.get('path')}: catalogue refused the entry: {exc}") from exc
             raise
-        self._conn.execute("RELEASE add_video")
+        self._db.execute("RELEASE add_video")
         for name, (rows, vecs) in vectors.items():
             rows = np.asarray(rows, dtype=np.int64)
             if self._many(name):
