@@ -5,9 +5,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import CORPUS, make_tiny_open_clip, write_copy, write_scene  # noqa: E402
+from helpers import CORPUS, make_tiny_open_clip, write_copy, write_scene
 
-from auditor.config import load_config  # noqa: E402
+from auditor.config import load_config
 
 
 @pytest.fixture(scope="session", autouse=True)

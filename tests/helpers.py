@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 # the footage writers live in auditor.media.synth (benchmarks use them too); tests import them from here
-from auditor.media.synth import write_copy, write_scene  # noqa: F401
+from auditor.media.synth import write_copy, write_scene  # noqa: F401  (the tests import them from here)
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # An evidence file as auditor wrote it before its records were typed (2026-11-24, pdq,orb,

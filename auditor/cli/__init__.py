@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import index, info, report, scan  # noqa: F401, I001  (each registers its commands, in this order in --help)
+from . import index, info, report, scan  # noqa: F401  (each registers its commands, in this order in --help)
 from .common import app
 
 

@@ -13,6 +13,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import faiss  # noqa: E402  (after the policy: OpenMP reads it when FAISS loads it)
+import faiss
 
 __all__ = ["faiss"]
