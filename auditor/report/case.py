@@ -94,6 +94,7 @@ class Case:
     clips: list[ClipRow] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     works: list[WorkTotal] = field(default_factory=list)
+    last_scan_utc: str = ""  # when the newest evidence was written (ISO 8601): the files' own date
 
     @property
     def flagged(self) -> int:
@@ -168,6 +169,7 @@ def read_case(folder: str | Path, lang: str = "en") -> Case:
     for f in sorted(folder.glob(f"*{SUFFIX}")):
         ev = read_evidence(f)
         seen.add(ev.query_id)
+        case.last_scan_utc = max(case.last_scan_utc, ev.created_utc)
         case.clips.append(clip_row(folder, ev, f.name, lang, reviews))
         for w in ev.works:
             total = next((t for t in case.works if t.work == w.work), None)

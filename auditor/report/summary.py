@@ -12,8 +12,11 @@ written atomically; the same folder gives the same PDF and HTML bytes.
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import io
+import re
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -88,8 +91,31 @@ def write_xlsx(case: Case, path: Path, lang: str) -> None:
                 cell.hyperlink, cell.style = target, "Hyperlink"
     ws = wb.create_sheet(w["failures"][:31])
     sheet(ws, [w["clip_name"], "path", w["reason"]], [[f.query_id, f.path, f.reason] for f in case.failures], [30, 50, 80])
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
+    _save_as_of(wb, path, case.last_scan_utc)
+
+
+def _save_as_of(wb, path: Path, when_utc: str) -> None:
+    """Save the workbook dated by the case (its newest scan), not by the clock: the document's
+    dates and its zip entries' alike, so the same folder gives the same bytes (openpyxl stamps
+    both, and the document's `modified` date whatever it was set to, with the time of saving)."""
+    try:
+        when = datetime.datetime.fromisoformat(when_utc.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        when = datetime.datetime(1980, 1, 1)  # the zip format's earliest date: a case without evidence
+    when = max(when, datetime.datetime(1980, 1, 1))
+    wb.properties.created = wb.properties.modified = when
+    buf = io.BytesIO()
+    wb.save(buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, atomic_path(path) as tmp, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        for entry in src.infolist():
+            data = src.read(entry)
+            if entry.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>", data)
+            dated = zipfile.ZipInfo(entry.filename, date_time=when.timetuple()[:6])
+            dated.compress_type, dated.external_attr = zipfile.ZIP_DEFLATED, entry.external_attr
+            dst.writestr(dated, data)
 
 
 def write_html(case: Case, path: Path, lang: str) -> None:
