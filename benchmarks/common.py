@@ -72,36 +72,6 @@ def clips(limit: int | None, workdir: Path, footage: Path | None = None) -> tupl
     return made, "generated drawn footage (640x360, 20 s each)"
 
 
-def trimmed(src: Path, out: Path, seconds: float, max_width: int = 480) -> Path:
-    """The first `seconds` of `src` written to `out` (MPEG-4, at most `max_width` pixels wide):
-    a small stand-in for a long corpus clip when a benchmark is run at a tiny size."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(src))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
-    try:
-        for _ in range(max(1, round(seconds * fps))):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            h, w = frame.shape[:2]
-            if w > max_width:
-                frame = cv2.resize(frame, (max_width, max(2, round(h * max_width / w / 2) * 2)), interpolation=cv2.INTER_AREA)
-            if writer is None:
-                writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
-            writer.write(frame)
-    finally:
-        cap.release()
-        if writer is not None:
-            writer.release()
-    if writer is None:
-        raise SystemExit(f"{src}: no frame could be read")
-    return out
-
-
-# -- the CLIP channel --------------------------------------------------------------------------
 def clip_channel(workdir: Path, batch_size: int = 32, model: str | None = None, config_path: Path | None = None,
                  overrides: dict | None = None):
     """The clip channel to measure: `model` when given (an open_clip name or `local-dir:FOLDER`),

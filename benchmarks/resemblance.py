@@ -41,9 +41,9 @@ from benchmarks.common import (
     add_shared_arguments,
     clip_channel,
     record,
-    trimmed,
 )
 from evaluation.edits import camera_over_still, drawn_edit
+from evaluation.make_set import cut
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.seconds is None:
                 return path
             if path not in short:
-                short[path] = trimmed(path, work / "short" / f"{path.stem}.mp4", args.seconds)
+                short[path] = cut(path, work / "short" / f"{path.stem}.mp4", args.seconds, max_side=480)
             return short[path]
 
         v, i = CORPUS / "videos", CORPUS / "images"

@@ -27,7 +27,25 @@ def _live_display(*columns) -> Progress:
     return progress
 
 
-class FileProgress:
+class _Live:
+    """A live display on stderr once started (`_display`), and lines printed above it."""
+
+    _display: Progress | None = None
+
+    def print(self, line: str) -> None:
+        """A line of one's own: above the live display, or plain."""
+        if self._display is not None:
+            self._display.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            typer.echo(line, err=True)
+
+    def close(self) -> None:
+        if self._display is not None:
+            self._display.stop()
+            self._display = None
+
+
+class FileProgress(_Live):
     """Frames embedded inside one long file (`on_frames(file, frames)`): a live line on a
     terminal with the rate; elsewhere a plain line every `every_s` seconds, so a log is not
     flooded. `print` writes a line of one's own; `close` ends the live line."""
@@ -62,17 +80,6 @@ class FileProgress:
             self.last = now
             typer.echo(f"  {file}: {frames} frames so far ({rate})", err=True)
 
-    def print(self, line: str) -> None:
-        if self._display is not None:
-            self._display.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            typer.echo(line, err=True)
-
-    def close(self) -> None:
-        if self._display is not None:
-            self._display.stop()
-            self._display = None
-
 
 def progress_printer(total: int, describe, inside: FileProgress):
     """A callback printing `[done/total] ...` for each finished file; `describe(item)` gives
@@ -87,7 +94,7 @@ def progress_printer(total: int, describe, inside: FileProgress):
     return show
 
 
-class ScanProgress:
+class ScanProgress(_Live):
     """A batch scan's progress: on a terminal a bar (clips done, frames a second, time left);
     otherwise one plain line a clip; with `quiet` only failures."""
 
@@ -109,24 +116,13 @@ class ScanProgress:
         self.frames += o.frames
         failed, text = describe_scan(o)
         if failed:
-            self._print(f"auditor: [{self.done}/{self.total}] {text}")
+            self.print(f"auditor: [{self.done}/{self.total}] {text}")
         elif not self.quiet and not self.live:
             typer.echo(f"[{self.done}/{self.total}] {text}", err=True)
         if self._display is not None:
             rate = f"{self.frames / max(1e-9, time.monotonic() - self.start):.1f} frames/s"
             self._display.update(self._task, advance=1, rate=rate, description=o.query_id[:30])
             self._display.refresh()
-
-    def _print(self, line: str) -> None:
-        if self._display is not None:
-            self._display.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            typer.echo(line, err=True)
-
-    def close(self) -> None:
-        if self._display is not None:
-            self._display.stop()
-            self._display = None
 
     def __enter__(self) -> ScanProgress:
         return self
