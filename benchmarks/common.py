@@ -144,8 +144,8 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 
 def commit() -> str:
-    """The repository's commit, with '+dirty' when tracked files differ from it; 'unknown'
-    outside git."""
+    """The repository's commit, with '+dirty' when tracked files differ from it (but for the
+    results files, which recording itself changes); 'unknown' outside git."""
     try:
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=30, check=False)
@@ -155,7 +155,8 @@ def commit() -> str:
                                 capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return head.stdout.strip() + ("+dirty" if status.returncode != 0 or status.stdout.strip() else "")
+    changed = [line for line in status.stdout.splitlines() if not line[3:].startswith("docs/results/")]
+    return head.stdout.strip() + ("+dirty" if status.returncode != 0 or changed else "")
 
 
 def machine() -> dict:
