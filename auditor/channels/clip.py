@@ -255,6 +255,11 @@ class ClipChannel(Channel):
             feats = torch.nn.functional.normalize(feats, dim=-1)
             return feats.cpu().numpy()
 
+    @property
+    def streams(self) -> int:
+        """Batches encoded side by side (1 on a GPU)."""
+        return self._streams or 1
+
     def use_cores(self, n: int) -> None:
         """Encode at most `n` batches at once (on the CPU; a GPU takes one batch at a time)."""
         if self._streams is not None and max(1, int(n)) != self._streams:
