@@ -113,7 +113,8 @@ def _save_as_of(wb, path: Path, when_utc: str) -> None:
             data = src.read(entry)
             if entry.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>", data)
-            dated = zipfile.ZipInfo(entry.filename, date_time=when.timetuple()[:6])
+            # the zip format keeps seconds in steps of two: write the even second it will read back
+            dated = zipfile.ZipInfo(entry.filename, date_time=when.replace(second=when.second - when.second % 2).timetuple()[:6])
             dated.compress_type, dated.external_attr = zipfile.ZIP_DEFLATED, entry.external_attr
             dst.writestr(dated, data)
 
