@@ -11,6 +11,12 @@ Measures:
   boxes [query_start, query_end] x [ref_start, ref_end]; when either reference interval has no
   length (a still), it is the IoU of the query intervals alone. AP = sum over true positives of
   the precision at their rank, divided by the number of truth segments.
+- VSC matching-track AP (`vsc_matching_ap`): the main metric of the Video Similarity Challenge
+  2022's matching track (facebookresearch/vsc2022, vsc/metrics.py, `match_metric`), on the same
+  predictions. No IoU threshold: precision and recall are the lengths of overlap of the predicted
+  and the truth boxes, measured along the query and the reference timelines and combined by a
+  geometric mean; AP integrates precision over recall as the predictions ranked by score are
+  added. It rewards covering the copied spans, where segment AP counts whole segments found.
 - Clip-level recall and false-positive rate: a clip counts as detected when its evidence verdict
   is flagged (with --evidence), or else when matches.csv has any row for it.
 - Per-transform recall: of the positive clips, by the truth's `transform` column; false
@@ -22,6 +28,8 @@ Measures:
 from __future__ import annotations
 
 import csv
+import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,9 +152,111 @@ def segment_ap(preds: list[Interval2D], truth: list[Interval2D], iou: float) -> 
     return (ap / len(truth) if truth else 0.0), used
 
 
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The union of intervals, as disjoint intervals in order (vsc2022's `Intervals._dedup`)."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _length(spans: list[tuple[float, float]]) -> float:
+    return sum(end - start for start, end in spans)
+
+
+def _is_still(b: Interval2D) -> bool:
+    return b.re - b.rs <= 0
+
+
+def _unions(boxes: list[Interval2D], axis: int) -> tuple[list[tuple[float, float]], ...]:
+    """The union of boxes' intervals on the query (0) or the reference (1) axis. On the reference
+    axis, a still's query interval stands in for its reference interval, in a union of its own
+    (query times are not reference times)."""
+    if axis == 0:
+        return (_merged([(b.qs, b.qe) for b in boxes]),)
+    return (_merged([(b.rs, b.re) for b in boxes if not _is_still(b)]),
+            _merged([(b.qs, b.qe) for b in boxes if _is_still(b)]))
+
+
+def _boxes_overlap(a: Interval2D, b: Interval2D) -> bool:
+    """Whether two boxes share an area (vsc2022's `Match.overlaps`), or, when either is a still,
+    whether their query intervals share a length."""
+    q = min(a.qe, b.qe) - max(a.qs, b.qs)
+    if _is_still(a) or _is_still(b):
+        return q > 0
+    return q > 0 and min(a.re, b.re) - max(a.rs, b.rs) > 0
+
+
+def vsc_matching_ap(preds: list[Interval2D], truth: list[Interval2D]) -> float:
+    """VSC 2022's matching-track metric: a micro average precision whose precision and recall are
+    lengths of overlap along the query and the reference timelines, not counts of segments.
+
+    From facebookresearch/vsc2022, vsc/metrics.py, `match_metric` (with `VideoPair` and
+    `Intervals`), after VCSL. Predictions are ranked by score, highest first; predictions of
+    equal score are added together. Within each (query_id, ref_id) pair, on each axis, the
+    predicted intervals are unioned, and so are the intervals of the truth boxes that overlap (share
+    an area with) at least one prediction of the pair so far; the pair's intersection is the length
+    those two unions share, its predicted length the length of the predictions' union. Summed over
+    pairs, per axis: recall = intersection / the length of the union of all truth intervals of each
+    pair, precision = intersection / predicted length. Recall and precision are the geometric means
+    of the two axes', sqrt(R_q * R_r) and sqrt(P_q * P_r), and AP = sum over score levels of
+    precision x the increase of recall. Truth rows need no score; ids are compared as they are
+    (VSC's Q/R prefixes play no part).
+
+    Departures (none touches boxes that all have reference intervals of some length: on those
+    this gives vsc2022's figure). A still (a box whose reference interval has no length: a still
+    reference has no timeline) is measured on the query axis alone, as `overlap_iou` does:
+    vsc2022 would never find one, its boxes having no area. It overlaps another box when their
+    query intervals share a length, and on the reference axis its query interval stands in for its
+    reference interval, unioned apart from reference times, so that a query copying a still counts
+    the same on both axes. Where vsc2022 divides by zero, this returns 0.0 (no truth, or truth of
+    no length) or takes a precision of 0 (predictions of no length so far).
+    """
+    gts_by_pair: defaultdict[tuple[str, str], list[Interval2D]] = defaultdict(list)
+    for t in truth:
+        gts_by_pair[(t.query_id, t.ref_id)].append(t)
+    axes = (0, 1)
+    gt_total = [sum(_length(u) for gts in gts_by_pair.values() for u in _unions(gts, a)) for a in axes]
+    if not all(v > 0 for v in gt_total):
+        return 0.0
+    pair_preds: defaultdict[tuple[str, str], list[Interval2D]] = defaultdict(list)
+    pair_seen: defaultdict[tuple[str, str], set[int]] = defaultdict(set)  # truth boxes overlapped so far
+    pair_inter: defaultdict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    pair_total: defaultdict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    inter = [0.0, 0.0]
+    total = [0.0, 0.0]
+    recall = ap = 0.0
+    ranked = sorted(preds, key=lambda p: p.score, reverse=True)
+    for _, group in itertools.groupby(ranked, key=lambda p: p.score):
+        for p in group:
+            key = (p.query_id, p.ref_id)
+            pair_preds[key].append(p)
+            gts = gts_by_pair.get(key, [])
+            pair_seen[key].update(i for i, t in enumerate(gts) if _boxes_overlap(p, t))
+            for a in axes:
+                pus = _unions(pair_preds[key], a)
+                gus = _unions([gts[i] for i in sorted(pair_seen[key])], a)
+                # |P n G| = |P| + |G| - |P u G|, as vsc2022's Intervals.intersect_length (rounding
+                # can take it a hair below 0 where P and G are disjoint)
+                i_len = sum(max(0.0, _length(pu) + _length(gu) - _length(_merged(pu + gu))) for pu, gu in zip(pus, gus))
+                p_len = sum(_length(pu) for pu in pus)
+                inter[a] += i_len - pair_inter[key][a]
+                total[a] += p_len - pair_total[key][a]
+                pair_inter[key][a], pair_total[key][a] = i_len, p_len
+        new_recall = math.sqrt(max(0.0, (inter[0] / gt_total[0]) * (inter[1] / gt_total[1])))
+        precision = math.sqrt(max(0.0, math.prod(inter[a] / total[a] if total[a] > 0 else 0.0 for a in axes)))
+        ap += precision * (new_recall - recall)
+        recall = new_recall
+    return ap
+
+
 @dataclass
 class EvalResult:
     segment_ap: float
+    vsc_matching_ap: float
     iou: float
     truth_segments: int
     predicted_segments: int
@@ -198,6 +308,7 @@ def evaluate(matches: str | Path, truth: str | Path, evidence_dir: str | Path | 
                               sum(1 for q in negative if k in queries[q])) for k in kinds}
     return EvalResult(
         segment_ap=ap,
+        vsc_matching_ap=vsc_matching_ap(preds, truth_segs),
         iou=iou,
         truth_segments=len(truth_segs),
         predicted_segments=len(preds),

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     for split in (("tune", "report") if has_split else (None,)):
         r = evaluate(results / "matches.csv", args.folder / "truth.csv", results, args.iou, split)
         figures[split or "all"] = {
-            "segment_ap": round(r.segment_ap, 3), "segments_found": r.segments_found, "truth_segments": r.truth_segments,
+            "segment_ap": round(r.segment_ap, 3), "vsc_matching_ap": round(r.vsc_matching_ap, 3),
+            "segments_found": r.segments_found, "truth_segments": r.truth_segments,
             "predicted_segments": r.predicted_segments, "clip_recall": round(r.clip_recall, 3),
             "clips_with_copies": r.positives, "clips_found": r.positives - len(r.missed), "clip_fp_rate": round(r.clip_fpr, 3),
             "negatives": r.negatives, "negatives_flagged": len(r.false_positives), "missed": " ".join(r.missed) or "-",
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n== {title}")
         print(f"segment AP     {r.segment_ap:.3f}   (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} segments found, "
               f"{r.predicted_segments} predicted)")
+        print(f"VSC match AP   {r.vsc_matching_ap:.3f}   (VSC 2022 matching track: overlap along both timelines)")
         print(f"clip recall    {r.clip_recall:.3f}   ({r.positives} clips with copies)")
         print(f"clip FP rate   {r.clip_fpr:.3f}   ({len(r.false_positives)}/{r.negatives} negatives flagged)")
         print("transform       clips  clip recall  segment recall")

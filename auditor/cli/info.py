@@ -87,10 +87,13 @@ def eval_(
 
     Segment AP (micro, VSC-style): predictions ranked by score are matched one to one to truth
     segments of the same query and reference when the IoU of their [query interval] x [reference
-    interval] boxes is at least --iou (query intervals alone for stills). Clip recall and
-    false-positive rate: a clip is detected when its evidence verdict is flagged (with
-    --evidence) or when matches.csv has a row for it. Recall per transform when the truth has a
-    transform column. A query with no copy is a truth row with an empty ref_id.
+    interval] boxes is at least --iou (query intervals alone for stills). VSC matching AP: the
+    VSC 2022 matching track's metric on the same predictions (facebookresearch/vsc2022,
+    vsc/metrics.py), whose precision and recall are lengths of overlap along both timelines,
+    with no IoU threshold (query intervals alone for stills). Clip recall and false-positive
+    rate: a clip is detected when its evidence verdict is flagged (with --evidence) or when
+    matches.csv has a row for it. Recall per transform when the truth has a transform column. A
+    query with no copy is a truth row with an empty ref_id.
     """
     from ..evaluate import evaluate
 
@@ -100,6 +103,7 @@ def eval_(
         return
     typer.echo(f"segment AP        {r.segment_ap:.3f}  (IoU >= {r.iou:g}; {r.segments_found}/{r.truth_segments} "
                f"truth segments found, {r.predicted_segments} predicted)")
+    typer.echo(f"VSC matching AP   {r.vsc_matching_ap:.3f}  (VSC 2022 matching track: overlap along both timelines)")
     typer.echo(f"clip recall       {r.clip_recall:.3f}  ({r.positives} clips with copies; decision: {r.decision})")
     typer.echo(f"clip FP rate      {r.clip_fpr:.3f}  ({len(r.false_positives)} of {r.negatives} clips without copies)")
     if r.per_transform:
