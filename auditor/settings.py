@@ -117,6 +117,14 @@ class Segments(Table):
     fit_min_baseline_share: float = Field(ge=0, le=1)
     overlap_max_share: float = Field(ge=0, le=1)
     bridge_max_gap_s: float = Field(ge=0)
+    reversed: bool
+    score_prior_frames: float = Field(ge=0)
+    guided: bool
+    guided_max_unsupported_s: float = Field(ge=0)
+    guided_window_s: float = Field(ge=0)
+    guided_control_min_s: float = Field(gt=0)
+    guided_control_frames: int = Field(ge=1)
+    guided_min_control_frames: int = Field(ge=1)
 
     @model_validator(mode="after")
     def _speeds_in_order(self):

@@ -25,6 +25,22 @@ def test_one_offset_one_segment_and_stray_hits_ignored():
     assert len(segs[0].pairs) == 11
 
 
+def test_a_copy_played_backwards_is_one_segment_with_a_negative_speed():
+    hits = hits_for("ep1", [(q / 5, 20.0 - q / 5) for q in range(5, 30)])  # q 1.0-5.8 -> ref 19.0 down to 14.2
+    segs = build_segments(hits, CFG, 0.2, 8.0, {"ep1": 30.0})
+    assert [seg_tuple(s) for s in segs] == [("ep1", 1.0, 6.0, 14.0, 19.0)]
+    assert segs[0].speed == pytest.approx(-1.0) and segs[0].ref_at(1.0) == pytest.approx(19.0)
+    forwards_only = load_config(overrides={"segments": {"reversed": False}})
+    fragments = build_segments(hits, forwards_only, 0.2, 8.0, {"ep1": 30.0})  # forwards, only fragments hold
+    assert all(s.query_end - s.query_start <= 1.5 for s in fragments)
+
+
+def test_a_whole_copy_scores_above_a_fragment_of_it():
+    whole = build_segments(hits_for("ep1", [(q / 5, q / 5 + 2.0) for q in range(0, 40)]), CFG, 0.2, 8.0, {"ep1": 30.0})
+    part = build_segments(hits_for("ep1", [(q / 5, q / 5 + 2.0) for q in range(0, 4)]), CFG, 0.2, 8.0, {"ep1": 30.0})
+    assert whole[0].score > part[0].score  # the same closeness frame by frame
+
+
 def test_two_works_and_a_gap_split_into_separate_segments():
     a = hits_for("ep1", [(q / 5, q / 5 + 2.0) for q in range(0, 10)], work="A")  # q 0-1.8
     a += hits_for("ep1", [(q / 5, q / 5 + 2.0) for q in range(25, 35)], work="A")  # q 5-6.8, gap of 3.2 s

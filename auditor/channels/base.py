@@ -234,6 +234,22 @@ class Channel(ABC):
         return rows, ranked
 
     # -- scores ---------------------------------------------------------------------------
+    compares_directly: ClassVar[bool] = False  # True where `compare` and `beats` are implemented
+
+    def compare(self, query: Embeddings, frame: int, variant: str, ref_vectors: np.ndarray, ref_rows: np.ndarray,
+                n_ref: int) -> np.ndarray | None:
+        """Raw scores of one query frame (`frame`, as `variant`) against `n_ref` reference frames,
+        compared directly rather than searched (match.guided): `ref_vectors` as the index stores
+        them, `ref_rows` the reference frame (0 .. n_ref-1) of each. A frame without a vector gets
+        the channel's worst score. None: this channel does not compare frames directly, or cannot
+        vouch for this query frame."""
+        return None
+
+    def beats(self, on: float, off: float) -> bool:
+        """Whether a raw score on a copy's timeline (`on`) stands out from the best raw score of
+        the same query frame off it (`off`) by this channel's margin (match.guided)."""
+        return False
+
     @abstractmethod
     def similarity(self, raw: np.ndarray) -> np.ndarray:
         """Raw search scores (inner product or Hamming distance) mapped to [0, 1], higher = closer."""

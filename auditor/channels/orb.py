@@ -38,6 +38,8 @@ class ORBSettings(Table):
     neighbours: int = Field(3, ge=1)
     min_votes: int = Field(20, ge=1)
     votes_at_half_similarity: float = Field(40.0, gt=0)
+    guided_min_matches: int = Field(8, ge=1)
+    guided_ratio: float = Field(1.5, ge=1)
 
 
 class ORBChannel(Channel):
@@ -270,6 +272,30 @@ class ORBChannel(Channel):
         starts = np.searchsorted(pairs[:, 0], rows, "left")
         ends = np.searchsorted(pairs[:, 0], rows, "right")
         return [(pairs[a:b, 1][:k], counts[a:b][:k].astype(np.float64)) for a, b in zip(starts, ends)]
+
+    compares_directly = True
+
+    def compare(self, query: Embeddings, frame: int, variant: str, ref_vectors: np.ndarray, ref_rows: np.ndarray,
+                n_ref: int) -> np.ndarray | None:
+        """Per reference frame: how many of the query frame's descriptors (as `variant`: as shot or
+        mirrored) have a descriptor of that frame within `max_descriptor_distance` bits."""
+        assert query.frame_of is not None  # _describe gives every descriptor its frame
+        v = 1 if variant == "flip_horizontal" and self.mirror else 0
+        mine = (query.frame_of == frame) & ((query.variant_of == v) if query.variant_of is not None else True)
+        q = np.ascontiguousarray(query.vectors[mine])
+        out = np.zeros(n_ref)
+        if not len(q) or not len(ref_vectors):
+            return out
+        ref_rows = np.asarray(ref_rows)
+        for j in np.unique(ref_rows):
+            r = np.ascontiguousarray(ref_vectors[ref_rows == j])
+            nearest, _ = cv2.batchDistance(q, r, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=1)
+            out[j] = int((nearest <= self.max_descriptor_distance).sum())
+        return out
+
+    def beats(self, on: float, off: float) -> bool:
+        s = self.settings
+        return on >= int(s.guided_min_matches) and on >= float(s.guided_ratio) * off
 
     def similarity(self, raw: np.ndarray) -> np.ndarray:
         raw = np.asarray(raw, dtype=np.float32)

@@ -34,6 +34,8 @@ class PDQSettings(Table):
     trim_borders: bool = True
     query_dihedral: bool = True
     near_identical_max_median_distance: int = Field(20, ge=0, le=HASH_BITS)
+    guided_max_distance: int = Field(96, ge=0, le=HASH_BITS)
+    guided_margin: int = Field(20, ge=0, le=HASH_BITS)
 
 
 class PDQChannel(Channel):
@@ -144,6 +146,24 @@ class PDQChannel(Channel):
             quality[i] = q
         variants = {name: all_vectors[v] for v, name in enumerate(DIHEDRAL) if name != "original"}
         return Embeddings(all_vectors[0], quality >= self.min_quality, quality, variants)
+
+    compares_directly = True
+
+    def compare(self, query: Embeddings, frame: int, variant: str, ref_vectors: np.ndarray, ref_rows: np.ndarray,
+                n_ref: int) -> np.ndarray | None:
+        """Hamming distances from the query frame's hash (its `variant` symmetry) to each reference frame's."""
+        if not query.keep[frame]:
+            return None  # a featureless frame: PDQ cannot vouch for it
+        vec = query.vectors[frame] if variant == "original" or not query.variants or variant not in query.variants \
+            else query.variants[variant][frame]
+        out = np.full(n_ref, float(PDQ_BITS))
+        if len(ref_vectors):
+            out[ref_rows] = np.unpackbits(np.bitwise_xor(ref_vectors, vec[None, :]), axis=1).sum(axis=1)
+        return out
+
+    def beats(self, on: float, off: float) -> bool:
+        s = self.settings
+        return on <= int(s.guided_max_distance) and on <= off - int(s.guided_margin)
 
     def similarity(self, raw: np.ndarray) -> np.ndarray:
         # Unrelated hashes sit near 128 bits apart; identical ones at 0.

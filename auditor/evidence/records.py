@@ -151,6 +151,35 @@ class Pair(Record):
                           "of the tile that matched; none for a whole frame.")
 
 
+class GuidedPair(Pair):
+    """A query frame retrieval did not pair, compared directly with the reference frames the
+    segment's timeline predicts (its best `raw`) and with frames of the same reference off the
+    timeline (the best of them: `control_raw`)."""
+
+    control_raw: float = Field(description="The channel's best raw score for this query frame off the timeline.")
+
+
+class GuidedFigure(Record):
+    """One channel's comparisons along the timeline in a part of a span."""
+
+    frames: int = Field(description="Frames of the part this channel supported.")
+    median_raw: float = Field(description="Median raw score on the timeline (PDQ: Hamming bits; ORB: matching descriptors).")
+    median_control_raw: float = Field(description="Median of the same frames' best raw score off the timeline.")
+
+
+class SpanPart(Record):
+    """A stretch of a segment's span and what it rests on."""
+
+    query_start: float = Field(description="Start in the suspect clip (s).")
+    query_end: float = Field(description="End in the suspect clip (s).")
+    basis: Literal["retrieval", "guided", "unsupported"] = Field(
+        description="'retrieval': frames the index search paired with the reference; 'guided': frames compared "
+                    "directly along the timeline that beat the control; 'unsupported': frames neither supports, "
+                    "inside the span (fades, flashes, cuts the timeline runs on under).")
+    frames: int = Field(description="Sampled query frames in the stretch.")
+    channels: dict[str, GuidedFigure] = Field(default_factory=dict, description="Guided parts: per channel, its figures.")
+
+
 class PairCheck(Record):
     """Geometric verification of one frame pair: SIFT, ratio test, RANSAC affine."""
 
@@ -220,13 +249,16 @@ class SegmentSummary(Record):
     query_end: float = Field(description="End in the suspect clip (s).")
     ref_start: float = Field(description="Start in the reference (s; 0 for a still).")
     ref_end: float = Field(description="End in the reference (s; 0 for a still).")
-    score: float = Field(description="Mean similarity of the segment's pairs, in [0, 1]; higher = stronger.")
+    score: float = Field(description="The span's evidence, in [0, 1); higher = stronger: the sum of the similarities of "
+                                     "its supported frames (paired by retrieval or by guided comparison) over their "
+                                     "number plus segments.score_prior_frames, so a whole copy ranks above a fragment.")
     level: Level = Field(description="The level its rules give it.")
     rule: str = Field(description="The decisive rules in English (reports render them from `rules`).")
     rules: tuple[RuleOutcome, ...] = Field((), description="Every rule applied to the segment, with its outcome.")
     channels: tuple[str, ...] = Field(description="Channels that agree on the segment ('local' when verification did).")
     channel_stats: dict[str, ChannelStat] = Field(description="Per channel: its summary statistic over the segment.")
-    speed: float | None = Field(None, description="Reference seconds per suspect second (videos only).")
+    speed: float | None = Field(None, description="Reference seconds per suspect second (videos only); negative: the "
+                                                  "reference played backwards, from ref_end down to ref_start.")
     p_value: float | None = Field(None, description="Probability that unrelated footage matches this well (calibrated indexes).")
     p_value_at_floor: bool | None = Field(None, description="True: the p-value is below the stated floor, not equal to it.")
     log10_p_value: float | None = Field(None, description="log10 of the p-value.")
@@ -237,7 +269,10 @@ class SegmentSummary(Record):
                           "and height (where verified frames land on it, else the tiles that matched).")
     still_image: ImageFile | None = Field(None, description="For a still: the whole still, to draw the region on.")
     exhibits: tuple[Exhibit, ...] = Field((), description="Frame pictures kept for the report.")
-    frames: int = Field(0, description="Query frames in the segment.")
+    frames: int = Field(0, description="Query frames retrieval paired in the segment.")
+    guided_frames: int = Field(0, description="Further query frames a direct comparison along the timeline supports.")
+    parts: tuple[SpanPart, ...] = Field((), description="The span's stretches, in time order, and what each rests on "
+                                                        "(videos; none for a still).")
 
     @model_validator(mode="before")
     @classmethod
@@ -253,6 +288,7 @@ class Segment(SegmentSummary):
     """A segment with its frame pairs."""
 
     pairs: tuple[Pair, ...] = Field((), description="Each query frame's best pair, in time order.")
+    guided_pairs: tuple[GuidedPair, ...] = Field((), description="The frames guided comparison supports, in time order.")
 
 
 class GalleryItem(Record):

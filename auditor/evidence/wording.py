@@ -66,6 +66,8 @@ WORDS = {
         "where_still": "the still {ref}",
         "verdict_named": "Seconds {qs:.1f}–{qe:.1f} of {clip} match {where} of {work}{words} ({ref}, {owner}): {level}.",
         "named_video": "seconds {rs:.1f}–{re:.1f}",
+        "where_video_backwards": "seconds {re:.1f} back to {rs:.1f} of {ref}, played backwards",
+        "named_video_backwards": "seconds {re:.1f} back to {rs:.1f}, played backwards,",
         "named_still": "the still",
         "verdict_more": " {n} further segment(s) follow.",
         "verdict_p": " Unrelated footage matches this well with probability {bound}{p} "
@@ -96,6 +98,8 @@ WORDS = {
         "where_still": "静止画 {ref}",
         "verdict_named": "{clip} の {qs:.1f}–{qe:.1f} 秒は {work}{words}の{where}（{ref}、{owner}）と一致します：{level}。",
         "named_video": " {rs:.1f}–{re:.1f} 秒",
+        "where_video_backwards": "{ref} の {re:.1f} 秒から {rs:.1f} 秒まで（逆再生）",
+        "named_video_backwards": " {re:.1f} 秒から {rs:.1f} 秒まで（逆再生）",
         "named_still": "静止画",
         "verdict_more": "ほかに {n} 件の一致区間があります。",
         "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
@@ -196,15 +200,16 @@ def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_seg
             bound = w["below"] if p_value_at_floor else ""
             text += w["verdict_p"].format(bound=bound, p=f"{p_value:.2g}", e=f"{expected_false_matches:.2g}")
         return text
+    backwards = "_backwards" if (getattr(best, "speed", None) or 0.0) < 0 else ""  # a copy played backwards
     if words is not None:  # the catalogue's words for the reference (episode, title): the work named first
         where = (w["named_still"] if best.kind == "still"
-                 else w["named_video"].format(rs=best.ref_start, re=best.ref_end))
+                 else w["named_video" + backwards].format(rs=best.ref_start, re=best.ref_end))
         text = w["verdict_named"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
                                          words=f" {words}" if words else "", ref=best.ref_id, owner=owner,
                                          level=level_name(best.level, lang))
     else:
         where = (w["where_still"].format(ref=best.ref_id) if best.kind == "still"
-                 else w["where_video"].format(ref=best.ref_id, rs=best.ref_start, re=best.ref_end))
+                 else w["where_video" + backwards].format(ref=best.ref_id, rs=best.ref_start, re=best.ref_end))
         text = w["verdict_match"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
                                          owner=owner, level=level_name(best.level, lang))
     if n_segments > 1:

@@ -1,10 +1,12 @@
 """Alignment in time: from per-frame search hits to segments.
 
 A hit is one query frame landing within a channel's threshold of one reference frame.
-Hits on one reference video whose time offset (ref_t - query_t) agrees, over consecutive query
-frames, form a segment `(query_start, query_end, ref_id, ref_start, ref_end, score)`. No
-segment, no verdict: a clip is only flagged on the strength of a segment, never of stray frames.
-Stills (key art) have no timeline: their hits form a segment over query time alone.
+Hits on one reference video that lie on one timeline (ref_t = speed * query_t + offset, the
+speed positive, or negative for a copy played backwards), over consecutive query frames, form a
+segment `(query_start, query_end, ref_id, ref_start, ref_end, score)`. No segment, no verdict: a
+clip is only flagged on the strength of a segment, never of stray frames. Stills (key art) have
+no timeline: their hits form a segment over query time alone. Once a segment's timeline is
+fixed, match.guided compares the frames around it along that timeline and extends its span.
 
 Segments are immutable; the level a segment reaches is decided elsewhere (decision.py), from
 the segment, its verification and its calibration.
@@ -15,11 +17,15 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..evidence.records import ChannelStat
 from ..settings import Configuration, Segments
+
+if TYPE_CHECKING:
+    from .guided import Guide
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Hit:
     sim: float  # mapped to [0, 1]
     variant: str = "original"  # which variant of the query frame matched (e.g. flip_horizontal)
     ref_box: tuple[float, float, float, float] | None = None  # the region of a still its tile shows
+    control: float | None = None  # guided comparisons only: the best raw score off the timeline
 
     @property
     def offset(self) -> float:
@@ -56,12 +63,25 @@ class Segment:
     query_end: float
     ref_start: float
     ref_end: float
-    score: float  # mean similarity of the pairs
+    score: float  # the span's evidence: see `evidence_score`
     channels: tuple[str, ...]  # channels with at least segments.min_frames frames (or all that hit)
     stats: Mapping[str, ChannelStat]  # per channel: its summary statistic over the segment
-    speed: float | None  # reference seconds per query second (videos)
+    speed: float | None  # reference seconds per query second (videos; negative: played backwards)
     pairs: tuple[Hit, ...] = field(default=())  # each query frame's best hit, in time order
     hits: tuple[Hit, ...] = field(default=(), repr=False)  # every hit of its run (its statistics come from them)
+    offset: float = 0.0  # videos: ref_t = speed * query_t + offset
+    # query frames retrieval did not pair that a direct comparison along the timeline supports
+    # (match.guided): each a Hit whose `control` is the best score off the timeline
+    guided: tuple[Hit, ...] = field(default=())
+    parts: tuple[Any, ...] = field(default=())  # match.guided.Part: what each stretch of the span rests on
+
+    @property
+    def reversed(self) -> bool:
+        return self.speed is not None and self.speed < 0
+
+    def ref_at(self, q_t: float) -> float:
+        """The reference time the segment's timeline gives for a query time (videos)."""
+        return (self.speed or 0.0) * q_t + self.offset
 
 
 def for_short_clip(config: Configuration, n_frames: int, duration_s: float) -> tuple[Configuration, str | None]:
@@ -160,11 +180,19 @@ def _chains(hits: list[Hit], cfg: Configuration, ref_step: float) -> list[list[H
     return chains
 
 
-def _fit_line(pairs: list[Hit], lo: float, hi: float, min_baseline_share: float) -> tuple[float, float]:
+def evidence_score(sims: list[float], prior_frames: float) -> float:
+    """A span's score: the sum of its supported frames' similarities over their number plus
+    `prior_frames`, i.e. their mean similarity shrunk toward 0 for short spans, so that a whole
+    copy ranks above a fragment of it. In [0, 1)."""
+    return float(sum(sims) / (len(sims) + prior_frames)) if sims else 0.0
+
+
+def _fit_line(pairs: list[Hit], lo: float, hi: float, min_baseline_share: float, sign: int = 1) -> tuple[float, float]:
     """ref_t = a * q_t + b over a chain: Theil-Sen slope (robust to quantised ref times) over
-    long baselines, clamped to the allowed speeds, and the median intercept."""
+    long baselines, clamped to the allowed speeds (negated for a chain running backwards,
+    `sign` -1), and the median intercept."""
     q = np.array([h.q_t for h in pairs])
-    r = np.array([h.ref_t for h in pairs])
+    r = sign * np.array([h.ref_t for h in pairs])
     if len(pairs) >= 2 and q[-1] > q[0]:
         i, j = np.triu_indices(len(q), k=1)
         far = (q[j] - q[i]) >= min_baseline_share * (q[-1] - q[0])
@@ -175,7 +203,7 @@ def _fit_line(pairs: list[Hit], lo: float, hi: float, min_baseline_share: float)
         a = 1.0
     a = min(max(a, lo), hi)
     b = float(np.median(r - a * q))
-    return a, b
+    return sign * a, sign * b
 
 
 def channel_stats(hits: list[Hit], statistics_by_channel: Mapping[str, str]) -> dict[str, ChannelStat]:
@@ -209,9 +237,10 @@ class _Context:
         return self.config.segments
 
 
-def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
+def _segment_from(run: list[Hit], ctx: _Context, sign: int = 1) -> Segment | None:
     """The segment a run of hits on one reference makes, or None when it is too short (or when
-    no hit of it lies on the timeline fitted to it: chance hits scattered around a chain)."""
+    no hit of it lies on the timeline fitted to it: chance hits scattered around a chain).
+    `sign` -1: the run goes backwards in the reference."""
     if not run:
         return None
     seg = ctx.seg
@@ -228,30 +257,37 @@ def _segment_from(run: list[Hit], ctx: _Context) -> Segment | None:
     if len(pairs) < min_frames or q_end - q_start < float(seg.min_duration_s) - 1e-9:
         return None
     ref_id, kind = pairs[0].ref_id, pairs[0].kind
+    b = 0.0
     if kind == "still":
         r_start = r_end = 0.0
         speed = None
     else:
         lo, hi, share = float(seg.min_speed), float(seg.max_speed), float(seg.fit_min_baseline_share)
-        speed, b = _fit_line(pairs, lo, hi, share)
+        speed, b = _fit_line(pairs, lo, hi, share, sign)
         # pairs off the fitted timeline are chance hits the chain picked up on its way: drop them
         tol = float(seg.offset_tolerance_s) + ctx.ref_steps.get(ref_id, 0.5)
         on_line = [h for h in pairs if abs(h.ref_t - (speed * h.q_t + b)) <= tol]
         if len(on_line) < len(pairs):
             kept = {h.q_index for h in on_line}
-            return _segment_from([h for h in run if h.q_index in kept and abs(h.ref_t - (speed * h.q_t + b)) <= tol], ctx)
-        ref_len = ctx.ref_durations.get(ref_id) or float("inf")
-        r_start = min(max(0.0, speed * q_start + b), ref_len)
-        r_end = min(max(r_start, speed * q_end + b), ref_len)
+            return _segment_from([h for h in run if h.q_index in kept and abs(h.ref_t - (speed * h.q_t + b)) <= tol], ctx,
+                                 sign)
+        r_start, r_end = ref_span(speed, b, q_start, q_end, ctx.ref_durations.get(ref_id) or float("inf"))
     stats = channel_stats(run, ctx.names)
     agreeing = tuple(name for name, st in stats.items() if st.frames >= min_frames)
     return Segment(
         key=-1, ref_id=ref_id, work=pairs[0].work, owner=pairs[0].owner, kind=kind,
         query_start=q_start, query_end=q_end, ref_start=r_start, ref_end=r_end,
-        score=float(sum(h.sim for h in pairs) / len(pairs)),
+        score=evidence_score([h.sim for h in pairs], float(seg.score_prior_frames)),
         channels=agreeing or tuple(sorted(stats)), stats=stats,
-        speed=round(speed, 3) if speed is not None else None, pairs=tuple(pairs), hits=tuple(run),
+        speed=round(speed, 3) if speed is not None else None, pairs=tuple(pairs), hits=tuple(run), offset=b,
     )
+
+
+def ref_span(speed: float, offset: float, q_start: float, q_end: float, ref_len: float) -> tuple[float, float]:
+    """The reference interval a timeline maps [q_start, q_end] to (earliest first, within the reference)."""
+    a, b = sorted((speed * q_start + offset, speed * q_end + offset))
+    r_start = min(max(0.0, a), ref_len)
+    return r_start, min(max(r_start, b), ref_len)
 
 
 def build_segments(
@@ -263,10 +299,13 @@ def build_segments(
     ref_steps: dict[str, float] | None = None,
     statistics_by_channel: Mapping[str, str] | None = None,
     strength: Callable[[Mapping[str, ChannelStat]], int] | None = None,
+    guide: Guide | None = None,
 ) -> list[Segment]:
     """Segments from hits, strongest first. `ref_steps`: each reference's sampling interval (s).
     `statistics_by_channel`: each channel's statistic name. `strength(stats)`: a rank (0 =
-    strongest) that decides which of two overlapping segments on one reference is kept."""
+    strongest) that decides which of two overlapping segments on one reference is kept.
+    `guide`: what comparing along the segments' timelines needs (match.guided); without it,
+    spans rest on retrieval alone."""
     ctx = _Context(config, query_step, clip_duration, ref_durations, ref_steps or {}, statistics_by_channel or {},
                    strength or (lambda stats: 0))
     by_ref: dict[str, list[Hit]] = {}
@@ -277,17 +316,27 @@ def build_segments(
         kind = ref_hits[0].kind
         step = ctx.ref_steps.get(ref_id, 0.5)
         gap = float(ctx.seg.max_gap_s) if kind == "still" else max_gap(ctx.seg, step)
-        chains = _runs(ref_hits, gap) if kind == "still" else _chains(ref_hits, config, step)
+        directed = [(1, c) for c in (_runs(ref_hits, gap) if kind == "still" else _chains(ref_hits, config, step))]
+        if kind != "still" and ctx.seg.reversed:
+            # a copy played backwards: the same chaining on the reference's timeline turned round
+            turned = [replace(h, ref_t=-h.ref_t) for h in ref_hits]
+            back = {id(t): h for t, h in zip(turned, ref_hits)}
+            directed += [(-1, [back[id(t)] for t in c]) for c in _chains(turned, config, step)]
         candidates: list[tuple[int, Segment]] = []
-        for chain in chains:
+        for sign, chain in directed:
             for run in (_runs(chain, gap) if kind != "still" else [chain]):
-                segment = _segment_from(run, ctx)
+                segment = _segment_from(run, ctx, sign)
                 if segment is not None:
                     candidates.append((ctx.rank(segment.stats), segment))
         found.extend(_suppress_overlaps(candidates, float(ctx.seg.overlap_max_share)))
     found = _bridge(found, ctx)
     found.sort(key=lambda rs: (rs[0], -rs[1].score, rs[1].query_start))
-    return [_with_key(s, key) for key, (_, s) in enumerate(found)]
+    segments = [_with_key(s, key) for key, (_, s) in enumerate(found)]
+    if guide is None:
+        return segments
+    from .guided import extend
+
+    return extend(segments, guide, ctx.seg, lambda hits, sign: _segment_from(hits, ctx, sign), ctx.rank)
 
 
 def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, Segment]]:
@@ -316,18 +365,25 @@ def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, 
                 min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > ctx.query_step for o in others
             )
             if joinable and p.kind != "still":
-                step = ctx.ref_steps.get(ref_id, 0.5)
-                assert p.speed is not None and s.speed is not None  # _segment_from fits every video's timeline
-                speed = (p.speed + s.speed) / 2
-                expected = p.ref_end + speed * (s.query_start - p.query_end)
-                joinable = abs(p.speed - s.speed) <= 0.15 and abs(expected - s.ref_start) <= tol + step + 0.05 * max(gap, 0)
-            joined = _segment_from(list(p.hits) + list(s.hits), ctx) if joinable else None
+                joinable = on_one_timeline(p, s, tol + ctx.ref_steps.get(ref_id, 0.5) + 0.05 * max(gap, 0))
+            joined = _segment_from(list(p.hits) + list(s.hits), ctx, -1 if p.reversed else 1) if joinable else None
             if joined is not None:
                 merged[-1] = joined
             else:
                 merged.append(s)
         out.extend((ctx.rank(s.stats), s) for s in merged)
     return out
+
+
+def on_one_timeline(p: Segment, s: Segment, tol: float) -> bool:
+    """Whether segment `s`, later in the query than `p` on the same reference, continues p's
+    timeline: the same direction, about the same speed, and where p's line says s starts."""
+    assert p.speed is not None and s.speed is not None  # _segment_from fits every video's timeline
+    if (p.speed < 0) != (s.speed < 0) or abs(p.speed - s.speed) > 0.15:
+        return False
+    speed = (p.speed + s.speed) / 2
+    expected = p.ref_at(p.query_end) + speed * (s.query_start - p.query_end)
+    return abs(expected - s.ref_at(s.query_start)) <= tol
 
 
 def _with_key(s: Segment, key: int) -> Segment:

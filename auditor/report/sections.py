@@ -47,7 +47,8 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
         rows = [[P(t["query_time"], small), P(t["reference"], small), P(t["reference_time"], small),
                  P(t["score"], small), P(t["p_value"], small), P(t["level"], small)]]
         for s in w.segments:
-            when = "–" if s.kind == "still" else f"{s.ref_start:.2f}–{s.ref_end:.2f}"
+            when = ("–" if s.kind == "still" else f"{s.ref_end:.2f}→{s.ref_start:.2f}" if (s.speed or 0) < 0
+                    else f"{s.ref_start:.2f}–{s.ref_end:.2f}")  # a copy played backwards: in playing order
             rows.append([P(f"{s.query_start:.2f}–{s.query_end:.2f}", small), P(s.ref_id, small), P(when, small),
                          P(f"{s.score:.3f}", small), P(fmt_p(s.p_value, s.p_value_at_floor), small),
                          P(level_name(s.level, k.lang), small)])
@@ -55,6 +56,8 @@ def works(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> 
         for s in w.segments[:3]:
             label, text = rule_of(s, k)
             story.append(P(f"{s.query_start:.2f}–{s.query_end:.2f} s · {label}: {text}", small))
+            if s.kind == "video":
+                story.append(P(span_basis(s, k), small))
         story.append(KeepTogether([P(t["timeline"], k.h3), Image(io.BytesIO(timeline_png(ev, w, k.lang)),
                                                                    width=FRAME_W_MM * mm, height=FRAME_W_MM * mm * 2.0 / 7.2)]))
         shown = [(s, ex) for s in w.segments for ex in s.exhibits]
@@ -146,3 +149,18 @@ def review(reviews: list[dict], k: Kit) -> list:
         decision = k.tables["review_decisions"].get(r["decision"], r["decision"])
         rows.append([P(r["created_utc"], small), P(r["reviewer"]), P(decision), P(r["note"] or "–", small)])
     return story + [k.table(rows, [38 * mm, 35 * mm, 27 * mm, 74 * mm])]
+
+
+def span_basis(s, k: Kit) -> str:
+    """In words: the direction of a video segment's timeline and what its span rests on."""
+    t = k.t
+    sep = "" if k.lang == "ja" else " "  # Japanese sentences follow each other without a space
+    guided = sum(p.frames for p in s.parts if p.basis == "guided")
+    unsupported = sum(p.frames for p in s.parts if p.basis == "unsupported")
+    text = t["span_direction_backwards" if (s.speed or 0) < 0 else "span_direction"].format(
+        qs=s.query_start, qe=s.query_end, speed=abs(s.speed or 1.0), a=s.ref_end, b=s.ref_start)
+    if s.parts:  # files written before guided comparison (or with it off) do not say
+        text += sep + t["span_basis"].format(paired=s.frames, guided=guided)
+    if unsupported:
+        text += sep + t["span_unsupported"].format(n=unsupported)
+    return text

@@ -180,7 +180,9 @@ def _meanings(ev: Evidence, k: Kit) -> list[str]:
     lines = [t["meaning_level"].format(level=level_name(v.level, k.lang),
                                        meaning=k.tables["level_meanings"].get(str(v.level), ""))]
     if ev.works:
-        lines.append(t["meaning_score"].format(score=v.score))
+        prior = (ev.tool.parameters.get("segments") or {}).get("score_prior_frames")
+        lines.append(t["meaning_score"].format(score=v.score, prior=prior) if prior is not None
+                     else t["meaning_score_mean"].format(score=v.score))  # files scored before spans were
         if v.p_value is not None:
             lines.append(t["meaning_p"].format(p=fmt_p(v.p_value, v.p_value_at_floor),
                                                e=f"{v.expected_false_matches or 0:.2g}"))

@@ -120,9 +120,21 @@ TEXT = {
         "strongest_pair": "The strongest frame pair",
         "what_it_means": "What the figures mean",
         "meaning_level": "Level ({level}): {meaning}",
-        "meaning_score": "Score {score:.3f}: the mean similarity of the matched frame pairs, from 0 to 1 in the channels' "
-                         "own measure. It is not the share of the clip copied and not a probability: the level comes "
-                         "from the rules stated with each segment (agreement over time, geometric verification, chance).",
+        "meaning_score": "Score {score:.3f}: the similarity of the segment's supported frames, from 0 to 1 in the "
+                         "channels' own measure, summed over the frames and divided by their number plus "
+                         "{prior:g}, so that a long match scores above a short one of the same closeness. It is not the "
+                         "share of the clip copied and not a probability: the level comes from the rules stated with "
+                         "each segment (agreement over time, geometric verification, chance).",
+        "meaning_score_mean": "Score {score:.3f}: the mean similarity of the matched frame pairs, from 0 to 1 in the "
+                              "channels' own measure. It is not the share of the clip copied and not a probability.",
+        "span_direction": "{qs:.2f}–{qe:.2f} s plays the reference forwards at {speed:.2f} times its speed.",
+        "span_direction_backwards": "{qs:.2f}–{qe:.2f} s plays the reference backwards, from {a:.2f} s down to {b:.2f} s, "
+                                    "at {speed:.2f} times its speed.",
+        "span_basis": "The index search paired {paired} of its frames with the reference; {guided} further frames were "
+                      "compared directly with the reference frames this timeline predicts, and each matched them "
+                      "better than frames of the same reference off the timeline.",
+        "span_unsupported": "{n} frames inside the span match neither way (fades, flashes, cuts); the timeline runs on "
+                            "through them.",
         "meaning_p": "p-value {p}: how likely footage unrelated to the work is to match it at least this strongly, "
                      "measured on unrelated footage; about {e} such false matches are expected in this whole scan.",
         "meaning_no_p": "No p-value: the reference index was not calibrated, so the chance of a match this strong is not stated.",
@@ -247,9 +259,19 @@ TEXT = {
         "strongest_pair": "最も強く一致したフレームの対",
         "what_it_means": "数値の意味",
         "meaning_level": "水準（{level}）：{meaning}",
-        "meaning_score": "スコア {score:.3f}：一致したフレーム対の類似度の平均（0 から 1、各チャネル固有の尺度）。"
+        "meaning_score": "スコア {score:.3f}：区間内で裏付けのあるフレームの類似度（0 から 1、各チャネル固有の尺度）の"
+                         "合計を、フレーム数に {prior:g} を加えた数で割った値です。同じ近さなら長い一致ほど高くなります。"
                          "複製された割合でも確率でもありません。水準は各区間に記載した規則（時間的な一致の継続、"
                          "幾何学的検証、偶然の確率）によって決まります。",
+        "meaning_score_mean": "スコア {score:.3f}：一致したフレーム対の類似度の平均（0 から 1、各チャネル固有の尺度）。"
+                              "複製された割合でも確率でもありません。",
+        "span_direction": "{qs:.2f}–{qe:.2f} 秒は参照を {speed:.2f} 倍の速さで順方向に再生しています。",
+        "span_direction_backwards": "{qs:.2f}–{qe:.2f} 秒は参照を逆再生しています（{a:.2f} 秒から {b:.2f} 秒まで、"
+                                    "{speed:.2f} 倍の速さ）。",
+        "span_basis": "インデックス検索で参照と対になったフレームは {paired} 枚です。さらに {guided} 枚は、この時間対応が"
+                      "示す参照フレームと直接比較し、いずれも時間対応から外れた同じ参照のフレームより良く一致しました。",
+        "span_unsupported": "区間内の {n} 枚はどちらの方法でも一致しません（フェード、フラッシュ、カット）。時間対応はそれらを"
+                            "通して続いています。",
         "meaning_p": "p 値 {p}：作品と無関係な映像が偶然この強さ以上で一致する確率（無関係な映像で測定）。この照合全体で"
                      "偶然の一致は約 {e} 件と見込まれます。",
         "meaning_no_p": "p 値なし：参照インデックスが較正されていないため、この強さの一致が偶然生じる確率は記載していません。",

@@ -51,6 +51,7 @@ def segment_record(d: Decided, shown=None, with_pairs: bool = True):
         channel_stats=dict(s.stats), speed=s.speed, **_calibration_fields(d),
         verification=d.verification, ref_region=ref_region(d),
         still_image=shown.stills.get(s.key) if shown is not None else None, exhibits=exhibits, frames=len(s.pairs),
+        guided_frames=len(s.guided), parts=tuple(_part_record(p) for p in s.parts),
     )
     if not with_pairs:
         return ev.SegmentSummary(**fields)
@@ -59,7 +60,18 @@ def segment_record(d: Decided, shown=None, with_pairs: bool = True):
                 similarity=round(float(h.sim), 6), variant=h.variant, ref_box=h.ref_box)
         for h in s.pairs
     )
-    return ev.Segment(**fields, pairs=pairs)
+    guided = tuple(
+        ev.GuidedPair(query_t=round(h.q_t, 3), ref_t=round(h.ref_t, 3), channel=h.channel, raw=round(float(h.raw), 6),
+                      similarity=round(float(h.sim), 6), variant=h.variant, control_raw=round(float(h.control or 0.0), 6))
+        for h in s.guided
+    )
+    return ev.Segment(**fields, pairs=pairs, guided_pairs=guided)
+
+
+def _part_record(p) -> ev.SpanPart:
+    return ev.SpanPart(query_start=round(p.query_start, 3), query_end=round(p.query_end, 3), basis=p.basis, frames=p.frames,
+                       channels={n: ev.GuidedFigure(frames=f, median_raw=round(on, 3), median_control_raw=round(off, 3))
+                                 for n, (f, on, off) in p.figures.items()})
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:

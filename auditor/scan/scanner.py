@@ -30,6 +30,7 @@ from ..evidence import records as ev
 from ..match.calibration import NullModel, matches_fingerprints
 from ..match.decision import Decision, Policy, decide
 from ..match.geometry import verification_pairs, verify_segment
+from ..match.guided import Guide
 from ..match.segments import Hit, Segment, build_segments, for_short_clip
 from ..media.frames import FrameSource
 from ..media.provenance import provenance, sidecar_context
@@ -179,10 +180,16 @@ class Scanner:
             v = self.index.video(ref_id) or {}
             ref_durations[ref_id] = float(v.get("duration_s") or 0.0)
             ref_steps[ref_id] = 1.0 / float(v.get("sampling_fps") or self.config.sampling.reference.fps)
+        comparing = {n: ch for n, ch in self.channels.items() if ch.compares_directly}
+        guide = Guide(channels=comparing, embeddings={n: embedded.embeddings[n] for n in comparing},
+                      times=np.asarray(embedded.times, dtype=np.float64), query_step=1.0 / embedded.sampling_fps,
+                      clip_duration=embedded.info.duration_s, ref_durations=ref_durations, ref_steps=ref_steps,
+                      frames=self.index.video_frames, vectors=self.index.frame_vectors,
+                      higher_is_better={n: self.meanings[n].higher_is_better for n in comparing})
         return build_segments(
             hits, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
             statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
-            strength=policy.channel_rank,
+            strength=policy.channel_rank, guide=guide if comparing else None,
         )
 
     def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:

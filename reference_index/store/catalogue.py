@@ -236,6 +236,13 @@ def video(conn: sqlite3.Connection, ref_id: str) -> dict | None:
     return found[0] if found else None
 
 
+def video_frames(conn: sqlite3.Connection, ref_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(frame ids, times) of one reference's frames, in time order (empty for an unknown id)."""
+    rows = conn.execute("SELECT f.frame_id, f.t FROM frames f JOIN videos v USING(video_id) WHERE v.ref_id = ?"
+                        " ORDER BY f.t, f.frame_id", (ref_id,)).fetchall()
+    return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float64))
+
+
 def counts(conn: sqlite3.Connection) -> dict:
     return {
         table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

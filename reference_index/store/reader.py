@@ -242,10 +242,14 @@ class ReferenceIndex(ReadView):
             out.setdefault(work, []).append(fid)
         return {w: np.asarray(ids, dtype=np.int64) for w, ids in out.items()}
 
+    def video_frames(self, ref_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(frame ids, times) of one reference's frames, in time order."""
+        return catalogue.video_frames(self._conn, ref_id)
+
     def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
         shift = MANY_SHIFT if self.many_per_frame(name) else 0
-        ids, vecs = self.vectors(name).all_ids_and_vectors(where=lambda ids: np.isin(ids >> shift, frame_ids))
+        ids, vecs = self.vectors(name).of_frames(frame_ids, shift)
         pos = {int(f): i for i, f in enumerate(frame_ids)}
         rows = np.array([pos[int(f)] for f in ids >> shift], dtype=np.int64)
         return rows, vecs

@@ -310,6 +310,18 @@ class ShardedIndex(ReadView):
                     merged[w["work"]] = dict(w)
         return [merged[k] for k in sorted(merged)]
 
+    def video_frames(self, ref_id: str) -> tuple[np.ndarray, np.ndarray]:
+        for s in self.shards:
+            ids, times = s.video_frames(ref_id)
+            if len(ids):
+                return ids, times
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+
+    def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As ReferenceIndex.frame_vectors: each shard gives the vectors of the frames it holds."""
+        parts = [s.frame_vectors(name, frame_ids) for s in self.shards]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def work_frame_ids(self) -> dict[str, np.ndarray]:
         out: dict[str, list] = {}
         for s in self.shards:
