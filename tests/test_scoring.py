@@ -148,6 +148,6 @@ def test_a_long_copy_through_a_fade_is_one_segment_but_other_footage_or_another_
     jumped = copy(0, 20, 5.0) + copy(35, 60, 9.0)
     assert len(build_segments(jumped, CFG, 0.2, 12.0, lengths, steps)) == 2
     # a gap longer than the bridge, or bridging switched off
-    assert len(build_segments(copy(0, 20, 5.0) + copy(60, 80, 5.0), CFG, 0.2, 16.0, lengths, steps)) == 2
+    assert len(build_segments(copy(0, 20, 5.0) + copy(110, 130, 5.0), CFG, 0.2, 26.0, lengths, steps)) == 2
     off = load_config(overrides={"segments": {"bridge_max_gap_s": 0.0}})
     assert len(build_segments(faded, off, 0.2, 12.0, lengths, steps)) == 2

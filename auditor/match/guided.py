@@ -74,9 +74,9 @@ def extend(segments: list[Segment], guide: Guide, cfg: Segments,
     if not cfg.guided or not segments:
         return segments
     cache: dict[str, _Reference] = {}
-    grown = [_grow(s, segments, guide, cfg, cache) if s.kind == "video" and s.speed is not None else s
+    grown = [_grow(s, segments, guide, cfg, cache, rank) if s.kind == "video" and s.speed is not None else s
              for s in segments]
-    merged = _merge(grown, guide, cfg, rebuild)
+    merged = _merge(grown, guide, cfg, rebuild, rank)
     kept = _drop_overlapped(merged, rank, float(cfg.overlap_max_share))
     kept.sort(key=lambda s: (rank(s.stats), -s.score, s.query_start))
     return [replace(s, key=k) for k, s in enumerate(kept)]
@@ -119,7 +119,7 @@ def _variant(s: Segment, channel: str) -> str:
     return Counter(own).most_common(1)[0][0] if own else "original"
 
 
-def _grow(s: Segment, others: Sequence[Segment], guide: Guide, cfg: Segments, cache: dict) -> Segment:
+def _grow(s: Segment, others: Sequence[Segment], guide: Guide, cfg: Segments, cache: dict, rank: Callable) -> Segment:
     ref = _reference(s.ref_id, guide, cache)
     if len(ref.ids) < 2:
         return s
@@ -132,7 +132,10 @@ def _grow(s: Segment, others: Sequence[Segment], guide: Guide, cfg: Segments, ca
     ahead = np.nonzero((ref.times >= min(reach) - 2 * window) & (ref.times <= max(reach) + 2 * window))[0]
     for name in guide.channels:
         _vectors(ref, name, np.union1d(ahead, pool), guide)
-    held_elsewhere = [(o.query_start, o.query_end) for o in others if o.ref_id != s.ref_id]
+    # another reference's segment at least as strong holds the clip there (a weaker one, chance
+    # hits in a degraded stretch, does not interrupt a copy's timeline)
+    held_elsewhere = [(o.query_start, o.query_end) for o in others
+                      if o.ref_id != s.ref_id and rank(o.stats) <= rank(s.stats)]
     paired = {h.q_index for h in s.pairs}
     times = guide.times
     tried: dict[int, Hit | None] = {}
@@ -240,9 +243,9 @@ def _parts(s: Segment, guided: Sequence[Hit], guide: Guide) -> tuple[Part, ...]:
     return tuple(parts)
 
 
-def _merge(segs: list[Segment], guide: Guide, cfg: Segments, rebuild) -> list[Segment]:
+def _merge(segs: list[Segment], guide: Guide, cfg: Segments, rebuild, rank: Callable) -> list[Segment]:
     """Segments on one reference whose grown spans meet (or come within the unsupported limit)
-    on one timeline, with no other reference's segment between them, become one."""
+    on one timeline, with no other reference's segment at least as strong between them, become one."""
     out: list[Segment] = []
     by_ref: dict[str, list[Segment]] = {}
     for s in segs:
@@ -253,14 +256,13 @@ def _merge(segs: list[Segment], guide: Guide, cfg: Segments, rebuild) -> list[Se
             out.extend(group)
             continue
         group.sort(key=lambda s: (s.query_start, s.query_end))
-        others = [o for o in segs if o.ref_id != ref_id]
         merged = [group[0]]
         for s in group[1:]:
             p = merged[-1]
             gap = s.query_start - p.query_end
             tol = float(cfg.offset_tolerance_s) + guide.ref_steps.get(ref_id, 0.5) + 0.05 * max(gap, 0.0)
             between = any(min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > guide.query_step
-                          for o in others)
+                          for o in segs if o.ref_id != ref_id and rank(o.stats) <= min(rank(p.stats), rank(s.stats)))
             joined = None
             if gap <= limit and not between and on_one_timeline(p, s, tol):
                 joined = rebuild(list(p.hits) + list(s.hits), -1 if p.reversed else 1)

@@ -343,9 +343,10 @@ def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, 
     """Join segments on one reference that one copy split: consecutive in query time, no more
     than `bridge_max_gap_s` apart, on the same timeline (the second starts where the first's
     line says it should, at about the same speed; stills have no timeline), with no segment of
-    another reference in between. A fade, a flash or featureless frames carry no signal, so a
-    copy that passes through them keeps its time offset on both sides; a cut to other footage
-    the catalogue holds shows as that footage's segment, and stops the bridge."""
+    another reference at least as strong (by the channels' rank) in between. A fade, a flash,
+    featureless or badly degraded frames carry no signal, so a copy that passes through them
+    keeps its time offset on both sides; a cut to other footage the catalogue holds shows as
+    that footage's segment, and stops the bridge (chance hits of a weaker kind do not)."""
     limit = float(ctx.seg.bridge_max_gap_s)
     if limit <= 0 or len(found) < 2:
         return found
@@ -356,13 +357,14 @@ def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, 
     out: list[tuple[int, Segment]] = []
     for ref_id, segs in by_ref.items():
         segs.sort(key=lambda s: s.query_start)
-        others = [s for _, s in found if s.ref_id != ref_id]
         merged = [segs[0]]
         for s in segs[1:]:
             p = merged[-1]
             gap = s.query_start - p.query_end
+            strength = min(ctx.rank(p.stats), ctx.rank(s.stats))
             joinable = -ctx.query_step <= gap <= limit and not any(
-                min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > ctx.query_step for o in others
+                min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > ctx.query_step
+                for rank, o in found if o.ref_id != ref_id and rank <= strength
             )
             if joinable and p.kind != "still":
                 joinable = on_one_timeline(p, s, tol + ctx.ref_steps.get(ref_id, 0.5) + 0.05 * max(gap, 0))
