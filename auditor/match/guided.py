@@ -184,7 +184,7 @@ def _with_guided(s: Segment, guided: Sequence[Hit], guide: Guide, cfg: Segments)
 def _compare(i: int, s: Segment, ref: _Reference, pool: np.ndarray, window: float, guide: Guide,
              cfg: Segments) -> Hit | None:
     """Query frame i against the reference frames s's timeline predicts and against the control:
-    the best supporting channel's comparison as a Hit, or None."""
+    the first supporting channel's comparison as a Hit, or None."""
     t = float(guide.times[i])
     r = s.ref_at(t)
     near = np.nonzero(np.abs(ref.times - r) <= window)[0]
@@ -196,8 +196,9 @@ def _compare(i: int, s: Segment, ref: _Reference, pool: np.ndarray, window: floa
     if len(far) < int(cfg.guided_min_control_frames):
         return None  # no control to beat: the comparison would say nothing
     rows = np.concatenate([near, far])
-    best: Hit | None = None
-    for name, ch in guide.channels.items():
+    # channels with one vector a frame (a hash: cheap) first; the first that supports the frame is
+    # its evidence, and the dearer ones (local features) are compared only where it does not
+    for name, ch in sorted(guide.channels.items(), key=lambda item: (item[1].per_frame == "many", item[0])):
         which, vec = _vectors(ref, name, rows, guide)
         variant = _variant(s, name)
         raw = ch.compare(guide.embeddings[name], i, variant, vec, which, len(rows))
@@ -209,12 +210,11 @@ def _compare(i: int, s: Segment, ref: _Reference, pool: np.ndarray, window: floa
         off = float(off_raw.max() if guide.higher_is_better[name] else off_raw.min())
         if not ch.beats(on, off):
             continue
-        sim = float(ch.similarity(np.array([on]))[0])
-        if best is None or sim > best.sim:
-            f = int(near[pick])
-            best = Hit(q_index=i, q_t=t, channel=name, frame_id=int(ref.ids[f]), ref_id=s.ref_id, kind=s.kind, work=s.work,
-                       owner=s.owner, ref_t=float(ref.times[f]), raw=on, sim=sim, variant=variant, control=off)
-    return best
+        f = int(near[pick])
+        return Hit(q_index=i, q_t=t, channel=name, frame_id=int(ref.ids[f]), ref_id=s.ref_id, kind=s.kind, work=s.work,
+                   owner=s.owner, ref_t=float(ref.times[f]), raw=on, sim=float(ch.similarity(np.array([on]))[0]),
+                   variant=variant, control=off)
+    return None
 
 
 def _parts(s: Segment, guided: Sequence[Hit], guide: Guide) -> tuple[Part, ...]:
