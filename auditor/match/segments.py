@@ -17,15 +17,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..evidence.records import ChannelStat
 from ..settings import Configuration, Segments
-
-if TYPE_CHECKING:
-    from .guided import Guide
 
 
 @dataclass(frozen=True)
@@ -299,13 +296,14 @@ def build_segments(
     ref_steps: dict[str, float] | None = None,
     statistics_by_channel: Mapping[str, str] | None = None,
     strength: Callable[[Mapping[str, ChannelStat]], int] | None = None,
-    guide: Guide | None = None,
+    grow: Callable[[list[Segment], Callable[[list[Hit], int], Segment | None], Callable], list[Segment]] | None = None,
 ) -> list[Segment]:
     """Segments from hits, strongest first. `ref_steps`: each reference's sampling interval (s).
     `statistics_by_channel`: each channel's statistic name. `strength(stats)`: a rank (0 =
     strongest) that decides which of two overlapping segments on one reference is kept.
-    `guide`: what comparing along the segments' timelines needs (match.guided); without it,
-    spans rest on retrieval alone."""
+    `grow(segments, rebuild, rank)`: a last step over the segments (match.guided.extend grows
+    their spans along their timelines), given `rebuild(hits, sign)`, the segment a run of hits
+    makes, and the rank; without it, spans rest on retrieval alone."""
     ctx = _Context(config, query_step, clip_duration, ref_durations, ref_steps or {}, statistics_by_channel or {},
                    strength or (lambda stats: 0))
     by_ref: dict[str, list[Hit]] = {}
@@ -328,15 +326,14 @@ def build_segments(
                 segment = _segment_from(run, ctx, sign)
                 if segment is not None:
                     candidates.append((ctx.rank(segment.stats), segment))
+        candidates = _forwards_unless_clearly_backwards(candidates, float(ctx.seg.overlap_max_share))
         found.extend(_suppress_overlaps(candidates, float(ctx.seg.overlap_max_share)))
     found = _bridge(found, ctx)
     found.sort(key=lambda rs: (rs[0], -rs[1].score, rs[1].query_start))
     segments = [_with_key(s, key) for key, (_, s) in enumerate(found)]
-    if guide is None:
+    if grow is None:
         return segments
-    from .guided import extend
-
-    return extend(segments, guide, ctx.seg, lambda hits, sign: _segment_from(hits, ctx, sign), ctx.rank)
+    return grow(segments, lambda hits, sign: _segment_from(hits, ctx, sign), ctx.rank)
 
 
 def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, Segment]]:
@@ -390,6 +387,24 @@ def on_one_timeline(p: Segment, s: Segment, tol: float) -> bool:
 
 def _with_key(s: Segment, key: int) -> Segment:
     return replace(s, key=key)
+
+
+def _forwards_unless_clearly_backwards(candidates: list[tuple[int, Segment]], max_share: float) -> list[tuple[int, Segment]]:
+    """A chain running backwards that its channels' rules alone do not rank first (votes of local
+    features, say, which a static scene casts both ways) replaces the forward chains it overlaps,
+    ranked as strong or stronger, only when it carries at least twice their evidence (pairs x
+    score): a copy played backwards leaves forward chains of a few frames each. A backward chain
+    the first rank holds (hashes agreeing closely) competes with forward ones as any chain does."""
+    def strength(s: Segment) -> float:
+        return len(s.pairs) * s.score
+
+    def overlap(a: Segment, b: Segment) -> bool:
+        return min(a.query_end, b.query_end) - max(a.query_start, b.query_start) > max_share * min(
+            a.query_end - a.query_start, b.query_end - b.query_start)
+
+    forwards = [(r, s) for r, s in candidates if not s.reversed]
+    return [(r, s) for r, s in candidates if not s.reversed or r == 0 or all(
+        strength(s) >= 2.0 * strength(f) for fr, f in forwards if fr <= r and overlap(s, f))]
 
 
 def _suppress_overlaps(candidates: list[tuple[int, Segment]], max_share: float) -> list[tuple[int, Segment]]:

@@ -30,7 +30,7 @@ from ..evidence import records as ev
 from ..match.calibration import NullModel, matches_fingerprints
 from ..match.decision import Decision, Policy, decide
 from ..match.geometry import verification_pairs, verify_segment
-from ..match.guided import Guide
+from ..match.guided import Guide, extend
 from ..match.segments import Hit, Segment, build_segments, for_short_clip
 from ..media.frames import FrameSource
 from ..media.provenance import provenance, sidecar_context
@@ -189,7 +189,8 @@ class Scanner:
         return build_segments(
             hits, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
             statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
-            strength=policy.channel_rank, guide=guide if comparing else None,
+            strength=policy.channel_rank,
+            grow=(lambda segs, rebuild, rank: extend(segs, guide, config.segments, rebuild, rank)) if comparing else None,
         )
 
     def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:

@@ -183,6 +183,7 @@ class ChannelVectors:
             raise ValueError("ids and vectors differ in length")
         if len(ids):
             self.index.add_with_ids(vectors, ids)
+            self._sorted_ids = None  # search.by_frame's lookup, made again when next asked
 
     def search(self, vectors: np.ndarray, k: int, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n, k). Hamming: distances (lower = closer); ip: similarity.
@@ -225,6 +226,7 @@ class ChannelVectors:
 
     def remove(self, ids: np.ndarray | None = None, ranges: list[tuple[int, int]] | None = None) -> int:
         """Remove vectors by id and by id ranges [lo, hi); returns how many went."""
+        self._sorted_ids = None
         selectors: list[faiss.IDSelector] = []
         if ids is not None and len(ids):
             selectors.append(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
@@ -242,35 +244,6 @@ class ChannelVectors:
         for sel in selectors:  # one at a time: FAISS's selectors do not own their children
             removed += int(self.index.remove_ids(sel))
         return removed
-
-    def of_frames(self, frame_ids: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors) stored for these frames (a vector's frame is its id >> `shift`), in id order.
-
-        An exact (flat) index looks them up through its ids, sorted once per open index (a few
-        frames of a large catalogue cost a few lookups, not a pass over it); other structures
-        filter a pass over every id."""
-        frame_ids = np.unique(np.asarray(frame_ids, dtype=np.int64))
-        if self.structure != "flat":
-            ids, vecs = self.all_ids_and_vectors(where=lambda ids: np.isin(ids >> shift, frame_ids))
-            order = np.argsort(ids, kind="stable")
-            return ids[order], vecs[order]
-        if getattr(self, "_sorted_ids", None) is None:
-            stored = faiss.vector_to_array(self.index.id_map).astype(np.int64)
-            order = np.argsort(stored, kind="stable")
-            self._sorted_ids = (stored[order], order)
-        ids, order = self._sorted_ids
-        frames = ids >> shift
-        lo = np.searchsorted(frames, frame_ids, "left")
-        hi = np.searchsorted(frames, frame_ids, "right")
-        pos = np.concatenate([order[a:b] for a, b in zip(lo, hi)]) if len(frame_ids) else np.zeros(0, np.int64)
-        picked = np.concatenate([ids[a:b] for a, b in zip(lo, hi)]) if len(frame_ids) else np.zeros(0, np.int64)
-        if not len(pos):
-            return picked, np.zeros((0, self.width), np.uint8 if self.metric == "hamming" else np.float32)
-        inner = self.index.index
-        # storage positions come in runs (a video's vectors were added together): one call a run
-        breaks = np.nonzero(np.diff(pos) != 1)[0] + 1
-        parts = [inner.reconstruct_n(int(run[0]), len(run)) for run in np.split(pos, breaks)]
-        return picked, self._check(np.concatenate(parts))
 
     def all_ids_and_vectors(self, where: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Every (id, vector) stored, in storage order; with `where(ids) -> bool mask`, only those

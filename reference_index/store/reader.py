@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ChannelMismatch, FingerprintMismatch, IndexCorrupt, IndexLocked
-from ..search import knn
+from ..search import by_frame, knn
 from ..search.vectors import ChannelVectors
 from . import catalogue, integrity
 from .leases import Lease
@@ -249,7 +249,7 @@ class ReferenceIndex(ReadView):
     def frame_vectors(self, name: str, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row into frame_ids of each vector, vectors) stored for these frames in a channel."""
         shift = MANY_SHIFT if self.many_per_frame(name) else 0
-        ids, vecs = self.vectors(name).of_frames(frame_ids, shift)
+        ids, vecs = by_frame.of_frames(self.vectors(name), frame_ids, shift)
         pos = {int(f): i for i, f in enumerate(frame_ids)}
         rows = np.array([pos[int(f)] for f in ids >> shift], dtype=np.int64)
         return rows, vecs
