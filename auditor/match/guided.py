@@ -28,7 +28,7 @@ from statistics import median
 import numpy as np
 
 from ..settings import Segments
-from .segments import Hit, Segment, evidence_score, on_one_timeline, ref_span
+from .segments import Hit, Segment, evidence_score, held_between, on_one_timeline, overlapping, ref_span
 
 Frames = Callable[[str], tuple[np.ndarray, np.ndarray]]  # ref_id -> (frame ids, times), in time order
 Vectors = Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]]  # channel, frame ids -> (rows, vectors)
@@ -96,15 +96,21 @@ def _reference(ref_id: str, guide: Guide, cache: dict) -> _Reference:
     return cache[ref_id]
 
 
-def _vectors(ref: _Reference, name: str, rows: np.ndarray, guide: Guide) -> tuple[np.ndarray, np.ndarray]:
-    """The channel's vectors of reference frames `rows` (positions in ref.ids), fetched once each:
-    (row of each vector, vectors)."""
+def _fetch(ref: _Reference, name: str, rows: np.ndarray, guide: Guide) -> dict:
+    """The channel's vectors of reference frames `rows` (positions in ref.ids), fetched from the
+    index once each, in one call for those not yet fetched: {row: its vectors}."""
     have = ref.vectors.setdefault(name, {})
     missing = np.array([r for r in rows if int(r) not in have], dtype=np.int64)
     if len(missing):
         got_rows, vecs = guide.vectors(name, ref.ids[missing])
         for k, r in enumerate(missing):
             have[int(r)] = vecs[got_rows == k]
+    return have
+
+
+def _vectors(ref: _Reference, name: str, rows: np.ndarray, guide: Guide) -> tuple[np.ndarray, np.ndarray]:
+    """The channel's vectors of reference frames `rows`: (row of each vector, vectors)."""
+    have = _fetch(ref, name, rows, guide)
     parts = [have[int(r)] for r in rows]
     width = parts[0].shape[1] if parts else 0
     vec = np.concatenate(parts) if parts and sum(len(p) for p in parts) else np.zeros((0, width), np.uint8)
@@ -131,7 +137,7 @@ def _grow(s: Segment, others: Sequence[Segment], guide: Guide, cfg: Segments, ca
     reach = [s.ref_at(0.0), s.ref_at(guide.clip_duration or float(guide.times[-1]))]
     ahead = np.nonzero((ref.times >= min(reach) - 2 * window) & (ref.times <= max(reach) + 2 * window))[0]
     for name in guide.channels:
-        _vectors(ref, name, np.union1d(ahead, pool), guide)
+        _fetch(ref, name, np.union1d(ahead, pool), guide)
     # another reference's segment at least as strong holds the clip there (a weaker one, chance
     # hits in a degraded stretch, does not interrupt a copy's timeline)
     held_elsewhere = [(o.query_start, o.query_end) for o in others
@@ -251,6 +257,7 @@ def _merge(segs: list[Segment], guide: Guide, cfg: Segments, rebuild, rank: Call
     for s in segs:
         by_ref.setdefault(s.ref_id, []).append(s)
     limit = float(cfg.guided_max_unsupported_s)
+    ranked = [(rank(s.stats), s) for s in segs]
     for ref_id, group in by_ref.items():
         if group[0].kind != "video":
             out.extend(group)
@@ -261,10 +268,8 @@ def _merge(segs: list[Segment], guide: Guide, cfg: Segments, rebuild, rank: Call
             p = merged[-1]
             gap = s.query_start - p.query_end
             tol = float(cfg.offset_tolerance_s) + guide.ref_steps.get(ref_id, 0.5) + 0.05 * max(gap, 0.0)
-            between = any(min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > guide.query_step
-                          for o in segs if o.ref_id != ref_id and rank(o.stats) <= min(rank(p.stats), rank(s.stats)))
             joined = None
-            if gap <= limit and not between and on_one_timeline(p, s, tol):
+            if gap <= limit and not held_between(p, s, ranked, rank, guide.query_step) and on_one_timeline(p, s, tol):
                 joined = rebuild(list(p.hits) + list(s.hits), -1 if p.reversed else 1)
             if joined is None:
                 merged.append(s)
@@ -286,7 +291,6 @@ def _drop_overlapped(segs: list[Segment], rank: Callable, max_share: float) -> l
     fragment at a wrong offset inside a copy's grown span is not a second match)."""
     kept: list[Segment] = []
     for s in sorted(segs, key=lambda s: (rank(s.stats), -s.score, s.query_start)):
-        if not any(k.ref_id == s.ref_id and min(s.query_end, k.query_end) - max(s.query_start, k.query_start)
-                   > max_share * min(s.query_end - s.query_start, k.query_end - k.query_start) for k in kept):
+        if not any(k.ref_id == s.ref_id and overlapping(s, k, max_share) for k in kept):
             kept.append(s)
     return kept

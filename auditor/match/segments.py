@@ -15,7 +15,7 @@ the segment, its verification and its calibration.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -358,11 +358,7 @@ def _bridge(found: list[tuple[int, Segment]], ctx: _Context) -> list[tuple[int, 
         for s in segs[1:]:
             p = merged[-1]
             gap = s.query_start - p.query_end
-            strength = min(ctx.rank(p.stats), ctx.rank(s.stats))
-            joinable = -ctx.query_step <= gap <= limit and not any(
-                min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > ctx.query_step
-                for rank, o in found if o.ref_id != ref_id and rank <= strength
-            )
+            joinable = -ctx.query_step <= gap <= limit and not held_between(p, s, found, ctx.rank, ctx.query_step)
             if joinable and p.kind != "still":
                 joinable = on_one_timeline(p, s, tol + ctx.ref_steps.get(ref_id, 0.5) + 0.05 * max(gap, 0))
             joined = _segment_from(list(p.hits) + list(s.hits), ctx, -1 if p.reversed else 1) if joinable else None
@@ -385,6 +381,21 @@ def on_one_timeline(p: Segment, s: Segment, tol: float) -> bool:
     return abs(expected - s.ref_at(s.query_start)) <= tol
 
 
+def held_between(p: Segment, s: Segment, found: Iterable[tuple[int, Segment]], rank: Callable, step: float) -> bool:
+    """Whether a segment of another reference, ranked (rank, segment) in `found` at least as
+    strong as the weaker of p and s, holds more than `step` of the query time between them:
+    a cut to other catalogued footage, which a copy's timeline does not run on through."""
+    strength = min(rank(p.stats), rank(s.stats))
+    return any(min(o.query_end, s.query_start) - max(o.query_start, p.query_end) > step
+               for r, o in found if o.ref_id != p.ref_id and r <= strength)
+
+
+def overlapping(a: Segment, b: Segment, max_share: float) -> bool:
+    """Whether two segments share more than `max_share` of the shorter one's query time."""
+    return min(a.query_end, b.query_end) - max(a.query_start, b.query_start) > max_share * min(
+        a.query_end - a.query_start, b.query_end - b.query_start)
+
+
 def _with_key(s: Segment, key: int) -> Segment:
     return replace(s, key=key)
 
@@ -398,13 +409,9 @@ def _forwards_unless_clearly_backwards(candidates: list[tuple[int, Segment]], ma
     def strength(s: Segment) -> float:
         return len(s.pairs) * s.score
 
-    def overlap(a: Segment, b: Segment) -> bool:
-        return min(a.query_end, b.query_end) - max(a.query_start, b.query_start) > max_share * min(
-            a.query_end - a.query_start, b.query_end - b.query_start)
-
     forwards = [(r, s) for r, s in candidates if not s.reversed]
     return [(r, s) for r, s in candidates if not s.reversed or r == 0 or all(
-        strength(s) >= 2.0 * strength(f) for fr, f in forwards if fr <= r and overlap(s, f))]
+        strength(s) >= 2.0 * strength(f) for fr, f in forwards if fr <= r and overlapping(s, f, max_share))]
 
 
 def _suppress_overlaps(candidates: list[tuple[int, Segment]], max_share: float) -> list[tuple[int, Segment]]:
@@ -412,11 +419,6 @@ def _suppress_overlaps(candidates: list[tuple[int, Segment]], max_share: float) 
     static scene gives parallel chains at nearby offsets: they are one match, not several)."""
     kept: list[tuple[int, Segment]] = []
     for rank, s in sorted(candidates, key=lambda rs: (rs[0], -len(rs[1].pairs) * rs[1].score)):
-        overlaps = any(
-            min(s.query_end, k.query_end) - max(s.query_start, k.query_start)
-            > max_share * min(s.query_end - s.query_start, k.query_end - k.query_start)
-            for _, k in kept
-        )
-        if not overlaps:
+        if not any(overlapping(s, k, max_share) for _, k in kept):
             kept.append((rank, s))
     return kept

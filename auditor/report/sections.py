@@ -155,12 +155,11 @@ def span_basis(s, k: Kit) -> str:
     """In words: the direction of a video segment's timeline and what its span rests on."""
     t = k.t
     sep = "" if k.lang == "ja" else " "  # Japanese sentences follow each other without a space
-    guided = sum(p.frames for p in s.parts if p.basis == "guided")
     unsupported = sum(p.frames for p in s.parts if p.basis == "unsupported")
     text = t["span_direction_backwards" if (s.speed or 0) < 0 else "span_direction"].format(
         qs=s.query_start, qe=s.query_end, speed=abs(s.speed or 1.0), a=s.ref_end, b=s.ref_start)
     if s.parts:  # files written before guided comparison (or with it off) do not say
-        text += sep + t["span_basis"].format(paired=s.frames, guided=guided)
+        text += sep + t["span_basis"].format(paired=s.frames, guided=s.guided_frames)
     if unsupported:
         text += sep + t["span_unsupported"].format(n=unsupported)
     return text
