@@ -66,6 +66,9 @@ class SamplingReference(Table):
 
 class SamplingQuery(Table):
     fps: float = Field(gt=0, le=1000)
+    short_clip_s: float = Field(ge=0, le=3600)
+    short_clip_fps: float = Field(gt=0, le=1000)
+    cut_min_diff: float = Field(gt=0, le=255)
 
 
 class Sampling(Table):
@@ -201,6 +204,11 @@ class EvidenceTable(Table):
     top_matches_per_frame: int = Field(ge=0)
 
 
+class Moments(Table):
+    enabled: bool
+    max_candidates: int = Field(ge=0, le=64)
+
+
 class Verdict(Table):
     flag_levels: list[Literal[LEVELS]] = Field(  # type: ignore[valid-type]
         json_schema_extra=allowed("a list of levels among " + ", ".join(repr(x) for x in LEVELS)))
@@ -241,5 +249,6 @@ class Configuration(Table):
     exhibits: Exhibits
     calibration: Calibration
     resemblance: Resemblance
+    moments: Moments
     evidence: EvidenceTable
     verdict: Verdict

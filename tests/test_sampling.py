@@ -76,17 +76,56 @@ def test_odd_sizes_and_downscaling(tmp_path):
     assert small[0].image.shape[:2] == (56, 100)
 
 
-def test_variable_frame_rate_keeps_each_frames_own_time(tmp_path):
-    # frames start at 0.0, 0.1, 0.5, 0.6, 1.4, 1.5 s
+def test_animated_image_frames_are_sampled_as_a_viewer_sees_them(tmp_path):
+    # frames shown from 0.0, 0.1, 0.5, 0.6, 1.4 and 1.5 s, for 100, 400, 100, 800, 100, 100 ms
     gif = _gif(tmp_path / "vfr.gif", [100, 400, 100, 800, 100, 100])
     info, frames = sample(gif, fps=4.0)
-    times = [f.t for f in frames]
-    assert set(times) <= {0.0, 0.1, 0.5, 0.6, 1.4, 1.5}
-    assert times == pytest.approx([0.0, 0.5, 1.4], abs=1e-6)
-    # each sample is the frame that starts there: its pixels are that frame's
-    assert [int(f.image[0, 0, 0]) for f in frames] == [10, 50, 90]
-    # OpenCV does not say how long the last frame shows: duration = its start + one nominal period
-    assert 1.5 < info.duration_s < 1.9
+    assert [f.t for f in frames] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5], abs=1e-6)
+    # each sample is the frame on screen at that instant: a frame held 0.8 s stands for three
+    assert [int(f.image[0, 0, 0]) for f in frames] == [10, 30, 50, 70, 70, 70, 110]
+    # the file says how long its last frame shows
+    assert info.duration_s == pytest.approx(1.6) and info.frames_decoded == 6
+    assert info.kind == "video"
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".png"])
+def test_animated_webp_and_apng_are_clips_with_their_own_timing(tmp_path, suffix):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((90, 160, 3), 40 * i + 20, np.uint8)) for i in range(5)]
+    path = tmp_path / f"anim{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[200, 200, 600, 200, 200], loop=0)
+    info, got = sample(path, fps=5.0)
+    assert info.kind == "video" and info.duration_s == pytest.approx(1.4)
+    assert [round(f.t, 3) for f in got] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
+    assert [int(f.image[0, 0, 0]) for f in got] == pytest.approx([20, 60, 100, 100, 100, 140, 180], abs=3)
+    # a one-frame WebP or PNG is still a still
+    frames[0].save(tmp_path / f"one{suffix}")
+    assert sample(tmp_path / f"one{suffix}")[0].kind == "still"
+
+
+def test_a_gif_without_delays_plays_at_ten_frames_a_second(tmp_path):
+    info, frames = sample(_gif(tmp_path / "fast.gif", [0] * 8), fps=10.0)
+    assert info.duration_s == pytest.approx(0.8) and len(frames) == 8
+
+
+def test_short_suspect_clips_are_sampled_densely_with_their_last_frame_and_cuts(tmp_path):
+    from auditor.media.synth import scene_frame, write_clip
+
+    # 3.3 s at 25 fps: one shot, a cut at 1.72 s to another, the last frame at 3.24 s
+    clip = write_clip(tmp_path / "short.mp4", lambda t: scene_frame(1 if t < 1.72 else 2, t, 320, 180), 3.3, 25.0)
+    cfg = load_config(overrides={"sampling": {"query": {"short_clip_fps": 2.0}}})
+    as_ref = list(MediaReader(clip, 1.0, cfg).frames())
+    reader = MediaReader(clip, 1.0, cfg, dense_when_short=True)
+    dense = list(reader.frames())
+    assert reader.fps == 2.0 and len(as_ref) == 4
+    # every 0.5 s, the first frame after the cut, and the last frame
+    assert [round(f.t, 2) for f in dense] == [0.0, 0.48, 1.0, 1.48, 1.72, 2.0, 2.48, 3.0, 3.24]
+    assert len(list(MediaReader(clip, 5.0, load_config(), dense_when_short=True).frames())) == 34  # 10 a second, by default
+    # a long clip keeps the ordinary rate
+    long_cfg = load_config(overrides={"sampling": {"query": {"short_clip_s": 2.0}}})
+    ordinary = list(MediaReader(clip, 5.0, cfg).frames())
+    assert len(list(MediaReader(clip, 5.0, long_cfg, dense_when_short=True).frames())) == len(ordinary)
 
 
 def test_rotation_metadata_is_applied(tmp_path):
@@ -173,3 +212,21 @@ def test_corpus_clips_decode_with_their_real_durations(corpus):
         assert info.duration_s == pytest.approx(seconds, abs=0.1), name
         assert len(frames) == pytest.approx(seconds, abs=1), name
         assert max(frames[0].image.shape[:2]) <= 512
+
+
+def test_transparent_pixels_of_an_animated_image_are_shown_on_white(tmp_path):
+    from PIL import Image
+
+    frames = []
+    for k in range(3):
+        im = Image.new("P", (64, 48), 0)
+        im.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+        im.paste(1, (8 * k, 8, 8 * k + 20, 30))  # a red box on a transparent ground (index 0)
+        frames.append(im)
+    path = tmp_path / "clear.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, transparency=0, disposal=2)
+    _, got = sample(path, fps=10.0)
+    assert len(got) == 3
+    for f in got:
+        assert tuple(f.image[45, 60]) == (255, 255, 255)  # the ground, as a browser page shows it
+        assert f.image[15, 18].tolist() != [255, 255, 255]  # the box

@@ -103,6 +103,9 @@ class Meaning:
     # {"label": the statistic in words, "unit": its unit, "description": what the channel sees},
     # each per language ("en", "ja")
     words: Mapping[str, Mapping[str, str]]
+    # the rule by which one or a few frames stand on their own as a moment (match/moments.py), on
+    # the moment's best raw score; None: this channel's frames stand only with geometric verification
+    moment: Rule | None = None
 
 
 def statistic_rule(channel: str, statistic: str, rule: str, level: Level, comparison: Comparison,

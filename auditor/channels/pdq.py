@@ -13,7 +13,7 @@ import numpy as np
 import pdqhash
 from pydantic import Field
 
-from ..evidence.rules import Comparison, Level
+from ..evidence.rules import Comparison, Effect, Level, Rule
 from ..media.images import trim_borders
 from ..media.reader import frame_input
 from ..settings import HASH_BITS, Configuration, Table
@@ -36,6 +36,7 @@ class PDQSettings(Table):
     near_identical_max_median_distance: int = Field(20, ge=0, le=HASH_BITS)
     guided_max_distance: int = Field(96, ge=0, le=HASH_BITS)
     guided_margin: int = Field(20, ge=0, le=HASH_BITS)
+    moment_max_distance: int = Field(31, ge=0, le=HASH_BITS)
 
 
 class PDQChannel(Channel):
@@ -50,6 +51,8 @@ class PDQChannel(Channel):
     words = {
         "label": {"en": "PDQ median Hamming distance", "ja": "PDQ ハミング距離の中央値"},
         "unit": {"en": "bits", "ja": "ビット"},
+        "moment_label": {"en": "PDQ Hamming distance of the moment's closest frame",
+                         "ja": "その瞬間の最も近いフレームの PDQ ハミング距離"},
         "description": {
             "en": "PDQ, Meta's 256-bit perceptual hash: near-identical copies, robust to re-encoding, "
                   "scaling and colour changes; mirrored and rotated copies through the 8 symmetries of "
@@ -73,6 +76,9 @@ class PDQChannel(Channel):
                                "max_distance", config),
             ),
             needs_verification=False,
+            moment=Rule(id=f"{cls.name}.moment", effect=Effect.GRANT, level=Level.MOMENT, measure=f"{cls.name}.moment",
+                        comparison=Comparison.LE, threshold=float(config.channels.of(cls.name, PDQSettings).moment_max_distance),
+                        setting=f"channels.{cls.name}.moment_max_distance"),
             resolution=0.5,  # distances are whole bits
             worst=float(cls.dim),
             query_variants=len(DIHEDRAL) if dihedral else 1,

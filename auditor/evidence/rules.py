@@ -21,6 +21,9 @@ class Level(StrEnum):
 
     NEAR_IDENTICAL = "near-identical copy"
     STRONG = "strong resemblance"
+    # one or a few of the clip's frames reproduce a frame or still of the work near-identically
+    # (match/moments.py): the image an image-to-video generator was given, say
+    MOMENT = "a frame of the work reproduced"
     # the clip's frames come close to one work's frames, calibrated, but never line up in time
     RESEMBLANCE = "resemblance without a shared timeline"
     WEAK = "weak resemblance"

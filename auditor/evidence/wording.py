@@ -20,6 +20,7 @@ LEVEL_NAMES = {
     "ja": {
         Level.NEAR_IDENTICAL: "ほぼ同一の複製",
         Level.STRONG: "強い類似",
+        Level.MOMENT: "作品のフレームの再現",
         Level.RESEMBLANCE: "時間軸の一致しない作品との類似",
         Level.WEAK: "弱い類似",
         Level.NONE: "一致なし",
@@ -70,6 +71,11 @@ WORDS = {
         "named_video_backwards": "seconds {re:.1f} back to {rs:.1f}, played backwards,",
         "named_still": "the still",
         "verdict_more": " {n} further segment(s) follow.",
+        "verdict_moment": "{frames} frame(s) of {clip} at {qs:.1f}–{qe:.1f} s reproduce {where} ({work}, {owner}): {level}.",
+        "verdict_moment_named": "{frames} frame(s) of {clip} at {qs:.1f}–{qe:.1f} s reproduce {where} of {work}{words} "
+                                "({ref}, {owner}): {level}.",
+        "where_moment_video": "the frame at {rs:.1f} s of {ref}",
+        "named_moment_video": "the frame at {rs:.1f} s",
         "verdict_p": " Unrelated footage matches this well with probability {bound}{p} "
                      "({bound}{e} expected false matches in this scan).",
         "below": "below ",
@@ -102,6 +108,11 @@ WORDS = {
         "named_video_backwards": " {re:.1f} 秒から {rs:.1f} 秒まで（逆再生）",
         "named_still": "静止画",
         "verdict_more": "ほかに {n} 件の一致区間があります。",
+        "verdict_moment": "{clip} の {qs:.1f}–{qe:.1f} 秒の {frames} フレームは {where}（{work}、{owner}）を再現しています：{level}。",
+        "verdict_moment_named": "{clip} の {qs:.1f}–{qe:.1f} 秒の {frames} フレームは {work}{words}の{where}（{ref}、{owner}）を"
+                                "再現しています：{level}。",
+        "where_moment_video": "{ref} の {rs:.1f} 秒のフレーム",
+        "named_moment_video": " {rs:.1f} 秒のフレーム",
         "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
         "below": " 未満",
         "verdict_none": "{clip} のどの部分も参照インデックスと一致しません。",
@@ -149,7 +160,8 @@ def measure_words(measure: str, lang: str) -> tuple[str, str]:
         words = channel_class(channel).words
     except UsageError:  # a plugin channel not installed here
         return measure, ""
-    return words["label"].get(lang, measure), words["unit"].get(lang, "")
+    label = words.get("moment_label", words["label"]) if measure.endswith(".moment") else words["label"]
+    return label.get(lang, measure), words["unit"].get(lang, "")
 
 
 def outcome_sentence(o: RuleOutcome, lang: str) -> str:
@@ -201,7 +213,14 @@ def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_seg
             text += w["verdict_p"].format(bound=bound, p=f"{p_value:.2g}", e=f"{expected_false_matches:.2g}")
         return text
     backwards = "_backwards" if (getattr(best, "speed", None) or 0.0) < 0 else ""  # a copy played backwards
-    if words is not None:  # the catalogue's words for the reference (episode, title): the work named first
+    if best.level == Level.MOMENT:  # a frame or a few reproduce one frame or still: no interval of it
+        named = words is not None
+        where = (w["named_still" if named else "where_still"] if best.kind == "still"
+                 else w["named_moment_video" if named else "where_moment_video"]).format(ref=best.ref_id, rs=best.ref_start)
+        text = w["verdict_moment_named" if named else "verdict_moment"].format(
+            clip=clip, frames=best.frames, qs=best.query_start, qe=best.query_end, where=where, work=work,
+            words=f" {words}" if words else "", ref=best.ref_id, owner=owner, level=level_name(best.level, lang))
+    elif words is not None:  # the catalogue's words for the reference (episode, title): the work named first
         where = (w["named_still"] if best.kind == "still"
                  else w["named_video" + backwards].format(rs=best.ref_start, re=best.ref_end))
         text = w["verdict_named"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,

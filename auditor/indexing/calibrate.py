@@ -66,7 +66,9 @@ def calibrate(
             fps = float(config.sampling.query.fps)
             for path in background:
                 try:
-                    embedded = embed_file(path, fps, channels, config, query=True,
+                    # every background frame at the ordinary rate: a short clip sampled densely
+                    # would weigh its near-repeated frames more than a long one's
+                    embedded = embed_file(path, fps, channels, config, query=True, dense_when_short=False,
                                           on_frames=running_count(on_frames, str(path)))
                 except InputError as exc:
                     if progress:

@@ -124,6 +124,22 @@ class NullModel:
             frames_used=len(thinned),
         )
 
+    def moment(self, pairs, trials: int) -> SegmentCalibration:
+        """p-value and expected false matches of a moment (match.moments): its best frame's p-value,
+        over every frame and reference the scan compared (the trials), as for one frame pair: a
+        moment stands on its closest frame, and the trials count every frame it could have been."""
+        ps = [self.frame_p(h.channel, h.raw) for h in pairs if h.channel in self.null]
+        if not ps:
+            return SegmentCalibration(None, None, None, None, 0)
+        log_p = math.log(max(min(ps), 1e-300))
+        floor = math.log(float(self.config.min_p_value))
+        at_floor = log_p < floor
+        log_p = min(0.0, max(log_p, floor))
+        return SegmentCalibration(
+            p_value=float(math.exp(log_p)), p_value_at_floor=at_floor, log10_p_value=round(log_p / math.log(10), 3),
+            expected_false_matches=float(min(math.exp(log_p + math.log(max(1, trials))), float(trials))), frames_used=1,
+        )
+
     def describe(self) -> str:
         counts = ", ".join(f"{name} {len(s[0])} null frames" for name, s in self.null.items())
         return (

@@ -33,6 +33,7 @@ from ..channels import Meaning
 from ..evidence.records import ChannelStat, Verification, VerificationStatus
 from ..evidence.rules import Comparison, Effect, Level, Rule, RuleOutcome
 from ..settings import Configuration
+from . import moments
 from .calibration import SegmentCalibration
 from .resemblance import WorkResemblance
 from .segments import Segment
@@ -54,6 +55,10 @@ class Policy:
     hold_verified: bool  # whether the chance rule also holds back geometrically verified segments
     resemblance: Rule
     flag: Rule
+    moment_rules: Mapping[str, Rule]  # per channel: when one frame stands on its own (Meaning.moment)
+    moment_verified: Rule
+    moment_chance: Rule
+    higher_is_better: Mapping[str, bool]
 
     @classmethod
     def from_config(cls, config: Configuration, meanings: Mapping[str, Meaning]) -> Policy:
@@ -79,6 +84,12 @@ class Policy:
                              "resemblance.max_expected_false_matches", Level.RESEMBLANCE),
             flag=Rule("verdict.flag", Effect.FLAG, "verdict.level", Comparison.IN,
                       tuple(str(x) for x in config.verdict.flag_levels), "verdict.flag_levels"),
+            moment_rules={name: m.moment for name, m in meanings.items() if m.moment is not None},
+            moment_verified=Rule("moment.verified", Effect.GRANT, "verification.verified_share", Comparison.GE,
+                                 share, "verify.min_verified_share", Level.MOMENT),
+            moment_chance=Rule("moment.chance", Effect.REQUIRE, "calibration.expected_false_matches", Comparison.LE,
+                               float(cal.max_expected_false_matches), "calibration.max_expected_false_matches"),
+            higher_is_better={name: m.higher_is_better for name, m in meanings.items()},
         )
 
     def channel_outcomes(self, stats: Mapping[str, ChannelStat]) -> list[RuleOutcome]:
@@ -152,19 +163,57 @@ class Decision:
         return (self.best.decisive if self.best else ()) + (self.flag_outcome,)
 
 
+def _verified(verification: Verification | None, policy: Policy) -> tuple[bool, float]:
+    """(whether verification found the segment's pairs matching, the share of pairs verified)."""
+    if verification is None or verification.status == VerificationStatus.UNAVAILABLE:
+        return False, 0.0
+    share = verification.pairs_verified / verification.pairs_checked if verification.pairs_checked else 0.0
+    # what rests on verification (its levels, the exemption from the chance cap) needs a pair
+    # that matched: a status of "verified" over no pair checked, or none verified, is not one
+    return (verification.status == VerificationStatus.VERIFIED and verification.pairs_verified > 0
+            and policy.verified.comparison.holds(share, policy.verified.threshold)), share
+
+
+def _decide_moment(segment: Segment, verification: Verification | None, calibration: SegmentCalibration | None,
+                   policy: Policy) -> tuple[Decided, bool]:
+    """A moment (match.moments): "a frame of the work reproduced" when a channel's moment rule or
+    geometric verification grants it and its expected false matches are within the limit;
+    otherwise it is dropped (it is no segment, so no other level applies)."""
+    outcomes = []
+    for name in sorted({h.channel for h in segment.hits}):
+        rule = policy.moment_rules.get(name)
+        best = moments.best_raw(segment, name, policy.higher_is_better.get(name, True))
+        if rule is not None and best is not None:
+            outcomes.append(rule.evaluate(best))
+    verified, share = _verified(verification, policy)
+    channels = segment.channels
+    if verification is not None and verification.status != VerificationStatus.UNAVAILABLE:
+        outcomes.append(policy.moment_verified.evaluate(share, precondition=verified))
+        if verified and LOCAL not in channels:
+            channels = channels + (LOCAL,)
+    measured = calibration.expected_false_matches if calibration is not None else None
+    chance = policy.moment_chance.evaluate(measured)
+    outcomes.append(chance)
+    granted = any(o.effect == Effect.GRANT and o.passed for o in outcomes)
+    kept = granted and chance.passed
+    marked = tuple(o.model_copy(update={"decisive": True}) if (
+        (kept and o.effect == Effect.GRANT and o.passed) or (o.effect == Effect.REQUIRE and not o.passed)
+        or (not granted and o.effect == Effect.GRANT)) else o for o in outcomes)
+    level = Level.MOMENT if kept else Level.WEAK
+    return Decided(segment, level, marked, channels, verification, calibration), kept
+
+
 def _decide_one(segment: Segment, verification: Verification | None, calibration: SegmentCalibration | None,
                 policy: Policy) -> tuple[Decided, bool]:
     """(the decided segment, whether it is kept)."""
+    if segment.moment:
+        return _decide_moment(segment, verification, calibration, policy)
     outcomes = [policy.any_segment.evaluate(float(len(segment.pairs)))] + policy.channel_outcomes(segment.stats)
     channels = segment.channels
     kept = True
     verified = False
     if verification is not None and verification.status != VerificationStatus.UNAVAILABLE:
-        share = verification.pairs_verified / verification.pairs_checked if verification.pairs_checked else 0.0
-        # what rests on verification (its levels, the exemption from the chance cap) needs a pair
-        # that matched: a status of "verified" over no pair checked, or none verified, is not one
-        verified = (verification.status == VerificationStatus.VERIFIED and verification.pairs_verified > 0
-                    and policy.verified.comparison.holds(share, policy.verified.threshold))
+        verified, share = _verified(verification, policy)
         outcomes.append(policy.verified.evaluate(share, precondition=verified))
         outcomes.append(policy.verified_near_identical.evaluate(verification.median_inliers, precondition=verified))
         if channels and set(channels) <= policy.needs_verification:  # only votes-like channels support it

@@ -71,6 +71,7 @@ class Segment:
     # (match.guided): each a Hit whose `control` is the best score off the timeline
     guided: tuple[Hit, ...] = field(default=())
     parts: tuple[Any, ...] = field(default=())  # match.guided.Part: what each stretch of the span rests on
+    moment: bool = False  # one or a few frames that stand on their own (match.moments), not a timeline
 
     @property
     def reversed(self) -> bool:

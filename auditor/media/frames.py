@@ -47,7 +47,7 @@ class FrameSource:
         if missing:
             fps = float(self.config.sampling.query.fps)
             found = 0
-            for frame in MediaReader(path, fps, self.config).frames():
+            for frame in MediaReader(path, fps, self.config, dense_when_short=True).frames():
                 key = round(frame.t, 3)
                 if key in missing:
                     out[key] = frame.image

@@ -29,6 +29,7 @@ import cv2
 
 from ..errors import InputError
 from ..names import printable, text_named
+from . import animated
 from .video import open_capture
 
 AI_SOURCE_TYPES = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "algorithmicMedia")
@@ -216,8 +217,42 @@ def _bmff_tags(path: Path, limit: int = 64 << 20) -> dict:
     return out
 
 
+def _animated_image_metadata(path: Path) -> dict | None:
+    """What an animated GIF, WebP or PNG states, as Pillow reads it (None: not one). Frame
+    durations are summed for files of at most MAX_TIMED_FRAMES frames (the reader's own limits
+    refuse larger ones with a message)."""
+    if animated.frame_count(path) < 2 and path.suffix.lower() != ".gif":
+        return None
+    import PIL
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            fmt, (width, height), frames = im.format, im.size, int(getattr(im, "n_frames", 1))
+            total = None
+            if frames <= MAX_TIMED_FRAMES:
+                total = 0.0
+                for k in range(frames):
+                    im.seek(k)
+                    if fmt == "WEBP":
+                        im.load()  # WebP states a frame's duration once it is decoded
+                    total += animated.shown_ms(im.info.get("duration")) / 1000.0
+    except Exception:  # unreadable: the reader says why, as the clip's one error
+        return {"readable": False}
+    return {"readable": True, "container": path.suffix.lower().lstrip(".") or None, "codec": fmt, "width": width,
+            "height": height, "fps": round(frames / total, 4) if total else 0.0, "frame_count": frames,
+            "duration_s": round(total, 3) if total is not None else None, "reader": f"Pillow {PIL.__version__}",
+            "creation_time": None, "encoder": None}
+
+
+MAX_TIMED_FRAMES = 20_000
+
+
 def container_metadata(path: str | Path) -> dict:
     path = Path(path)
+    pillow = _animated_image_metadata(path)
+    if pillow is not None:
+        return pillow
     cap = open_capture(path, cv2.CAP_FFMPEG)
     try:
         if not cap.isOpened():

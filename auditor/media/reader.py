@@ -11,9 +11,7 @@ decode; an input over a limit raises `LimitExceeded` naming the file and the lim
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +22,9 @@ import numpy as np
 from reference_index.store import sha256_file
 
 from ..errors import InputError, LimitExceeded
-from ..names import is_text
-from ..settings import Configuration, Limits
+from ..settings import Configuration
+from . import animated
+from .checks import MIN_SAMPLED_SIDE, check_file, check_size, not_a_file  # noqa: F401 - not_a_file, MIN_SAMPLED_SIDE re-exported
 from .video import open_capture
 
 STILL_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -107,72 +106,14 @@ class MediaInfo:
         }
 
 
+def _thumb(image: np.ndarray) -> np.ndarray:
+    """A 32x32 grey thumbnail (for telling cuts), from a BGR or RGB frame."""
+    small = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32).mean(axis=2)
+
+
 def is_still(path: str | Path) -> bool:
     return Path(path).suffix.lower() in STILL_SUFFIXES
-
-
-# The shorter side of a sampled frame (after downscaling to sampling.max_side) must be at least
-# this many pixels: below it no channel sees anything (ORB's pyramid and PDQ's 64x64 grid need
-# more), so a 1x1 clip or an 8000x16 banner is refused rather than reported as "no match".
-MIN_SAMPLED_SIDE = 16
-
-_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                (stat.S_ISBLK, "a block device"))
-
-
-def not_a_file(path: Path) -> str | None:
-    """Why `path` is not a regular file that can be read (missing, a folder, a FIFO...), or None.
-    Never opens it: opening a FIFO would wait for a writer."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return "no such file"
-    except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}"
-    if stat.S_ISDIR(st.st_mode):
-        return "is a directory, not a file"
-    if not stat.S_ISREG(st.st_mode):
-        what = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "a special file")
-        return f"is {what}, not a regular file"
-    return None
-
-
-def _check_file(path: Path, limits: Limits) -> int:
-    if not is_text(path):
-        # OpenCV's FFmpeg reader crashes the process on such a name; the scanner opens the file
-        # under a safe name instead (scan/scanner.py)
-        raise InputError(path, "the file name is not valid UTF-8 (shown with \\x escapes): rename the file")
-    problem = not_a_file(path)
-    if problem:
-        raise InputError(path, problem)
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError(path, "empty file")
-    if size > limits.max_file_bytes:
-        raise LimitExceeded(path, f"file is {size} bytes, over the limit of {limits.max_file_bytes}")
-    if not os.access(path, os.R_OK):
-        raise InputError(path, "not readable (permission denied)")
-    return size
-
-
-def _check_size(path: Path, width: int, height: int, limits: Limits, what: str, max_side: int | None = None) -> None:
-    if width > limits.max_width or height > limits.max_height:
-        raise LimitExceeded(
-            path,
-            f"{what} is {width}x{height}, over the limit of "
-            f"{limits.max_width}x{limits.max_height}",
-        )
-    if width * height > limits.max_pixels:
-        raise LimitExceeded(
-            path, f"{what} has {width * height} pixels, over the limit of {limits.max_pixels}"
-        )
-    if max_side is not None and width > 0 and height > 0:
-        short = min(width, height) * min(1.0, max_side / max(width, height))
-        if short < MIN_SAMPLED_SIDE:
-            raise InputError(
-                path, f"{what} is {width}x{height}: too small or too narrow to compare (downscaled to "
-                      f"{max_side} px its shorter side would be {short:.1f} px; at least {MIN_SAMPLED_SIDE} are needed)"
-            )
 
 
 # How frames are brought to `sampling.max_side`; channels name it in their fingerprints.
@@ -216,8 +157,10 @@ class MediaReader:
     completed while frames are read (frames decoded, duration actually seen).
     """
 
-    def __init__(self, path: str | Path, fps: float, config: Configuration, still_tiles=()):
-        """`still_tiles`: levels of tiles a still also yields (see tile_boxes); none for queries."""
+    def __init__(self, path: str | Path, fps: float, config: Configuration, still_tiles=(), dense_when_short: bool = False):
+        """`still_tiles`: levels of tiles a still also yields (see tile_boxes); none for queries.
+        `dense_when_short`: a suspect clip, sampled densely when short (`sampling.query.short_clip_s`): its
+        rate raised to `short_clip_fps`, its last frame and the first frame after each cut added."""
         self.path = Path(path)
         self.still_tiles = tuple(still_tiles)
         self.fps = float(fps)
@@ -226,17 +169,28 @@ class MediaReader:
         self.limits = config.limits
         self.max_side = int(config.sampling.max_side)
         self.decode_threads = int(config.sampling.decode_threads)
-        size = _check_file(self.path, self.limits)
+        size = check_file(self.path, self.limits)
         try:
             digest = sha256_file(self.path)
         except OSError as exc:
             raise InputError(self.path, f"cannot read: {exc.strerror or exc}") from exc
-        kind = "still" if is_still(self.path) else "video"
+        # an animated GIF, WebP or PNG is a clip read with its own frame timing (media/animated.py)
+        n = animated.frame_count(self.path)
+        self.animated = n > 1 or (n == 1 and self.path.suffix.lower() == ".gif")
+        kind = "video" if self.animated or not is_still(self.path) else "still"
         self.info = MediaInfo(path=str(self.path), kind=kind, sha256=digest, size_bytes=size)
         if kind == "still":
             self._probe_still()
+        elif self.animated:
+            self._probe_animated()
         else:
             self._probe_video()
+        q = config.sampling.query
+        stated = self.info.duration_s or (self.info.reported_frame_count / self.info.fps if self.info.fps else 0.0)
+        self.dense = bool(dense_when_short and kind == "video" and 0 < stated < float(q.short_clip_s))
+        self.cut_min_diff = float(q.cut_min_diff)
+        if self.dense:
+            self.fps = max(self.fps, float(q.short_clip_fps))
 
     # -- stills -------------------------------------------------------------------------
     def _probe_still(self) -> None:
@@ -257,7 +211,7 @@ class MediaReader:
                                            f"over the limit of {self.limits.max_pixels}") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise InputError(self.path, "not a readable image") from exc
-        _check_size(self.path, width, height, self.limits, "image", self.max_side)
+        check_size(self.path, width, height, self.limits, "image", self.max_side)
         self.info.width, self.info.height = width, height
 
     def _still_frames(self) -> Iterator[Frame]:
@@ -268,7 +222,7 @@ class MediaReader:
         if bgr is None or bgr.size == 0:
             raise InputError(self.path, "image could not be decoded (truncated or corrupt)")
         h, w = bgr.shape[:2]
-        _check_size(self.path, w, h, self.limits, "image", self.max_side)
+        check_size(self.path, w, h, self.limits, "image", self.max_side)
         self.info.width, self.info.height = w, h
         self.info.frames_decoded = 1
         boxes = [None] + tile_boxes(self.still_tiles)
@@ -276,6 +230,52 @@ class MediaReader:
         for i, box in enumerate(boxes):
             rgb = cv2.cvtColor(downscale(crop_box(bgr, box), self.max_side), cv2.COLOR_BGR2RGB)
             yield Frame(index=i, t=0.0, image=rgb, box=box)
+
+    # -- animated images -----------------------------------------------------------------
+    def _probe_animated(self) -> None:
+        width, height, n, duration, _loop = animated.probe(
+            self.path, self.limits, lambda w, h: check_size(self.path, w, h, self.limits, "animated image", self.max_side))
+        self.info.width, self.info.height = width, height
+        self.info.reported_frame_count = n
+        self.info.duration_s = duration
+        self.info.fps = n / duration if duration > 0 else 0.0
+
+    def _animated_frames(self) -> Iterator[Frame]:
+        step = 1.0 / self.fps
+        next_target, decoded, sampled = 0.0, 0, 0
+        last_thumb: np.ndarray | None = None
+        try:
+            frames = animated.frames(self.path)
+            for k, (t, shown, rgb) in enumerate(frames):
+                decoded += 1
+                end = t + shown
+                # a frame stands for every sampling instant while it is shown (a held frame is
+                # embedded once: sampling.held_frame_max_diff); dense, also after a cut and at the end
+                instants = []
+                while next_target < end - 1e-9:
+                    instants.append(max(next_target, t))
+                    next_target += step
+                if self.dense:
+                    thumb = _thumb(rgb)
+                    cut = last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) >= self.cut_min_diff
+                    last_thumb = thumb
+                    if not instants and (cut or k == self.info.reported_frame_count - 1):
+                        instants = [t]
+                if not instants:
+                    continue
+                h, w = rgb.shape[:2]
+                check_size(self.path, w, h, self.limits, "decoded frame", self.max_side)
+                image = downscale(np.ascontiguousarray(rgb), self.max_side)
+                for at in instants:
+                    sampled += 1
+                    if sampled > self.limits.max_sampled_frames:
+                        raise LimitExceeded(self.path, f"more than {self.limits.max_sampled_frames} sampled frames")
+                    yield Frame(index=sampled - 1, t=round(at, 6), image=image)
+        finally:
+            self.info.frames_decoded = decoded
+            self.info.frames_sampled = sampled
+        if decoded == 0:
+            raise InputError(self.path, "no decodable frames (empty, truncated or not an animated image)")
 
     # -- videos -------------------------------------------------------------------------
     def _open_capture(self) -> cv2.VideoCapture:
@@ -300,7 +300,7 @@ class MediaReader:
             rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
         finally:
             cap.release()
-        _check_size(self.path, width, height, self.limits, "video", self.max_side)
+        check_size(self.path, width, height, self.limits, "video", self.max_side)
         if rotation in (90, 270, -90):
             width, height = height, width
         if not (0 < fps < 1000):
@@ -327,6 +327,8 @@ class MediaReader:
         decoded = 0
         sampled = 0
         last_t = -1.0
+        last_thumb: np.ndarray | None = None
+        pending: tuple[float, np.ndarray] | None = None  # dense: the latest frame decoded and not yielded
         try:
             while True:
                 if not cap.grab():
@@ -345,13 +347,22 @@ class MediaReader:
                     raise LimitExceeded(
                         self.path, f"longer than the limit of {limits.max_duration_s:.0f} s"
                     )
-                if t + half_native < next_target:
+                due = t + half_native >= next_target
+                if not due and not self.dense:
                     continue
                 ok, bgr = cap.retrieve()
                 if not ok or bgr is None:
                     continue
+                if self.dense:  # every frame is looked at: cuts, and the last frame
+                    thumb = _thumb(bgr)
+                    cut = last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) >= self.cut_min_diff
+                    last_thumb = thumb
+                    if not due and not cut:
+                        pending = (t, bgr)
+                        continue
+                pending = None
                 h, w = bgr.shape[:2]
-                _check_size(self.path, w, h, limits, "decoded frame", self.max_side)
+                check_size(self.path, w, h, limits, "decoded frame", self.max_side)
                 sampled += 1
                 if sampled > limits.max_sampled_frames:
                     raise LimitExceeded(
@@ -363,6 +374,13 @@ class MediaReader:
                 yield Frame(index=sampled - 1, t=round(t, 6), image=rgb)
                 while next_target <= t + half_native:
                     next_target += step
+            if pending is not None:  # the last frame, which generators fill with the image they were given
+                t, bgr = pending
+                h, w = bgr.shape[:2]
+                check_size(self.path, w, h, limits, "decoded frame", self.max_side)
+                sampled += 1
+                rgb = cv2.cvtColor(downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB)
+                yield Frame(index=sampled - 1, t=round(t, 6), image=rgb)
         finally:
             cap.release()
             self.info.frames_decoded = decoded
@@ -384,6 +402,8 @@ class MediaReader:
         """Sampled frames in time order. Raises InputError/LimitExceeded for bad inputs."""
         if self.info.kind == "still":
             yield from self._still_frames()
+        elif self.animated:
+            yield from self._animated_frames()
         else:
             try:
                 yield from self._video_frames()

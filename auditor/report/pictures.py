@@ -15,6 +15,7 @@ from .text import TEXT
 LEVEL_COLOURS = {
     "near-identical copy": "#b3261e",
     "strong resemblance": "#c2571a",
+    "a frame of the work reproduced": "#a0306e",
     "resemblance without a shared timeline": "#6a3d9a",
     "weak resemblance": "#8a6d00",
     "no match": "#2e6b30",

@@ -302,6 +302,9 @@ TABLES = {
             "near-identical copy": "the clip shows the reference's own pictures, re-encoded, rescaled or lightly edited",
             "strong resemblance": "the clip shows the reference's pictures changed more heavily (cropped, overlaid, "
                                   "re-graded), or a shorter run of them",
+            "a frame of the work reproduced": "one or a few of the clip's frames reproduce a frame or still of the work "
+                                              "almost exactly (the image a generator was given, for example); the rest "
+                                              "of the clip need not follow it",
             "resemblance without a shared timeline": "the clip's pictures look like the work's without following any "
                                                      "of its videos in time",
             "weak resemblance": "some frames resemble the reference; not enough on its own to call the clip a copy",
@@ -327,6 +330,9 @@ TABLES = {
             "near-identical copy": "クリップは参照の映像そのもの（再エンコード、拡大縮小、軽い編集）を示しています",
             "strong resemblance": "クリップは参照の映像を大きく加工したもの（切り抜き、重ね合わせ、色調変更）、"
                                   "またはその短い部分を示しています",
+            "a frame of the work reproduced": "クリップの一つまたは少数のフレームが、作品のフレームまたは静止画をほぼそのまま"
+                                              "再現しています（生成ツールに与えられた画像など）。クリップの他の部分が"
+                                              "それに沿うとは限りません",
             "resemblance without a shared timeline": "クリップの映像は作品に似ていますが、どの動画とも時間軸が一致しません",
             "weak resemblance": "一部のフレームが参照に似ていますが、それだけでは複製とはいえません",
             "no match": "クリップのどの部分も参照インデックスと十分には一致しませんでした",

@@ -95,6 +95,7 @@ def embed_file(
     query: bool = False,
     keep_frames_bytes: int = 0,
     on_chunk: Callable[[dict[str, Embeddings]], None] | None = None,
+    dense_when_short: bool | None = None,
 ) -> EmbeddedMedia:
     """Sample `path` at `fps` and embed every sampled frame with every channel.
 
@@ -103,10 +104,12 @@ def embed_file(
     otherwise decode the clip again) as long as they fit in this many bytes; none beyond.
     `on_chunk`: called with each chunk's embeddings (of the frames embedded, not the held ones)
     as soon as every channel has embedded it, in order.
+    `dense_when_short`: sample a short clip densely (MediaReader); by default, a query's way.
     """
     # a reference still is also indexed by tiles, so a clip showing a small region of it is found
     tiles = () if query else tuple(config.sampling.reference.still_tiles)
-    reader = MediaReader(path, fps, config, still_tiles=tiles)
+    dense = query if dense_when_short is None else dense_when_short
+    reader = MediaReader(path, fps, config, still_tiles=tiles, dense_when_short=dense)
     times: list[float] = []
     boxes: list = []
     parts: dict[str, list[Embeddings]] = {name: [] for name in channels}
@@ -171,7 +174,7 @@ def embed_file(
         src = np.asarray(source, dtype=np.int64)
         embeddings = {name: pick_frames(e, src) for name, e in embeddings.items()}
         first = np.unique(src, return_index=True)[1][src]  # the sampled frame each one's vectors came from
-    return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, fps, embedded, kept,
+    return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, reader.fps, embedded, kept,
                          boxes if any(b is not None for b in boxes) else None, first)
 
 

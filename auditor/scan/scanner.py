@@ -27,6 +27,8 @@ from .. import __version__
 from ..channels import open_for_index
 from ..errors import InputError
 from ..evidence import records as ev
+from ..evidence.rules import Level
+from ..match import moments
 from ..match.calibration import NullModel, matches_fingerprints
 from ..match.decision import Decision, Policy, decide
 from ..match.geometry import verification_pairs, verify_segment
@@ -117,10 +119,14 @@ class Scanner:
         hits, frames, searched = self._search(embedded, searched_ahead)
         segments = self._segments(hits, embedded, config, policy)
         trials = embedded.n_frames * max(1, int(self.index.counts().get("videos", 1)))
-        verification = self._verify(embedded.info.path, decide(segments, {}, {}, policy))
+        verification = self._verify(embedded.info.path, [d.segment for d in decide(segments, {}, {}, policy).segments])
+        calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
+        found = self._moments(hits, segments, decide(segments, verification, calibration, policy), embedded, config)
+        verification.update(self._verify(embedded.info.path, found, limit=len(found)))
+        calibration.update({s.key: self.null.moment(s.hits, trials) for s in found} if self.null else {})
+        segments = segments + found
         runtime = {"searched": searched, "pairs_verified": sum(v.pairs_checked for v in verification.values()),
                    "shards_served_by": self.index.served_by}
-        calibration = {s.key: self.null.segment(s.pairs, trials) for s in segments} if self.null else {}
         resemblances = resemble.measure(self, embedded, embedded.info.path)
         decision = decide(segments, verification, calibration, policy, resemblances)
         exhibited, files = exhibits.collect(embedded.info.path, query_id, decision, self.index,
@@ -193,12 +199,23 @@ class Scanner:
             grow=(lambda segs, rebuild, rank: extend(segs, guide, config.segments, rebuild, rank)) if comparing else None,
         )
 
-    def _verify(self, clip_path: str, ranked: Decision) -> dict[int, ev.Verification]:
-        """Geometric verification of the strongest segments (as the channels rank them)."""
+    def _moments(self, hits: list[Hit], segments: list[Segment], decided: Decision, embedded: EmbeddedMedia,
+                 config: Configuration) -> list[Segment]:
+        """Candidate moments (match/moments.py), on a calibrated index only: hits no segment on
+        their reference covers at a level above a moment's."""
+        if self.null is None:
+            return []
+        above = [d.segment for d in decided.segments if d.level.rank < Level.MOMENT.rank]
+        return moments.candidates(hits, above, self.meanings, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s,
+                                  1 + max((s.key for s in segments), default=-1))
+
+    def _verify(self, clip_path: str, ranked: list[Segment], limit: int | None = None) -> dict[int, ev.Verification]:
+        """Geometric verification of the first `limit` (`verify.max_segments`) of these segments,
+        strongest first (as the channels rank them)."""
         cfg = self.config.verify
         if not cfg.enabled:
             return {}
-        todo = [d.segment for d in ranked.segments[: int(cfg.max_segments)]]
+        todo = ranked[: int(cfg.max_segments) if limit is None else limit]
         if not todo:
             return {}
         frames = self.frame_source.query_frames(clip_path, [h.q_t for s in todo for h in verification_pairs(s.pairs, cfg)])
