@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..evidence.files import SUFFIX, read_evidence
 from ..evidence.records import Evidence
 from .export import reviews_csv
-from .gate import inside, served_file
+from .gate import Shield, served_file
 from .playback import make_proxy, needs_proxy, proxy_path, thumbnail
 from .queue import Results
 from .store import ReviewStore
@@ -37,12 +37,13 @@ class Desk:
     ref_roots: list[Path]  # where a reference video may be played from (--references)
     store: ReviewStore
     data: Results
+    shield: Shield  # the trail and the index, by device and inode: never opened here but by the store
     _codecs: dict[str, str | None] = field(default_factory=dict)
 
     def clip(self, query_id: str) -> Evidence:
         """One clip's evidence, read alone (not the whole folder, as the queue does)."""
         path = self.results / f"{query_id}{SUFFIX}"
-        if "/" in query_id or "\\" in query_id or not inside(path, [self.results]):
+        if "/" in query_id or "\\" in query_id or not self.shield.may_open(path, [self.results]):
             raise HTTPException(404)
         try:
             ev = read_evidence(path)
@@ -78,7 +79,7 @@ class Desk:
         if not self.ref_roots or ref is None or not ref.path or ref.kind == "still":
             return None
         path = Path(ref.path)
-        return path if inside(path, self.ref_roots) else None
+        return path if self.shield.may_open(path, self.ref_roots) else None
 
 
 def _playable_response(desk: Desk, path: Path, sha256: str) -> Response:
@@ -97,7 +98,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
     def video(query_id: str):
         ev = desk.clip(query_id)
         path = Path(ev.clip.path)
-        if not inside(path, desk.roots) or path.name.startswith("reviews.sqlite"):
+        if not desk.shield.may_open(path, desk.roots):
             raise HTTPException(404)
         return _playable_response(desk, path, ev.clip.sha256)
 
@@ -119,11 +120,11 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
             known = desk.data.row(query_id)
         if known is None:
             raise HTTPException(404)
-        if known.thumb and inside(results / known.thumb, [results]):
+        if known.thumb and desk.shield.may_open(results / known.thumb, [results]):
             return FileResponse(results / known.thumb, headers={"Cache-Control": "max-age=3600"})
         ev = desk.clip(query_id)
         src = Path(ev.clip.path)
-        if inside(src, desk.roots):
+        if desk.shield.may_open(src, desk.roots):
             try:
                 out = thumbnail(src, results, ev.clip.sha256, (ev.clip.duration_s or 0) / 2)
             except OSError:
@@ -143,7 +144,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         except IndexError:
             raise HTTPException(404) from None
         files = [ex.query_image.file] + ([ex.ref_image.file] if ex.ref_image else [])
-        if not all(inside(results / f, [results]) for f in files):
+        if not all(desk.shield.may_open(results / f, [results]) for f in files):
             raise HTTPException(404)
         pic, _ = exhibit_picture(s, ex, lambda name: (results / name).read_bytes())
         return Response(png(pic), media_type="image/png")
@@ -157,7 +158,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         if not 0 <= seg < len(segments):
             raise HTTPException(404)
         s = segments[seg]
-        if s.still_image is None or not inside(results / s.still_image.file, [results]):
+        if s.still_image is None or not desk.shield.may_open(results / s.still_image.file, [results]):
             raise HTTPException(404)
         picture = region_picture(s, lambda name: (results / name).read_bytes())
         assert picture is not None  # the segment has a still (above)
@@ -197,6 +198,6 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         # the review trail, nor anything of an index (its catalogue and manifest are the rights
         # holder's, not evidence)
         path = results / rel
-        if served_file(rel) and inside(path, [results]):
+        if served_file(rel) and desk.shield.may_open(path, [results]):
             return FileResponse(path)
         raise HTTPException(404)
