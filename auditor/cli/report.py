@@ -88,7 +88,7 @@ def summary(
     """Write the case summary into the results folder: summary.pdf, summary.html (self-contained) and summary.xlsx."""
     from ..report.summary import write_summary
 
-    for path in write_summary(results, str(lang)):
+    for path in write_summary(results, str(lang), warn=lambda line: err(f"warning: {line}")):
         typer.echo(f"written: {path}")
 
 
@@ -103,7 +103,7 @@ def bundle(
     """Pack a case into one zip: reports, evidence, exhibit frames, the summary, and a manifest of SHA-256 hashes."""
     from ..report.bundle import build_bundle
 
-    path, n = build_bundle(results, out, only_flagged, str(lang))
+    path, n = build_bundle(results, out, only_flagged, str(lang), warn=lambda line: err(f"warning: {line}"))
     typer.echo(f"bundle written: {path} ({n} files; check it: auditor verify {path})")
 
 

@@ -17,6 +17,7 @@ quote (`escape_cell`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from reference_index.store import atomic_write_json, atomic_write_text
 
 from ..errors import InputError
-from .records import SCHEMA, Evidence
+from .records import SCHEMA, Evidence, ImageFile
 
 # VSC 2022's seven columns, then (for people; VSC readers go by column name) the reference's work
 # and owner
@@ -74,11 +75,15 @@ def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(source, f"not a complete evidence JSON file ({exc})") from None
+    except RecursionError:  # '[' * 100000: deeper than any evidence file is
+        raise InputError(source, "not an evidence JSON file (nested too deeply to read)") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         got = data.get("schema") if isinstance(data, dict) else None
         raise InputError(source, f"evidence schema {got!r}, this version of auditor reads {SCHEMA!r}")
     try:
         return Evidence.model_validate(data)
+    except RecursionError:
+        raise InputError(source, "not an evidence JSON file (nested too deeply to read)") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
@@ -94,6 +99,31 @@ def read_evidence(path: str | Path) -> Evidence:
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     return parse_evidence(raw, path)
+
+
+def read_exhibit(folder: str | Path, picture: ImageFile) -> bytes:
+    """The bytes of an exhibit picture the evidence in `folder` names: a file inside that folder
+    (after links are followed) with the SHA-256 the evidence records; otherwise InputError naming
+    the folder, and the picture with its problem."""
+    folder = Path(folder)
+    path = folder / picture.file
+
+    def refused(what: str) -> InputError:
+        return InputError(folder, f"exhibit frame {picture.file} {what}")
+
+    try:
+        inside = path.resolve(strict=True).is_relative_to(folder.resolve(strict=True))
+    except (OSError, RuntimeError):
+        raise refused("is missing (keep the .frames folder beside the evidence)") from None
+    if not inside:
+        raise refused("lies outside the results folder: not read")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise refused(f"cannot be read ({exc.strerror or exc})") from None
+    if hashlib.sha256(data).hexdigest() != picture.sha256:
+        raise refused("does not match its SHA-256 in the evidence")
+    return data
 
 
 def matches_rows(evidence: Evidence) -> list[dict]:

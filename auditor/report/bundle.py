@@ -20,12 +20,14 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from reference_index.store import atomic_path
 
 from ..errors import InputError, UsageError
 from ..evidence.files import SUFFIX, read_evidence
+from ..evidence.records import Evidence
 from .case import report_name
 from .check import Check, ReportCheck, signature_checks
 from .summary import NAMES as SUMMARY_NAMES
@@ -36,13 +38,13 @@ MANIFEST, SUMS = "manifest.json", "SHA256SUMS"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: no clock in the bundle
 
 
-def _clip_files(folder: Path, evidence: Path) -> list[Path]:
-    ev = read_evidence(evidence)
+def _clip_files(folder: Path, evidence: Path, ev: Evidence) -> list[Path]:
     qid = ev.query_id
     files = [evidence]
     frames = folder / f"{qid}.frames"
-    if frames.is_dir():
-        files += sorted(p for p in frames.rglob("*") if p.is_file())
+    if frames.is_dir():  # its own files only: a link out of the folder is not packed
+        files += sorted(p for p in frames.rglob("*") if p.is_file() and not p.is_symlink()
+                        and p.resolve().is_relative_to(folder.resolve()))
     for lang in ("en", "ja"):
         name = report_name(folder, qid, lang)
         if name and folder / name not in files:
@@ -50,20 +52,30 @@ def _clip_files(folder: Path, evidence: Path) -> list[Path]:
     return files
 
 
-def build_bundle(results: str | Path, out: str | Path, only_flagged: bool = False, lang: str = "en") -> tuple[Path, int]:
-    """Write the case bundle; (its path, files in it besides the manifests)."""
+def build_bundle(results: str | Path, out: str | Path, only_flagged: bool = False, lang: str = "en",
+                 warn: Callable[[str], None] | None = None) -> tuple[Path, int]:
+    """Write the case bundle; (its path, files in it besides the manifests). Evidence that cannot
+    be read is left out, and `warn` hears of it (one line each)."""
+    def said(line: str) -> None:
+        if warn is not None:
+            warn(line)
+
     folder = Path(results)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such results folder")
     out = Path(out)
     if out.resolve().is_relative_to(folder.resolve()):
         raise UsageError(f"--out {out}: write the bundle outside the results folder it packs")
-    write_summary(folder, lang)  # derived from the folder: written afresh, so it lists what is packed
+    write_summary(folder, lang, said)  # derived from the folder: written afresh, so it lists what is packed
     files: list[Path] = []
     for evidence in sorted(folder.glob(f"*{SUFFIX}")):
-        if only_flagged and not read_evidence(evidence).verdict.flagged:
+        try:
+            ev = read_evidence(evidence)
+        except InputError:
+            continue  # the summary said so, and lists it among the failures
+        if only_flagged and not ev.verdict.flagged:
             continue
-        files += _clip_files(folder, evidence)
+        files += _clip_files(folder, evidence, ev)
     files += [folder / n for n in (*SUMMARY_NAMES, "summary.csv", "matches.csv") if (folder / n).is_file()]
     hashes: dict[str, str] = {}
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -111,8 +123,9 @@ def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCh
             listed = manifest["files"]
             if manifest.get("format") != FORMAT or not isinstance(listed, dict):
                 raise ValueError(f"format {manifest.get('format')!r}")
-        except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-            result.add("manifest", False, f"{MANIFEST} cannot be read ({exc})")
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            result.add("manifest", False, f"{MANIFEST} cannot be read ({why})")
             return result
         result.add("manifest", True, f"{MANIFEST} lists {len(listed)} files")
         for name, expected in listed.items():

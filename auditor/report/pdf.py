@@ -31,7 +31,7 @@ from reference_index.store import atomic_path
 
 from .. import __version__
 from ..errors import InputError, UsageError
-from ..evidence.files import parse_evidence
+from ..evidence.files import parse_evidence, read_exhibit
 from ..evidence.records import Evidence
 from ..evidence.wording import check_lang
 from .fonts import draw_string
@@ -57,13 +57,10 @@ def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]
     for ref in pictures:
         if ref is None:
             continue
-        f = path.parent / ref.file
-        if not f.is_file():
-            raise InputError(path, f"exhibit frame {ref.file} is missing (keep the .frames folder beside the evidence)")
-        data = f.read_bytes()
-        if hashlib.sha256(data).hexdigest() != ref.sha256:
-            raise InputError(path, f"exhibit frame {ref.file} does not match its SHA-256 in the evidence")
-        images[ref.file] = data
+        try:
+            images[ref.file] = read_exhibit(path.parent, ref)
+        except InputError as exc:
+            raise InputError(path, exc.reason) from None
     return evidence, raw, images
 
 
