@@ -21,13 +21,15 @@ import hashlib
 import io
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from reference_index.store import atomic_write_json, atomic_write_text
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from .records import SCHEMA, Evidence, ImageFile
 
 # VSC 2022's seven columns, then (for people; VSC readers go by column name) the reference's work
@@ -39,6 +41,17 @@ SUMMARY_COLUMNS = (
     "owner", "episode", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "p_value", "first_published",
 )
 SUFFIX = ".evidence.json"
+
+
+def check_writable(folder: str | Path, option: str, why: str = "results are written here") -> None:
+    """UsageError, naming the option and the folder, unless a file can be made in `folder` (a
+    read-only file system, or permissions: said before any work, not by a temporary file later)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".auditor-writable-", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{option} {folder}: cannot write in this folder ({exc.strerror or exc}); {why}") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def evidence_path(out_dir: str | Path, query_id: str) -> Path:

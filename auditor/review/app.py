@@ -41,6 +41,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..errors import UsageError
+from ..evidence.files import check_writable
 from ..evidence.wording import level_name, rule_text
 from . import strings
 from .gate import LOCAL_HOSTS, MAX_BODY, TRAIL, Gate, Shield, same_secret, served_names
@@ -101,6 +102,7 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     if not results.is_dir():
         raise FileNotFoundError(f"{results}: no such results folder")
     roots = [results] + [Path(r).resolve() for r in clip_roots or []]  # where a clip may be played from
+    check_writable(results, "--results", "the desk keeps its review trail (reviews.sqlite) here")
     shield = Shield(results, Path(index).resolve())
     desk = Desk(results, roots, [Path(r).resolve() for r in reference_roots or []],
                 ReviewStore(results / TRAIL), Results(results, shield.blocks), shield)

@@ -30,6 +30,7 @@ from reference_index.store import sha256_file
 from ..errors import AuditorError, InputError, UsageError
 from ..evidence.files import (
     SUMMARY_COLUMNS,
+    check_writable,
     evidence_path,
     matches_rows,
     read_evidence,
@@ -216,6 +217,7 @@ def run_batch(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, "--out", "evidence and CSVs are written here")
     if isinstance(engine, engines.OnRay):
         require("ray")
     if context_file is not None:
