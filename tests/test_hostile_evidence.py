@@ -123,3 +123,40 @@ def test_a_truncated_exhibit_costs_its_clip_not_the_summary_or_bundle(results, t
     r = runner.invoke(app, ["bundle", str(results), "--out", str(tmp_path / "case.zip")])
     assert r.exit_code == 0, r.stdout + r.stderr
     one_line_error(r, "copy")
+
+
+def _forged_verdict(results) -> None:
+    """unrelated's evidence (no match, no segment) edited to say 'flagged, near-identical copy'."""
+    path = results / "unrelated.evidence.json"
+    ev = json.loads(path.read_text())
+    assert not any(w["segments"] for w in ev["works"])
+    ev["verdict"].update(flagged=True, level="near-identical copy", score=0.97)
+    path.write_text(json.dumps(ev))
+
+
+@pytest.fixture(scope="module")
+def two_clips(footage, pdq_index, tmp_path_factory):
+    from auditor.config import load_config
+
+    out = tmp_path_factory.mktemp("two") / "results"
+    run_batch([footage["copy"], footage["unrelated"]], pdq_index, out,
+              load_config(overrides={"channels": {"default": ["pdq"]}}))
+    return out
+
+
+def test_a_forged_verdict_is_refused_by_report_summary_and_verify(two_clips, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    shutil.copytree(two_clips, results)
+    _forged_verdict(results)
+    r = runner.invoke(app, ["report", str(results / "unrelated.evidence.json"), "--out", str(tmp_path / "f.pdf")])
+    assert r.exit_code in (1, 2) and "contradicts itself" in r.stderr and not (tmp_path / "f.pdf").exists()
+    r = runner.invoke(app, ["summary", str(results)])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    one_line_error(r, "unrelated")
+    # a forger's own renderer (the check taken out) makes a report whose hashes all agree: it does not verify
+    import auditor.report.pdf as pdf
+
+    monkeypatch.setattr(pdf, "contradictions", lambda ev: [])
+    forged = pdf.render_report(results / "unrelated.evidence.json", tmp_path / "forged.pdf")
+    r = runner.invoke(app, ["verify", str(forged)])
+    assert r.exit_code == 1 and "FAIL  consistency" in r.stdout, r.stdout

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, UsageError
+from ..evidence.consistency import contradictions
 from ..evidence.files import SUFFIX, read_evidence, read_exhibit, unescape_cell
 from ..evidence.records import Evidence, ImageFile
 from ..evidence.rules import Level
@@ -190,6 +191,9 @@ def read_case(folder: str | Path, lang: str = "en") -> Case:
     for f in sorted(folder.glob(f"*{SUFFIX}")):
         try:
             ev = read_evidence(f)
+            wrong = contradictions(ev)
+            if wrong:
+                raise InputError(f, f"the evidence contradicts itself: {wrong[0]}")
         except InputError as exc:  # costs this clip alone: listed among the failures, and said once
             case.warnings.append(str(exc))
             case.failures.append(Failure(f.name[: -len(SUFFIX)], f.name, exc.reason))

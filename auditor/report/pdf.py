@@ -31,6 +31,7 @@ from reference_index.store import atomic_path
 
 from .. import __version__
 from ..errors import InputError, UsageError
+from ..evidence.consistency import contradictions
 from ..evidence.files import parse_evidence, read_exhibit
 from ..evidence.records import Evidence
 from ..evidence.wording import check_lang
@@ -49,6 +50,9 @@ def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     evidence = parse_evidence(raw, path)
+    wrong = contradictions(evidence)
+    if wrong:  # a report would print a verdict its own pages contradict
+        raise InputError(path, f"the evidence contradicts itself: {wrong[0]}")
     images: dict[str, bytes] = {}
     pictures = [img for seg in evidence.segments()
                 for img in [seg.still_image] + [i for ex in seg.exhibits for i in (ex.query_image, ex.ref_image)]]
