@@ -66,6 +66,9 @@ def verify(
     if not result.ok:
         err(f"{pdf}: {what} does NOT verify")
         raise typer.Exit(1)
+    unseen = any(c.name == "pages" and c.note for c in result.checks)
+    if unseen:
+        err(f"{pdf}: its pages were NOT compared with its evidence (see the note above)")
     if bundle:
         typer.echo(f"{pdf}: bundle verifies")
     elif result.signers:

@@ -238,6 +238,10 @@ def check_report(path: str | Path, clip: str | Path | None = None, trust: str | 
         result.add("clip file", actual == clip_sha,
                    f"{clip} has the stated SHA-256" if actual == clip_sha
                    else f"{clip} has SHA-256 {actual}, the report states {clip_sha}")
+    from .rerender import compare
+
+    ok, detail, note = compare(data, reader, evidence, attached, signed=bool(reader.embedded_signatures))
+    result.add("pages", ok, detail, note=note)
     _check_signatures(reader, result, trust)
     return result
 
