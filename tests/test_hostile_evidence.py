@@ -160,3 +160,15 @@ def test_a_forged_verdict_is_refused_by_report_summary_and_verify(two_clips, tmp
     forged = pdf.render_report(results / "unrelated.evidence.json", tmp_path / "forged.pdf")
     r = runner.invoke(app, ["verify", str(forged)])
     assert r.exit_code == 1 and "FAIL  consistency" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_score_that_is_not_a_number_is_refused_not_printed(results, tmp_path, constant):
+    path = results / "copy.evidence.json"
+    path.write_text(path.read_text().replace('"score": ', f'"score": {constant}, "was": ', 1))
+    r = runner.invoke(app, ["report", str(path), "--out", str(tmp_path / "r.pdf")])
+    assert r.exit_code == 1 and constant.lstrip("-") in r.stderr and not (tmp_path / "r.pdf").exists()
+    one_line_error(r, "copy.evidence.json")
+    r = runner.invoke(app, ["summary", str(results)])
+    assert r.exit_code == 0 and "score nan" not in (results / "summary.html").read_text(encoding="utf-8").lower()
+    one_line_error(r, "copy.evidence.json")

@@ -120,3 +120,16 @@ def test_an_edited_page_or_title_does_not_verify_and_the_page_is_named(report, t
     if edit == "last":
         pages = len(pikepdf.open(report["en"]).pages)
         assert f"page {pages} differs" in r.output
+
+
+def test_verify_prints_no_library_warning(report):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "auditor", "verify", str(report["en"])], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(root)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr and r.stdout.startswith("ok    attachment"), r.stderr

@@ -82,10 +82,22 @@ def _not_finite(obj, where: str = "") -> str | None:
     return None
 
 
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    """json's hook for NaN, Infinity and -Infinity, which auditor never writes: refused."""
+    raise _NotFinite(name)
+
+
 def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
     """Evidence from the bytes of an evidence file; InputError naming `source` and the problem."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except _NotFinite as exc:
+        raise InputError(source, f"evidence holds {exc}, which is not a number (nor standard JSON): edited or "
+                                 "written by another tool") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(source, f"not a complete evidence JSON file ({exc})") from None
     except RecursionError:  # '[' * 100000: deeper than any evidence file is

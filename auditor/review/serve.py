@@ -23,6 +23,7 @@ from .gate import Shield, served_file
 from .playback import make_proxy, needs_proxy, proxy_path, thumbnail
 from .queue import Results
 from .store import ReviewStore
+from .strings import LANGS
 
 PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 160 90">'
                b'<rect width="160" height="90" fill="#d9d9d6"/><path d="M66 30v30l26-15z" fill="#9a9a96"/></svg>')
@@ -176,6 +177,8 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         from ..report.pdf import render_report
 
         desk.clip(query_id)
+        if lang not in LANGS:
+            raise HTTPException(400, f"lang: one of {', '.join(LANGS)}")
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 out = render_report(results / f"{query_id}{SUFFIX}", Path(tmp) / "r.pdf", lang=lang,
