@@ -49,7 +49,9 @@ def create_index(path: Path, channels: dict[str, dict]) -> None:
     if not channels:
         raise ChannelMismatch("an index needs at least one channel")
     path.mkdir(parents=True, exist_ok=True)
-    with writer_lock(path):
+    with writer_lock(path, wait=True):  # another process creating it holds the lock a moment only
+        if (path / MANIFEST).exists():  # ... and has made it meanwhile
+            raise CatalogueConflict(f"{path}: an index already exists here")
         gen = path / gen_dir(1)
         if gen.exists():
             shutil.rmtree(gen)
