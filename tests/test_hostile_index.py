@@ -313,3 +313,14 @@ def test_creating_an_index_waits_for_another_process_creating_it(tmp_path):
     ri.create_index(idx, spec)  # not IndexLocked: waited
     t.join()
     assert ri.exists(idx)
+
+
+def test_a_channel_removed_from_the_manifest_is_refused_and_its_file_named(orb_index, footage, tmp_path):
+    idx = shutil.copytree(orb_index, tmp_path / "idx")
+    gen, m = gen_of(idx)
+    orphan = gen / m["channels"]["orb"]["file"]
+    del m["channels"]["orb"]
+    (idx / "manifest.json").write_text(json.dumps(m))
+    one_line_refusal(scan(footage["copy"], idx, tmp_path / "out"), str(orphan), "does not name")
+    r = runner.invoke(app, ["index", "info", "--index", str(idx), "--verify"])
+    assert r.exit_code == 2 and orphan.name in r.output + r.stderr
