@@ -172,3 +172,29 @@ def test_a_score_that_is_not_a_number_is_refused_not_printed(results, tmp_path, 
     r = runner.invoke(app, ["summary", str(results)])
     assert r.exit_code == 0 and "score nan" not in (results / "summary.html").read_text(encoding="utf-8").lower()
     one_line_error(r, "copy.evidence.json")
+
+
+def test_a_two_megabyte_work_title_is_cut_with_a_note_and_renders_in_seconds(results, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = results / "copy.evidence.json"
+    ev = json.loads(path.read_text())
+    title = "Star Courier " * 160_000  # about 2 MB
+    for w in ev["works"]:
+        w["work"] = title
+        for s in w["segments"]:
+            s["work"] = title
+    path.write_text(json.dumps(ev))
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "-m", "auditor", "report", str(path), "--out", str(tmp_path / "r.pdf")],
+                       capture_output=True, text=True, timeout=90, env=env)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "auditor", "verify", str(tmp_path / "r.pdf")], capture_output=True,
+                       text=True, timeout=90, env=env)
+    assert r.returncode == 0 and "ok    pages" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True, timeout=60)
+    assert "more characters in the evidence" in r.stdout.replace("\n", " ")

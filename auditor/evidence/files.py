@@ -91,8 +91,21 @@ def _no_constant(name: str):
     raise _NotFinite(name)
 
 
-def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
-    """Evidence from the bytes of an evidence file; InputError naming `source` and the problem."""
+def _capped(obj, limit: int):
+    """The JSON value with every text longer than `limit` cut there, saying how much was left out."""
+    if isinstance(obj, str):
+        return obj if len(obj) <= limit else f"{obj[:limit]}… [{len(obj) - limit:,} more characters in the evidence]"
+    if isinstance(obj, dict):
+        return {k: _capped(v, limit) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_capped(v, limit) for v in obj]
+    return obj
+
+
+def parse_evidence(raw: bytes, source: str | Path, max_text: int | None = None) -> Evidence:
+    """Evidence from the bytes of an evidence file; InputError naming `source` and the problem.
+    `max_text`: cut longer texts there, with a note (what a page shows: a 2 MB work title would
+    take minutes to lay out and says nothing more)."""
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except _NotFinite as exc:
@@ -106,6 +119,8 @@ def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
         got = data.get("schema") if isinstance(data, dict) else None
         raise InputError(source, f"evidence schema {got!r}, this version of auditor reads {SCHEMA!r}")
     try:
+        if max_text is not None:
+            data = _capped(data, max_text)
         return Evidence.model_validate(data)
     except RecursionError:
         raise InputError(source, "not an evidence JSON file (nested too deeply to read)") from None
@@ -116,14 +131,15 @@ def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
                                  f"(truncated or edited?)") from None
 
 
-def read_evidence(path: str | Path) -> Evidence:
-    """Read one evidence file (any written so far). InputError names the file and the problem."""
+def read_evidence(path: str | Path, max_text: int | None = None) -> Evidence:
+    """Read one evidence file (any written so far). InputError names the file and the problem.
+    `max_text`: see parse_evidence."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    return parse_evidence(raw, path)
+    return parse_evidence(raw, path, max_text)
 
 
 def read_exhibit(folder: str | Path, picture: ImageFile) -> bytes:

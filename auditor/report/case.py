@@ -23,6 +23,8 @@ from ..evidence.records import Evidence, ImageFile
 from ..evidence.rules import Level
 from .kit import catalogue_words
 
+MAX_TEXT = 2000  # characters of any one text the summary shows (as in a report: pdf.MAX_TEXT)
+
 WORDS = {
     "en": {
         "title": "Case summary", "folder": "Results folder: {path}",
@@ -190,7 +192,7 @@ def read_case(folder: str | Path, lang: str = "en") -> Case:
     seen = set()
     for f in sorted(folder.glob(f"*{SUFFIX}")):
         try:
-            ev = read_evidence(f)
+            ev = read_evidence(f, max_text=MAX_TEXT)
             wrong = contradictions(ev)
             if wrong:
                 raise InputError(f, f"the evidence contradicts itself: {wrong[0]}")

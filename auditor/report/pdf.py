@@ -45,6 +45,7 @@ from .text import TEXT
 
 INFO_KEY = "/AuditorEvidenceSHA256"
 RENDER_KEY = "/AuditorRender"  # how the report was rendered (options, renderer): verify renders it again
+MAX_TEXT = 2000  # characters of any one text a report prints (a title, a note); longer ones are cut, saying so
 FRAME_PREFIX = "frames:"  # attachments holding the exhibit frames, by their name in the evidence
 
 
@@ -64,7 +65,7 @@ def load_for_report(path: str | Path) -> tuple[Evidence, bytes, dict[str, bytes]
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    evidence = parse_evidence(raw, path)
+    evidence = parse_evidence(raw, path, max_text=MAX_TEXT)
     wrong = contradictions(evidence)
     if wrong:  # a report would print a verdict its own pages contradict
         raise InputError(path, f"the evidence contradicts itself: {wrong[0]}")

@@ -77,7 +77,10 @@ def first_difference(actual: bytes, expected: bytes) -> str:
 def compare(data: bytes, reader, evidence: Evidence, raw: bytes, signed: bool) -> tuple[bool, str, bool]:
     """Whether the report's bytes are what its attached evidence renders: (ok, in words, whether
     it is only a note: not compared)."""
-    from .pdf import FRAME_PREFIX, RENDER_KEY, pictures, render_bytes, renderer
+    from ..evidence.files import parse_evidence
+    from .pdf import FRAME_PREFIX, MAX_TEXT, RENDER_KEY, pictures, render_bytes, renderer
+
+    evidence = parse_evidence(raw, "the attached evidence", max_text=MAX_TEXT)  # as the report read it
 
     info = reader.trailer_view.get("/Info")
     text = str(info.get_object().get(RENDER_KEY, "")) if info is not None else ""
