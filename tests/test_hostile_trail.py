@@ -126,3 +126,34 @@ def test_two_desks_and_an_outside_reader_lose_no_confirmed_decision(tmp_path, li
         for proc, _ in desks:
             proc.wait(20)
     assert _rows(results) == 240  # after both stopped
+
+
+def test_an_exhibit_that_is_the_trail_under_another_name_is_never_opened(tmp_path, monkeypatch):
+    """The report route reads exhibit frames: one that is a hard link to the trail is refused
+    before anything opens it (opening and closing it would drop the desk's locks)."""
+    import json
+
+    results, index = _results(tmp_path, clips=1)
+    app = create_app(index, results)
+    c = TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False)
+    path = results / "clip0.evidence.json"
+    ev = json.loads(path.read_text())
+    seg = next(s for w in ev["works"] for s in w["segments"] if s["exhibits"])
+    frames = results / "clip0.frames"
+    frames.mkdir()
+    os.link(results / "reviews.sqlite", frames / "s01_p1_query.jpg")
+    seg["exhibits"][0]["query_image"]["file"] = "clip0.frames/s01_p1_query.jpg"
+    path.write_text(json.dumps(ev))
+    opened = []
+    real_open = open
+
+    def watching(file, *a, **k):
+        if os.path.exists(file) and os.stat(file).st_ino == os.stat(results / "reviews.sqlite").st_ino:
+            opened.append(file)
+        return real_open(file, *a, **k)
+    import builtins
+
+    monkeypatch.setattr(builtins, "open", watching)
+    assert c.get("/clip/clip0/report.pdf").status_code == 404
+    assert c.get("/clip/clip0/pair/0/0.png").status_code == 404
+    assert not opened

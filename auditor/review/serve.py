@@ -174,11 +174,13 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
     def report(query_id: str, lang: str = "en"):
         """The evidence PDF with the review trail as it stands now."""
         from ..errors import AuditorError
-        from ..report.pdf import render_report
+        from ..report.pdf import pictures, render_report
 
-        desk.clip(query_id)
+        ev = desk.clip(query_id)
         if lang not in LANGS:
             raise HTTPException(400, f"lang: one of {', '.join(LANGS)}")
+        if not all(desk.shield.may_open(results / img.file, [results]) for img in pictures(ev)):
+            raise HTTPException(404)  # an exhibit that is the trail (or an index file) under another name
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 out = render_report(results / f"{query_id}{SUFFIX}", Path(tmp) / "r.pdf", lang=lang,
