@@ -166,7 +166,7 @@ class Verify(Table):
 class Exhibits(Table):
     max_segments: int = Field(ge=0)
     pairs_per_segment: int = Field(ge=0)
-    max_side: int = Field(ge=16)
+    max_side: int = Field(ge=16, le=8192)
 
 
 class Calibration(Table):

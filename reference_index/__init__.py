@@ -23,6 +23,7 @@ from .errors import (
     IndexIsSharded,
     IndexLocked,
     IndexNotFound,
+    IndexWriteFailed,
     ReferenceIndexError,
     ShardRefused,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "IndexIsSharded",
     "IndexLocked",
     "IndexNotFound",
+    "IndexWriteFailed",
     "IndexWriter",
     "ReferenceIndex",
     "ReferenceIndexError",

@@ -27,6 +27,11 @@ class CatalogueConflict(ReferenceIndexError):
     """An entry contradicts one already in the catalogue (same ref_id, another owner, ...)."""
 
 
+class IndexWriteFailed(ReferenceIndexError):
+    """A new generation could not be written (a full disk, an I/O error); nothing was committed and
+    what was written of it is removed: the index is as it was."""
+
+
 class IndexLocked(ReferenceIndexError):
     """Another process is writing to this index."""
 

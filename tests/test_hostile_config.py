@@ -29,6 +29,7 @@ runner = CliRunner()
         ("[limits]\nmax_width = -5\n", "limits.max_width", "every limit must be > 0"),
         ("[verify]\nmin_verified_share = 0.0\n", "verify.min_verified_share", "must be > 0"),
         ("[sampling.reference]\nstill_tiles = [2, 'x']\n", "sampling.reference.still_tiles", "whole numbers"),
+        ("[exhibits]\nmax_side = 100000000000000000000\n", "exhibits.max_side", "<= 8192"),
     ],
 )
 def test_a_bad_value_is_exit_2_naming_the_key_and_what_is_allowed(tmp_path, text, key, allowed):

@@ -92,3 +92,9 @@ def test_files_serves_evidence_but_not_the_index_or_the_review_trail(folders):
     for path in ("/files/manifest.json", "/files/gen-000001/catalogue.sqlite", "/files/reviews.sqlite",
                  "/files/.summary.csv.x.tmp", "/files/../index/manifest.json"):
         assert c.get(path).status_code == 404, path
+
+
+def test_a_report_in_a_language_the_desk_has_not_is_400_not_500(folders):
+    c = client(folders)
+    r = c.get("/clip/clip1/report.pdf?lang=xx")
+    assert r.status_code == 400 and "lang" in r.text

@@ -270,3 +270,57 @@ def test_a_checkpoint_that_cannot_begin_again_keeps_what_it_committed(two_indexe
     monkeypatch.undo()
     with ri.ReferenceIndex.open(idx) as reader:  # the committed generation was not discarded
         assert reader.counts()["works"] == 0 and reader.generation == gen_of(two_indexes["a"])[1]["generation"] + 1
+
+
+def test_the_second_of_two_first_adds_at_once_adds_to_the_index_the_first_created(footage, tmp_path, monkeypatch):
+    """The loser of the race looked before the winner created the index, and creates after: it
+    waits for the winner's lock and adds to the index it finds, not 'an index already exists'."""
+    import auditor.indexing.ingest as ingest
+
+    cfg = load_config(overrides={"channels": {"default": ["pdq"]}})
+    idx = tmp_path / "idx"
+    add_items(idx, [CatalogueItem(footage["refs"]["ep01"], "Star Courier", "Studio")], cfg, ["pdq"])  # the winner
+    looked = []
+
+    def exists_before_the_winner(path):
+        looked.append(path)
+        return len(looked) > 1  # the first look saw no index yet
+    monkeypatch.setattr(ingest.reference_index, "exists", exists_before_the_winner)
+    report = add_items(idx, [CatalogueItem(footage["refs"]["other"], "Moonlit Garden", "Studio")], cfg, ["pdq"])
+    assert not report.failed and len(looked) >= 2
+    monkeypatch.undo()
+    assert {v["ref_id"] for v in ri.ReferenceIndex.open(idx).videos()} == {"ep01", "other"}
+
+
+def test_creating_an_index_waits_for_another_process_creating_it(tmp_path):
+    import threading
+    import time
+
+    from reference_index.store.manifest import writer_lock
+
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    held = threading.Event()
+
+    def creator():  # another process in the middle of creating it
+        with writer_lock(idx):
+            held.set()
+            time.sleep(0.5)
+    t = threading.Thread(target=creator)
+    t.start()
+    held.wait(5)
+    spec = {"pdq": {"metric": "hamming", "dim": 256, "fingerprint": {"id": "x"}}}
+    ri.create_index(idx, spec)  # not IndexLocked: waited
+    t.join()
+    assert ri.exists(idx)
+
+
+def test_a_channel_removed_from_the_manifest_is_refused_and_its_file_named(orb_index, footage, tmp_path):
+    idx = shutil.copytree(orb_index, tmp_path / "idx")
+    gen, m = gen_of(idx)
+    orphan = gen / m["channels"]["orb"]["file"]
+    del m["channels"]["orb"]
+    (idx / "manifest.json").write_text(json.dumps(m))
+    one_line_refusal(scan(footage["copy"], idx, tmp_path / "out"), str(orphan), "does not name")
+    r = runner.invoke(app, ["index", "info", "--index", str(idx), "--verify"])
+    assert r.exit_code == 2 and orphan.name in r.output + r.stderr

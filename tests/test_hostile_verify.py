@@ -89,3 +89,47 @@ def test_a_corrupt_attachment_is_a_failed_check_not_a_traceback(report, tmp_path
     r = verify(broken)
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "FAIL  attachment: evidence.json is attached but cannot be read" in r.output
+
+
+def test_reports_are_byte_identical_and_carry_what_renders_them_again(report, tmp_path):
+    again = render_report(report["evidence"], tmp_path / "again.pdf")
+    assert again.read_bytes() == report["en"].read_bytes()
+    r = verify(report["en"])
+    assert "ok    pages: every page is exactly what the attached evidence renders" in r.output
+
+
+@pytest.mark.parametrize("edit, where", [
+    ("title", "document information"),
+    ("cover", "page 1 differs"),
+    ("last", "differs"),
+], ids=["title", "cover-text", "last-page"])
+def test_an_edited_page_or_title_does_not_verify_and_the_page_is_named(report, tmp_path, edit, where):
+    edited = tmp_path / f"{edit}.pdf"
+    with pikepdf.open(report["en"]) as pdf:
+        if edit == "title":
+            pdf.docinfo["/Title"] = "Evidence report: nothing to see"
+        else:
+            page = pdf.pages[0 if edit == "cover" else -1]
+            # a white box over the verdict's words, and new words on it
+            font = next(iter(page.Resources.Font.keys()))
+            page.contents_add(pikepdf.Stream(pdf, f"q 1 1 1 rg 40 600 500 120 re f Q BT {font} 12 Tf 60 650 Td "
+                                                  "(no match.) Tj ET".encode()), prepend=False)
+        pdf.save(edited)
+    r = verify(edited)
+    assert r.exit_code == 1 and "FAIL  pages" in r.output and where in r.output, r.output
+    if edit == "last":
+        pages = len(pikepdf.open(report["en"]).pages)
+        assert f"page {pages} differs" in r.output
+
+
+def test_verify_prints_no_library_warning(report):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "auditor", "verify", str(report["en"])], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(root)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr and r.stdout.startswith("ok    attachment"), r.stderr

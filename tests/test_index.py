@@ -111,10 +111,11 @@ def test_a_failure_while_committing_leaves_the_previous_index_readable(tmp_path,
         raise OSError("disk full")
 
     monkeypatch.setattr(manifest, "atomic_write_bytes", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(ri.IndexWriteFailed, match="disk full"):
         with idx.writer() as w:
             add(w, "ep02", 3, seed=2)
     monkeypatch.undo()
+    assert not (tmp_path / "idx" / "gen-000003").exists()  # what the failed commit wrote is gone
     assert (tmp_path / "idx" / "manifest.json").read_bytes() == before
     idx = ri.ReferenceIndex.open(tmp_path / "idx")
     assert [v["ref_id"] for v in idx.videos()] == ["ep01"]

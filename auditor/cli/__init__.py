@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
-from . import index, info, report, scan  # noqa: F401  (each registers its commands, in this order in --help)
-from .common import app
+# pyHanko imports cryptography's DSA support, which warns that DSA is deprecated whenever a report
+# is signed or verified: a line about a library's internals, first on the screen, on every run
+warnings.filterwarnings("ignore", message=r"DSA is deprecated", module=r"pyhanko(\..*)?$")
+
+from . import index, info, report, scan  # noqa: E402, F401  (each registers its commands, in this order in --help)
+from .common import app  # noqa: E402
 
 
 def main() -> None:

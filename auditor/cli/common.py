@@ -23,6 +23,7 @@ from reference_index import (
     IndexIsSharded,
     IndexLocked,
     IndexNotFound,
+    IndexWriteFailed,
     ReferenceIndexError,
     ShardRefused,
 )
@@ -61,6 +62,7 @@ INDEX_EXIT = {
     IndexIsSharded: 2,
     ShardRefused: 2,
     IndexLocked: 1,
+    IndexWriteFailed: 1,  # the disk, not the user: the index is as it was
 }
 
 

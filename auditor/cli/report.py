@@ -66,6 +66,9 @@ def verify(
     if not result.ok:
         err(f"{pdf}: {what} does NOT verify")
         raise typer.Exit(1)
+    unseen = any(c.name == "pages" and c.note for c in result.checks)
+    if unseen:
+        err(f"{pdf}: its pages were NOT compared with its evidence (see the note above)")
     if bundle:
         typer.echo(f"{pdf}: bundle verifies")
     elif result.signers:
@@ -88,7 +91,7 @@ def summary(
     """Write the case summary into the results folder: summary.pdf, summary.html (self-contained) and summary.xlsx."""
     from ..report.summary import write_summary
 
-    for path in write_summary(results, str(lang)):
+    for path in write_summary(results, str(lang), warn=lambda line: err(f"warning: {line}")):
         typer.echo(f"written: {path}")
 
 
@@ -103,7 +106,7 @@ def bundle(
     """Pack a case into one zip: reports, evidence, exhibit frames, the summary, and a manifest of SHA-256 hashes."""
     from ..report.bundle import build_bundle
 
-    path, n = build_bundle(results, out, only_flagged, str(lang))
+    path, n = build_bundle(results, out, only_flagged, str(lang), warn=lambda line: err(f"warning: {line}"))
     typer.echo(f"bundle written: {path} ({n} files; check it: auditor verify {path})")
 
 

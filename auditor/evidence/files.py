@@ -17,17 +17,20 @@ quote (`escape_cell`).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from reference_index.store import atomic_write_json, atomic_write_text
 
-from ..errors import InputError
-from .records import SCHEMA, Evidence
+from ..errors import InputError, UsageError
+from .records import SCHEMA, Evidence, ImageFile
 
 # VSC 2022's seven columns, then (for people; VSC readers go by column name) the reference's work
 # and owner
@@ -38,6 +41,17 @@ SUMMARY_COLUMNS = (
     "owner", "episode", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "p_value", "first_published",
 )
 SUFFIX = ".evidence.json"
+
+
+def check_writable(folder: str | Path, option: str, why: str = "results are written here") -> None:
+    """UsageError, naming the option and the folder, unless a file can be made in `folder` (a
+    read-only file system, or permissions: said before any work, not by a temporary file later)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".auditor-writable-", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{option} {folder}: cannot write in this folder ({exc.strerror or exc}); {why}") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def evidence_path(out_dir: str | Path, query_id: str) -> Path:
@@ -68,17 +82,48 @@ def _not_finite(obj, where: str = "") -> str | None:
     return None
 
 
-def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
-    """Evidence from the bytes of an evidence file; InputError naming `source` and the problem."""
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    """json's hook for NaN, Infinity and -Infinity, which auditor never writes: refused."""
+    raise _NotFinite(name)
+
+
+def _capped(obj, limit: int):
+    """The JSON value with every text longer than `limit` cut there, saying how much was left out."""
+    if isinstance(obj, str):
+        return obj if len(obj) <= limit else f"{obj[:limit]}… [{len(obj) - limit:,} more characters in the evidence]"
+    if isinstance(obj, dict):
+        return {k: _capped(v, limit) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_capped(v, limit) for v in obj]
+    return obj
+
+
+def parse_evidence(raw: bytes, source: str | Path, max_text: int | None = None) -> Evidence:
+    """Evidence from the bytes of an evidence file; InputError naming `source` and the problem.
+    `max_text`: cut longer texts there, with a note (what a page shows: a 2 MB work title would
+    take minutes to lay out and says nothing more)."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except _NotFinite as exc:
+        raise InputError(source, f"evidence holds {exc}, which is not a number (nor standard JSON): edited or "
+                                 "written by another tool") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(source, f"not a complete evidence JSON file ({exc})") from None
+    except RecursionError:  # '[' * 100000: deeper than any evidence file is
+        raise InputError(source, "not an evidence JSON file (nested too deeply to read)") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         got = data.get("schema") if isinstance(data, dict) else None
         raise InputError(source, f"evidence schema {got!r}, this version of auditor reads {SCHEMA!r}")
     try:
+        if max_text is not None:
+            data = _capped(data, max_text)
         return Evidence.model_validate(data)
+    except RecursionError:
+        raise InputError(source, "not an evidence JSON file (nested too deeply to read)") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
@@ -86,14 +131,40 @@ def parse_evidence(raw: bytes, source: str | Path) -> Evidence:
                                  f"(truncated or edited?)") from None
 
 
-def read_evidence(path: str | Path) -> Evidence:
-    """Read one evidence file (any written so far). InputError names the file and the problem."""
+def read_evidence(path: str | Path, max_text: int | None = None) -> Evidence:
+    """Read one evidence file (any written so far). InputError names the file and the problem.
+    `max_text`: see parse_evidence."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    return parse_evidence(raw, path)
+    return parse_evidence(raw, path, max_text)
+
+
+def read_exhibit(folder: str | Path, picture: ImageFile) -> bytes:
+    """The bytes of an exhibit picture the evidence in `folder` names: a file inside that folder
+    (after links are followed) with the SHA-256 the evidence records; otherwise InputError naming
+    the folder, and the picture with its problem."""
+    folder = Path(folder)
+    path = folder / picture.file
+
+    def refused(what: str) -> InputError:
+        return InputError(folder, f"exhibit frame {picture.file} {what}")
+
+    try:
+        inside = path.resolve(strict=True).is_relative_to(folder.resolve(strict=True))
+    except (OSError, RuntimeError):
+        raise refused("is missing (keep the .frames folder beside the evidence)") from None
+    if not inside:
+        raise refused("lies outside the results folder: not read")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise refused(f"cannot be read ({exc.strerror or exc})") from None
+    if hashlib.sha256(data).hexdigest() != picture.sha256:
+        raise refused("does not match its SHA-256 in the evidence")
+    return data
 
 
 def matches_rows(evidence: Evidence) -> list[dict]:

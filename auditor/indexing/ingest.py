@@ -149,7 +149,13 @@ def prepare_index(index_path: str | Path, channel_names: list[str] | None, confi
         n: {"metric": c.metric, "dim": c.dim, "per_frame": c.per_frame, "fingerprint": c.fingerprint()}
         for n, c in channels.items()
     }
-    return ReferenceIndex.create(index_path, specs), channels
+    try:
+        return ReferenceIndex.create(index_path, specs), channels
+    except CatalogueConflict:
+        if not reference_index.exists(index_path):
+            raise
+        # another `index add` created it since we looked (two first adds at once): add to that one
+        return prepare_index(index_path, channel_names, config)
 
 
 def add_items(

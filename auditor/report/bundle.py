@@ -19,13 +19,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from reference_index.store import atomic_path
 
 from ..errors import InputError, UsageError
 from ..evidence.files import SUFFIX, read_evidence
+from ..evidence.records import Evidence
 from .case import report_name
 from .check import Check, ReportCheck, signature_checks
 from .summary import NAMES as SUMMARY_NAMES
@@ -34,15 +37,18 @@ from .summary import write_summary
 FORMAT = "auditor.bundle/1"
 MANIFEST, SUMS = "manifest.json", "SHA256SUMS"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: no clock in the bundle
+# Caps on what verify reads of a member (a zip bomb declares gigabytes in a few kilobytes): the
+# manifest, a report read whole for its signatures, any member hashed as a stream
+MAX_MANIFEST, MAX_PDF, MAX_MEMBER = 64 << 20, 512 << 20, 2 << 30
 
 
-def _clip_files(folder: Path, evidence: Path) -> list[Path]:
-    ev = read_evidence(evidence)
+def _clip_files(folder: Path, evidence: Path, ev: Evidence) -> list[Path]:
     qid = ev.query_id
     files = [evidence]
     frames = folder / f"{qid}.frames"
-    if frames.is_dir():
-        files += sorted(p for p in frames.rglob("*") if p.is_file())
+    if frames.is_dir():  # its own files only: a link out of the folder is not packed
+        files += sorted(p for p in frames.rglob("*") if p.is_file() and not p.is_symlink()
+                        and p.resolve().is_relative_to(folder.resolve()))
     for lang in ("en", "ja"):
         name = report_name(folder, qid, lang)
         if name and folder / name not in files:
@@ -50,20 +56,30 @@ def _clip_files(folder: Path, evidence: Path) -> list[Path]:
     return files
 
 
-def build_bundle(results: str | Path, out: str | Path, only_flagged: bool = False, lang: str = "en") -> tuple[Path, int]:
-    """Write the case bundle; (its path, files in it besides the manifests)."""
+def build_bundle(results: str | Path, out: str | Path, only_flagged: bool = False, lang: str = "en",
+                 warn: Callable[[str], None] | None = None) -> tuple[Path, int]:
+    """Write the case bundle; (its path, files in it besides the manifests). Evidence that cannot
+    be read is left out, and `warn` hears of it (one line each)."""
+    def said(line: str) -> None:
+        if warn is not None:
+            warn(line)
+
     folder = Path(results)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such results folder")
     out = Path(out)
     if out.resolve().is_relative_to(folder.resolve()):
         raise UsageError(f"--out {out}: write the bundle outside the results folder it packs")
-    write_summary(folder, lang)  # derived from the folder: written afresh, so it lists what is packed
+    write_summary(folder, lang, said)  # derived from the folder: written afresh, so it lists what is packed
     files: list[Path] = []
     for evidence in sorted(folder.glob(f"*{SUFFIX}")):
-        if only_flagged and not read_evidence(evidence).verdict.flagged:
+        try:
+            ev = read_evidence(evidence)
+        except InputError:
+            continue  # the summary said so, and lists it among the failures
+        if only_flagged and not ev.verdict.flagged:
             continue
-        files += _clip_files(folder, evidence)
+        files += _clip_files(folder, evidence, ev)
     files += [folder / n for n in (*SUMMARY_NAMES, "summary.csv", "matches.csv") if (folder / n).is_file()]
     hashes: dict[str, str] = {}
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -93,6 +109,40 @@ def _sha(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     return h.hexdigest()
 
 
+def _unsafe_members(zf: zipfile.ZipFile, result: ReportCheck) -> set[str]:
+    """Members no bundle of auditor holds, each a failed check: a name that would land outside the
+    folder it is unpacked in (absolute, '..', a drive, backslashes), a link, a name given twice
+    (a reader would check one copy and unpack another)."""
+    bad: set[str] = set()
+    seen: dict[str, int] = {}
+    for info in zf.infolist():
+        seen[info.filename] = seen.get(info.filename, 0) + 1
+    for name, n in sorted(seen.items()):
+        if n > 1:
+            result.add("file", False, f"{name}: in the bundle {n} times (twice or more under one name: which copy "
+                                      "is read depends on the tool)")
+            bad.add(name)
+    for info in zf.infolist():
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or "\\" in name or ".." in parts or ":" in parts[0] or "\0" in name:
+            result.add("file", False, f"{name}: a name that leaves the folder the bundle is unpacked in")
+            bad.add(name)
+        elif info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16):
+            result.add("file", False, f"{name}: a symbolic link, which no bundle of auditor holds")
+            bad.add(name)
+    return bad
+
+
+def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+    """The member's bytes, or None when it holds more than `cap` (read no further than that)."""
+    if info.file_size > cap:
+        return None
+    with zf.open(info) as f:
+        data = f.read(cap + 1)
+    return None if len(data) > cap else data
+
+
 def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCheck:
     """Check every file of a bundle against its manifest, and the signatures of signed reports."""
     path = Path(path)
@@ -103,22 +153,33 @@ def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCh
         raise InputError(path, f"not a readable zip file ({exc})") from None
     with zf:
         members = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        unsafe = _unsafe_members(zf, result)
         if MANIFEST not in members:
             result.add("manifest", False, f"no {MANIFEST}: not an auditor case bundle")
             return result
         try:
+            if members[MANIFEST].file_size > MAX_MANIFEST:
+                raise ValueError(f"{members[MANIFEST].file_size} bytes, over {MAX_MANIFEST}")
             manifest = json.loads(zf.read(members[MANIFEST]).decode("utf-8"))
             listed = manifest["files"]
             if manifest.get("format") != FORMAT or not isinstance(listed, dict):
                 raise ValueError(f"format {manifest.get('format')!r}")
-        except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-            result.add("manifest", False, f"{MANIFEST} cannot be read ({exc})")
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            result.add("manifest", False, f"{MANIFEST} cannot be read ({why})")
             return result
         result.add("manifest", True, f"{MANIFEST} lists {len(listed)} files")
         for name, expected in listed.items():
             info = members.get(name)
             if info is None:
                 result.add("file", False, f"{name}: listed in the manifest but missing from the bundle")
+                continue
+            if name in unsafe:
+                continue  # said above; never read
+            if info.file_size > MAX_MEMBER:
+                result.add("file", False, f"{name}: too large to check ({info.file_size} bytes unpacked, over "
+                                          f"{MAX_MEMBER}): no bundle auditor writes holds such a file")
+                unsafe.add(name)
                 continue
             try:
                 actual = _sha(zf, info)
@@ -130,15 +191,20 @@ def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCh
         for name in sorted(set(members) - set(listed) - {MANIFEST, SUMS}):
             result.add("file", False, f"{name}: in the bundle but not in the manifest")
         if SUMS in members:
-            sums = {line[66:]: line[:64] for line in zf.read(members[SUMS]).decode("utf-8", "replace").splitlines()}
+            raw = _read_capped(zf, members[SUMS], MAX_MANIFEST) or b""
+            sums = {line[66:]: line[:64] for line in raw.decode("utf-8", "replace").splitlines()}
             if sums != listed:
                 result.add("manifest", False, f"{SUMS} and {MANIFEST} disagree")
         bad = [c for c in result.checks if not c.ok]
         if not bad:
             result.add("files", True, f"every one of the {len(listed)} files has the SHA-256 the manifest states")
         signed = 0
-        for name in sorted(n for n in listed if n.endswith(".pdf") and n in members):
-            checks = signature_checks(io.BytesIO(zf.read(members[name])), trust)
+        for name in sorted(n for n in listed if n.endswith(".pdf") and n in members and n not in unsafe):
+            data = _read_capped(zf, members[name], MAX_PDF)
+            if data is None:
+                result.add("signature", False, f"{name}: too large to check its signature (over {MAX_PDF} bytes)")
+                continue
+            checks = signature_checks(io.BytesIO(data), trust)
             if checks:
                 signed += 1
                 result.checks += [Check(f"{c.name} {name}", c.ok, c.detail) for c in checks]

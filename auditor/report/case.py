@@ -13,11 +13,17 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from ..errors import InputError, UsageError
-from ..evidence.files import SUFFIX, read_evidence, unescape_cell
-from ..evidence.records import Evidence
+from ..evidence.consistency import contradictions
+from ..evidence.files import SUFFIX, read_evidence, read_exhibit, unescape_cell
+from ..evidence.records import Evidence, ImageFile
 from ..evidence.rules import Level
 from .kit import catalogue_words
+
+MAX_TEXT = 2000  # characters of any one text the summary shows (as in a report: pdf.MAX_TEXT)
 
 WORDS = {
     "en": {
@@ -95,6 +101,7 @@ class Case:
     failures: list[Failure] = field(default_factory=list)
     works: list[WorkTotal] = field(default_factory=list)
     last_scan_utc: str = ""  # when the newest evidence was written (ISO 8601): the files' own date
+    warnings: list[str] = field(default_factory=list)  # one line per file that cost its clip something
 
     @property
     def flagged(self) -> int:
@@ -129,17 +136,34 @@ def report_name(folder: Path, query_id: str, lang: str) -> str:
     return next((n for n in names if (folder / n).is_file()), "")
 
 
-def _pair(folder: Path, ev: Evidence) -> tuple[bytes, bytes | None] | None:
+def _picture(folder: Path, image: ImageFile) -> bytes:
+    """An exhibit picture that is inside the folder, has its SHA-256 and decodes; InputError."""
+    data = read_exhibit(folder, image)
+    try:
+        ok = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise InputError(folder, f"exhibit frame {image.file} is not a readable picture")
+    return data
+
+
+def _pair(folder: Path, ev: Evidence, warnings: list[str]) -> tuple[bytes, bytes | None] | None:
+    """The strongest exhibit pair; one that cannot be used is left out with a warning (the clip
+    is still listed)."""
     for s in ev.segments():
         for ex in s.exhibits:
-            q = folder / ex.query_image.file
-            r = folder / ex.ref_image.file if ex.ref_image else None
-            if q.is_file():
-                return q.read_bytes(), (r.read_bytes() if r is not None and r.is_file() else None)
+            try:
+                return (_picture(folder, ex.query_image),
+                        _picture(folder, ex.ref_image) if ex.ref_image else None)
+            except InputError as exc:
+                warnings.append(f"{ev.query_id}: {exc.reason} (shown without its frame pair)")
+                return None
     return None
 
 
-def clip_row(folder: Path, ev: Evidence, evidence_name: str, lang: str, reviews: dict) -> ClipRow:
+def clip_row(folder: Path, ev: Evidence, evidence_name: str, lang: str, reviews: dict,
+             warnings: list[str] | None = None) -> ClipRow:
     row = ClipRow(query_id=ev.query_id, clip=Path(ev.clip.path).name, flagged=ev.verdict.flagged,
                   level=ev.verdict.level, evidence=evidence_name, report=report_name(folder, ev.query_id, lang))
     row.review, row.reviewer = reviews.get(ev.query_id, ("", ""))
@@ -154,7 +178,7 @@ def clip_row(folder: Path, ev: Evidence, evidence_name: str, lang: str, reviews:
         p_of = w.best_segment or w.resemblance
         if p_of is not None and p_of.p_value is not None:
             row.p_value = ("< " if p_of.p_value_at_floor else "") + f"{p_of.p_value:.2g}"
-    row.pair = _pair(folder, ev)
+    row.pair = _pair(folder, ev, warnings if warnings is not None else [])
     return row
 
 
@@ -167,10 +191,19 @@ def read_case(folder: str | Path, lang: str = "en") -> Case:
     reviews = _reviews(folder)
     seen = set()
     for f in sorted(folder.glob(f"*{SUFFIX}")):
-        ev = read_evidence(f)
+        try:
+            ev = read_evidence(f, max_text=MAX_TEXT)
+            wrong = contradictions(ev)
+            if wrong:
+                raise InputError(f, f"the evidence contradicts itself: {wrong[0]}")
+        except InputError as exc:  # costs this clip alone: listed among the failures, and said once
+            case.warnings.append(str(exc))
+            case.failures.append(Failure(f.name[: -len(SUFFIX)], f.name, exc.reason))
+            seen.add(f.name[: -len(SUFFIX)])
+            continue
         seen.add(ev.query_id)
         case.last_scan_utc = max(case.last_scan_utc, ev.created_utc)
-        case.clips.append(clip_row(folder, ev, f.name, lang, reviews))
+        case.clips.append(clip_row(folder, ev, f.name, lang, reviews, case.warnings))
         for w in ev.works:
             total = next((t for t in case.works if t.work == w.work), None)
             if total is None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from reference_index.store import sha256_file
 
 from ..errors import InputError, MissingDependency
+from ..evidence.consistency import contradictions
 from ..evidence.files import parse_evidence
 from .pdf import INFO_KEY
 from .story import ATTACHMENT_NAME
@@ -223,16 +224,24 @@ def check_report(path: str | Path, clip: str | Path | None = None, trust: str | 
                "document information records the same SHA-256" if recorded == sha
                else f"document information records {recorded or 'no hash'}")
     try:
-        clip_sha = parse_evidence(attached, f"{path} ({ATTACHMENT_NAME})").clip.sha256
+        evidence = parse_evidence(attached, f"{path} ({ATTACHMENT_NAME})")
     except InputError as exc:
         result.add("evidence", False, f"the attachment is not an evidence JSON: {exc.reason}")
         return result
+    clip_sha = evidence.clip.sha256
+    wrong = contradictions(evidence)
+    result.add("consistency", not wrong, "; ".join(f"the attached evidence contradicts itself: {w}" for w in wrong)
+               or "the verdict is the one the evidence's own segments and rules give")
     _printed_check(result, "clip hash", printed["clip_sha"], clip_sha, f"clip SHA-256 {clip_sha}")
     if clip is not None:
         actual = sha256_file(clip)
         result.add("clip file", actual == clip_sha,
                    f"{clip} has the stated SHA-256" if actual == clip_sha
                    else f"{clip} has SHA-256 {actual}, the report states {clip_sha}")
+    from .rerender import compare
+
+    ok, detail, note = compare(data, reader, evidence, attached, signed=bool(reader.embedded_signatures))
+    result.add("pages", ok, detail, note=note)
     _check_signatures(reader, result, trust)
     return result
 

@@ -147,3 +147,18 @@ def draw_string(canvas, x: float, y: float, text: str, font: str, size: float, r
         canvas.setFont(f, size)
         canvas.drawString(x, y, p)
         x += stringWidth(p, f, size)
+
+
+@cache
+def font_fingerprints() -> dict[str, str | None]:
+    """The SHA-256 (first 16 hex digits) of each font file a report may embed (None: not on this
+    machine); a report rendered with other font files has other bytes."""
+    import hashlib
+
+    out: dict[str, str | None] = {}
+    for name in (*FONT_FILES, JA):
+        try:
+            out[name] = hashlib.sha256(font_path(name).read_bytes()).hexdigest()[:16]
+        except MissingDependency:
+            out[name] = None
+    return out

@@ -17,6 +17,7 @@ import html
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -209,10 +210,15 @@ def write_pdf(case: Case, path: Path, lang: str) -> None:
         doc.build(story, onFirstPage=footer, onLaterPages=footer)
 
 
-def write_summary(folder: str | Path, lang: str = "en") -> list[Path]:
-    """Write summary.pdf, summary.html and summary.xlsx into the results folder; their paths."""
+def write_summary(folder: str | Path, lang: str = "en", warn: Callable[[str], None] | None = None) -> list[Path]:
+    """Write summary.pdf, summary.html and summary.xlsx into the results folder; their paths.
+    `warn` hears, one line each, of files that cost their clip something (unreadable evidence,
+    an exhibit that cannot be shown)."""
     check_lang(lang)
     case = read_case(folder, lang)
+    for line in case.warnings:
+        if warn is not None:
+            warn(line)
     paths = [Path(folder) / n for n in NAMES]
     write_pdf(case, paths[0], lang)
     write_html(case, paths[1], lang)

@@ -17,7 +17,8 @@ Safety (see gate.py):
   whose name resolves to 127.0.0.1) is refused; redirects are paths, never built from Host;
 - request bodies are capped (`MAX_BODY`) and only URL-encoded forms are accepted: a multipart
   upload is refused before anything parses it;
-- serves only files under the results folder (not its review trail) and the clip and reference
+- serves only files under the results folder (not its review trail, under any name: a link to it
+  is known by device and inode, gate.Shield) and the clip and reference
   folders the desk plays from: anything else, including `..` tricks, symlinks out, the index's
   catalogue and manifest, is a 404;
 - every form (decision, bulk, missed match) carries a CSRF token bound to a SameSite=Strict
@@ -28,7 +29,9 @@ Safety (see gate.py):
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Literal, overload
 from urllib.parse import quote, unquote, urlencode
@@ -38,9 +41,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..errors import UsageError
+from ..evidence.files import check_writable
 from ..evidence.wording import level_name, rule_text
 from . import strings
-from .gate import LOCAL_HOSTS, MAX_BODY, Gate, inside, same_secret, served_names
+from .gate import LOCAL_HOSTS, MAX_BODY, TRAIL, Gate, Shield, same_secret, served_names
 from .playback import proxy_path
 from .queue import LEVELS, PAGE, SORTS, STATES, Results, counts, neighbours, ordered, select
 from .serve import Desk, add_file_routes
@@ -98,11 +102,19 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     if not results.is_dir():
         raise FileNotFoundError(f"{results}: no such results folder")
     roots = [results] + [Path(r).resolve() for r in clip_roots or []]  # where a clip may be played from
+    check_writable(results, "--results", "the desk keeps its review trail (reviews.sqlite) here")
+    shield = Shield(results, Path(index).resolve())
     desk = Desk(results, roots, [Path(r).resolve() for r in reference_roots or []],
-                ReviewStore(results / "reviews.sqlite"), Results(results))
+                ReviewStore(results / TRAIL), Results(results, shield.blocks), shield)
     app = FastAPI(title="auditor review desk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = desk.store
     app.add_middleware(Gate, names=served_names(host))
+
+    @app.exception_handler(sqlite3.Error)
+    async def trail_failed(request: Request, exc: sqlite3.Error):
+        # never a 303 for a decision that is not in the trail: the reviewer sees it was not kept
+        return HTMLResponse(f"<h1>503</h1><p>The review trail could not be written or read ({escape(str(exc))}): "
+                            "nothing was recorded; go back and send it again.</p>", 503)
     _guard(app, token)
     pages = Pages(desk)
     _queue_routes(app, desk, pages)
@@ -248,7 +260,7 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
         ev = desk.clip(query_id)
         duration = float(ev.clip.duration_s or 0) or max([f.t for f in ev.frames] + [1.0])
         clip_file = Path(ev.clip.path)
-        playable = inside(clip_file, desk.roots)
+        playable = desk.shield.may_open(clip_file, desk.roots)
         proxy = desk.unplayable(clip_file, ev.clip.sha256) if playable else None
         if proxy:  # started now, so the copy is under way before the player asks for it
             desk.prepare(clip_file, ev.clip.sha256)

@@ -7,6 +7,8 @@ compared in constant time, and which files of the results folder `/files/` may s
 from __future__ import annotations
 
 import hmac
+import os
+import threading
 from pathlib import Path
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -14,6 +16,9 @@ MAX_BODY = 64 * 1024  # bytes: a decision form is a few hundred; a bulk one a fe
 ANY_ADDRESS = ("0.0.0.0", "::", "")
 # never served, wherever they lie: the review trail, and an index's catalogue and manifest
 NOT_SERVED = ("reviews.sqlite", "catalogue.sqlite", "manifest.json")
+TRAIL = "reviews.sqlite"
+INDEX_DEPTH = 3  # index/shard/gen-N/file
+TRAIL_FILES = (TRAIL, f"{TRAIL}-wal", f"{TRAIL}-shm", f"{TRAIL}-journal")
 
 
 def same_secret(given: str | None, expected: str) -> bool:
@@ -108,3 +113,69 @@ def inside(path: Path, roots: list[Path]) -> bool:
     except (OSError, RuntimeError):
         return False
     return real.is_file() and any(real.is_relative_to(r) for r in roots)
+
+
+class Shield:
+    """The files the desk must never open other than through its trail's own connection: the trail
+    (and its WAL, shared memory, journal) and every file of the index, known by device and inode,
+    so that no symlink or hard link under another name reaches them.
+
+    Why not merely refuse to serve them: SQLite's locks are POSIX locks, held per process and
+    file; closing *any* descriptor of the trail's file in this process (a response streaming it, an
+    evidence reader trying it as JSON) drops every lock the desk's connection holds, and another
+    desk or reader then writes over its commits. So a file is checked by `stat` (which opens
+    nothing) before it is opened for any purpose."""
+
+    def __init__(self, results: Path, index: Path | None = None):
+        self.results, self.index = results, index
+        self._index_ids: frozenset[tuple[int, int]] = frozenset()
+        self._index_key: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _ids_of_index(self) -> frozenset[tuple[int, int]]:
+        if self.index is None:
+            return frozenset()
+        try:
+            st = os.stat(self.index)
+        except OSError:
+            return frozenset()
+        # a new generation or manifest changes the index folder's own mtime: walk it again then
+        key = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        with self._lock:
+            if key != self._index_key:
+                ids = set()
+                results, top = os.path.realpath(self.results), os.path.realpath(self.index)
+                for dirpath, dirs, files in os.walk(top):
+                    # an index is shallow (generations; shards of generations): not the results folder
+                    # when it lies inside, nor whatever else the folder holds deeper down
+                    deep = dirpath.count(os.sep) - top.count(os.sep) >= INDEX_DEPTH
+                    dirs[:] = [] if deep else [d for d in dirs if os.path.join(dirpath, d) != results]
+                    for name in files:
+                        try:
+                            f = os.stat(os.path.join(dirpath, name))
+                        except OSError:
+                            continue
+                        ids.add((f.st_dev, f.st_ino))
+                self._index_ids, self._index_key = frozenset(ids), key
+            return self._index_ids
+
+    def blocks(self, path: Path) -> bool:
+        """Whether `path` (followed through links) is the trail or a file of the index, or cannot be
+        checked."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return True
+        me = (st.st_dev, st.st_ino)
+        for name in TRAIL_FILES:
+            try:
+                t = os.stat(self.results / name)
+            except OSError:
+                continue
+            if (t.st_dev, t.st_ino) == me:
+                return True
+        return me in self._ids_of_index()
+
+    def may_open(self, path: Path, roots: list[Path]) -> bool:
+        """`inside(path, roots)`, and neither the trail nor an index file under any name."""
+        return inside(path, roots) and not self.blocks(path) and not Path(path).resolve().name.startswith(NOT_SERVED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +67,9 @@ class Results:
     """The clips of a results folder: evidence files (read once each), unreadable ones, and the
     failures in summary.csv."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, blocks: Callable[[Path], bool] = lambda path: False):
         self.folder = folder
+        self.blocks = blocks  # files never to open (the desk's trail under another name: gate.Shield)
         self._seen: dict[str, tuple[tuple[int, int], Row | str]] = {}
         self._lock = threading.Lock()
 
@@ -87,6 +89,9 @@ class Results:
                     key = (st.st_size, st.st_mtime_ns)
                     known = self._seen.get(entry.name)
                     if known is None or known[0] != key:
+                        if self.blocks(self.folder / entry.name):
+                            self._seen[entry.name] = (key, "not evidence: the review trail or an index file")
+                            continue
                         try:
                             known = (key, _row(read_evidence(self.folder / entry.name)))
                         except (InputError, OSError, ValueError) as exc:
@@ -102,7 +107,7 @@ class Results:
                     out.unreadable.append({"file": name, "error": item})
         ids = {r.query_id for r in out.rows}
         summary = self.folder / "summary.csv"
-        if summary.is_file():
+        if summary.is_file() and not self.blocks(summary):
             with open(summary, newline="", encoding="utf-8") as fh:
                 for rec in csv.DictReader(fh):
                     rec = {k: unescape_cell(v) if isinstance(v, str) else v for k, v in rec.items()}

@@ -19,10 +19,11 @@ from ..errors import InputError
 from ..evidence.files import SUFFIX, read_evidence
 from ..evidence.records import Evidence
 from .export import reviews_csv
-from .gate import inside, served_file
+from .gate import Shield, served_file
 from .playback import make_proxy, needs_proxy, proxy_path, thumbnail
 from .queue import Results
 from .store import ReviewStore
+from .strings import LANGS
 
 PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 160 90">'
                b'<rect width="160" height="90" fill="#d9d9d6"/><path d="M66 30v30l26-15z" fill="#9a9a96"/></svg>')
@@ -37,12 +38,13 @@ class Desk:
     ref_roots: list[Path]  # where a reference video may be played from (--references)
     store: ReviewStore
     data: Results
+    shield: Shield  # the trail and the index, by device and inode: never opened here but by the store
     _codecs: dict[str, str | None] = field(default_factory=dict)
 
     def clip(self, query_id: str) -> Evidence:
         """One clip's evidence, read alone (not the whole folder, as the queue does)."""
         path = self.results / f"{query_id}{SUFFIX}"
-        if "/" in query_id or "\\" in query_id or not inside(path, [self.results]):
+        if "/" in query_id or "\\" in query_id or not self.shield.may_open(path, [self.results]):
             raise HTTPException(404)
         try:
             ev = read_evidence(path)
@@ -78,7 +80,7 @@ class Desk:
         if not self.ref_roots or ref is None or not ref.path or ref.kind == "still":
             return None
         path = Path(ref.path)
-        return path if inside(path, self.ref_roots) else None
+        return path if self.shield.may_open(path, self.ref_roots) else None
 
 
 def _playable_response(desk: Desk, path: Path, sha256: str) -> Response:
@@ -97,7 +99,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
     def video(query_id: str):
         ev = desk.clip(query_id)
         path = Path(ev.clip.path)
-        if not inside(path, desk.roots) or path.name.startswith("reviews.sqlite"):
+        if not desk.shield.may_open(path, desk.roots):
             raise HTTPException(404)
         return _playable_response(desk, path, ev.clip.sha256)
 
@@ -119,11 +121,11 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
             known = desk.data.row(query_id)
         if known is None:
             raise HTTPException(404)
-        if known.thumb and inside(results / known.thumb, [results]):
+        if known.thumb and desk.shield.may_open(results / known.thumb, [results]):
             return FileResponse(results / known.thumb, headers={"Cache-Control": "max-age=3600"})
         ev = desk.clip(query_id)
         src = Path(ev.clip.path)
-        if inside(src, desk.roots):
+        if desk.shield.may_open(src, desk.roots):
             try:
                 out = thumbnail(src, results, ev.clip.sha256, (ev.clip.duration_s or 0) / 2)
             except OSError:
@@ -143,7 +145,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         except IndexError:
             raise HTTPException(404) from None
         files = [ex.query_image.file] + ([ex.ref_image.file] if ex.ref_image else [])
-        if not all(inside(results / f, [results]) for f in files):
+        if not all(desk.shield.may_open(results / f, [results]) for f in files):
             raise HTTPException(404)
         pic, _ = exhibit_picture(s, ex, lambda name: (results / name).read_bytes())
         return Response(png(pic), media_type="image/png")
@@ -157,7 +159,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         if not 0 <= seg < len(segments):
             raise HTTPException(404)
         s = segments[seg]
-        if s.still_image is None or not inside(results / s.still_image.file, [results]):
+        if s.still_image is None or not desk.shield.may_open(results / s.still_image.file, [results]):
             raise HTTPException(404)
         picture = region_picture(s, lambda name: (results / name).read_bytes())
         assert picture is not None  # the segment has a still (above)
@@ -172,9 +174,13 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
     def report(query_id: str, lang: str = "en"):
         """The evidence PDF with the review trail as it stands now."""
         from ..errors import AuditorError
-        from ..report.pdf import render_report
+        from ..report.pdf import pictures, render_report
 
-        desk.clip(query_id)
+        ev = desk.clip(query_id)
+        if lang not in LANGS:
+            raise HTTPException(400, f"lang: one of {', '.join(LANGS)}")
+        if not all(desk.shield.may_open(results / img.file, [results]) for img in pictures(ev)):
+            raise HTTPException(404)  # an exhibit that is the trail (or an index file) under another name
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 out = render_report(results / f"{query_id}{SUFFIX}", Path(tmp) / "r.pdf", lang=lang,
@@ -197,6 +203,6 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         # the review trail, nor anything of an index (its catalogue and manifest are the rights
         # holder's, not evidence)
         path = results / rel
-        if served_file(rel) and inside(path, [results]):
+        if served_file(rel) and desk.shield.may_open(path, [results]):
             return FileResponse(path)
         raise HTTPException(404)

@@ -16,6 +16,7 @@ from pathlib import Path
 DECISIONS = ("confirm", "dismiss", "second look")
 MAX_NOTE = 4000
 MAX_NAME = 200
+BUSY_S = 30.0  # seconds a write waits for another writer of the trail before it fails
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -79,13 +80,25 @@ def _name_and_note(reviewer: str, note: str) -> tuple[str, str]:
 class ReviewStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # another desk or `auditor reviews` may hold the write lock for a moment: wait for it
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_S)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        # a decision is confirmed (303) once its commit is on disk, not merely in the page cache
+        self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()  # one connection shared by the server's threads: a bulk write is one transaction
+        # one connection shared by the server's threads, every statement under this lock: a bulk write
+        # is one transaction, and no thread's read snapshot is open while another thread writes (a
+        # write from a stale snapshot fails at once with "database is locked", whatever the timeout,
+        # once another desk has written in between)
+        self._lock = threading.RLock()
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
+
+    def _select(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def add(self, query_id: str, clip_sha256: str, decision: str, reviewer: str, note: str) -> dict:
         decision = decision.strip().lower()
@@ -102,22 +115,22 @@ class ReviewStore:
                 "reviewer": reviewer, "note": note, "created_utc": when}
 
     def trail(self, query_id: str) -> list[dict]:
-        rows = self._conn.execute(
+        rows = self._select(
             "SELECT id, query_id, clip_sha256, decision, reviewer, note, created_utc FROM decisions "
-            "WHERE query_id = ? ORDER BY id", (query_id,)).fetchall()
+            "WHERE query_id = ? ORDER BY id", (query_id,))
         keys = ("id", "query_id", "clip_sha256", "decision", "reviewer", "note", "created_utc")
         return [dict(zip(keys, r)) for r in rows]
 
     def latest(self) -> dict[str, dict]:
-        rows = self._conn.execute(
+        rows = self._select(
             "SELECT d.query_id, d.decision, d.reviewer, d.created_utc FROM decisions d "
-            "JOIN (SELECT query_id, MAX(id) AS id FROM decisions GROUP BY query_id) m USING(id)").fetchall()
+            "JOIN (SELECT query_id, MAX(id) AS id FROM decisions GROUP BY query_id) m USING(id)")
         return {q: {"decision": d, "reviewer": r, "created_utc": t} for q, d, r, t in rows}
 
     def add_many(self, clips: list[tuple[str, str]], decision: str, reviewer: str, note: str) -> int:
         """One decision for many (query id, clip SHA-256) at once, in one transaction: all or none."""
         with self._lock:
-            self._conn.execute("BEGIN")
+            self._conn.execute("BEGIN IMMEDIATE")  # the write lock first, waiting for it (busy timeout)
             try:
                 for query_id, sha in clips:
                     self.add(query_id, sha, decision, reviewer, note)
@@ -145,13 +158,13 @@ class ReviewStore:
         keys = ("id", "query_id", "clip_sha256", "work", "query_start", "query_end", "ref_start", "reviewer", "note",
                 "created_utc")
         sql = f"SELECT {', '.join(keys)} FROM missed"
-        rows = (self._conn.execute(sql + " WHERE query_id = ? ORDER BY id", (query_id,)) if query_id is not None
-                else self._conn.execute(sql + " ORDER BY id")).fetchall()
+        rows = (self._select(sql + " WHERE query_id = ? ORDER BY id", (query_id,)) if query_id is not None
+                else self._select(sql + " ORDER BY id"))
         return [dict(zip(keys, r)) for r in rows]
 
     def all_decisions(self) -> list[dict]:
         keys = ("id", "query_id", "clip_sha256", "decision", "reviewer", "note", "created_utc")
-        rows = self._conn.execute(f"SELECT {', '.join(keys)} FROM decisions ORDER BY id").fetchall()
+        rows = self._select(f"SELECT {', '.join(keys)} FROM decisions ORDER BY id")
         return [dict(zip(keys, r)) for r in rows]
 
     def assign(self, query_ids: list[str], reviewer: str, assigned_by: str) -> None:
@@ -163,9 +176,9 @@ class ReviewStore:
                                    [(q, reviewer, assigned_by, when) for q in query_ids])
 
     def assigned(self) -> dict[str, str]:
-        rows = self._conn.execute(
+        rows = self._select(
             "SELECT a.query_id, a.reviewer FROM assignments a "
-            "JOIN (SELECT query_id, MAX(id) AS id FROM assignments GROUP BY query_id) m USING(id)").fetchall()
+            "JOIN (SELECT query_id, MAX(id) AS id FROM assignments GROUP BY query_id) m USING(id)")
         return dict(rows)
 
 

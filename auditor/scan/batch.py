@@ -6,9 +6,12 @@
   (`force=True` redoes it). An interrupted run loses nothing already written.
 - Engines and their one error policy: see engines.py. With a worker pool at most
   `2 x workers` clips are in flight, so memory stays bounded whatever the number of clips.
-- `matches.csv` and `summary.csv` list every clip of the batch, including those skipped because
-  they were already done; they are rewritten atomically as clips finish (at most every
-  `CSV_EVERY_S` seconds, so a run killed outright leaves them) and at the end (also on Ctrl-C).
+- Ids: a clip's id is its file stem unless another clip of the batch or of the folder holds it
+  (folder.py): a scan never replaces another clip's evidence.
+- `matches.csv` and `summary.csv` list every clip of the folder, whichever scan wrote its evidence,
+  this batch's failures and those skipped because they were already done; they are rebuilt under
+  the folder's lock, atomically, as clips finish (at most every `CSV_EVERY_S` seconds, so a run
+  killed outright leaves them) and at the end (also on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from reference_index.store import sha256_file
 from ..errors import AuditorError, InputError, UsageError
 from ..evidence.files import (
     SUMMARY_COLUMNS,
+    check_writable,
     evidence_path,
     matches_rows,
     read_evidence,
@@ -42,7 +46,7 @@ from ..media.reader import not_a_file
 from ..names import printable
 from ..settings import Configuration
 from . import engines
-from .inputs import query_ids
+from .folder import Claims, FolderEvidence, earlier_failures, folder_lock, report_of
 
 CSV_EVERY_S = 2.0  # summary.csv and matches.csv are rewritten at most this often while a batch runs
 
@@ -131,17 +135,33 @@ class _Results:
     def __init__(self, out: Path, pdf: dict | None, progress: Callable[[ClipOutcome], None] | None):
         self.out, self.pdf, self.progress = out, pdf, progress
         self.report = ScanReport(str(out), matches_csv=str(out / "matches.csv"), summary_csv=str(out / "summary.csv"))
-        self.rows: list[dict] = []
+        self.evidence = FolderEvidence(out)
+        self.earlier = earlier_failures(out / "summary.csv")  # failures of earlier scans into this folder
         self.written = -float("inf")
 
     def write_csvs(self) -> None:
-        write_matches_csv(self.report.matches_csv, self.rows)
-        write_summary_csv(self.report.summary_csv, [o.summary_row(self.out) for o in self.report.outcomes])
+        """Both CSVs from every evidence file of the folder (folder.py), under its lock."""
+        with folder_lock(self.out):
+            mine = {o.query_id: o for o in self.report.outcomes}
+            rows: list[dict] = []
+            summary = [o.summary_row(self.out) for o in self.report.outcomes]
+            for qid, ev in sorted(self.evidence.read().items()):
+                if isinstance(ev, str):
+                    if qid not in mine:
+                        summary.append(ClipOutcome("", qid, ClipStatus.ERROR, evidence_path=str(evidence_path(self.out, qid)),
+                                                   error=f"evidence cannot be read: {ev}").summary_row(self.out))
+                    continue
+                rows.extend(matches_rows(ev))
+                if qid not in mine:
+                    summary.append(_outcome_of(self.out, qid, ev).summary_row(self.out))
+            listed = {r["query_id"] for r in summary}
+            summary += [r for r in self.earlier if r["query_id"] not in listed]
+            write_matches_csv(self.report.matches_csv, rows)
+            write_summary_csv(self.report.summary_csv, summary)
         self.written = time.monotonic()
 
     def _finish(self, outcome: ClipOutcome, ev: Evidence | None) -> None:
         if ev is not None:
-            self.rows.extend(matches_rows(ev))
             if self.pdf is not None and ev.verdict.flagged:
                 _render(outcome, self.pdf)
         self.report.outcomes.append(outcome)
@@ -197,6 +217,7 @@ def run_batch(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, "--out", "evidence and CSVs are written here")
     if isinstance(engine, engines.OnRay):
         require("ray")
     if context_file is not None:
@@ -206,12 +227,24 @@ def run_batch(
             raise UsageError(f"--context {exc}") from None
         context_file = str(context_file)
     clips = [Path(p) for p in paths]
-    ids = query_ids(clips)
+    shas: dict[Path, str | None] = {}
+    unread: dict[Path, str] = {}
+
+    def sha_of(path: Path) -> str | None:
+        if path not in shas:
+            try:
+                shas[path] = sha256_file(path)
+            except OSError as exc:
+                shas[path], unread[path] = None, f"cannot read: {exc.strerror or exc}"
+        return shas[path]
+
     results = _Results(out, pdf, progress)
+    claims = Claims(out)
+    ids = claims.assign(clips, sha_of)
     with engines.session(engine, index_path, config, context_file) as run:
         try:
             todo = _not_yet_done(clips, ids, out, force, run.manifest_sha256, parameters_sha256(config.model_dump()),
-                                 results)
+                                 results, sha_of, unread)
             run.scan(todo, str(out), results.settle, results.failed)
         finally:
             # Also on Ctrl-C and when the run stops: the CSVs list every clip finished so far.
@@ -221,11 +254,20 @@ def run_batch(
                 given.setdefault(key, i)
             results.report.outcomes.sort(key=lambda o: given.get((o.path, o.query_id), len(given)))
             results.write_csvs()
+            claims.release()
     return results.report
 
 
+def _outcome_of(out: Path, qid: str, ev: Evidence) -> ClipOutcome:
+    """The summary's view of a clip another scan left in the folder."""
+    return ClipOutcome(ev.clip.path, qid, ClipStatus.OK, evidence_path=str(evidence_path(out, qid)), verdict=ev.verdict,
+                       top_work=ev.works[0].work if ev.works else None, segments=len(ev.segments()),
+                       strongest=strongest(ev), report_path=report_of(out, qid))
+
+
 def _not_yet_done(paths: list[Path], ids: list[str], out: Path, force: bool, manifest_sha: str, params_sha: str,
-                  results: _Results) -> list[tuple[Path, str]]:
+                  results: _Results, sha_of: Callable[[Path], str | None],
+                  unread: dict[Path, str]) -> list[tuple[Path, str]]:
     """The clips to scan: not files (refused now) and clips an earlier run finished (skipped) are
     settled here, the rest returned."""
     todo: list[tuple[Path, str]] = []
@@ -235,10 +277,9 @@ def _not_yet_done(paths: list[Path], ids: list[str], out: Path, force: bool, man
             results.failed(path, qid, problem)
             continue
         if not force and evidence_path(out, qid).is_file():  # hash only when there is something to match
-            try:
-                clip_sha = sha256_file(path)
-            except OSError as exc:
-                results.failed(path, qid, f"cannot read: {exc.strerror or exc}")
+            clip_sha = sha_of(path)
+            if clip_sha is None:
+                results.failed(path, qid, unread.get(path, "cannot read"))
                 continue
             ev = finished_evidence(out, qid, clip_sha, manifest_sha, params_sha)
             if ev is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import UsageError
@@ -58,18 +59,22 @@ def expand_inputs(args: Iterable[str | Path], from_list: str | None = None, stdi
     return out
 
 
-def query_ids(paths: list[Path]) -> list[str]:
-    """File stems, made unique where two inputs share a stem (the clip's position is appended); a
+def query_ids(paths: list[Path], taken: Callable[[str, int], bool] = lambda qid, i: False) -> list[str]:
+    """File stems, made unique where two inputs share a stem (`stem-1`, `stem-2`, ... skipping any id
+    another input's stem is, or that `taken(id, input's place)` says belongs to another clip); a
     stem that is not UTF-8 in its escaped form (names.py)."""
     stems = [printable(p.stem) for p in paths]
-    seen: dict[str, int] = {}
+    counts = Counter(stems)
+    used = {s for s in stems if counts[s] == 1}  # a stem of its own is never given to another input
     out = []
-    for stem in stems:
-        if stems.count(stem) > 1:
-            seen[stem] = seen.get(stem, 0) + 1
-            out.append(f"{stem}-{seen[stem]}")
-        else:
-            out.append(stem)
+    for i, stem in enumerate(stems):
+        own = stem if counts[stem] == 1 else None
+        qid, n = (stem, 0) if own else (f"{stem}-1", 1)
+        while (qid != own and qid in used) or taken(qid, i):
+            n += 1
+            qid = f"{stem}-{n}"
+        used.add(qid)
+        out.append(qid)
     return out
 
 

@@ -20,6 +20,8 @@ from . import catalogue
 from .manifest import committed_files
 from .verified import ChangedWhileHashing, Verifier, identity
 
+VECTOR_SUFFIXES = (".faiss", ".faissbin")
+
 
 def _file_problem(gen: Path, entry: dict, verifier: Verifier) -> tuple[str | None, tuple | None]:
     """(what is wrong with one file, or None; its identity when it matched)."""
@@ -45,9 +47,25 @@ def _file_problem(gen: Path, entry: dict, verifier: Verifier) -> tuple[str | Non
     return None, ident
 
 
+def unnamed_vector_files(gen: Path, manifest: dict) -> list[str]:
+    """A generation's channel files (`*.faiss`, `*.faissbin`) that its manifest does not name: a
+    channel removed from the manifest by hand leaves its file behind, and the index must not pass
+    for one that never had that channel."""
+    named = {entry["file"] for entry in committed_files(manifest)}
+    try:
+        names = sorted(f.name for f in gen.iterdir() if f.suffix in VECTOR_SUFFIXES)
+    except OSError:
+        return []
+    return [f"{gen / n}: a channel file the manifest does not name (a channel removed from manifest.json?)"
+            for n in names if n not in named]
+
+
 def verify_files(path: Path, gen: Path, manifest: dict) -> dict[str, tuple]:
     """Every file of the generation checked against the manifest; {file name: identity
     verified}. Raises IndexCorrupt naming the first file that fails."""
+    orphans = unnamed_vector_files(gen, manifest)
+    if orphans:
+        raise IndexCorrupt(f"{orphans[0]}; the index at {path} is refused")
     verifier = Verifier()
     verified = {}
     try:
@@ -104,7 +122,7 @@ def problems(gen: Path, manifest: dict, load_vectors) -> list[str]:
     their sizes and SHA-256, then the counts of the files that matched. `load_vectors(name)`
     loads a channel's vectors."""
     verifier = Verifier(use_cache=False)
-    found, good = [], set()
+    found, good = unnamed_vector_files(gen, manifest), set()
     for entry in committed_files(manifest):
         problem, _ = _file_problem(gen, entry, verifier)
         if problem:

@@ -10,7 +10,9 @@ a writer never sees a lease file that is not yet locked.
 
 On a shared file system the same holds where the system honours `flock` across machines (NFSv4
 and most cluster file systems do; Linux maps it to POSIX locks on NFS). A reader that cannot
-write to the index folder (a read-only mount) takes no lease: no writer can reach it either.
+write to the index folder (a read-only mount) takes no lease: no writer can reach it either. Nor
+does one where no lease file can be written (a full disk): it reads on, and says once (a warning
+of the `reference_index` logger) that a writer could remove its generation meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -28,6 +31,8 @@ from pathlib import Path
 from .manifest import gen_dir
 
 READERS = "readers"
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT)  # no lease file can be written: read on without one (said once)
+_told: set[str] = set()
 SUFFIX = ".lease"
 STALE_TMP_S = 3600  # a temporary lease file this old, and not locked, was left by a crash
 
@@ -50,16 +55,22 @@ class Lease:
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 return None
+            if exc.errno in NO_ROOM:
+                _without_lease(path, exc)
+                return None
             raise
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             info = {"generation": generation, "host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
             os.write(fd, json.dumps(info).encode())
             os.rename(tmp, folder / name)
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+                _without_lease(path, exc)
+                return None
             raise
         return cls(path, generation, fd, folder / name)
 
@@ -74,6 +85,17 @@ class Lease:
     def __del__(self):  # a reader that was never closed still lets go when collected
         with contextlib.suppress(Exception):
             self.release()
+
+
+def _without_lease(path: Path, exc: OSError) -> None:
+    """No lease where none can be written (a full disk): the index is still read; a writer could
+    then remove the generation in use, so this is said, once per index and process."""
+    key = str(path)
+    if key not in _told:
+        _told.add(key)
+        logging.getLogger("reference_index").warning(
+            "%s: reading without a lease on the generation in use (%s); an index writer could remove it meanwhile",
+            path, exc.strerror or exc)
 
 
 def _generation_of_lease(name: str) -> int | None:

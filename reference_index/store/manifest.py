@@ -145,8 +145,9 @@ def write_manifest(path: Path, manifest: dict, vectors: dict) -> None:
 
 
 @contextlib.contextmanager
-def writer_lock(path: Path) -> Iterator[None]:
-    """Exclusive right to change the index at `path`; IndexLocked when another process has it."""
+def writer_lock(path: Path, wait: bool = False) -> Iterator[None]:
+    """Exclusive right to change the index at `path`; IndexLocked when another process has it
+    (`wait`: wait for it instead, for what holds it a moment only, such as creating the index)."""
     lock = path / LOCK
     try:
         # never follow a link planted in its place: the lock is this folder's own file
@@ -159,7 +160,7 @@ def writer_lock(path: Path) -> Iterator[None]:
         raise
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise IndexLocked(f"{path}: another process is writing to this index") from exc
         yield

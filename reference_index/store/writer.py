@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CatalogueConflict, ChannelMismatch
+from ..errors import CatalogueConflict, ChannelMismatch, IndexWriteFailed
 from ..search.vectors import LISTS_OUTGROWN, ChannelVectors, choose_structure
 from . import catalogue, integrity
 from .leases import held_generations
@@ -49,7 +49,9 @@ def create_index(path: Path, channels: dict[str, dict]) -> None:
     if not channels:
         raise ChannelMismatch("an index needs at least one channel")
     path.mkdir(parents=True, exist_ok=True)
-    with writer_lock(path):
+    with writer_lock(path, wait=True):  # another process creating it holds the lock a moment only
+        if (path / MANIFEST).exists():  # ... and has made it meanwhile
+            raise CatalogueConflict(f"{path}: an index already exists here")
         gen = path / gen_dir(1)
         if gen.exists():
             shutil.rmtree(gen)
@@ -99,6 +101,25 @@ def collect_garbage(path: Path, current: int) -> list[int]:
     return sorted(gone)
 
 
+def _write_failure(exc: BaseException) -> bool:
+    """Whether an exception is a write that failed (the file system, SQLite's or FAISS's I/O)."""
+    if isinstance(exc, (OSError, sqlite3.OperationalError)):
+        return True
+    return isinstance(exc, RuntimeError) and "faiss" in str(exc).lower()
+
+
+def _unwritten(path: Path, exc: BaseException) -> str:
+    free = shutil.disk_usage(path).free if path.exists() else None
+    if isinstance(exc, OSError) and exc.strerror:
+        why = exc.strerror
+    elif free is not None and free < 1 << 20:
+        why = f"no space left on the device ({free} bytes free)"
+    else:
+        why = " ".join(str(exc).split())[-200:]
+    return (f"{path}: the new generation could not be written ({why}); nothing was committed, what was written "
+            "of it is removed, and the index is as it was")
+
+
 class IndexWriter:
     """Adds works, videos, frames and vectors; commits a new generation atomically.
 
@@ -145,14 +166,17 @@ class IndexWriter:
         new_gen = manifest["generation"] + 1
         collect_garbage(self.path, manifest["generation"])  # leftovers of a writer that crashed
         new = self.path / gen_dir(new_gen)
-        new.mkdir()
         try:
+            new.mkdir()
             self._copy_generation(old, new, manifest, verified)
-        except BaseException:
+        except BaseException as exc:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            failed = _unwritten(self.path, exc) if _write_failure(exc) else None
             shutil.rmtree(new, ignore_errors=True)
+            if failed:
+                raise IndexWriteFailed(failed) from None
             raise
         self._new_gen = new_gen
         self.pending = 0
@@ -187,6 +211,21 @@ class IndexWriter:
         return self._conn
 
     def _commit(self) -> None:
+        """Write the new generation and its manifest (the commit point). A write that fails (a full
+        disk: FAISS, SQLite and the file system each say it their way) removes the generation and
+        raises IndexWriteFailed; the manifest still names the last one committed."""
+        try:
+            self._write_generation()
+        except BaseException as exc:
+            failed = _unwritten(self.path, exc) if _write_failure(exc) else None  # the disk as the write found it
+            self._discard()
+            if failed:
+                raise IndexWriteFailed(failed) from None
+            raise
+        assert self._new_gen is not None
+        collect_garbage(self.path, self._new_gen)
+
+    def _write_generation(self) -> None:
         assert self._new_gen is not None  # _begin made the generation this commits
         new = self.path / gen_dir(self._new_gen)
         self._db.commit()
@@ -202,7 +241,6 @@ class IndexWriter:
         self.manifest["generation"] = self._new_gen
         self.manifest["catalogue"]["file"] = CATALOGUE
         write_manifest(self.path, self.manifest, self._vectors)  # the commit point
-        collect_garbage(self.path, self._new_gen)
 
     def _discard(self) -> None:
         if self._conn is not None:
