@@ -128,6 +128,9 @@ class Segments(Table):
     guided_control_min_s: float = Field(gt=0)
     guided_control_frames: int = Field(ge=1)
     guided_min_control_frames: int = Field(ge=1)
+    guided_picture: bool
+    guided_picture_min_correlation: float = Field(ge=-1, le=1)
+    guided_picture_margin: float = Field(ge=0, le=2)
 
     @model_validator(mode="after")
     def _speeds_in_order(self):

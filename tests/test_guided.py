@@ -113,3 +113,45 @@ def test_the_span_stops_where_the_copy_does(case):
     _, segs = _segments(case["guided"], "degraded")
     s = segs[0]
     assert s["query_start"] >= DEGRADED.qs - 0.5 and s["query_end"] <= DEGRADED.qe + 0.5  # unrelated lead-in and tail left out
+
+
+def test_a_frame_no_channel_tells_apart_is_supported_by_its_picture_only_above_the_control():
+    from auditor.match import guided
+    from auditor.match.segments import Hit, Segment
+    from auditor.settings import Segments
+
+    rng = np.random.default_rng(3)
+    pictures = [cv2.resize(rng.integers(0, 255, (6, 8), dtype=np.uint8), (32, 32), interpolation=cv2.INTER_CUBIC)
+                for _ in range(40)]  # reference frame k, a picture of its own, at k / 2 s
+    ref_times = np.arange(40) / 2.0
+    worn = [np.clip(p.astype(np.float32) * 0.6 + 50 + rng.normal(0, 12, p.shape), 0, 255).astype(np.uint8)
+            for p in pictures]  # the same pictures, re-graded and noisy
+    clip = np.stack([worn[k + 4] for k in range(20)] + [np.full((32, 32), 90, np.uint8)])  # query k shows ref k + 4
+    clip[19] = pictures[30]  # query frame 19 shows a picture far off the timeline
+    hit = Hit(q_index=0, q_t=0.0, channel="pdq", frame_id=8, ref_id="ep", kind="video", work="W", owner="O", ref_t=2.0,
+              raw=10.0, sim=0.9)
+    seg = Segment(key=0, ref_id="ep", work="W", owner="O", kind="video", query_start=0.0, query_end=1.0, ref_start=2.0,
+                  ref_end=3.0, score=0.5, channels=("pdq",), stats={}, speed=1.0, pairs=(hit,), offset=2.0)
+    guide = guided.Guide(channels={}, embeddings={}, times=np.arange(21) / 2.0, query_step=0.5, clip_duration=10.5,
+                         ref_durations={"ep": 20.0}, ref_steps={"ep": 0.5}, frames=lambda r: (np.arange(40), ref_times),
+                         vectors=lambda n, ids: (np.zeros(0, np.int64), np.zeros((0, 32), np.uint8)), higher_is_better={},
+                         thumbs=clip, ref_thumbs=lambda r, ts: {round(float(t), 3): pictures[int(round(t * 2))] for t in ts})
+    cfg = load_config().segments
+    assert isinstance(cfg, Segments) and cfg.guided_picture
+    ref = guided._Reference(np.arange(40), ref_times, {})
+    pool = np.arange(0, 40, 3)
+
+    def compare(i):
+        r = seg.ref_at(i / 2.0)
+        near = np.nonzero(np.abs(ref_times - r) <= 0.5)[0]
+        far = pool[np.abs(ref_times[pool] - r) >= cfg.guided_control_min_s]
+        return guided._compare_pictures(i, seg, ref, near, far, guide, cfg)
+
+    supported = compare(6)
+    assert supported is not None and supported.channel == guided.PICTURE and supported.ref_t == 5.0
+    assert supported.raw >= cfg.guided_picture_min_correlation and supported.raw >= supported.control + cfg.guided_picture_margin
+    assert compare(19) is None  # its picture belongs elsewhere in the reference: the control is as close
+    assert compare(20) is None  # a flat frame has no picture to compare
+    off = load_config(overrides={"segments": {"guided_picture": False}}).segments
+    assert guided._compare_pictures(6, seg, ref, np.array([7, 8]), pool[:6], guide, off) is None
+

@@ -26,7 +26,9 @@ class Pair(Record):
 class GuidedPair(Pair):
     """A query frame retrieval did not pair, compared directly with the reference frames the
     segment's timeline predicts (its best `raw`) and with frames of the same reference off the
-    timeline (the best of them: `control_raw`)."""
+    timeline (the best of them: `control_raw`). Its channel is "picture" where no channel's
+    features told the frame apart and the pictures themselves did: the correlation of grey
+    32x32 thumbnails (their inner 80 %) with the reference frames read from the reference file."""
 
     control_raw: float = Field(description="The channel's best raw score for this query frame off the timeline.")
 
@@ -35,7 +37,8 @@ class GuidedFigure(Record):
     """One channel's comparisons along the timeline in a part of a span."""
 
     frames: int = Field(description="Frames of the part this channel supported.")
-    median_raw: float = Field(description="Median raw score on the timeline (PDQ: Hamming bits; ORB: matching descriptors).")
+    median_raw: float = Field(description="Median raw score on the timeline (PDQ: Hamming bits; ORB: matching descriptors; "
+                                          "picture: correlation).")
     median_control_raw: float = Field(description="Median of the same frames' best raw score off the timeline.")
 
 

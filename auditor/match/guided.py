@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from statistics import median
 
 import numpy as np
@@ -64,6 +64,10 @@ class Guide:
     frames: Frames
     vectors: Vectors
     higher_is_better: Mapping[str, bool]
+    # the pictures themselves, where no channel tells: the clip's grey thumbnails per sampled frame,
+    # and the reference's at given times ({time: thumbnail}, empty when its file cannot be read)
+    thumbs: np.ndarray | None = None
+    ref_thumbs: Callable[[str, np.ndarray], Mapping[float, np.ndarray]] | None = None
 
 
 def extend(segments: list[Segment], guide: Guide, cfg: Segments,
@@ -87,6 +91,8 @@ class _Reference:
     ids: np.ndarray
     times: np.ndarray
     vectors: dict  # channel -> {frame row: (vectors)} filled on demand
+    pictures: dict = field(default_factory=dict)  # frame row -> its picture vector (None: flat), read on demand
+    want: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # rows the current walk may compare with
 
 
 def _reference(ref_id: str, guide: Guide, cache: dict) -> _Reference:
@@ -138,6 +144,7 @@ def _grow(s: Segment, others: Sequence[Segment], guide: Guide, cfg: Segments, ca
     ahead = np.nonzero((ref.times >= min(reach) - 2 * window) & (ref.times <= max(reach) + 2 * window))[0]
     for name in guide.channels:
         _fetch(ref, name, np.union1d(ahead, pool), guide)
+    ref.want = np.union1d(ahead, pool)
     # another reference's segment at least as strong holds the clip there (a weaker one, chance
     # hits in a degraded stretch, does not interrupt a copy's timeline)
     held_elsewhere = [(o.query_start, o.query_end) for o in others
@@ -205,6 +212,7 @@ def _compare(i: int, s: Segment, ref: _Reference, pool: np.ndarray, window: floa
     # channels with one vector a frame (a hash: cheap) first; the first that supports the frame is
     # its evidence, and the dearer ones (local features) are compared only where it does not
     for name, ch in sorted(guide.channels.items(), key=lambda item: (item[1].per_frame == "many", item[0])):
+        # (the pictures themselves are compared last, below, where no channel supports the frame)
         which, vec = _vectors(ref, name, rows, guide)
         variant = _variant(s, name)
         raw = ch.compare(guide.embeddings[name], i, variant, vec, which, len(rows))
@@ -220,7 +228,51 @@ def _compare(i: int, s: Segment, ref: _Reference, pool: np.ndarray, window: floa
         return Hit(q_index=i, q_t=t, channel=name, frame_id=int(ref.ids[f]), ref_id=s.ref_id, kind=s.kind, work=s.work,
                    owner=s.owner, ref_t=float(ref.times[f]), raw=on, sim=float(ch.similarity(np.array([on]))[0]),
                    variant=variant, control=off)
-    return None
+    return _compare_pictures(i, s, ref, near, far, guide, cfg)
+
+
+PICTURE = "picture"  # the name guided frames supported by the pictures themselves carry
+
+
+def picture_vector(thumb: np.ndarray, mirrored: bool = False) -> np.ndarray | None:
+    """A grey thumbnail's inner 80 % (crops and borders differ between copies), zero-mean and of
+    unit length, so that a dot product is the two pictures' correlation; None for a flat one."""
+    k = thumb.shape[0] // 10
+    v = thumb[k:-k, k:-k].astype(np.float32)
+    if mirrored:
+        v = v[:, ::-1]
+    v = v.ravel() - v.mean()
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-3 * len(v) else None
+
+
+def _compare_pictures(i: int, s: Segment, ref: _Reference, near: np.ndarray, far: np.ndarray, guide: Guide,
+                      cfg: Segments) -> Hit | None:
+    """The query frame's picture against the predicted reference frames' and the control's (see
+    `segments.guided_picture_*`): a frame no channel's features tell apart (a copy from another
+    master, heavily compressed) may still show the same picture, in its layout and tones."""
+    if guide.thumbs is None or guide.ref_thumbs is None or not cfg.guided_picture:
+        return None
+    missing = [int(r) for r in np.union1d(ref.want, np.concatenate([near, far])) if int(r) not in ref.pictures]
+    if missing:  # every frame the walk may compare with, read in one pass (segments.guided_picture)
+        got = guide.ref_thumbs(s.ref_id, ref.times[missing])
+        for r in missing:
+            thumb = got.get(round(float(ref.times[r]), 3))
+            ref.pictures[r] = picture_vector(thumb) if thumb is not None else None
+    q = picture_vector(guide.thumbs[i], mirrored=_variant(s, "pdq") == "flip_horizontal")
+    on_rows = [r for r in near if ref.pictures.get(int(r)) is not None]
+    off_rows = [r for r in far if ref.pictures.get(int(r)) is not None]
+    if q is None or not on_rows or len(off_rows) < int(cfg.guided_min_control_frames):
+        return None
+    on_all = [float(q @ ref.pictures[int(r)]) for r in on_rows]
+    pick = int(np.argmax(on_all))
+    on, off = on_all[pick], max(float(q @ ref.pictures[int(r)]) for r in off_rows)
+    if on < float(cfg.guided_picture_min_correlation) or on < off + float(cfg.guided_picture_margin):
+        return None
+    f = int(on_rows[pick])
+    return Hit(q_index=i, q_t=float(guide.times[i]), channel=PICTURE, frame_id=int(ref.ids[f]), ref_id=s.ref_id, kind=s.kind,
+               work=s.work, owner=s.owner, ref_t=float(ref.times[f]), raw=on, sim=max(0.0, on), variant=_variant(s, "pdq"),
+               control=off)
 
 
 def _parts(s: Segment, guided: Sequence[Hit], guide: Guide) -> tuple[Part, ...]:

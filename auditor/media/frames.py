@@ -16,7 +16,7 @@ import numpy as np
 from reference_index.store import sha256_file
 
 from ..settings import Configuration
-from .reader import Box, MediaReader, crop_box, downscale, is_still
+from .reader import Box, MediaReader, crop_box, downscale, grey_thumbnail, is_still
 from .video import open_capture
 
 
@@ -79,6 +79,41 @@ class FrameSource:
                 self._refs.pop(next(iter(self._refs)))
             self._refs[key] = self._decode_reference(video, t, box)
         return self._refs[key]
+
+    def reference_thumbnails(self, video: dict, times, run_gap_s: float = 3.0) -> dict[float, np.ndarray]:
+        """Grey thumbnails (media.reader.grey_thumbnail, of the frame as indexed) of a reference
+        video at these times: {time rounded to 3 decimals: thumbnail}; empty when its file is
+        missing or changed. Times close together are read in one pass, without seeking."""
+        if self.reference_problem(video) or video["kind"] == "still" or is_still(video["path"]):
+            return {}
+        wanted = sorted({round(float(t), 3) for t in times})
+        runs: list[list[float]] = []
+        for t in wanted:
+            if runs and t - runs[-1][-1] <= run_gap_s:
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        out: dict[float, np.ndarray] = {}
+        cap = open_capture(video["path"], cv2.CAP_FFMPEG)
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        try:
+            for run in runs:
+                cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, run[0] * 1000 - 200))
+                k = 0
+                while k < len(run) and cap.grab():
+                    now = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                    if now < run[k] - 1e-3:
+                        continue
+                    ok, bgr = cap.retrieve()
+                    if not ok or bgr is None:
+                        break
+                    small = grey_thumbnail(cv2.cvtColor(downscale(bgr, self.max_side), cv2.COLOR_BGR2RGB))
+                    while k < len(run) and run[k] <= now + 1e-3:
+                        out[run[k]] = small
+                        k += 1
+        finally:
+            cap.release()
+        return out
 
     def still(self, video: dict) -> np.ndarray | None:
         """A still reference, whole, at its own resolution (RGB)."""

@@ -106,6 +106,14 @@ class MediaInfo:
         }
 
 
+THUMB = 32  # side of the grey thumbnails held frames and guided comparison look at
+
+
+def grey_thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """A THUMB x THUMB grey thumbnail (uint8, area-averaged) of a sampled RGB frame."""
+    return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+
+
 def _thumb(image: np.ndarray) -> np.ndarray:
     """A 32x32 grey thumbnail (for telling cuts), from a BGR or RGB frame."""
     small = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA)

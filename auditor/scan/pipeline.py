@@ -28,11 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..channels import Channel, Embeddings
-from ..media.reader import MediaInfo, MediaReader
+from ..media.reader import THUMB, MediaInfo, MediaReader, grey_thumbnail
 from ..settings import Configuration
 
 CHUNK = 64
@@ -66,6 +65,7 @@ class EmbeddedMedia:
     boxes: list | None = None  # per frame: the region of a still a tile shows (None: the whole frame)
     # per sampled frame, the sampled frame whose vectors it reuses (itself when embedded); None: all embedded
     source: np.ndarray | None = None
+    thumbs: np.ndarray | None = None  # per sampled frame: its grey thumbnail (media.reader.grey_thumbnail)
 
     @property
     def n_frames(self) -> int:
@@ -117,6 +117,7 @@ def embed_file(
     max_diff = float(config.sampling.held_frame_max_diff)
     source: list[int] = []  # per sampled frame: the embedded frame whose vectors it uses
     last_thumb = None
+    thumbs: list[np.ndarray] = []  # every sampled frame's grey thumbnail (held frames; guided comparison)
     embedded = 0
 
     # the channels embed a chunk side by side (OpenCV, pdqhash, FAISS and torch release the GIL):
@@ -152,9 +153,10 @@ def embed_file(
                     kept = None  # over budget: verification will decode what it needs again
                 else:
                     kept[round(frame.t, 3)] = frame.image
+            small = grey_thumbnail(frame.image)
+            thumbs.append(small)
             if max_diff > 0:
-                thumb = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-                thumb = thumb.astype(np.float32)
+                thumb = small.astype(np.float32)
                 if last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) <= max_diff:
                     source.append(embedded - 1)
                     continue
@@ -175,7 +177,8 @@ def embed_file(
         embeddings = {name: pick_frames(e, src) for name, e in embeddings.items()}
         first = np.unique(src, return_index=True)[1][src]  # the sampled frame each one's vectors came from
     return EmbeddedMedia(reader.info, np.asarray(times, dtype=np.float64), embeddings, reader.fps, embedded, kept,
-                         boxes if any(b is not None for b in boxes) else None, first)
+                         boxes if any(b is not None for b in boxes) else None, first,
+                         np.asarray(thumbs, dtype=np.uint8).reshape(-1, THUMB, THUMB))
 
 
 class _Raised:

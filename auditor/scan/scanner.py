@@ -191,7 +191,8 @@ class Scanner:
                       times=np.asarray(embedded.times, dtype=np.float64), query_step=1.0 / embedded.sampling_fps,
                       clip_duration=embedded.info.duration_s, ref_durations=ref_durations, ref_steps=ref_steps,
                       frames=self.index.video_frames, vectors=self.index.frame_vectors,
-                      higher_is_better={n: self.meanings[n].higher_is_better for n in comparing})
+                      higher_is_better={n: self.meanings[n].higher_is_better for n in comparing},
+                      thumbs=embedded.thumbs, ref_thumbs=self._reference_thumbnails)
         return build_segments(
             hits, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s, ref_durations, ref_steps,
             statistics_by_channel={n: m.statistic for n, m in self.meanings.items()},
@@ -208,6 +209,10 @@ class Scanner:
         above = [d.segment for d in decided.segments if d.level.rank < Level.MOMENT.rank]
         return moments.candidates(hits, above, self.meanings, config, 1.0 / embedded.sampling_fps, embedded.info.duration_s,
                                   1 + max((s.key for s in segments), default=-1))
+
+    def _reference_thumbnails(self, ref_id: str, times) -> dict:
+        video = self.index.video(ref_id)
+        return self.frame_source.reference_thumbnails(video, times) if video else {}
 
     def _verify(self, clip_path: str, ranked: list[Segment], limit: int | None = None) -> dict[int, ev.Verification]:
         """Geometric verification of the first `limit` (`verify.max_segments`) of these segments,
