@@ -330,7 +330,7 @@ def run(argv: list[str]) -> None:
             m[f"{tag}_found"], m[f"{tag}_false_positives"] = b["found"], b["false_positives"]
             print(f"simple matcher ({label}): found {b['found']} of {b['positives']}, "
                   f"{b['false_positives']} false positives ({b['negatives']} negatives)")
-    record("generators", figures, argv, args.results, module="evaluation.generators")
+    record("generators", figures, ["run", *argv], args.results, module="evaluation.generators")
 
 
 MANIFEST = Path(__file__).with_name("generator_pairs.csv")
