@@ -47,6 +47,18 @@ def _stored_embeddings(index: ReferenceIndex, name: str, ch: Channel, frame_ids:
     return Embeddings(full, keep)
 
 
+def background_scores(index: ReferenceIndex, channels: dict[str, Channel], path: str | Path, config: Configuration,
+                      worst: dict[str, float], on_frames: Callable[[int], None] | None = None):
+    """(the embedded clip, per channel: each frame's best raw score against the whole index, in
+    time order): what one background clip gives the null (and what a held-out one is checked by)."""
+    # every background frame at the ordinary rate: a short clip sampled densely would weigh its
+    # near-repeated frames more than a long one's
+    embedded = embed_file(path, float(config.sampling.query.fps), channels, config, query=True, dense_when_short=False,
+                          on_frames=on_frames)
+    return embedded, {name: _best_raw(ch, embedded.embeddings[name], index.searcher(name), worst[name])
+                      for name, ch in channels.items()}
+
+
 def calibrate(
     index_path: str | Path,
     config: Configuration,
@@ -70,19 +82,15 @@ def calibrate(
         series: dict[str, list[list[float]]] = {name: [] for name in channels}
         sources = []
         if background:
-            fps = float(config.sampling.query.fps)
             for path in background:
                 try:
-                    # every background frame at the ordinary rate: a short clip sampled densely
-                    # would weigh its near-repeated frames more than a long one's
-                    embedded = embed_file(path, fps, channels, config, query=True, dense_when_short=False,
-                                          on_frames=running_count(on_frames, str(path)))
+                    embedded, bests = background_scores(index, channels, path, config, worst,
+                                                        on_frames=running_count(on_frames, str(path)))
                 except InputError as exc:
                     if progress:
                         progress(f"skipped {exc}")
                     continue
-                for name, ch in channels.items():
-                    best = _best_raw(ch, embedded.embeddings[name], index.searcher(name), worst[name])
+                for name, best in bests.items():
                     samples[name] += best
                     series[name].append(best)
                 # the file's name, not where it lay on this machine: evidence quotes sources

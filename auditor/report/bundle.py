@@ -27,10 +27,11 @@ from pathlib import Path
 from reference_index.store import atomic_path
 
 from ..errors import InputError, UsageError
-from ..evidence.files import SUFFIX, read_evidence
+from ..evidence.files import SUFFIX, parse_evidence, read_evidence
 from ..evidence.records import Evidence
 from .case import report_name
-from .check import Check, ReportCheck, signature_checks
+from .check import Check, ReportCheck
+from .story import ATTACHMENT_NAME
 from .summary import NAMES as SUMMARY_NAMES
 from .summary import write_summary
 
@@ -94,6 +95,10 @@ def build_bundle(results: str | Path, out: str | Path, only_flagged: bool = Fals
     return out, len(hashes)
 
 
+def read_evidence_bytes(raw: bytes, where: str) -> Evidence:
+    return parse_evidence(raw, f"{where} ({ATTACHMENT_NAME})")
+
+
 def _write(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
     info.compress_type = zipfile.ZIP_DEFLATED
@@ -141,6 +146,67 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes 
     with zf.open(info) as f:
         data = f.read(cap + 1)
     return None if len(data) > cap else data
+
+
+def _reports(zf: zipfile.ZipFile, members: dict, listed: dict, unsafe: set[str], result: ReportCheck,
+             trust: str | Path | None) -> int:
+    """Each report checked as `verify` checks one (its printed hashes, its pages, its signature),
+    and the files beside it checked against what it carries: its evidence JSON and exhibit frames
+    must be the very bytes it attached and prints the hash of. A manifest rebuilt over edited
+    evidence agrees with itself; the reports made before the edit do not. Returns how many are signed."""
+    import tempfile
+
+    from .check import check_report
+    from .pdf import FRAME_PREFIX
+    from .rerender import _attachments
+
+    signed, reported = 0, set()
+    reports = sorted(n for n in listed if n.endswith(".pdf") and n not in SUMMARY_NAMES and n in members and n not in unsafe)
+    for name in reports:
+        data = _read_capped(zf, members[name], MAX_PDF)
+        if data is None:
+            result.add("report", False, f"{name}: too large to check (over {MAX_PDF} bytes)")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            one = Path(tmp) / "report.pdf"
+            one.write_bytes(data)
+            try:
+                check = check_report(one, trust=trust)
+            except InputError as exc:
+                result.add("report", False, f"{name}: {exc.reason}")
+                continue
+        for c in check.checks:
+            if c.name == "signature" and c.note:
+                continue  # unsigned: said once for the bundle
+            result.checks.append(Check(f"{c.name} {name}", c.ok, c.detail, note=c.note, signer=c.signer))
+        signed += bool(check.signers)
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        carried = _attachments(PdfFileReader(io.BytesIO(data), strict=False))
+        raw = carried.get(ATTACHMENT_NAME)
+        if raw is None:
+            continue  # the report's own check said so
+        try:
+            qid = read_evidence_bytes(raw, name).query_id
+        except InputError:
+            continue
+        beside = f"{qid}{SUFFIX}"
+        reported.add(beside)
+        for member, expected in [(beside, raw)] + [(a[len(FRAME_PREFIX):], b) for a, b in sorted(carried.items())
+                                                     if a.startswith(FRAME_PREFIX)]:
+            if member not in members or member in unsafe:
+                continue
+            actual = _sha(zf, members[member])
+            if actual != hashlib.sha256(expected).hexdigest():
+                result.add("against report", False, f"{member}: differs from what {name} carries and prints "
+                                                    f"(SHA-256 {actual}, the report's {hashlib.sha256(expected).hexdigest()})"
+                                                    ": changed after the report was made")
+            else:
+                result.add("against report", True, f"{member}: the very bytes {name} carries")
+    for name in sorted(n for n in listed if n.endswith(SUFFIX) and n in members and n not in unsafe and n not in reported):
+        result.add("against report", True, f"{name}: no report in the bundle carries it; it agrees with the manifest "
+                                           "only", note=True)
+    return signed
 
 
 def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCheck:
@@ -198,16 +264,7 @@ def verify_bundle(path: str | Path, trust: str | Path | None = None) -> ReportCh
         bad = [c for c in result.checks if not c.ok]
         if not bad:
             result.add("files", True, f"every one of the {len(listed)} files has the SHA-256 the manifest states")
-        signed = 0
-        for name in sorted(n for n in listed if n.endswith(".pdf") and n in members and n not in unsafe):
-            data = _read_capped(zf, members[name], MAX_PDF)
-            if data is None:
-                result.add("signature", False, f"{name}: too large to check its signature (over {MAX_PDF} bytes)")
-                continue
-            checks = signature_checks(io.BytesIO(data), trust)
-            if checks:
-                signed += 1
-                result.checks += [Check(f"{c.name} {name}", c.ok, c.detail) for c in checks]
+        signed = _reports(zf, members, listed, unsafe, result, trust)
         if not signed:
             result.add("signature", True, "no report in the bundle is signed: the manifest shows that the files agree "
                                           "with it, not who made them (anyone could rebuild both)", note=True)
