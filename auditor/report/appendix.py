@@ -10,7 +10,7 @@ import io
 from .. import __version__
 from ..evidence.records import Evidence
 from ..evidence.wording import channel_description, count
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, flatten, fmt_p
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, file_name, flatten, fmt_p
 from .pictures import MAX_LINES, exhibit_picture, png
 from .sections import keep_last_two
 
@@ -165,14 +165,14 @@ def custody(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit) -
     t, P, small, monos = k.t, k.P, k.small, k.monos
     story = [CondPageBreak(110 * mm), P(t["custody"], k.h2), P(t["custody_intro"])]
     rows = [[P(t["file"], small), P(t["hash"], small)],
-            [P(f"{t['suspect_clip']}: {ev.clip.path}", small), P(ev.clip.sha256, monos)],
+            [P(f"{t['suspect_clip']}: {file_name(ev.clip.path)}", small), P(ev.clip.sha256, monos)],
             [P(f"{ATTACHMENT_NAME} ({ev.query_id}.evidence.json)", small), P(evidence_sha, monos)],
-            [P(f"{t['manifest']}: {ev.index.path}", small), P(ev.index.manifest_sha256, monos)]]
+            [P(f"{t['manifest']}: {file_name(ev.index.path)}", small), P(ev.index.manifest_sha256, monos)]]
     ctx = ev.provenance.context if ev.provenance else None
     if ctx:
-        rows.append([P(f"{t['context']}: {ctx.source}", small), P(ctx.sha256, monos)])
+        rows.append([P(f"{t['context']}: {file_name(ctx.source)}", small), P(ctx.sha256, monos)])
     for rid, r in sorted(ev.references.items()):
-        rows.append([P(f"{t['reference_file']}: {rid} — {r.path}", small), P(r.sha256 or "", monos)])
+        rows.append([P(f"{t['reference_file']}: {rid} — {file_name(r.path)}", small), P(r.sha256 or "", monos)])
     for name in sorted(images):
         rows.append([P(f"{t['exhibit_from']}: {name}", small), P(hashlib.sha256(images[name]).hexdigest(), monos)])
     story.append(k.table(rows, [64 * mm, 110 * mm]))

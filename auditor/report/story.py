@@ -22,7 +22,7 @@ from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
 from ..evidence.wording import count, level_name, odds, verdict_sentence
 from . import appendix, sections
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, fmt_p, make_kit, work_line
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, work_line
 from .pictures import LEVEL_COLOURS, exhibit_picture, png
 
 __all__ = ["ATTACHMENT_NAME", "build_story"]
@@ -77,8 +77,8 @@ def _provenance(prov: Provenance, k: Kit) -> list:
     ) if box.readable else "–"
     ctx = prov.context
     if ctx:
-        inner = k.table(_context_rows(prov, k) + [[P(t["file"], small), P(f"{ctx.source} · SHA-256 {ctx.sha256}", small)]],
-                        [38 * mm, 83 * mm], header=False)
+        where = P(f"{file_name(ctx.source)} · SHA-256 {ctx.sha256}", small)
+        inner = k.table(_context_rows(prov, k) + [[P(t["file"], small), where]], [38 * mm, 83 * mm], header=False)
         ctx_cell = [inner]
     else:
         ctx_cell = [P(t["no_context"])]
@@ -222,7 +222,7 @@ def _case(ev: Evidence, k: Kit) -> list:
     t, P, small, monos = k.t, k.P, k.small, k.monos
     clip, idx = ev.clip, ev.index
     rows = [
-        [P(t["suspect_clip"], small), P(clip.path, small)],
+        [P(t["suspect_clip"], small), P(file_name(clip.path), small)],
         [P(t["duration"], small), P(t["seconds"].format(v=float(clip.duration_s or 0)))],
         [P(t["size"], small), P(t["bytes"].format(v=int(clip.size_bytes or 0)))],
         [P(t["resolution"], small), P(f"{clip.width} x {clip.height}, {clip.fps or 0:g} fps")],
