@@ -68,10 +68,17 @@ def plot(path: Path, frames: list[float], clips: list[float], n_frames: int, n_c
 
     fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=110)
     ax.loglog(LEVELS, LEVELS, "k--", lw=1, label="share = p (honest at or below this line)")
-    floor = 0.5 / max(n_frames, 1)
-    ax.loglog(LEVELS, [max(s, floor) for s in frames], "o-", label=f"held-out background frames ({n_frames:,})")
-    ax.loglog(LEVELS, [max(s, floor) for s in clips], "s-", label=f"negative clips, reporting half ({n_clips})")
-    ax.axhline(1 / max(n_clips, 1), color="grey", lw=0.6, ls=":")
+    bottom = min(LEVELS) / 3
+    for shares, n, mark, what in ((frames, n_frames, "o", f"held-out background frames ({n_frames:,})"),
+                                  (clips, n_clips, "s", f"negative clips, reporting half ({n_clips})")):
+        seen = [(a, x) for a, x in zip(LEVELS, shares) if x > 0]
+        line = ax.loglog([a for a, _ in seen], [x for _, x in seen], mark + "-", label=what)[0]
+        none = [a for a, x in zip(LEVELS, shares) if x == 0]  # a count of zero: drawn on the floor, hollow
+        ax.loglog(none, [bottom] * len(none), mark, mfc="none", color=line.get_color())
+        ax.axhline(1 / max(n, 1), color=line.get_color(), lw=0.6, ls=":")
+    ax.set_ylim(bottom / 2, 1)
+    ax.text(min(LEVELS), bottom * 1.3, "hollow: none at or below p; dotted: 1 in n, the finest share each count shows",
+            fontsize=6)
     ax.set_xlabel("p (as a report prints it)")
     ax.set_ylabel("share with p-value at or below p")
     ax.set_title("p-values on footage unrelated to the catalogue", fontsize=10)
@@ -87,8 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--channels", default="pdq,orb")
     ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "figures" / "calibration.png")
+    ap.add_argument("--replot", action="store_true", help="draw the plot again from the last recorded run, run nothing")
     add_shared_arguments(ap)
     args = ap.parse_args(argv)
+    if args.replot:
+        last = json.loads((ROOT / "docs" / "results" / "calibration.jsonl").read_text().splitlines()[-1])["figures"]
+        plot(args.plot, last["frames_share"], last["clips_share"], last["held_out_frames"], last["negative_clips"])
+        return
     from auditor.scan.batch import run_batch
 
     config = load_config(args.config)
