@@ -181,6 +181,9 @@ class Calibration(Table):
     frames_per_work: int = Field(ge=1)
     seed: int = Field(ge=0)
     exclude_margin: int = Field(ge=0)
+    min_null_frames: int = Field(ge=1)
+    min_background_minutes: float = Field(ge=0)
+    assumed_frame_correlation: float = Field(ge=0, lt=1)
 
 
 def _crop(box: list[float]) -> list[float]:

@@ -68,12 +68,13 @@ def test_leave_one_work_out_is_reproducible_and_gives_p_values(pdq_index, footag
     ev = json.loads(open(report.outcomes[0].evidence_path).read())
     v = ev["verdict"]
     assert v["flagged"] and 0 < v["p_value"] < 1e-6 and v["expected_false_matches"] < 1e-3
-    assert "probability" in v["summary"] and ev["calibration"]["calibrated"]
+    # the sentence states the plain count; the model's figure stays in the record
+    assert "None of the" in v["summary"] and "frames of unrelated footage" in v["summary"]
+    assert ev["calibration"]["calibrated"] and v["chance"]["null_closer"] == 0
     seg = ev["works"][0]["segments"][0]
     assert seg["p_value"] == v["p_value"] and seg["log10_p_value"] < -6
     assert v["p_value"] >= 1e-12  # never claimed beyond the configured floor
-    if v["p_value_at_floor"]:
-        assert "probability below 1e-12" in v["summary"]
+    assert "1e-12" not in v["summary"]
     # adding to the index drops the calibration, which no longer describes it
     with ri.ReferenceIndex.open(idx).writer() as w:
         w.add_video(work="New", owner="N", ref_id="new", info={"path": "n.mp4", "sha256": "x", "kind": "video",
@@ -125,8 +126,9 @@ def test_orb_and_clip_channels_are_calibrated_and_their_segments_get_p_values(or
     ev = read_evidence(tmp_path / "out_orb" / "crop.evidence.json")
     seg = ev.works[0].segments[0]
     assert ev.calibration.calibrated and "orb" in ev.calibration.method
-    # (in the inverted lists this footage calls for, 1.2e-3; exhaustive search finds 1.5 votes more, 6e-4)
-    assert set(seg.channel_stats) == {"orb"} and seg.p_value is not None and 0 < seg.p_value < 5e-3
+    # 5 frames a second apart, combined as about 2 independent ones (leave-one-work-out assumes
+    # neighbouring frames correlate by 0.5): about 1e-2, not the 1e-3 Fisher's method claimed
+    assert set(seg.channel_stats) == {"orb"} and seg.p_value is not None and 0 < seg.p_value < 5e-2
 
     # clip: cosine similarity; a tiny model so nothing is downloaded
     clip_cfg = load_config(overrides={"channels": {"clip": {"model": f"local-dir:{tiny_clip_dir}", "min_similarity": 0.9992,

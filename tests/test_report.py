@@ -90,7 +90,7 @@ def test_verify_passes_a_report_and_fails_a_tampered_attachment_or_another_clip(
     assert "FAIL  printed hash" in r.output and "does NOT verify" in r.stderr
 
 
-def _throwaway_key(folder):
+def _throwaway_key(folder, common_name="Rights Team Test Signer"):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -98,7 +98,7 @@ def _throwaway_key(folder):
     from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Rights Team Test Signer")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())

@@ -58,10 +58,20 @@ def index_calibrate(
                          on_frames=inside.on_frames)
     finally:
         inside.close()
+    from ..match.calibration import shortfall
+
     for name, ch in data["channels"].items():
         xs = ch["samples"]
         mid = xs[len(xs) // 2] if xs else float("nan")
         typer.echo(f"{name:6} {len(xs)} null frames by {data['method']}, median best score {mid:g}")
+    got = data["amount"]
+    if data["method"] == "background":
+        typer.echo(f"background: {got['clips']} clip(s), {got['minutes']:g} minutes, {got['frames']} frames")
+    else:
+        typer.echo(f"left out: {got['works']} works, {got['frames']} frames")
+    short = shortfall(data, cfg)
+    if short:
+        typer.echo(f"warning: {short}", err=True)
     typer.echo(f"calibration stored in {index}")
 
 

@@ -88,7 +88,8 @@ def summary(
     results: Path = typer.Argument(..., help="A results folder written by auditor scan."),
     lang: Lang = LangOpt,
 ) -> None:
-    """Write the case summary into the results folder: summary.pdf, summary.html (self-contained) and summary.xlsx."""
+    """Write the case summary into the results folder: summary.pdf, summary.html (self-contained) and summary.xlsx
+    (in Japanese summary.ja.pdf, .html, .xlsx, beside the English ones)."""
     from ..report.summary import write_summary
 
     for path in write_summary(results, str(lang), warn=lambda line: err(f"warning: {line}")):
@@ -101,12 +102,19 @@ def bundle(
     results: Path = typer.Argument(..., help="A results folder written by auditor scan."),
     out: Path = typer.Option(..., "--out", help="The zip to write (outside the results folder), e.g. case.zip."),
     only_flagged: bool = typer.Option(False, "--only-flagged", help="Only the flagged clips' evidence, frames and reports."),
-    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of the summary, when it must be written first."),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="A language the bundle's summary is written in (besides any the "
+                                                      "folder already has a summary in)."),
+    case: str | None = typer.Option(None, "--case", help="The case's id, recorded in the manifest."),
+    by: str | None = typer.Option(None, "--by", help="Who makes the bundle (default: this machine's user name)."),
+    with_clips: bool = typer.Option(False, "--with-clips", help="Also pack each clip (from the path its evidence "
+                                                                 "names, when its SHA-256 still matches)."),
 ) -> None:
-    """Pack a case into one zip: reports, evidence, exhibit frames, the summary, and a manifest of SHA-256 hashes."""
+    """Pack a case into one zip: reports, evidence, exhibit frames, summaries, the review trail, context files,
+    optionally the clips, and a manifest of SHA-256 hashes with when, by whom and with what it was made."""
     from ..report.bundle import build_bundle
 
-    path, n = build_bundle(results, out, only_flagged, str(lang), warn=lambda line: err(f"warning: {line}"))
+    path, n = build_bundle(results, out, only_flagged, str(lang), warn=lambda line: err(f"warning: {line}"),
+                           case=case, made_by=by, with_clips=with_clips)
     typer.echo(f"bundle written: {path} ({n} files; check it: auditor verify {path})")
 
 

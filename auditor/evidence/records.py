@@ -22,6 +22,9 @@ from .spans import GuidedFigure as GuidedFigure
 from .spans import GuidedPair as GuidedPair
 from .spans import Pair as Pair
 from .spans import SpanPart as SpanPart
+from .strength import Chance as Chance
+from .strength import NullBasis as NullBasis
+from .strength import NullSource as NullSource
 
 SCHEMA: Final = "auditor.evidence/1"
 
@@ -226,6 +229,7 @@ class SegmentSummary(Record):
     p_value_at_floor: bool | None = Field(None, description="True: the p-value is below the stated floor, not equal to it.")
     log10_p_value: float | None = Field(None, description="log10 of the p-value.")
     expected_false_matches: float | None = Field(None, description="p-value x the (frame, reference) trials of the scan.")
+    chance: Chance | None = Field(None, description="The count behind the p-value (calibrated indexes).")
     verification: Verification | None = Field(None, description="Geometric verification, when it ran.")
     ref_region: tuple[float, float, float, float] | None = Field(
         None, description="For a still: the region of it the segment shows, [x0, y0, x1, y1] in shares of its width "
@@ -340,6 +344,7 @@ class Verdict(Record):
     p_value_at_floor: bool | None = Field(None, description="True: below the stated floor.")
     log10_p_value: float | None = Field(None, description="log10 of the p-value.")
     expected_false_matches: float | None = Field(None, description="Expected false matches of the strongest segment.")
+    chance: Chance | None = Field(None, description="The count behind the strongest segment's p-value.")
     rule: str = Field(description="The decisive rules in English.")
     rules: tuple[RuleOutcome, ...] = Field((), description="The strongest segment's decisive outcomes and the flag rule.")
     summary: str = Field(description="The verdict in one English sentence (reports render their own language).")
@@ -351,6 +356,7 @@ class Calibration(Record):
     calibrated: bool = Field(description="Whether the index had null distributions for every channel scanned.")
     method: str = Field(description="How the null distributions were made and p-values computed.")
     trials: int = Field(description="(query frame, reference video) trials of the scan: expected false matches = p x trials.")
+    null: NullBasis | None = Field(None, description="What the null distributions rest on (calibrated indexes).")
 
 
 class Reference(Record):

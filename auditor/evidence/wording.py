@@ -70,14 +70,19 @@ WORDS = {
         "where_video_backwards": "seconds {re:.1f} back to {rs:.1f} of {ref}, played backwards",
         "named_video_backwards": "seconds {re:.1f} back to {rs:.1f}, played backwards,",
         "named_still": "the still",
-        "verdict_more": " {n} further segment(s) follow.",
+        "verdict_more": " {n} other segments match as well.",
+        "verdict_more_one": " One other segment matches as well.",
         "verdict_moment": "{frames} frame(s) of {clip} at {qs:.1f}–{qe:.1f} s reproduce {where} ({work}, {owner}): {level}.",
         "verdict_moment_named": "{frames} frame(s) of {clip} at {qs:.1f}–{qe:.1f} s reproduce {where} of {work}{words} "
                                 "({ref}, {owner}): {level}.",
         "where_moment_video": "the frame at {rs:.1f} s of {ref}",
         "named_moment_video": "the frame at {rs:.1f} s",
-        "verdict_p": " Unrelated footage matches this well with probability {bound}{p} "
-                     "({bound}{e} expected false matches in this scan).",
+        "verdict_p": " Unrelated footage matches this well with probability {bound}{p}; over every comparison this "
+                     "scan made, {bound}{e} such matches are expected by chance.",
+        "verdict_count_none": " None of the {n} frames of unrelated footage compared with the catalogue came this close.",
+        "verdict_count_some": " {k} of the {n} frames of unrelated footage compared with the catalogue came this close.",
+        "odds_about": "about 1 in {n}",
+        "odds_fewer": "fewer than 1 in {n}",
         "below": "below ",
         "verdict_none": "No part of {clip} matches the reference index.",
         "verdict_resemblance": "Frames of {clip} resemble {work} ({owner}) without lining up in time with any of its "
@@ -108,12 +113,18 @@ WORDS = {
         "named_video_backwards": " {re:.1f} 秒から {rs:.1f} 秒まで（逆再生）",
         "named_still": "静止画",
         "verdict_more": "ほかに {n} 件の一致区間があります。",
+        "verdict_more_one": "ほかに 1 件の一致区間があります。",
         "verdict_moment": "{clip} の {qs:.1f}–{qe:.1f} 秒の {frames} フレームは {where}（{work}、{owner}）を再現しています：{level}。",
         "verdict_moment_named": "{clip} の {qs:.1f}–{qe:.1f} 秒の {frames} フレームは {work}{words}の{where}（{ref}、{owner}）を"
                                 "再現しています：{level}。",
         "where_moment_video": "{ref} の {rs:.1f} 秒のフレーム",
         "named_moment_video": " {rs:.1f} 秒のフレーム",
-        "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}（この照合での偶然の一致の期待件数は {e}{bound}）です。",
+        "verdict_p": "無関係な映像がこれほど一致する確率は {p}{bound}です（この照合で行ったすべての比較を通じて、偶然の"
+                     "一致が見込まれる件数は {e}{bound}）。",
+        "verdict_count_none": "目録全体と照合した無関係な映像 {n} フレームのうち、これほど近いものは一つもありませんでした。",
+        "verdict_count_some": "目録全体と照合した無関係な映像 {n} フレームのうち、{k} フレームがこれほど近いものでした。",
+        "odds_about": "約 {n}回に 1 回",
+        "odds_fewer": "{n}回に 1 回未満",
         "below": " 未満",
         "verdict_none": "{clip} のどの部分も参照インデックスと一致しません。",
         "verdict_resemblance": "{clip} のフレームは、{work}（{owner}）のどの動画とも時間軸が一致しないまま、その作品に"
@@ -232,11 +243,37 @@ def verdict_sentence(clip: str, best, work: str | None, owner: str | None, n_seg
         text = w["verdict_match"].format(clip=clip, qs=best.query_start, qe=best.query_end, where=where, work=work,
                                          owner=owner, level=level_name(best.level, lang))
     if n_segments > 1:
-        text += w["verdict_more"].format(n=n_segments - 1)
-    if p_value is not None:
+        text += w["verdict_more_one"] if n_segments == 2 else w["verdict_more"].format(n=n_segments - 1)
+    chance = getattr(best, "chance", None)
+    if chance is not None:  # the plain count; the model's figure is the appendix's
+        key = "verdict_count_none" if chance.null_closer == 0 else "verdict_count_some"
+        text += w[key].format(n=count(chance.null_frames, lang), k=count(chance.null_closer, lang))
+    elif p_value is not None:
         bound = w["below"] if p_value_at_floor else ""
         text += w["verdict_p"].format(bound=bound, p=f"{p_value:.2g}", e=f"{expected_false_matches:.2g}")
     return text
+
+
+def count(n: int, lang: str) -> str:
+    """A whole number as a reader writes it: 7,200; in Japanese 7,200 up to 10,000, then 万, 億 and 兆."""
+    n = int(n)
+    if lang != "ja" or n < 10_000:
+        return f"{n:,}"
+    for unit, size in (("兆", 10**12), ("億", 10**8), ("万", 10**4)):
+        if n >= size and n % size == 0:
+            return f"{n // size:,} {unit}"
+    return f"{n:,}"
+
+
+def odds(p: float, lang: str) -> str:
+    """A probability for a reader who is not a statistician: 'about 1 in 40' while a count can say
+    it, else 'fewer than 1 in 1,000,000' (a power of ten no larger than 1/p: never overstated)."""
+    import math
+
+    w = WORDS[lang]
+    if p >= 0.01:
+        return w["odds_about"].format(n=count(max(1, round(1 / p)), lang))
+    return w["odds_fewer"].format(n=count(10 ** math.floor(math.log10(1 / p) + 1e-9), lang))
 
 
 def channel_description(name: str, lang: str) -> str:

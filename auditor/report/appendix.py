@@ -9,8 +9,8 @@ import io
 
 from .. import __version__
 from ..evidence.records import Evidence
-from ..evidence.wording import channel_description
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, flatten
+from ..evidence.wording import channel_description, count
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, file_name, flatten, fmt_p
 from .pictures import MAX_LINES, exhibit_picture, png
 from .sections import keep_last_two
 
@@ -105,7 +105,10 @@ def methods(ev: Evidence, k: Kit) -> list:
     story.append(P(t["methods_verify"].format(rule=rule)))
     story.append(P(t["methods_levels"]))
     cal = ev.calibration
-    if cal and cal.calibrated:
+    if cal and cal.calibrated and cal.null is not None:
+        story.append(P(t["methods_pvalue"].format(trials=cal.trials)))
+        story += _null(ev, cal, k)
+    elif cal and cal.calibrated:  # files written before what the null rests on was recorded
         story.append(P(t["methods_pvalue"].format(trials=cal.trials)))
         story.append(P(t["method_quoted"].format(method=cal.method), small))
     else:
@@ -116,6 +119,45 @@ def methods(ev: Evidence, k: Kit) -> list:
     return story + _parameter_tables(chosen, k)
 
 
+def _null(ev: Evidence, cal, k: Kit) -> list:
+    """What the p-values rest on (every background file), the model, and the strongest match's exact figures."""
+    from reportlab.lib.units import mm
+
+    t, P, small, monos = k.t, k.P, k.small, k.monos
+    null, params = cal.null, ev.tool.parameters.get("calibration") or {}
+    story = [P(t["null_heading"], k.h3)]
+    if null.method == "background":
+        story.append(P(t["null_background"].format(clips=null.clips, minutes=f"{null.minutes:g}",
+                                                   frames=count(null.frames, k.lang)), small))
+    else:
+        story.append(P(t["null_lowo"].format(works=null.works, frames=count(null.frames, k.lang)), small))
+    rho = ", ".join(f"{name} {r:.2f}" for name, r in null.correlation.items())
+    story.append(P(t["null_model"].format(
+        tail=params.get("tail_min_null_values", "?"), frames=count(null.frames, k.lang), n1=count(null.frames + 1, k.lang),
+        nch=len(ev.tool.channels), dec=params.get("decorrelation_s", "?"), rho=rho,
+        how=t["rho_measured" if null.correlation_measured else "rho_assumed"], floor=params.get("min_p_value", "?")), small))
+    files = [s for s in null.sources if s.sha256]
+    if files:
+        rows = [[P(t["null_files"], small), P("SHA-256", small), P(t["null_duration"], small), P(t["null_frames_col"], small)]]
+        rows += [[P(s.name or "", small), P(s.sha256 or "", monos), P(t["seconds"].format(v=float(s.duration_s or 0)), small),
+                  P(str(s.frames), small)] for s in files]
+        story.append(k.table(rows, [38 * mm, 108 * mm, 15 * mm, 13 * mm]))
+    v = ev.verdict
+    if v.chance is not None and v.p_value is not None:
+        c = v.chance
+        rows = [[P(t["figures_p"], small), P(f"{fmt_p(v.p_value, v.p_value_at_floor)} (log10 {v.log10_p_value})", small)],
+                [P(t["figures_count"], small), P(t["figures_count_value"].format(k=count(c.null_closer, k.lang),
+                                                                                 n=count(c.null_frames, k.lang)), small)],
+                [P(t["figures_eff"], small),
+                 P(t["figures_eff_value"].format(eff=c.effective_frames or 1, used=c.frames_combined or 1), small)],
+                [P(t["figures_e"], small), P(t["figures_e_value"].format(e=f"{v.expected_false_matches or 0:.2g}",
+                                                                         trials=count(cal.trials, k.lang)), small)],
+                [P(t["figures_basis"], small), P(t["figures_extrapolated"].format(n1=count(c.null_frames + 1, k.lang))
+                                                 if c.extrapolated else t["figures_counted"], small)]]
+        story += [P(t["figures_heading"], k.h3), k.table(rows, [60 * mm, 114 * mm], header=False)]
+    return story
+
+
 def custody(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import CondPageBreak, Spacer
@@ -123,14 +165,14 @@ def custody(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit) -
     t, P, small, monos = k.t, k.P, k.small, k.monos
     story = [CondPageBreak(110 * mm), P(t["custody"], k.h2), P(t["custody_intro"])]
     rows = [[P(t["file"], small), P(t["hash"], small)],
-            [P(f"{t['suspect_clip']}: {ev.clip.path}", small), P(ev.clip.sha256, monos)],
+            [P(f"{t['suspect_clip']}: {file_name(ev.clip.path)}", small), P(ev.clip.sha256, monos)],
             [P(f"{ATTACHMENT_NAME} ({ev.query_id}.evidence.json)", small), P(evidence_sha, monos)],
-            [P(f"{t['manifest']}: {ev.index.path}", small), P(ev.index.manifest_sha256, monos)]]
+            [P(f"{t['manifest']}: {file_name(ev.index.path)}", small), P(ev.index.manifest_sha256, monos)]]
     ctx = ev.provenance.context if ev.provenance else None
     if ctx:
-        rows.append([P(f"{t['context']}: {ctx.source}", small), P(ctx.sha256, monos)])
+        rows.append([P(f"{t['context']}: {file_name(ctx.source)}", small), P(ctx.sha256, monos)])
     for rid, r in sorted(ev.references.items()):
-        rows.append([P(f"{t['reference_file']}: {rid} — {r.path}", small), P(r.sha256 or "", monos)])
+        rows.append([P(f"{t['reference_file']}: {rid} — {file_name(r.path)}", small), P(r.sha256 or "", monos)])
     for name in sorted(images):
         rows.append([P(f"{t['exhibit_from']}: {name}", small), P(hashlib.sha256(images[name]).hexdigest(), monos)])
     story.append(k.table(rows, [64 * mm, 110 * mm]))

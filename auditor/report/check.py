@@ -293,6 +293,13 @@ def signature_checks(pdf, trust: str | Path | None = None) -> list[Check]:
         coverage = getattr(status.coverage, "name", None)
         detail = f"signed by {signer}{when}: " + ("intact and valid, covers the whole file" if ok else
                                                    f"intact={status.intact} valid={status.valid} coverage={coverage}")
+        if trust is None:  # a certificate can name anyone: only a chain to a known certificate says who
+            detail = (f"signed with a certificate that names {signer}{when}: " +
+                      ("intact and valid, covers the whole file" if ok else
+                       f"intact={status.intact} valid={status.valid} coverage={coverage}") +
+                      "; the signer's identity is NOT checked (anyone can make a certificate with any name: "
+                      "give --trust CERT to check it)")
+            signer = f"a certificate naming {signer} (identity not checked)"
         out.append(Check("signature", ok, detail, signer=signer))
         if trust is not None:
             out.append(Check("trust", bool(status.trusted), "chains to the given certificate" if status.trusted

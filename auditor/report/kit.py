@@ -4,6 +4,7 @@ small renderings of evidence values (p-values, rules, the catalogue's words for 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,6 +89,14 @@ def flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
         else:
             out.append((key, json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v))
     return out
+
+
+def file_name(path: str | None) -> str:
+    """A file's name without the folders it lay in on the machine that scanned it: reports and
+    summaries name files, they never print a machine's paths (the evidence JSON keeps them)."""
+    if not path:
+        return ""
+    return re.split(r"[\\/]", str(path).rstrip("/\\"))[-1] or str(path)
 
 
 def fmt_p(p: float | None, at_floor: bool | None) -> str:

@@ -8,7 +8,7 @@ import io
 
 from ..evidence.records import Evidence
 from ..evidence.wording import level_name, rule_text
-from .kit import FRAME_W_MM, Kit, catalogue_words, fmt_p, rule_of
+from .kit import FRAME_W_MM, Kit, catalogue_words, file_name, fmt_p, rule_of
 from .pictures import exhibit_picture, png, region_picture, side_by_side, timeline_png
 
 
@@ -28,7 +28,7 @@ def _catalogue_table(ev: Evidence, w, k: Kit) -> list:
         words = catalogue_words(ev, rid, k.lang) or "–"
         note = f" · {r.notes}" if r.notes else ""
         rows.append([P(rid, small), P(words + note, small), P(r.first_published or "–", small),
-                     P(r.path or "–", small)])
+                     P(file_name(r.path) or "–", small)])
     return [k.table(rows, [38 * mm, 64 * mm, 22 * mm, 50 * mm])]
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
-from ..evidence.wording import level_name, verdict_sentence
+from ..evidence.wording import count, level_name, odds, verdict_sentence
 from . import appendix, sections
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, fmt_p, make_kit, work_line
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, work_line
 from .pictures import LEVEL_COLOURS, exhibit_picture, png
 
 __all__ = ["ATTACHMENT_NAME", "build_story"]
@@ -77,8 +77,8 @@ def _provenance(prov: Provenance, k: Kit) -> list:
     ) if box.readable else "–"
     ctx = prov.context
     if ctx:
-        inner = k.table(_context_rows(prov, k) + [[P(t["file"], small), P(f"{ctx.source} · SHA-256 {ctx.sha256}", small)]],
-                        [38 * mm, 83 * mm], header=False)
+        where = P(f"{file_name(ctx.source)} · SHA-256 {ctx.sha256}", small)
+        inner = k.table(_context_rows(prov, k) + [[P(t["file"], small), where]], [38 * mm, 83 * mm], header=False)
         ctx_cell = [inner]
     else:
         ctx_cell = [P(t["no_context"])]
@@ -148,14 +148,13 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
     if pair:
         story += [P(t["strongest_pair"], k.h3)] + pair
     if ev.works:
-        rows = [[P(t["work"], small), P(t["owner"], small), P(t["level"], small), P(t["matched"], small), P(t["p_value"], small)]]
+        # no p-value here: page one words the chance below; the exact figures are the appendix's
+        rows = [[P(t["work"], small), P(t["owner"], small), P(t["level"], small), P(t["matched"], small)]]
         for w in ev.works[:COVER_WORKS]:
-            p_of = w.best_segment or w.resemblance
-            assert p_of is not None  # a work is listed for a segment or for its resemblance
             matched = t["seconds"].format(v=w.matched_seconds) if w.segments else "–"  # no shared timeline
             rows.append([P(work_line(ev, w, k.lang), small), P(w.owner, small), P(level_name(w.level, k.lang), small),
-                         P(matched, small), P(fmt_p(p_of.p_value, p_of.p_value_at_floor), small)])
-        story += [P(t["works"], k.h3), k.table(rows, [70 * mm, 42 * mm, 30 * mm, 16 * mm, 16 * mm])]
+                         P(matched, small)])
+        story += [P(t["works"], k.h3), k.table(rows, [78 * mm, 46 * mm, 34 * mm, 16 * mm])]
         if len(ev.works) > COVER_WORKS:
             story.append(P(t["more_works"].format(n=len(ev.works) - COVER_WORKS), small))
     else:
@@ -175,20 +174,44 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
 
 
 def _meanings(ev: Evidence, k: Kit) -> list[str]:
-    """One line each on what the verdict's level, score and p-value mean."""
+    """One line each on what the verdict's level and its chance mean, worded for a reader who is
+    not a statistician: the plain count first, the model's figure named as one. (The score stays
+    with the segments: beside levels it reads as a ranking it is not.)"""
     t, v = k.t, ev.verdict
     lines = [t["meaning_level"].format(level=level_name(v.level, k.lang),
                                        meaning=k.tables["level_meanings"].get(str(v.level), ""))]
-    if ev.works:
-        prior = (ev.tool.parameters.get("segments") or {}).get("score_prior_frames")
-        lines.append(t["meaning_score"].format(score=v.score, prior=prior) if prior is not None
-                     else t["meaning_score_mean"].format(score=v.score))  # files scored before spans were
+    if not ev.works:
+        return lines
+    null = ev.calibration.null if ev.calibration else None
+    if v.chance is not None and null is not None:
+        c = v.chance
+        basis = (t["basis_background"].format(minutes=f"{null.minutes:g}", clips=null.clips)
+                 if null.method == "background" else t["basis_lowo"].format(works=null.works))
+        key = "meaning_chance_none" if c.null_closer == 0 else "meaning_chance_some"
+        lines.append(t[key].format(n=count(c.null_frames, k.lang), k=count(c.null_closer, k.lang), basis=basis,
+                                   odds=odds(c.null_closer / c.null_frames, k.lang) if c.null_closer else ""))
         if v.p_value is not None:
-            lines.append(t["meaning_p"].format(p=fmt_p(v.p_value, v.p_value_at_floor),
-                                               e=f"{v.expected_false_matches or 0:.2g}"))
-        else:
-            lines.append(t["meaning_no_p"])
+            lines.append(t["meaning_model"].format(odds=odds(v.p_value, k.lang)) if c.extrapolated
+                         else t["meaning_counted"].format(p=fmt_p(v.p_value, v.p_value_at_floor)))
+        lines += _shortfall(ev, null, k)
+    elif v.p_value is not None:
+        lines.append(t["meaning_p"].format(p=fmt_p(v.p_value, v.p_value_at_floor), e=f"{v.expected_false_matches or 0:.2g}"))
+    else:
+        lines.append(t["meaning_no_p"])
     return lines
+
+
+def _shortfall(ev: Evidence, null, k: Kit) -> list[str]:
+    """Lines saying the calibration rests on less than the documented minimum, in the report's language."""
+    cal, t = ev.tool.parameters.get("calibration") or {}, k.t
+    out = []
+    if "min_null_frames" in cal and null.frames < int(cal["min_null_frames"]):
+        out.append(t["meaning_short_frames"].format(frames=count(null.frames, k.lang),
+                                                    min=count(cal["min_null_frames"], k.lang)))
+    least = float(cal.get("min_background_minutes", 0))
+    if null.method == "background" and null.minutes < least:
+        out.append(t["meaning_short_minutes"].format(minutes=f"{null.minutes:g}", min=f"{least:g}"))
+    return out
 
 
 def _case(ev: Evidence, k: Kit) -> list:
@@ -199,7 +222,7 @@ def _case(ev: Evidence, k: Kit) -> list:
     t, P, small, monos = k.t, k.P, k.small, k.monos
     clip, idx = ev.clip, ev.index
     rows = [
-        [P(t["suspect_clip"], small), P(clip.path, small)],
+        [P(t["suspect_clip"], small), P(file_name(clip.path), small)],
         [P(t["duration"], small), P(t["seconds"].format(v=float(clip.duration_s or 0)))],
         [P(t["size"], small), P(t["bytes"].format(v=int(clip.size_bytes or 0)))],
         [P(t["resolution"], small), P(f"{clip.width} x {clip.height}, {clip.fps or 0:g} fps")],

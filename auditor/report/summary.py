@@ -27,9 +27,16 @@ from reference_index.store import atomic_path, atomic_write_text
 from ..evidence.files import escape_cell
 from ..evidence.wording import check_lang, level_name
 from .case import REVIEW_STATES, WORDS, Case, ClipRow, read_case
+from .kit import file_name
 from .pictures import LEVEL_COLOURS, decode, pair_picture
 
 NAMES = ("summary.pdf", "summary.html", "summary.xlsx")
+
+
+def summary_names(lang: str) -> tuple[str, ...]:
+    """The summary's files in one language: summary.pdf ... in English, summary.ja.pdf ... in
+    Japanese (as reports are named), so that both can lie side by side."""
+    return NAMES if lang == "en" else tuple(n.replace("summary.", f"summary.{lang}.") for n in NAMES)
 
 
 def _span(span: tuple[float, float] | None) -> str:
@@ -91,7 +98,8 @@ def write_xlsx(case: Case, path: Path, lang: str) -> None:
                 cell = ws.cell(row=i, column=col)
                 cell.hyperlink, cell.style = target, "Hyperlink"
     ws = wb.create_sheet(w["failures"][:31])
-    sheet(ws, [w["clip_name"], "path", w["reason"]], [[f.query_id, f.path, f.reason] for f in case.failures], [30, 50, 80])
+    sheet(ws, [w["clip_name"], "path", w["reason"]], [[f.query_id, file_name(f.path), f.reason] for f in case.failures],
+          [30, 50, 80])
     _save_as_of(wb, path, case.last_scan_utc)
 
 
@@ -129,7 +137,7 @@ def write_html(case: Case, path: Path, lang: str) -> None:
            "body{font-family:'DejaVu Sans','IPAexGothic','Noto Sans CJK JP',sans-serif;margin:2em;font-size:14px}"
            "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #bbb;padding:4px 6px;"
            "vertical-align:top;text-align:left}th{background:#eee}.lvl{font-weight:bold}img{display:block}</style>"
-           f'</head><body><h1>{e(w["title"])}</h1><p>{e(w["folder"].format(path=case.folder))}</p>'
+           f'</head><body><h1>{e(w["title"])}</h1><p>{e(w["folder"].format(path=case.folder.name))}</p>'
            f'<p>{e(counts)}</p>']
     out.append(f'<h2>{e(w["works"])}</h2><table><tr>' + "".join(
         f"<th>{e(h)}</th>" for h in (w["work"], w["owner"], w["clips"], w["flagged"], w["seconds"], w["strongest"])) + "</tr>")
@@ -152,7 +160,7 @@ def write_html(case: Case, path: Path, lang: str) -> None:
     out.append(f'</table><h2>{e(w["failures"])}</h2>')
     if case.failures:
         out.append(f'<table><tr><th>{e(w["clip_name"])}</th><th>path</th><th>{e(w["reason"])}</th></tr>')
-        out += [f"<tr><td>{e(f.query_id)}</td><td>{e(f.path)}</td><td>{e(f.reason)}</td></tr>" for f in case.failures]
+        out += [f"<tr><td>{e(f.query_id)}</td><td>{e(file_name(f.path))}</td><td>{e(f.reason)}</td></tr>" for f in case.failures]
         out.append("</table>")
     else:
         out.append(f'<p>{e(w["none"])}</p>')
@@ -171,7 +179,7 @@ def write_pdf(case: Case, path: Path, lang: str) -> None:
     w = WORDS[lang]
     k = make_kit(lang)
     P, small = k.P, k.small
-    story = [P(w["title"], k.h1), P(w["folder"].format(path=case.folder), small),
+    story = [P(w["title"], k.h1), P(w["folder"].format(path=case.folder.name), small),
              P(w["counts"].format(clips=len(case.clips) + len(case.failures), flagged=case.flagged,
                                   matched=case.matched, failed=len(case.failures)))]
     rows = [[P(h, small) for h in (w["work"], w["owner"], w["clips"], w["flagged"], w["seconds"], w["strongest"])]]
@@ -191,7 +199,7 @@ def write_pdf(case: Case, path: Path, lang: str) -> None:
     story.append(P(w["failures"], k.h2))
     if case.failures:
         rows = [[P(w["clip_name"], small), P("path", small), P(w["reason"], small)]]
-        rows += [[P(f.query_id, small), P(f.path, small), P(f.reason, small)] for f in case.failures]
+        rows += [[P(f.query_id, small), P(file_name(f.path), small), P(f.reason, small)] for f in case.failures]
         story.append(k.table(rows, [50 * mm, 90 * mm, 110 * mm]))
     else:
         story.append(P(w["none"]))
@@ -210,16 +218,17 @@ def write_pdf(case: Case, path: Path, lang: str) -> None:
         doc.build(story, onFirstPage=footer, onLaterPages=footer)
 
 
-def write_summary(folder: str | Path, lang: str = "en", warn: Callable[[str], None] | None = None) -> list[Path]:
-    """Write summary.pdf, summary.html and summary.xlsx into the results folder; their paths.
-    `warn` hears, one line each, of files that cost their clip something (unreadable evidence,
-    an exhibit that cannot be shown)."""
+def write_summary(folder: str | Path, lang: str = "en", warn: Callable[[str], None] | None = None,
+                  out_dir: str | Path | None = None) -> list[Path]:
+    """Write summary.pdf, summary.html and summary.xlsx (summary.ja.* in Japanese: `summary_names`)
+    into the results folder, or `out_dir`; their paths. `warn` hears, one line each, of files that
+    cost their clip something (unreadable evidence, an exhibit that cannot be shown)."""
     check_lang(lang)
     case = read_case(folder, lang)
     for line in case.warnings:
         if warn is not None:
             warn(line)
-    paths = [Path(folder) / n for n in NAMES]
+    paths = [Path(out_dir if out_dir is not None else folder) / n for n in summary_names(lang)]
     write_pdf(case, paths[0], lang)
     write_html(case, paths[1], lang)
     write_xlsx(case, paths[2], lang)

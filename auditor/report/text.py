@@ -120,13 +120,6 @@ TEXT = {
         "strongest_pair": "The strongest frame pair",
         "what_it_means": "What the figures mean",
         "meaning_level": "Level ({level}): {meaning}",
-        "meaning_score": "Score {score:.3f}: the similarity of the segment's supported frames, from 0 to 1 in the "
-                         "channels' own measure, summed over the frames and divided by their number plus "
-                         "{prior:g}, so that a long match scores above a short one of the same closeness. It is not the "
-                         "share of the clip copied and not a probability: the level comes from the rules stated with "
-                         "each segment (agreement over time, geometric verification, chance).",
-        "meaning_score_mean": "Score {score:.3f}: the mean similarity of the matched frame pairs, from 0 to 1 in the "
-                              "channels' own measure. It is not the share of the clip copied and not a probability.",
         "span_direction": "{qs:.2f}–{qe:.2f} s plays the reference forwards at {speed:.2f} times its speed.",
         "span_direction_backwards": "{qs:.2f}–{qe:.2f} s plays the reference backwards, from {a:.2f} s down to {b:.2f} s, "
                                     "at {speed:.2f} times its speed.",
@@ -137,6 +130,49 @@ TEXT = {
                             "through them.",
         "meaning_p": "p-value {p}: how likely footage unrelated to the work is to match it at least this strongly, "
                      "measured on unrelated footage; about {e} such false matches are expected in this whole scan.",
+        "meaning_chance_none": "Chance: none of the {n} frames of unrelated footage ({basis}) compared with the "
+                               "catalogue came as close as this match.",
+        "meaning_chance_some": "Chance: {k} of the {n} frames of unrelated footage ({basis}) compared with the "
+                               "catalogue came as close as this match ({odds}).",
+        "basis_background": "{minutes} minutes of background footage in {clips} clips, listed in Appendix B",
+        "basis_lowo": "frames of the catalogue's other works, {works} works left out one at a time",
+        "meaning_model": "For the match as a whole, a model fitted to the rarest scores puts a match this strong between "
+                         "unrelated footage at {odds} such comparisons. That is an extrapolation beyond the count; "
+                         "Appendix B states the model and the exact figures.",
+        "meaning_counted": "For the match as a whole, the p-value is {p}, within what the count supports (Appendix B).",
+        "meaning_short_frames": "The calibration rests on {frames} null frames, fewer than the documented minimum of "
+                                "{min}: these figures rest on little footage.",
+        "meaning_short_minutes": "The background runs {minutes} minutes, less than the documented minimum of {min} "
+                                 "minutes.",
+        "null_heading": "What the p-values rest on",
+        "null_background": "Null distributions from background footage known to contain none of the catalogue: "
+                           "{clips} clips, {minutes} minutes, {frames} null frames (each a background frame's best "
+                           "score against the whole catalogue).",
+        "null_lowo": "Null distributions by leaving one work out: each of {works} works' frames compared with the other "
+                     "works only; {frames} null frames.",
+        "null_model": "A frame's p-value is the share of null frames that scored at least as well (+1 smoothing) while "
+                      "at least {tail} do; beyond, the tail of a Gumbel distribution fitted to the null, which is an "
+                      "extrapolation: no count of {frames} frames supports a p-value below 1 in {n1}. It is corrected "
+                      "for the query's variants (Sidak) and for {nch} channel(s) (Bonferroni). A segment's pairs are "
+                      "thinned to one per {dec} s, a reference frame repeated counts once, and the rest are combined "
+                      "by Brown's method with the correlation of neighbouring frames' scores {rho} ({how}). p-values "
+                      "below {floor} are stated as that floor.",
+        "rho_measured": "measured on the background",
+        "rho_assumed": "assumed: calibration.assumed_frame_correlation",
+        "null_files": "Background files",
+        "null_duration": "Duration",
+        "null_frames_col": "Frames",
+        "figures_heading": "The strongest match's figures",
+        "figures_p": "p-value",
+        "figures_count": "Null frames as close",
+        "figures_count_value": "{k} of {n}",
+        "figures_eff": "Independent frames combined",
+        "figures_eff_value": "{eff:g} (Brown's method, from {used} frames)",
+        "figures_e": "Expected false matches",
+        "figures_e_value": "{e} over {trials} comparisons (query frames x reference videos)",
+        "figures_basis": "Basis",
+        "figures_extrapolated": "extrapolated: below 1 in {n1}, from the fitted Gumbel tail",
+        "figures_counted": "counted: within what the null frames support",
         "meaning_no_p": "No p-value: the reference index was not calibrated, so the chance of a match this strong is not stated.",
         "collection": "Collection",
         "overlays": "Appendix A: local-feature matches",
@@ -259,12 +295,6 @@ TEXT = {
         "strongest_pair": "最も強く一致したフレームの対",
         "what_it_means": "数値の意味",
         "meaning_level": "水準（{level}）：{meaning}",
-        "meaning_score": "スコア {score:.3f}：区間内で裏付けのあるフレームの類似度（0 から 1、各チャネル固有の尺度）の"
-                         "合計を、フレーム数に {prior:g} を加えた数で割った値です。同じ近さなら長い一致ほど高くなります。"
-                         "複製された割合でも確率でもありません。水準は各区間に記載した規則（時間的な一致の継続、"
-                         "幾何学的検証、偶然の確率）によって決まります。",
-        "meaning_score_mean": "スコア {score:.3f}：一致したフレーム対の類似度の平均（0 から 1、各チャネル固有の尺度）。"
-                              "複製された割合でも確率でもありません。",
         "span_direction": "{qs:.2f}–{qe:.2f} 秒は参照を {speed:.2f} 倍の速さで順方向に再生しています。",
         "span_direction_backwards": "{qs:.2f}–{qe:.2f} 秒は参照を逆再生しています（{a:.2f} 秒から {b:.2f} 秒まで、"
                                     "{speed:.2f} 倍の速さ）。",
@@ -274,6 +304,46 @@ TEXT = {
                             "通して続いています。",
         "meaning_p": "p 値 {p}：作品と無関係な映像が偶然この強さ以上で一致する確率（無関係な映像で測定）。この照合全体で"
                      "偶然の一致は約 {e} 件と見込まれます。",
+        "meaning_chance_none": "偶然の可能性：目録全体と照合した無関係な映像（{basis}）{n} フレームのうち、"
+                               "この一致ほど近いものは一つもありませんでした。",
+        "meaning_chance_some": "偶然の可能性：目録全体と照合した無関係な映像（{basis}）{n} フレームのうち、"
+                               "この一致ほど近いものは {k} フレーム（{odds}）でした。",
+        "basis_background": "背景映像 {clips} 本・計 {minutes} 分。付録 B に一覧",
+        "basis_lowo": "目録の他の作品のフレーム。{works} 作品を一つずつ除外して測定",
+        "meaning_model": "一致全体については、最も高いスコアの分布に当てはめたモデルによると、無関係な映像どうしで"
+                         "これほど強い一致が生じるのは {odds} です。これは実測の範囲を超えた外挿であり、モデルと"
+                         "正確な数値は付録 B に記載しています。",
+        "meaning_counted": "一致全体の p 値は {p} で、実測の範囲内にあります（付録 B）。",
+        "meaning_short_frames": "較正の基礎となる帰無フレームは {frames} 枚で、定めた最低基準（{min} 枚）に届いていません。"
+                                "これらの数値は少ない映像に基づいています。",
+        "meaning_short_minutes": "背景映像は計 {minutes} 分で、定めた最低基準（{min} 分）に届いていません。",
+        "null_heading": "p 値の根拠",
+        "null_background": "帰無分布は、目録を一切含まないことが分かっている背景映像から作成しました：{clips} 本、"
+                           "計 {minutes} 分、帰無フレーム {frames} 枚（各フレームを目録全体と照合した最良のスコア）。",
+        "null_lowo": "帰無分布は作品を一つずつ除外して作成しました：{works} 作品それぞれのフレームを他の作品とだけ照合し、"
+                     "帰無フレームは {frames} 枚です。",
+        "null_model": "フレームの p 値は、それ以上のスコアを得た帰無フレームの割合（+1 平滑化）です。該当が {tail} 枚未満の"
+                      "範囲では、帰無分布に当てはめたガンベル分布の裾を用います。これは外挿であり、{frames} 枚の実測では"
+                      " {n1} 回に 1 回を下回る p 値は裏付けられません。クエリの変形（シダック法）と {nch} チャネル"
+                      "（ボンフェローニ法）について補正します。区間のフレーム対は {dec} 秒に 1 対に間引き、同じ参照"
+                      "フレームの繰り返しは 1 枚と数え、隣接フレームのスコアの相関 {rho}（{how}）を考慮したブラウン法で"
+                      "統合します。{floor} を下回る p 値はその下限として記載します。",
+        "rho_measured": "背景映像で測定",
+        "rho_assumed": "仮定値：calibration.assumed_frame_correlation",
+        "null_files": "背景映像ファイル",
+        "null_duration": "長さ",
+        "null_frames_col": "フレーム数",
+        "figures_heading": "最も強い一致の数値",
+        "figures_p": "p 値",
+        "figures_count": "同程度に近い帰無フレーム",
+        "figures_count_value": "{n} 枚中 {k} 枚",
+        "figures_eff": "統合した独立フレーム数",
+        "figures_eff_value": "{eff:g}（ブラウン法、{used} フレームから）",
+        "figures_e": "偶然の一致の期待件数",
+        "figures_e_value": "{e}（比較 {trials} 回：クエリフレーム数 × 参照動画数）",
+        "figures_basis": "根拠",
+        "figures_extrapolated": "外挿：{n1} 回に 1 回未満、当てはめたガンベル分布の裾による",
+        "figures_counted": "実測：帰無フレームで裏付けられる範囲内",
         "meaning_no_p": "p 値なし：参照インデックスが較正されていないため、この強さの一致が偶然生じる確率は記載していません。",
         "collection": "収集",
         "overlays": "付録 A：局所特徴の対応",

@@ -13,15 +13,20 @@ from pathlib import Path
 from ..evidence import records as ev
 from ..evidence.rules import Level
 from ..evidence.wording import rule_text, verdict_sentence
+from ..match.calibration import shortfall
 from ..match.decision import Decided, DecidedResemblance, Decision
 
 
 def _calibration_fields(d: Decided) -> dict:
     c = d.calibration
     if c is None or c.p_value is None:
-        return {"p_value": None, "p_value_at_floor": None, "log10_p_value": None, "expected_false_matches": None}
+        return {"p_value": None, "p_value_at_floor": None, "log10_p_value": None, "expected_false_matches": None,
+                "chance": None}
+    chance = ev.Chance(null_frames=c.null_frames, null_closer=c.null_closer, frames_combined=c.frames_used,
+                       effective_frames=c.effective_frames,
+                       extrapolated=bool(c.extrapolated)) if c.null_frames is not None else None
     return {"p_value": c.p_value, "p_value_at_floor": c.p_value_at_floor, "log10_p_value": c.log10_p_value,
-            "expected_false_matches": c.expected_false_matches}
+            "expected_false_matches": c.expected_false_matches, "chance": chance}
 
 
 def _union(boxes) -> tuple[float, float, float, float] | None:
@@ -181,3 +186,20 @@ def verdict_record(decision: Decision, works: tuple[ev.Work, ...], clip_path: st
         summary=verdict_sentence(Path(clip_path).name, record, best.segment.work, best.segment.owner, n,
                                  cal["p_value"], cal["p_value_at_floor"], cal["expected_false_matches"]),
     )
+
+
+def null_basis(null, config) -> ev.NullBasis | None:
+    """What the scan's null distributions rest on (a match.calibration.NullModel, or None)."""
+    if null is None:
+        return None
+    got = null.amount or {}
+    sources = tuple(ev.NullSource(**{k: s.get(k) for k in ("name", "sha256", "duration_s", "work")},
+                                  frames=int(s.get("frames") or 0)) for s in null.sources)
+    frames = int(got.get("frames", min((len(x[0]) for x in null.null.values()), default=0)))
+    stored = {"method": "background" if any(s.sha256 for s in sources) else "leave-one-work-out", "sources": null.sources,
+              "channels": {n: {"samples": x[0]} for n, x in null.null.items()}}
+    return ev.NullBasis(method=stored["method"], correlation={n: round(null.rho(n), 3) for n in null.null},
+                        correlation_measured=all(null.correlation.get(n) is not None for n in null.null),
+                        clips=sum(1 for s in sources if s.sha256), works=sum(1 for s in sources if s.work),
+                        minutes=float(got.get("minutes", 0.0)), frames=frames, sources=sources,
+                        shortfall=shortfall(stored, config))

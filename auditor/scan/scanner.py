@@ -40,7 +40,7 @@ from ..names import printable, text_named
 from ..settings import Configuration
 from . import exhibits, resemble
 from .ahead import SearchAhead
-from .assemble import resemblance_check, segment_record, verdict_record, work_records
+from .assemble import null_basis, resemblance_check, segment_record, verdict_record, work_records
 from .pipeline import EmbeddedMedia, embed_file
 
 
@@ -260,7 +260,7 @@ class Scanner:
             calibration=ev.Calibration(
                 calibrated=self.null is not None,
                 method=self.null.describe() if self.null else "index not calibrated: no p-values (run auditor index calibrate)",
-                trials=trials,
+                trials=trials, null=null_basis(self.null, self.config),
             ),
             works=works,
             references={ref_id: ev.Reference(**{k: v.get(k) for k in REFERENCE_FIELDS}) for ref_id, v in videos.items()},
