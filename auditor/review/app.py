@@ -46,6 +46,7 @@ from ..evidence.wording import level_name, rule_text
 from . import strings
 from .gate import LOCAL_HOSTS, MAX_BODY, TRAIL, Gate, Shield, same_secret, served_names
 from .playback import proxy_path
+from .player import gallery_views, segment_views
 from .queue import LEVELS, PAGE, SORTS, STATES, Results, counts, neighbours, ordered, select
 from .serve import Desk, add_file_routes
 from .store import DECISIONS, ReviewStore
@@ -270,13 +271,18 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
         prev_id, next_id, todo = neighbours(ordered(listing.rows, latest), query_id, latest)
         segs = ev.segments()
         best = segs[0] if segs else None
+
+        def ref_url(ref_id: str) -> str | None:
+            if desk.reference(ev, ref_id) is None:
+                return None
+            return f"/clip/{quote(query_id, safe='')}/ref/{quote(ref_id, safe='')}/video"
         return pages.page(request, "clip.html", {
             "ev": ev, "qid": query_id, "duration": duration, "playable": playable, "proxy": proxy,
             "proxy_file": proxy_path(results, ev.clip.sha256).relative_to(results).as_posix() if proxy else None,
             "trail": store.trail(query_id), "missed": store.missed(query_id), "decisions": DECISIONS,
             "error": error, "done": done, "done_decision": d, "pdf": pdf.name if pdf else None,
             "prev_id": prev_id, "next_id": next_id, "todo": todo, "best": best,
-            "best_ref_video": desk.reference(ev, best.ref_id) is not None if best else False,
+            "views": segment_views(ev, query_id, ref_url), "gallery": gallery_views(ev),
             "assigned": store.assigned().get(query_id),
         })
 
