@@ -37,13 +37,14 @@ from typing import Literal, overload
 from urllib.parse import quote, unquote, urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..errors import UsageError
 from ..evidence.files import check_writable
 from ..evidence.wording import level_name, rule_text
 from . import strings
+from .catalogue import Catalogue
 from .gate import LOCAL_HOSTS, MAX_BODY, TRAIL, Gate, Shield, same_secret, served_names
 from .playback import proxy_path
 from .player import gallery_views, segment_views
@@ -105,8 +106,14 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
     roots = [results] + [Path(r).resolve() for r in clip_roots or []]  # where a clip may be played from
     check_writable(results, "--results", "the desk keeps its review trail (reviews.sqlite) here")
     shield = Shield(results, Path(index).resolve())
+    data = Results(results, shield.blocks)
+
+    def named_works() -> list[tuple[str, str]]:
+        rows = data.load().rows
+        return sorted({(w, "") for r in rows for w in r.works})
+
     desk = Desk(results, roots, [Path(r).resolve() for r in reference_roots or []],
-                ReviewStore(results / TRAIL), Results(results, shield.blocks), shield)
+                ReviewStore(results / TRAIL), data, shield, Catalogue(Path(index).resolve(), named_works))
     app = FastAPI(title="auditor review desk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = desk.store
     app.add_middleware(Gate, names=served_names(host))
@@ -297,16 +304,22 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}", status_code=303)
         return RedirectResponse(pages.after(query_id, done=query_id, d=decision.strip().lower()), status_code=303)
 
+    @app.get("/catalogue")
+    def catalogue_search(q: str = ""):
+        """Works and reference files of the catalogue matching `q` (for the missed-match form)."""
+        return JSONResponse({"results": desk.catalogue.search(q[:200]), "unreadable": desk.catalogue.unreadable})
+
     @app.post("/clip/{query_id}/missed")
-    def missed(request: Request, query_id: str, work: str = Form(""), query_start: str = Form(""),
-               query_end: str = Form(""), ref_start: str = Form(""), reviewer: str = Form(...), note: str = Form(""),
-               csrf_token: str = Form(...)):
+    def missed(request: Request, query_id: str, work: str = Form(""), ref_id: str = Form(""), query_start: str = Form(""),
+               query_end: str = Form(""), ref_start: str = Form(""), ref_end: str = Form(""), reviewer: str = Form(...),
+               note: str = Form(""), csrf_token: str = Form(...)):
         ev = desk.clip(query_id)
         pages.check_post(request, csrf_token)
         try:
             start, end = _number(query_start, "from"), _number(query_end, "to")
+            ref_id, work = desk.catalogue.resolve(ref_id, work)
             store.add_missed(query_id, ev.clip.sha256, work, start, end, _number(ref_start, "reference from", True),
-                             reviewer, note)
+                             reviewer, note, ref_end=_number(ref_end, "reference to", True), ref_id=ref_id)
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}#missed", status_code=303)
         return RedirectResponse(f"/clip/{quote(query_id, safe='')}#trail", status_code=303)

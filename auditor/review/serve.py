@@ -18,11 +18,12 @@ from fastapi.responses import FileResponse, Response
 from ..errors import InputError
 from ..evidence.files import SUFFIX, read_evidence
 from ..evidence.records import Evidence
+from .catalogue import Catalogue
 from .export import reviews_csv
 from .gate import Shield, served_file
 from .playback import make_proxy, needs_proxy, proxy_path, thumbnail
 from .queue import Results
-from .store import ReviewStore
+from .store import ReviewStore, report_trail
 from .strings import LANGS
 
 PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 160 90">'
@@ -39,6 +40,7 @@ class Desk:
     store: ReviewStore
     data: Results
     shield: Shield  # the trail and the index, by device and inode: never opened here but by the store
+    catalogue: Catalogue  # the index's works and reference files, for naming a missed match
     _codecs: dict[str, str | None] = field(default_factory=dict)
 
     def clip(self, query_id: str) -> Evidence:
@@ -184,7 +186,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 out = render_report(results / f"{query_id}{SUFFIX}", Path(tmp) / "r.pdf", lang=lang,
-                                    reviews=desk.store.trail(query_id))
+                                    reviews=report_trail(desk.store, query_id))
             except AuditorError as exc:
                 raise HTTPException(500, str(exc)) from None
             data_bytes = out.read_bytes()
