@@ -44,12 +44,15 @@ from ..errors import UsageError
 from ..evidence.files import check_writable
 from ..evidence.wording import level_name, rule_text
 from . import strings
+from .accounts import COOKIE as SESSION_COOKIE
+from .accounts import Sessions
 from .catalogue import Catalogue
 from .gate import LOCAL_HOSTS, MAX_BODY, TRAIL, Gate, Shield, same_secret, served_names
 from .playback import proxy_path
 from .player import gallery_views, segment_views
 from .queue import LEVELS, PAGE, SORTS, STATES, Results, counts, neighbours, ordered, select
 from .serve import Desk, add_file_routes
+from .signin import SIGN_IN_PATHS, add_sign_in_routes, refuse_unsigned
 from .store import DECISIONS, ReviewStore
 
 __all__ = ["create_app", "LOCAL_HOSTS", "MAX_BODY", "same_secret"]
@@ -123,19 +126,29 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         # never a 303 for a decision that is not in the trail: the reviewer sees it was not kept
         return HTMLResponse(f"<h1>503</h1><p>The review trail could not be written or read ({escape(str(exc))}): "
                             "nothing was recorded; go back and send it again.</p>", 503)
-    _guard(app, token)
+    sessions = Sessions(desk.store) if host not in LOCAL_HOSTS else None  # beyond loopback, reviewers sign in
+    _guard(app, token, sessions)
     pages = Pages(desk)
+    add_sign_in_routes(app, pages, sessions)
     _queue_routes(app, desk, pages)
     _clip_routes(app, desk, pages)
     add_file_routes(app, desk)
     return app
 
 
-def _guard(app: FastAPI, token: str | None) -> None:
-    """The access token (when one is set) and the headers every response carries."""
+def _guard(app: FastAPI, token: str | None, sessions: Sessions | None) -> None:
+    """The access token (when one is set), the reviewer's session (beyond loopback) and the
+    headers every response carries."""
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        response = await _admit(request, call_next)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    async def _admit(request: Request, call_next):
         if token:
             given = request.query_params.get("token")
             if same_secret(given, token):
@@ -150,11 +163,12 @@ def _guard(app: FastAPI, token: str | None) -> None:
             bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not (same_secret(cookie, token) or same_secret(bearer, token)):
                 return HTMLResponse("<h1>401</h1><p>An access token is needed: open the address the server printed.</p>", 401)
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        return response
+        request.state.reviewer = None
+        if sessions is not None:
+            request.state.reviewer = sessions.who(request.cookies.get(SESSION_COOKIE))
+            if request.state.reviewer is None and request.url.path not in SIGN_IN_PATHS:
+                return refuse_unsigned(request)
+        return await call_next(request)
 
 
 class Pages:
@@ -177,6 +191,12 @@ class Pages:
         if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
             raise HTTPException(403, "cross-origin form posts are refused")
 
+    @staticmethod
+    def reviewer(request: Request, given: str) -> str:
+        """Who a form is recorded under: the signed-in reviewer beyond loopback, else the name given."""
+        signed = getattr(request.state, "reviewer", None)
+        return signed if signed else given
+
     def page(self, request: Request, name: str, context: dict) -> Response:
         lang = strings.pick(request.query_params.get("lang"), request.cookies.get(strings.COOKIE))
         words = strings.STRINGS[lang]
@@ -187,6 +207,7 @@ class Pages:
             "st": lambda state: words.get(f"state_{state}", state),
             "rule": lambda rec: rule_text(rec.rules, lang) if rec.rules else rec.rule,
             "verdict_words": lambda ev: verdict_words(ev, lang),
+            "signed_in": getattr(request.state, "reviewer", None),
         })
         resp.set_cookie("auditor_csrf", token_value, httponly=True, samesite="strict")
         if request.query_params.get("lang") in strings.LANGS:
@@ -248,9 +269,9 @@ def _queue_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
             if not chosen:
                 raise ValueError("no clip selected")
             if action == "decide":
-                store.add_many(chosen, decision, reviewer, note)
+                store.add_many(chosen, decision, pages.reviewer(request, reviewer), note)
             elif action == "assign":
-                store.assign([q for q, _ in chosen], assignee, reviewer)
+                store.assign([q for q, _ in chosen], assignee, pages.reviewer(request, reviewer))
             else:
                 raise ValueError("unknown action")
         except ValueError as exc:
@@ -294,12 +315,12 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
         })
 
     @app.post("/clip/{query_id}/decision")
-    def decide(request: Request, query_id: str, decision: str = Form(""), reviewer: str = Form(...),
+    def decide(request: Request, query_id: str, decision: str = Form(""), reviewer: str = Form(""),
                note: str = Form(""), csrf_token: str = Form(...)):
         ev = desk.clip(query_id)
         pages.check_post(request, csrf_token)
         try:
-            store.add(query_id, ev.clip.sha256, decision, reviewer, note)
+            store.add(query_id, ev.clip.sha256, decision, pages.reviewer(request, reviewer), note)
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}", status_code=303)
         return RedirectResponse(pages.after(query_id, done=query_id, d=decision.strip().lower()), status_code=303)
@@ -311,7 +332,7 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
 
     @app.post("/clip/{query_id}/missed")
     def missed(request: Request, query_id: str, work: str = Form(""), ref_id: str = Form(""), query_start: str = Form(""),
-               query_end: str = Form(""), ref_start: str = Form(""), ref_end: str = Form(""), reviewer: str = Form(...),
+               query_end: str = Form(""), ref_start: str = Form(""), ref_end: str = Form(""), reviewer: str = Form(""),
                note: str = Form(""), csrf_token: str = Form(...)):
         ev = desk.clip(query_id)
         pages.check_post(request, csrf_token)
@@ -319,7 +340,8 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
             start, end = _number(query_start, "from"), _number(query_end, "to")
             ref_id, work = desk.catalogue.resolve(ref_id, work)
             store.add_missed(query_id, ev.clip.sha256, work, start, end, _number(ref_start, "reference from", True),
-                             reviewer, note, ref_end=_number(ref_end, "reference to", True), ref_id=ref_id)
+                             pages.reviewer(request, reviewer), note, ref_end=_number(ref_end, "reference to", True),
+                             ref_id=ref_id)
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}#missed", status_code=303)
         return RedirectResponse(f"/clip/{quote(query_id, safe='')}#trail", status_code=303)

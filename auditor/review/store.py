@@ -63,6 +63,17 @@ CREATE TRIGGER IF NOT EXISTS assignments_no_update BEFORE UPDATE ON assignments
 BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS assignments_no_delete BEFORE DELETE ON assignments
 BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS reviewers (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL,
+    password     TEXT NOT NULL,  -- scrypt hash (accounts.py); '' when the account was removed
+    created_utc  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviewers_name ON reviewers(name, id);
+CREATE TRIGGER IF NOT EXISTS reviewers_no_update BEFORE UPDATE ON reviewers
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS reviewers_no_delete BEFORE DELETE ON reviewers
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 """
 
 
@@ -188,6 +199,23 @@ class ReviewStore:
         with self._lock:
             self._conn.executemany("INSERT INTO assignments(query_id, reviewer, assigned_by, created_utc) VALUES (?, ?, ?, ?)",
                                    [(q, reviewer, assigned_by, when) for q in query_ids])
+
+    def add_account(self, name: str, password_hash: str) -> None:
+        """A reviewer's account, a new password for it, or its removal (an empty hash)."""
+        with self._lock:
+            self._conn.execute("INSERT INTO reviewers(name, password, created_utc) VALUES (?, ?, ?)",
+                               (name, password_hash, _now()))
+
+    def account(self, name: str) -> tuple[int, str] | None:
+        """(row id, password hash) of a name's latest account row; None if it never had one."""
+        rows = self._select("SELECT id, password FROM reviewers WHERE name = ? ORDER BY id DESC LIMIT 1", (name,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def accounts(self) -> list[dict]:
+        """Every name with an account, and when it was last set (removed ones left out)."""
+        rows = self._select("SELECT r.name, r.password, r.created_utc FROM reviewers r "
+                            "JOIN (SELECT name, MAX(id) AS id FROM reviewers GROUP BY name) m USING(id) ORDER BY r.name")
+        return [{"name": n, "set_utc": t} for n, pw, t in rows if pw]
 
     def assigned(self) -> dict[str, str]:
         rows = self._select(
