@@ -51,7 +51,7 @@ def serve(
             raise UsageError(f"{option} {path}: no such file")
     import uvicorn
 
-    app_ = create_app(index, results, token, clips or [], host=host, reference_roots=references or [])
+    app_ = create_app(index, results, token, clips or [], host=host, reference_roots=references or [], prepare_ahead=True)
     shown = f"[{host}]" if ":" in host else host  # the address it is bound to, as a URL names it
     scheme = "https" if tls_cert else "http"
     typer.echo(f"review desk on {scheme}://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)",

@@ -50,6 +50,7 @@ from .catalogue import Catalogue
 from .gate import LOCAL_HOSTS, MAX_BODY, TRAIL, Gate, Shield, same_secret, served_names
 from .playback import proxy_path
 from .player import gallery_views, segment_views
+from .prepare import Preparer
 from .queue import LEVELS, PAGE, SORTS, STATES, Results, counts, neighbours, ordered, select
 from .serve import Desk, add_file_routes
 from .signin import SIGN_IN_PATHS, add_sign_in_routes, refuse_unsigned
@@ -96,11 +97,12 @@ def verdict_words(ev, lang: str) -> str:
 
 def create_app(index: str | Path, results: str | Path, token: str | None = None,
                clip_roots: Sequence[str | Path] | None = None, host: str = "127.0.0.1",
-               reference_roots: Sequence[str | Path] | None = None) -> FastAPI:
+               reference_roots: Sequence[str | Path] | None = None, prepare_ahead: bool = False) -> FastAPI:
     """The desk over a results folder, for serving on `host` (requests naming another host are
     refused). A `host` other than this machine's loopback needs a `token` (UsageError). Nothing
     of `index`, the index the results were scanned against, is served; reference videos are
-    played only from `reference_roots`."""
+    played only from `reference_roots`. `prepare_ahead`: make playable copies in the background
+    from the start, newest clips first (`auditor serve`)."""
     if host not in LOCAL_HOSTS and not token:
         raise UsageError(f"--host {host}: listening beyond this machine needs an access token")
     results = Path(results).resolve()
@@ -116,9 +118,11 @@ def create_app(index: str | Path, results: str | Path, token: str | None = None,
         return sorted({(w, "") for r in rows for w in r.works})
 
     desk = Desk(results, roots, [Path(r).resolve() for r in reference_roots or []],
-                ReviewStore(results / TRAIL), data, shield, Catalogue(Path(index).resolve(), named_works))
+                ReviewStore(results / TRAIL), data, shield, Catalogue(Path(index).resolve(), named_works), Preparer(results))
+    if prepare_ahead:
+        desk.prepare_ahead()
     app = FastAPI(title="auditor review desk", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.store = desk.store
+    app.state.store, app.state.desk = desk.store, desk
     app.add_middleware(Gate, names=served_names(host))
 
     @app.exception_handler(sqlite3.Error)
@@ -291,8 +295,8 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
         clip_file = Path(ev.clip.path)
         playable = desk.shield.may_open(clip_file, desk.roots)
         proxy = desk.unplayable(clip_file, ev.clip.sha256) if playable else None
-        if proxy:  # started now, so the copy is under way before the player asks for it
-            desk.prepare(clip_file, ev.clip.sha256)
+        # asked for now, before any other copy, so it is under way before the page is shown
+        making = desk.playable_status(clip_file, ev.clip.sha256) if proxy else None
         pdf = next((p for p in (results / f"{query_id}.report.pdf", results / f"{query_id}.report.ja.pdf") if p.is_file()), None)
         listing = data.load()
         latest = store.latest()
@@ -305,7 +309,7 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
                 return None
             return f"/clip/{quote(query_id, safe='')}/ref/{quote(ref_id, safe='')}/video"
         return pages.page(request, "clip.html", {
-            "ev": ev, "qid": query_id, "duration": duration, "playable": playable, "proxy": proxy,
+            "ev": ev, "qid": query_id, "duration": duration, "playable": playable, "proxy": proxy, "making": making,
             "proxy_file": proxy_path(results, ev.clip.sha256).relative_to(results).as_posix() if proxy else None,
             "trail": store.trail(query_id), "missed": store.missed(query_id), "decisions": DECISIONS,
             "error": error, "done": done, "done_decision": d, "pdf": pdf.name if pdf else None,
