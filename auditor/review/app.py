@@ -58,6 +58,9 @@ from .store import DECISIONS, ReviewStore
 
 __all__ = ["create_app", "LOCAL_HOSTS", "MAX_BODY", "same_secret"]
 
+FILTERS = ("sort", "level", "work", "owner", "state", "reviewer")  # the queue's, carried from page to page
+MAX_FILTER = 200
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -78,6 +81,13 @@ def _number(text: str, name: str, optional: bool = False) -> float | None:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name}: a number of seconds")
     return value
+
+
+def cc_status_words(status: str, lang: str) -> str:
+    """Content Credentials' outcome in the reader's language (the evidence keeps an English sentence)."""
+    from ..report.text import TABLES
+
+    return TABLES[lang]["cc_status"].get(status, status)
 
 
 def verdict_words(ev, lang: str) -> str:
@@ -212,18 +222,34 @@ class Pages:
             "rule": lambda rec: rule_text(rec.rules, lang) if rec.rules else rec.rule,
             "verdict_words": lambda ev: verdict_words(ev, lang),
             "signed_in": getattr(request.state, "reviewer", None),
+            "cc_words": lambda cc: cc.summary if lang == "en" else cc_status_words(cc.status, lang),
         })
         resp.set_cookie("auditor_csrf", token_value, httponly=True, samesite="strict")
         if request.query_params.get("lang") in strings.LANGS:
             resp.set_cookie(strings.COOKIE, lang, samesite="strict", max_age=365 * 86400)
         return resp
 
-    def after(self, query_id: str | None, **extra) -> str:
-        """Where to go once a clip is decided: the next unreviewed clip, else the queue."""
+    @staticmethod
+    def filters(request: Request) -> dict[str, str]:
+        """The queue's filters and sort a clip page was opened with (carried by its links)."""
+        kept = {k: request.query_params.get(k, "") for k in FILTERS}
+        return {k: v[:MAX_FILTER] for k, v in kept.items() if v and not (k == "sort" and v == "level")}
+
+    def order(self, filters: dict[str, str]) -> tuple[list, dict]:
+        """The queue's clips in its order under `filters` (what j/k walk), and the latest decisions."""
         listing = self.desk.data.load()
         latest = self.desk.store.latest()
-        _, _, todo = neighbours(ordered(listing.rows, latest), query_id or "", latest)
-        query = f"?{urlencode(extra)}" if extra else ""
+        rows = ordered(listing.rows, latest, filters.get("sort", "level"))
+        chosen = {k: v for k, v in filters.items() if k != "sort"}
+        return select(rows, latest, self.desk.store.assigned(), **chosen), latest
+
+    def after(self, query_id: str | None, filters: dict[str, str] | None = None, **extra) -> str:
+        """Where to go once a clip is decided: the queue's next unreviewed clip (under the queue's
+        filters), else the queue."""
+        filters = filters or {}
+        rows, latest = self.order(filters)
+        _, _, todo = neighbours(rows, query_id or "", latest)
+        query = f"?{urlencode({**filters, **extra})}" if filters or extra else ""
         return (f"/clip/{quote(todo, safe='')}" if todo else "/") + query
 
 
@@ -286,7 +312,7 @@ def _queue_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
 
 def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
     """A clip's page, its decision, and a match the scan missed."""
-    store, data, results = desk.store, desk.data, desk.results
+    store, results = desk.store, desk.results
 
     @app.get("/clip/{query_id}", response_class=HTMLResponse)
     def clip_page(request: Request, query_id: str, error: str = "", done: str = "", d: str = ""):
@@ -298,9 +324,9 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
         # asked for now, before any other copy, so it is under way before the page is shown
         making = desk.playable_status(clip_file, ev.clip.sha256) if proxy else None
         pdf = next((p for p in (results / f"{query_id}.report.pdf", results / f"{query_id}.report.ja.pdf") if p.is_file()), None)
-        listing = data.load()
-        latest = store.latest()
-        prev_id, next_id, todo = neighbours(ordered(listing.rows, latest), query_id, latest)
+        filters = pages.filters(request)
+        rows, latest = pages.order(filters)
+        prev_id, next_id, todo = neighbours(rows, query_id, latest)
         segs = ev.segments()
         best = segs[0] if segs else None
 
@@ -314,6 +340,7 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
             "trail": store.trail(query_id), "missed": store.missed(query_id), "decisions": DECISIONS,
             "error": error, "done": done, "done_decision": d, "pdf": pdf.name if pdf else None,
             "prev_id": prev_id, "next_id": next_id, "todo": todo, "best": best,
+            "keep": ("?" + urlencode(filters)) if filters else "",
             "views": segment_views(ev, query_id, ref_url), "gallery": gallery_views(ev),
             "assigned": store.assigned().get(query_id),
         })
@@ -327,7 +354,8 @@ def _clip_routes(app: FastAPI, desk: Desk, pages: Pages) -> None:
             store.add(query_id, ev.clip.sha256, decision, pages.reviewer(request, reviewer), note)
         except ValueError as exc:
             return RedirectResponse(f"/clip/{quote(query_id, safe='')}?error={quote(str(exc))}", status_code=303)
-        return RedirectResponse(pages.after(query_id, done=query_id, d=decision.strip().lower()), status_code=303)
+        return RedirectResponse(pages.after(query_id, pages.filters(request), done=query_id, d=decision.strip().lower()),
+                                status_code=303)
 
     @app.get("/catalogue")
     def catalogue_search(q: str = ""):
