@@ -4,6 +4,7 @@ backwards) when played and when seeked; a match on key art shows the still with 
 outlined and the frame pairs' places. One served desk and one browser for the module."""
 
 import json
+import os
 import shutil
 
 import cv2
@@ -162,3 +163,20 @@ def test_a_match_on_key_art_shows_the_still_with_its_region_outlined(page, case)
     shown = page.locator("#ref-still").bounding_box()
     assert abs(shown["width"] * (x1 - x0) - ref_box["width"]) < 3  # the region fills the clip's frame
     page.click("#view-side")
+
+
+@pytest.mark.parametrize("qid", ["reversed_0007", "keyart_pan_0011"])
+def test_the_clip_page_fits_a_phone_and_a_wide_screen_in_both_languages(page, qid):
+    shots = os.environ.get("AUDITOR_SCREENSHOTS")
+    for width, height in ((1920, 1080), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for lang in ("en", "ja"):
+            page.goto(f"{page.base}/clip/{qid}?lang={lang}")
+            page.wait_for_function("document.getElementById('player').readyState >= 1")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, lang)
+            heights = [page.locator(f"#do-{d}").bounding_box()["height"] for d in ("confirm", "dismiss", "second-look")]
+            assert max(heights) < 44, heights  # each decision on one line
+            assert page.locator("#sync-play").is_visible() and page.locator("#ref-fig").is_visible()
+            if shots:
+                page.screenshot(path=os.path.join(shots, f"{qid}-{width}-{lang}.png"), full_page=True)
+    page.set_viewport_size({"width": 1920, "height": 1080})
