@@ -91,7 +91,7 @@ def test_the_page_says_a_playable_copy_is_being_made_and_then_plays_it(fresh):
     with served(app) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
-        for lang, words in (("en", "playable copy"), ("ja", "再生用コピー")):
+        for lang, words in (("ja", "再生用コピー"),):  # English: the in-process tests above read it
             shutil.rmtree(fresh.results / "proxies", ignore_errors=True)
             app.state.desk.preparer._jobs.clear()
             page.goto(f"{url}/clip/generated_clip_0042?lang={lang}")

@@ -122,7 +122,7 @@ def _make_playable(report, quiet: bool) -> None:
         if r["state"] in ("too long", "failed") or (not quiet and r["state"] == "ready"):
             why = {"ready": "playable copy made", "failed": f"no playable copy: {r['error']}",
                    "too long": f"no playable copy: over {r['limit_s'] // 60} minutes or {r['limit_bytes'] // 1024 ** 3} GiB"}
-            typer.echo(f"{r['clip']}: {why[r['state']]}", err=True)
+            typer.echo(f"{r['path']}: {why[r['state']]}", err=True)
 
 
 def report_args(lang: str, redact: bool, sign: Path | None, passphrase_file: Path | None) -> dict:

@@ -147,5 +147,5 @@ def make_playable(results: str | Path, clips: Iterable[tuple[Path, str]]) -> lis
     for src, sha in clips:
         job = Job(Path(src), sha)
         check_and_make(job, Path(results))
-        out.append({"clip": str(src), **job.report()})
+        out.append({"path": str(src), **job.report()})
     return out
