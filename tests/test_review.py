@@ -62,9 +62,9 @@ def test_queue_lists_clips_levels_and_failures_and_filters(client):
     assert "generated_clip_0042" in r.text and "near-identical copy" in r.text and "Star Courier" in r.text
     assert "broken" in r.text and "not a readable video" in r.text
     r = client.get("/", params={"level": "no match"})
-    assert "generated_clip_0043" in r.text and 'href="/clip/generated_clip_0042"' not in r.text
+    assert "generated_clip_0043" in r.text and 'href="/clip/generated_clip_0042?' not in r.text
     r = client.get("/", params={"owner": "Demo Studio", "state": "unreviewed"})
-    assert 'href="/clip/generated_clip_0042"' in r.text and 'href="/clip/generated_clip_0043"' not in r.text
+    assert 'href="/clip/generated_clip_0042?' in r.text and 'href="/clip/generated_clip_0043?' not in r.text
 
 
 def test_a_decision_is_appended_escaped_and_shown_on_the_queue(client, demo):
@@ -82,7 +82,7 @@ def test_a_decision_is_appended_escaped_and_shown_on_the_queue(client, demo):
     assert "&lt;b&gt;A. Sato&lt;/b&gt;" in page
     client.post("/clip/generated_clip_0042/decision", data={**form, "decision": "second look", "note": "check ep02"})
     queue = client.get("/", params={"state": "second look"}).text
-    assert 'href="/clip/generated_clip_0042"' in queue
+    assert 'href="/clip/generated_clip_0042?state=second+look"' in queue
     db = sqlite3.connect(demo.results / "reviews.sqlite")
     assert [r[0] for r in db.execute("SELECT decision FROM decisions ORDER BY id")] == ["confirm", "second look"]
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):

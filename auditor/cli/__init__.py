@@ -15,7 +15,7 @@ import warnings
 # is signed or verified: a line about a library's internals, first on the screen, on every run
 warnings.filterwarnings("ignore", message=r"DSA is deprecated", module=r"pyhanko(\..*)?$")
 
-from . import index, info, report, scan  # noqa: E402, F401  (each registers its commands, in this order in --help)
+from . import index, info, report, reviewers, scan  # noqa: E402, F401  (each registers its commands, in this order in --help)
 from .common import app  # noqa: E402
 
 

@@ -23,6 +23,8 @@ def serve(
     clips: list[Path] | None = typer.Option(None, "--clips", help="Folder of suspect clips the desk may play (repeatable)."),
     references: list[Path] | None = typer.Option(
         None, "--references", help="Folder of reference videos the desk may play beside a clip (repeatable)."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve over TLS with this certificate (PEM)."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's private key (PEM)."),
 ) -> None:
     """The review desk: a local web app to confirm or dismiss matches, with an audit trail."""
     import secrets
@@ -42,12 +44,24 @@ def serve(
     if host not in LOCAL_HOSTS and not token:
         raise UsageError(f"--host {host}: listening beyond this machine needs an access token "
                          f"(--token or AUDITOR_TOKEN; for example {secrets.token_urlsafe(16)})")
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{option} {path}: no such file")
     import uvicorn
 
-    app_ = create_app(index, results, token, clips or [], host=host, reference_roots=references or [])
-    shown = "localhost" if host in LOCAL_HOSTS else host
-    typer.echo(f"review desk on http://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)", err=True)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    app_ = create_app(index, results, token, clips or [], host=host, reference_roots=references or [], prepare_ahead=True)
+    shown = f"[{host}]" if ":" in host else host  # the address it is bound to, as a URL names it
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"review desk on {scheme}://{shown}:{port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)",
+               err=True)
+    if host not in LOCAL_HOSTS:
+        accounts = len(app_.state.store.accounts())
+        typer.echo(f"beyond this machine every reviewer signs in ({accounts} account(s); add one with "
+                   f"auditor reviewer add NAME --results {results})", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning",
+                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
 
 
 @app.command()

@@ -76,6 +76,9 @@ def scan(
     redact_references: bool = RedactOpt,
     sign: Path | None = SignOpt,
     passphrase_file: Path | None = PassphraseOpt,
+    playable: bool = typer.Option(
+        False, "--playable", help="Also make the review desk's playable copies (VP8) of clips browsers cannot play "
+                                  "(up to 30 minutes and 4 GiB each), so the desk shows them at once."),
 ) -> None:
     """Scan suspect clips against an index (every channel it holds) and write evidence.
 
@@ -97,11 +100,29 @@ def scan(
                            progress=progress)
     if not quiet:
         _render_table(report.outcomes)
+    if playable:
+        _make_playable(report, quiet)
     typer.echo(f"{report.count(ClipStatus.OK)} scanned, {report.count(ClipStatus.SKIPPED)} already done, "
                f"{report.count(ClipStatus.ERROR)} failed; "
                f"evidence in {report.out_dir}  (matches.csv, summary.csv)")
     if report.failed:
         raise typer.Exit(1)
+
+
+def _make_playable(report, quiet: bool) -> None:
+    """The desk's playable copies of the clips just scanned that browsers cannot play."""
+    from ..evidence.files import read_evidence
+    from ..review.prepare import make_playable
+
+    clips = []
+    for o in report.outcomes:
+        if o.evidence_path and o.status != ClipStatus.ERROR:
+            clips.append((Path(o.path), read_evidence(o.evidence_path).clip.sha256))
+    for r in make_playable(report.out_dir, clips):
+        if r["state"] in ("too long", "failed") or (not quiet and r["state"] == "ready"):
+            why = {"ready": "playable copy made", "failed": f"no playable copy: {r['error']}",
+                   "too long": f"no playable copy: over {r['limit_s'] // 60} minutes or {r['limit_bytes'] // 1024 ** 3} GiB"}
+            typer.echo(f"{r['path']}: {why[r['state']]}", err=True)
 
 
 def report_args(lang: str, redact: bool, sign: Path | None, passphrase_file: Path | None) -> dict:

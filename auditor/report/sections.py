@@ -147,8 +147,21 @@ def review(reviews: list[dict], k: Kit) -> list:
     rows = [[P(t["review_when"], small), P(t["review_who"], small), P(t["review_what"], small), P(t["review_why"], small)]]
     for r in reviews:
         decision = k.tables["review_decisions"].get(r["decision"], r["decision"])
-        rows.append([P(r["created_utc"], small), P(r["reviewer"]), P(decision), P(r["note"] or "–", small)])
+        why = P(r["note"] or "–", small)
+        if r.get("work"):  # a missed match: what and where it is, before why
+            why = P(_missed_words(r, k) + (f" — {r['note']}" if r["note"] else ""), small)
+        rows.append([P(r["created_utc"], small), P(r["reviewer"]), P(decision), why])
     return story + [k.table(rows, [38 * mm, 35 * mm, 27 * mm, 74 * mm])]
+
+
+def _missed_words(r: dict, k: Kit) -> str:
+    """A missed match in words: the work (reference), its times in the clip and, when given, in the reference."""
+    unit = " 秒" if k.lang == "ja" else " s"
+    rt = ""
+    if r.get("ref_start") is not None:
+        rt = f" → {r['ref_start']:.1f}" + (f"–{r['ref_end']:.1f}" if r.get("ref_end") is not None else "") + unit
+    return k.t["review_missed"].format(work=r["work"], ref=f" ({r['ref_id']})" if r.get("ref_id") else "",
+                                            qs=r["query_start"], qe=r["query_end"], rt=rt)
 
 
 def span_basis(s, k: Kit) -> str:

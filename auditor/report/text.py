@@ -93,6 +93,8 @@ TEXT = {
         "exhibit_from": "Frame pictures saved by the scan",
         "review": "Review",
         "review_intro": "Decisions recorded on the review desk, oldest first (an append-only trail).",
+        # a match a reviewer added: the work (reference), its times in the clip and in the reference
+        "review_missed": "{work}{ref}: clip {qs:.1f}–{qe:.1f} s{rt}",
         "review_when": "When (UTC)", "review_who": "Reviewer", "review_what": "Decision", "review_why": "Note",
         "review_none": "No review decision has been recorded for this clip.",
         "provenance": "Provenance of the clip",
@@ -268,6 +270,7 @@ TEXT = {
         "exhibit_from": "照合時に保存したフレーム画像",
         "review": "確認",
         "review_intro": "確認デスクで記録された判断（古い順、追記のみの記録）。",
+        "review_missed": "{work}{ref}：クリップ {qs:.1f}–{qe:.1f} 秒{rt}",
         "review_when": "日時（UTC）", "review_who": "確認者", "review_what": "判断", "review_why": "メモ",
         "review_none": "このクリップについて記録された確認の判断はありません。",
         "provenance": "クリップの来歴",
@@ -360,7 +363,8 @@ TEXT = {
 # the report's tables of words: what it prints for each value of a field, per language
 TABLES = {
     "en": {
-        "review_decisions": {"confirm": "confirm", "dismiss": "dismiss", "second look": "second look"},
+        "review_decisions": {"confirm": "confirm", "dismiss": "dismiss", "second look": "second look",
+                             "missed match": "missed match"},
         "cc_status": {
             "valid": "valid: signature and content hashes check out",
             "invalid": "INVALID: the credentials do not match this file or are broken",
@@ -388,7 +392,8 @@ TABLES = {
         },
     },
     "ja": {
-        "review_decisions": {"confirm": "確認（一致を認める）", "dismiss": "却下", "second look": "再確認"},
+        "review_decisions": {"confirm": "確認（一致を認める）", "dismiss": "却下", "second look": "再確認",
+                             "missed match": "見落とし"},
         "cc_status": {
             "valid": "有効：署名とコンテンツのハッシュが一致",
             "invalid": "無効：認証情報がこのファイルと一致しないか破損しています",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..media.video import open_capture, open_writer
@@ -58,8 +59,9 @@ def proxy_path(results: Path, sha256: str) -> Path:
     return results / PROXIES / f"{sha256[:32]}.webm"
 
 
-def make_proxy(src: Path, results: Path, sha256: str) -> Path:
-    """The playable copy of `src` (made once, atomically, one maker at a time)."""
+def make_proxy(src: Path, results: Path, sha256: str, progress: Callable[[int], None] | None = None) -> Path:
+    """The playable copy of `src` (made once, atomically, one maker at a time); `progress(frames
+    written)` is told as it goes."""
     import cv2
 
     out = proxy_path(results, sha256)
@@ -72,6 +74,7 @@ def make_proxy(src: Path, results: Path, sha256: str) -> Path:
         fps = fps if 1 <= fps <= 120 else 25.0
         tmp = out.parent / f".{out.stem}.{os.getpid()}.{threading.get_ident()}.webm"  # hidden: never served half written
         writer = None
+        written = 0
         try:
             while True:
                 ok, frame = cap.read()
@@ -87,6 +90,9 @@ def make_proxy(src: Path, results: Path, sha256: str) -> Path:
                 if (w, h) != size:
                     frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
                 writer.write(frame)
+                written += 1
+                if progress is not None and written % 10 == 0:
+                    progress(written)
             if writer is None:
                 raise RuntimeError("no frame could be decoded")
             writer.release()

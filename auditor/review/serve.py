@@ -18,11 +18,13 @@ from fastapi.responses import FileResponse, Response
 from ..errors import InputError
 from ..evidence.files import SUFFIX, read_evidence
 from ..evidence.records import Evidence
+from .catalogue import Catalogue
 from .export import reviews_csv
 from .gate import Shield, served_file
-from .playback import make_proxy, needs_proxy, proxy_path, thumbnail
+from .playback import make_proxy, needs_proxy, thumbnail
+from .prepare import Preparer
 from .queue import Results
-from .store import ReviewStore
+from .store import ReviewStore, report_trail
 from .strings import LANGS
 
 PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 160 90">'
@@ -39,6 +41,8 @@ class Desk:
     store: ReviewStore
     data: Results
     shield: Shield  # the trail and the index, by device and inode: never opened here but by the store
+    catalogue: Catalogue  # the index's works and reference files, for naming a missed match
+    preparer: Preparer  # playable copies, made in the background
     _codecs: dict[str, str | None] = field(default_factory=dict)
 
     def clip(self, query_id: str) -> Evidence:
@@ -61,18 +65,34 @@ class Desk:
             self._codecs[key] = needs_proxy(path)
         return self._codecs[key]
 
-    def prepare(self, path: Path, sha256: str) -> None:
-        """Start making a clip's playable copy in the background, if it is not made yet."""
-        if proxy_path(self.results, sha256).is_file():
-            return
+    def playable_status(self, path: Path, sha256: str) -> dict:
+        """The state of a clip's playable copy, asking for it first (before any other) if needed."""
+        status = self.preparer.status(path, sha256)
+        if status is None or status["state"] == "queued":
+            self.preparer.want([(path, sha256)], urgent=True)
+            status = self.preparer.status(path, sha256)
+        assert status is not None
+        return status
 
-        def make():
-            try:
-                make_proxy(path, self.results, sha256)
-            except (RuntimeError, OSError):
-                pass  # the player's own request makes it again and reports the reason
+    def prepare_ahead(self) -> None:
+        """Queue the playable copies of every clip (and the references it cites), newest evidence
+        first, in a background thread (`serve` at start)."""
 
-        threading.Thread(target=make, daemon=True).start()
+        def walk():
+            files = sorted(self.results.glob(f"*{SUFFIX}"), key=lambda f: f.stat().st_mtime, reverse=True)
+            for f in files:
+                try:
+                    ev = self.clip(f.name[: -len(SUFFIX)])
+                except HTTPException:
+                    continue
+                items = [(Path(ev.clip.path), ev.clip.sha256)] if self.shield.may_open(Path(ev.clip.path), self.roots) else []
+                for ref_id in dict.fromkeys(s.ref_id for s in ev.segments()):
+                    ref = self.reference(ev, ref_id)
+                    if ref is not None:
+                        items.append((ref, ev.references[ref_id].sha256 or ref_id))
+                self.preparer.want(items)
+
+        threading.Thread(target=walk, name="playable-walk", daemon=True).start()
 
     def reference(self, ev: Evidence, ref_id: str) -> Path | None:
         """A reference video the desk may play, or None."""
@@ -86,6 +106,10 @@ class Desk:
 def _playable_response(desk: Desk, path: Path, sha256: str) -> Response:
     if desk.unplayable(path, sha256) is None:
         return FileResponse(path)
+    status = desk.preparer.status(path, sha256)
+    if status is not None and status["state"] == "too long":
+        raise HTTPException(415, f"no playable copy is made of a clip over {status['limit_s'] // 60} minutes "
+                                 f"or {status['limit_bytes'] // 1024 ** 3} GiB")
     try:
         return FileResponse(make_proxy(path, desk.results, sha256), media_type="video/webm")
     except (RuntimeError, OSError) as exc:
@@ -102,6 +126,17 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         if not desk.shield.may_open(path, desk.roots):
             raise HTTPException(404)
         return _playable_response(desk, path, ev.clip.sha256)
+
+    @app.get("/clip/{query_id}/playable")
+    def playable(query_id: str):
+        """How far the clip's playable copy is (the page polls this while it is made)."""
+        ev = desk.clip(query_id)
+        path = Path(ev.clip.path)
+        if not desk.shield.may_open(path, desk.roots):
+            raise HTTPException(404)
+        if desk.unplayable(path, ev.clip.sha256) is None:
+            return {"state": "original"}
+        return desk.playable_status(path, ev.clip.sha256)
 
     @app.get("/clip/{query_id}/ref/{ref_id}/video")
     def ref_video(query_id: str, ref_id: str):
@@ -184,7 +219,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 out = render_report(results / f"{query_id}{SUFFIX}", Path(tmp) / "r.pdf", lang=lang,
-                                    reviews=desk.store.trail(query_id))
+                                    reviews=report_trail(desk.store, query_id))
             except AuditorError as exc:
                 raise HTTPException(500, str(exc)) from None
             data_bytes = out.read_bytes()

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS missed (
     query_start  REAL NOT NULL,
     query_end    REAL NOT NULL,
     ref_start    REAL,
+    ref_end      REAL,
+    ref_id       TEXT NOT NULL DEFAULT '',
     reviewer     TEXT NOT NULL,
     note         TEXT NOT NULL,
     created_utc  TEXT NOT NULL
@@ -60,6 +62,17 @@ CREATE TABLE IF NOT EXISTS assignments (
 CREATE TRIGGER IF NOT EXISTS assignments_no_update BEFORE UPDATE ON assignments
 BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS assignments_no_delete BEFORE DELETE ON assignments
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS reviewers (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL,
+    password     TEXT NOT NULL,  -- scrypt hash (accounts.py); '' when the account was removed
+    created_utc  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviewers_name ON reviewers(name, id);
+CREATE TRIGGER IF NOT EXISTS reviewers_no_update BEFORE UPDATE ON reviewers
+BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS reviewers_no_delete BEFORE DELETE ON reviewers
 BEGIN SELECT RAISE(ABORT, 'the review trail is append-only'); END;
 """
 
@@ -86,6 +99,12 @@ class ReviewStore:
         # a decision is confirmed (303) once its commit is on disk, not merely in the page cache
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        # trails written before missed matches named a reference and its end: the columns are added
+        # (ALTER TABLE ADD COLUMN changes no row; the triggers keep refusing UPDATE and DELETE)
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(missed)")}
+        for column, kind in (("ref_end", "REAL"), ("ref_id", "TEXT NOT NULL DEFAULT ''")):
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE missed ADD COLUMN {column} {kind}")
         # one connection shared by the server's threads, every statement under this lock: a bulk write
         # is one transaction, and no thread's read snapshot is open while another thread writes (a
         # write from a stale snapshot fails at once with "database is locked", whatever the timeout,
@@ -141,22 +160,28 @@ class ReviewStore:
         return len(clips)
 
     def add_missed(self, query_id: str, clip_sha256: str, work: str, query_start: float, query_end: float,
-                   ref_start: float | None, reviewer: str, note: str) -> None:
-        work = work.strip()
+                   ref_start: float | None, reviewer: str, note: str, ref_end: float | None = None,
+                   ref_id: str = "") -> None:
+        """A match the scan missed: the work (and the reference file, when named), its times in the
+        clip and, optionally, in the reference."""
+        work, ref_id = work.strip(), ref_id.strip()
         reviewer, note = _name_and_note(reviewer, note)
-        if not work or len(work) > MAX_NAME:
+        if not work or len(work) > MAX_NAME or len(ref_id) > MAX_NAME:
             raise ValueError(f"the work is required (up to {MAX_NAME} characters)")
-        if not (0 <= query_start <= query_end < 1e7) or (ref_start is not None and not 0 <= ref_start < 1e7):
+        if not (0 <= query_start <= query_end < 1e7):
             raise ValueError("times are seconds from 0, the end not before the start")
+        if any(t is not None and not 0 <= t < 1e7 for t in (ref_start, ref_end)) or (
+                ref_end is not None and (ref_start is None or ref_end < ref_start)):
+            raise ValueError("reference times are seconds from 0, the end not before the start")
         with self._lock:
             self._conn.execute(
-                "INSERT INTO missed(query_id, clip_sha256, work, query_start, query_end, ref_start, reviewer, note, created_utc) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (query_id, clip_sha256, work, query_start, query_end, ref_start, reviewer, note, _now()))
+                "INSERT INTO missed(query_id, clip_sha256, work, query_start, query_end, ref_start, ref_end, ref_id, "
+                "reviewer, note, created_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (query_id, clip_sha256, work, query_start, query_end, ref_start, ref_end, ref_id, reviewer, note, _now()))
 
     def missed(self, query_id: str | None = None) -> list[dict]:
-        keys = ("id", "query_id", "clip_sha256", "work", "query_start", "query_end", "ref_start", "reviewer", "note",
-                "created_utc")
+        keys = ("id", "query_id", "clip_sha256", "work", "ref_id", "query_start", "query_end", "ref_start", "ref_end",
+                "reviewer", "note", "created_utc")
         sql = f"SELECT {', '.join(keys)} FROM missed"
         rows = (self._select(sql + " WHERE query_id = ? ORDER BY id", (query_id,)) if query_id is not None
                 else self._select(sql + " ORDER BY id"))
@@ -175,6 +200,23 @@ class ReviewStore:
             self._conn.executemany("INSERT INTO assignments(query_id, reviewer, assigned_by, created_utc) VALUES (?, ?, ?, ?)",
                                    [(q, reviewer, assigned_by, when) for q in query_ids])
 
+    def add_account(self, name: str, password_hash: str) -> None:
+        """A reviewer's account, a new password for it, or its removal (an empty hash)."""
+        with self._lock:
+            self._conn.execute("INSERT INTO reviewers(name, password, created_utc) VALUES (?, ?, ?)",
+                               (name, password_hash, _now()))
+
+    def account(self, name: str) -> tuple[int, str] | None:
+        """(row id, password hash) of a name's latest account row; None if it never had one."""
+        rows = self._select("SELECT id, password FROM reviewers WHERE name = ? ORDER BY id DESC LIMIT 1", (name,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def accounts(self) -> list[dict]:
+        """Every name with an account, and when it was last set (removed ones left out)."""
+        rows = self._select("SELECT r.name, r.password, r.created_utc FROM reviewers r "
+                            "JOIN (SELECT name, MAX(id) AS id FROM reviewers GROUP BY name) m USING(id) ORDER BY r.name")
+        return [{"name": n, "set_utc": t} for n, pw, t in rows if pw]
+
     def assigned(self) -> dict[str, str]:
         rows = self._select(
             "SELECT a.query_id, a.reviewer FROM assignments a "
@@ -182,10 +224,23 @@ class ReviewStore:
         return dict(rows)
 
 
+def report_trail(store: ReviewStore, query_id: str) -> list[dict]:
+    """What a report prints of one clip's review: its decisions and the matches reviewers added
+    (decision "missed match", with the work, reference and times), in the order they were made."""
+    rows = [(d["created_utc"], 0, d["id"], d) for d in store.trail(query_id)]
+    for m in store.missed(query_id):
+        entry = {"decision": "missed match", "reviewer": m["reviewer"], "note": m["note"], "created_utc": m["created_utc"],
+                 "query_id": m["query_id"], "clip_sha256": m["clip_sha256"], "work": m["work"], "ref_id": m["ref_id"],
+                 "query_start": m["query_start"], "query_end": m["query_end"], "ref_start": m["ref_start"],
+                 "ref_end": m["ref_end"]}
+        rows.append((m["created_utc"], 1, m["id"], entry))
+    return [r[3] for r in sorted(rows, key=lambda r: r[:3])]
+
+
 def trail_for_report(path: str | Path, query_id: str) -> list[dict]:
     """The trail of one clip from a review database (for `auditor report --reviews`)."""
     store = ReviewStore(path)
     try:
-        return store.trail(query_id)
+        return report_trail(store, query_id)
     finally:
         store.close()
