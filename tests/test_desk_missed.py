@@ -114,6 +114,18 @@ def test_a_missed_match_on_a_clip_with_no_match_reaches_the_csv_and_the_reviewed
     out = CliRunner().invoke(cli, ["reviews", "--results", str(results)])
     assert out.exit_code == 0 and "star_courier_ep02" in out.stdout
     assert trail_for_report(results / "reviews.sqlite", "generated_clip_0043")[0]["ref_end"] == 4.5  # auditor report --reviews
+    # the case bundle carries it: in its reviews.csv and in the clip's report with its review trail
+    import zipfile
+
+    from auditor.report.bundle import build_bundle
+
+    bundle, _ = build_bundle(results, folder / "case.zip")
+    with zipfile.ZipFile(bundle) as z:
+        rows = list(csv.DictReader(io.StringIO(z.read("reviews.csv").decode("utf-8"))))
+        assert [(r["query_id"], r["decision"], r["ref_id"], r["ref_end"]) for r in rows] == [
+            ("generated_clip_0043", "missed match", "star_courier_ep02", "4.5")]
+        reviewed = [n for n in z.namelist() if n.startswith("reviewed/") and "generated_clip_0043" in n]
+        assert reviewed and "star_courier_ep02" in _pdf_text(z.read(reviewed[0]))
 
 
 def test_without_a_readable_catalogue_the_form_names_the_works_the_evidence_holds(tmp_path):
