@@ -61,7 +61,7 @@ def test_a_clip_without_matches_still_gets_a_clean_report(demo, tmp_path):
 def test_japanese_report_has_japanese_text_and_embeds_its_font(demo, tmp_path):
     out = render_report(demo["evidence"], tmp_path / "ja.pdf", lang="ja")
     text = pdftotext(out)
-    for s in ("類似性証拠報告書", "事案の詳細", "判定", "ほぼ同一の複製", "権利者", "付録 B：方法", "付録 C：保管の連鎖"):
+    for s in ("類似性証拠報告書", "事案の詳細", "判定", "ほぼ同一の複製", "権利者", "付録 B：方法", "付録 C：証拠保全の記録"):
         assert s in text, s
     with pikepdf.open(out) as pdf:
         fonts = [f for page in pdf.pages for f in page.Resources.Font.values()]

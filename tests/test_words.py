@@ -444,3 +444,35 @@ def test_a_short_list_keeps_the_best_scores_ties_going_to_the_lower_frame():
         score = rng.integers(0, 12, size).astype(np.float64) * np.log(7.0)  # many ties
         expected = np.sort(np.lexsort((np.arange(size), -score))[:n])
         assert top_ranked(score, n).tolist() == expected.tolist()
+
+
+def test_the_desk_and_the_report_call_the_clip_and_the_scan_time_alike_in_japanese():
+    from auditor.report.text import TEXT
+    from auditor.review.strings import STRINGS
+
+    desk, pdf = STRINGS["ja"], TEXT["ja"]
+    assert desk["suspect"] == pdf["suspect_clip"] == "被疑クリップ"
+    assert pdf["scan_time"].startswith(desk["scanned"]) and desk["scanned"] == "照合日時"
+    assert not [k for k, v in desk.items() if "対象クリップ" in v or "スキャン日時" in v]
+    assert pdf["custody"] == "付録 C：証拠保全の記録"  # the term a Japanese legal reader expects
+
+
+def test_the_japanese_summary_keeps_each_level_on_one_line(tmp_path):
+    import shutil
+
+    from helpers import japanese_case
+    from playwright.sync_api import sync_playwright
+
+    from auditor.report.summary import write_summary
+
+    _, _, results = japanese_case(tmp_path)
+    html = next(p for p in write_summary(results, lang="ja") if p.suffix == ".html")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(html.as_uri())
+        lines = page.eval_on_selector_all("td.lvl", """cells => cells.map(c => {
+            const r = document.createRange(); r.selectNodeContents(c); return r.getClientRects().length; })""")
+        browser.close()
+    assert lines and max(lines) == 1  # each level one line of text, not a character a line

@@ -136,7 +136,7 @@ def write_html(case: Case, path: Path, lang: str) -> None:
     out = [f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(w["title"])}</title><style>'
            "body{font-family:'DejaVu Sans','IPAexGothic','Noto Sans CJK JP',sans-serif;margin:2em;font-size:14px}"
            "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #bbb;padding:4px 6px;"
-           "vertical-align:top;text-align:left}th{background:#eee}.lvl{font-weight:bold}img{display:block}</style>"
+           "vertical-align:top;text-align:left}th{background:#eee}.lvl{font-weight:bold;white-space:nowrap}img{display:block}</style>"
            f'</head><body><h1>{e(w["title"])}</h1><p>{e(w["folder"].format(path=case.folder.name))}</p>'
            f'<p>{e(counts)}</p>']
     out.append(f'<h2>{e(w["works"])}</h2><table><tr>' + "".join(
