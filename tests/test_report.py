@@ -201,3 +201,24 @@ def test_missing_japanese_font_is_a_clear_error(demo, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     r = runner.invoke(app, ["report", str(demo["evidence"]), "--lang", "ja", "--out", str(tmp_path / "j.pdf")])
     assert r.exit_code == 3 and "fonts-ipaexfont-gothic" in r.stderr
+
+
+def test_appendix_b_lists_every_level_and_the_ones_that_flag_as_the_configuration_says(tmp_path):
+    import subprocess
+
+    from helpers import japanese_case
+
+    from auditor.report.pdf import render_report
+
+    _, _, results = japanese_case(tmp_path)
+    evidence = next(p for p in sorted(results.glob("*.evidence.json")))
+    for lang, flagged in (("en", "reaches one of: near-identical copy, strong resemblance, a frame of the work reproduced, "
+                                 "resemblance without a shared timeline (verdict.flag_levels)"),
+                          ("ja", "いずれかに達したクリップを指摘します：ほぼ同一の複製、強い類似、作品のフレームの再現、"
+                                 "時間軸の一致しない作品との類似（verdict.flag_levels）")):
+        pdf = render_report(evidence, tmp_path / f"r.{lang}.pdf", lang=lang)
+        text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split())
+        assert flagged.replace(" ", "") in text.replace(" ", ""), lang
+        # and the rate this (short) clip was sampled at, not the configuration's ordinary rate
+        assert ("sampled at 10 frames per second" if lang == "en" else "毎秒10フレーム") in (
+            text if lang == "en" else text.replace(" ", "")), lang

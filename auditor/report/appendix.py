@@ -9,7 +9,8 @@ import io
 
 from .. import __version__
 from ..evidence.records import Evidence
-from ..evidence.wording import channel_description, count
+from ..evidence.rules import Level
+from ..evidence.wording import channel_description, count, level_name
 from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, file_name, flatten, fmt_p
 from .pictures import MAX_LINES, exhibit_picture, png
 from .sections import keep_last_two
@@ -89,7 +90,9 @@ def methods(ev: Evidence, k: Kit) -> list:
     cfg = ev.tool.parameters
     seg, ver = cfg["segments"], cfg["verify"]
     story = [PageBreak(), P(t["methods"], k.h2)]
-    story.append(P(t["methods_sampling"].format(q=cfg["sampling"]["query"]["fps"], r=cfg["sampling"]["reference"]["fps"],
+    # the rate this clip was sampled at (a short clip's is sampling.query.short_clip_fps)
+    q_fps = ev.clip.sampling_fps or cfg["sampling"]["query"]["fps"]
+    story.append(P(t["methods_sampling"].format(q=q_fps, r=cfg["sampling"]["reference"]["fps"],
                                                  side=cfg["sampling"]["max_side"])))
     story.append(P(t["methods_channels"]))
     for name, line in zip(ev.tool.channels, channel_lines(ev, k.lang)):
@@ -103,7 +106,10 @@ def methods(ev: Evidence, k: Kit) -> list:
                                    n=ver["min_inliers"], n_small=ver["min_inliers_small"],
                                    ratio=ver["min_inlier_ratio_small"], share=float(ver.get("min_verified_share", 0.5)))
     story.append(P(t["methods_verify"].format(rule=rule)))
-    story.append(P(t["methods_levels"]))
+    sep = "、" if k.lang == "ja" else ", "
+    flagged = [str(x) for x in cfg["verdict"]["flag_levels"]]
+    story.append(P(t["methods_levels"].format(levels=sep.join(level_name(lv, k.lang) for lv in Level),
+                                              flagged=sep.join(level_name(lv, k.lang) for lv in Level if str(lv) in flagged))))
     cal = ev.calibration
     if cal and cal.calibrated and cal.null is not None:
         story.append(P(t["methods_pvalue"].format(trials=cal.trials)))
