@@ -222,3 +222,20 @@ def test_appendix_b_lists_every_level_and_the_ones_that_flag_as_the_configuratio
         # and the rate this (short) clip was sampled at, not the configuration's ordinary rate
         assert ("sampled at 10 frames per second" if lang == "en" else "毎秒10フレーム") in (
             text if lang == "en" else text.replace(" ", "")), lang
+
+
+def test_a_stills_regions_show_on_white_key_art():
+    from types import SimpleNamespace
+
+    import cv2
+    import numpy as np
+
+    from auditor.report.pictures import region_picture
+
+    white = cv2.imencode(".png", np.full((360, 640, 3), 255, np.uint8))[1].tobytes()
+    seg = SimpleNamespace(still_image=SimpleNamespace(file="still.png"), ref_region=(0.1, 0.1, 0.6, 0.6),
+                          exhibits=[SimpleNamespace(region=(0.5, 0.5, 0.9, 0.9))])
+    pic = region_picture(seg, lambda name: white)
+    h, w = pic.shape[:2]
+    edge = pic[int(0.9 * (h - 1)) - 2: int(0.9 * (h - 1)) + 3, int(0.7 * w)]  # across the exhibit's lower edge
+    assert edge.min() < 60  # drawn dark enough to see on white, not white on white

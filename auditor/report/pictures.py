@@ -131,10 +131,12 @@ def region_picture(segment, read, redacted: bool = False) -> np.ndarray | None:
                       cv2.LINE_AA)
 
     for i, ex in enumerate(segment.exhibits, 1):
-        if ex.region is not None:
+        if ex.region is not None:  # white over black: seen on light and dark art alike
+            rect(ex.region, (0, 0, 0), 3)
             rect(ex.region, (255, 255, 255), 1)
-            cv2.putText(out, str(i), (int(ex.region[0] * w) + 3, int(ex.region[1] * h) + 14), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (255, 255, 255), 1, cv2.LINE_AA)
+            at = (int(ex.region[0] * w) + 3, int(ex.region[1] * h) + 14)
+            cv2.putText(out, str(i), at, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(out, str(i), at, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     if segment.ref_region is not None:
         rect(segment.ref_region, (0, 0, 0), thick + 2)
         rect(segment.ref_region, (255, 200, 0), thick)
