@@ -105,3 +105,23 @@ def test_the_page_says_a_playable_copy_is_being_made_and_then_plays_it(fresh):
             assert page.evaluate("document.getElementById('player').currentTime") > t0 + 0.3  # it plays
             page.click("#sync-play")
         browser.close()
+
+
+def test_a_reference_being_made_playable_says_so_and_then_plays_in_step(fresh):
+    from playwright.sync_api import sync_playwright
+
+    app = create_app(fresh.index, fresh.results, clip_roots=[fresh.folder / "suspects"],
+                     reference_roots=[fresh.folder / "catalogue"])
+    with served(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        for lang, words in (("ja", "参照"), ("en", "playable copy of the reference")):
+            shutil.rmtree(fresh.results / "proxies", ignore_errors=True)
+            app.state.desk.preparer._jobs.clear()
+            page.goto(f"{url}/clip/generated_clip_0042?lang={lang}")
+            note = page.locator("#ref-preparing")
+            note.wait_for(state="visible", timeout=10_000)
+            assert words in note.inner_text() and "MPEG-4 Part 2" in note.inner_text()
+            page.wait_for_function("document.getElementById('ref-player').readyState >= 2", timeout=90_000)
+            assert not note.is_visible() and page.evaluate("document.getElementById('ref-player').videoWidth") > 0
+        browser.close()

@@ -259,7 +259,8 @@ def _compare_pictures(i: int, s: Segment, ref: _Reference, near: np.ndarray, far
         for r in missing:
             thumb = got.get(round(float(ref.times[r]), 3))
             ref.pictures[r] = picture_vector(thumb) if thumb is not None else None
-    q = picture_vector(guide.thumbs[i], mirrored=_variant(s, "pdq") == "flip_horizontal")
+    variant = _variant(s, PICTURE)  # the version of the frames most of its pairs matched as
+    q = picture_vector(guide.thumbs[i], mirrored=variant == "flip_horizontal")
     on_rows = [r for r in near if ref.pictures.get(int(r)) is not None]
     off_rows = [r for r in far if ref.pictures.get(int(r)) is not None]
     if q is None or not on_rows or len(off_rows) < int(cfg.guided_min_control_frames):
@@ -271,7 +272,7 @@ def _compare_pictures(i: int, s: Segment, ref: _Reference, near: np.ndarray, far
         return None
     f = int(on_rows[pick])
     return Hit(q_index=i, q_t=float(guide.times[i]), channel=PICTURE, frame_id=int(ref.ids[f]), ref_id=s.ref_id, kind=s.kind,
-               work=s.work, owner=s.owner, ref_t=float(ref.times[f]), raw=on, sim=max(0.0, on), variant=_variant(s, "pdq"),
+               work=s.work, owner=s.owner, ref_t=float(ref.times[f]), raw=on, sim=max(0.0, on), variant=variant,
                control=off)
 
 

@@ -138,6 +138,19 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
             return {"state": "original"}
         return desk.playable_status(path, ev.clip.sha256)
 
+    @app.get("/clip/{query_id}/ref/{ref_id}/playable")
+    def ref_playable(query_id: str, ref_id: str):
+        """How far the reference's playable copy is (the page polls this before it plays it)."""
+        ev = desk.clip(query_id)
+        path = desk.reference(ev, ref_id)
+        if path is None:
+            raise HTTPException(404)
+        sha = ev.references[ref_id].sha256 or ref_id
+        codec = desk.unplayable(path, sha)
+        if codec is None:
+            return {"state": "original"}
+        return desk.playable_status(path, sha) | {"codec": codec}
+
     @app.get("/clip/{query_id}/ref/{ref_id}/video")
     def ref_video(query_id: str, ref_id: str):
         ev = desk.clip(query_id)

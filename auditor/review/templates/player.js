@@ -134,6 +134,32 @@
     return say(s.speed < 0 ? 'sync_backwards' : 'sync_forwards', args);
   }
 
+  // the reference plays once it is playable; while its copy is made, the page says how far it is
+  var refWait = $('ref-preparing'), refTimer = 0;
+  function loadRef(s) {
+    clearTimeout(refTimer);
+    function go() { if (ref.getAttribute('src') !== s.video) { ref.setAttribute('src', s.video); ref.load(); } }
+    if (!refWait) { go(); return; }
+    function poll() {
+      fetch(s.video.replace(/\/video$/, '/playable'), {credentials: 'same-origin'}).then(function (r) { return r.json(); }).then(function (st) {
+        if (seg !== s) return;
+        if (st.state === 'ready' || st.state === 'original') { refWait.hidden = true; go(); return; }
+        refWait.hidden = false;
+        if (st.state === 'too long' || st.state === 'failed') {
+          text('ref-preparing-text', say(st.state === 'failed' ? 'preparing_failed' : 'ref_preparing_too_long',
+            {why: st.error, ref: s.ref, codec: st.codec, minutes: Math.round(st.limit_s / 60), gib: Math.round(st.limit_bytes / 1073741824)}));
+          return;
+        }
+        var pct = st.total ? Math.min(99, Math.floor(100 * st.done / st.total)) : 0;
+        $('ref-preparing-bar').style.width = pct + '%';
+        text('ref-preparing-text', say(st.state === 'making' ? 'ref_preparing_making' : 'ref_preparing_queued',
+          {ref: s.ref, codec: st.codec, pct: pct, eta: st.eta_s === null || st.eta_s === undefined ? '…' : Math.max(1, Math.ceil(st.eta_s))}));
+        refTimer = setTimeout(poll, 700);
+      }).catch(function () { refTimer = setTimeout(poll, 2000); });
+    }
+    poll();
+  }
+
   function select(i) {
     var s = views[i];
     seg = s;
@@ -142,7 +168,7 @@
     if (ref) ref.hidden = !s.video;
     if (still) still.hidden = !s.still;
     if (frames) frames.hidden = !!(s.video || s.still) || !s.marks.length;
-    if (s.video && ref.getAttribute('src') !== s.video) { ref.setAttribute('src', s.video); ref.load(); }
+    if (s.video) loadRef(s);
     if (s.still) { if (stillImg.getAttribute('src') !== s.still) stillImg.setAttribute('src', s.still); drawStill(s); }
     if (!s.video && !s.still && s.marks.length) frames.setAttribute('src', s.marks[0].img);
     if (!s.video) text('r-time', s.kind === 'still' ? '' : fmt(s.rs));
