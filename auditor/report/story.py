@@ -1,8 +1,8 @@
 """The evidence PDF's contents, as reportlab flowables, in reading order.
 
 Page one is for people: the verdict in one sentence (the clip, the work with the catalogue's
-episode and title, timecodes on both sides), the strongest frame pair side by side without
-marks, the works, one line each on what the level, the score and the p-value mean, and the
+episode and title, timecodes on both sides), what was done to the clip as far as the evidence
+shows it (changes.py), the strongest frame pair side by side without marks, the works, one line each on what the level, the score and the p-value mean, and the
 identification a reader checks against the files (the hashes `auditor verify` reads stay here).
 Then the case details (the scan, the clip's provenance and collection), each work
 (sections.py), the review trail, and the appendices: local-feature overlays, methods and the
@@ -21,7 +21,7 @@ from pathlib import Path
 from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
 from ..evidence.wording import count, level_name, odds, verdict_sentence
-from . import appendix, sections
+from . import appendix, changes, sections
 from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, work_line
 from .pictures import LEVEL_COLOURS, exhibit_picture, png
 
@@ -144,6 +144,9 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
         verdict.p_value, verdict.p_value_at_floor, verdict.expected_false_matches, k.lang, words=words,
     )
     story += [P(t["verdict"], k.h2), P(sentence, vstyle), P(t["flagged"] if verdict.flagged else t["not_flagged"])]
+    done = changes.what_was_done(ev, k.lang)
+    if done:
+        story += [P(changes.heading(k.lang), k.h3)] + [P(line, small) for line in done]
     pair = _strongest_pair(ev, images, k, redact_refs)
     if pair:
         story += [P(t["strongest_pair"], k.h3)] + pair
