@@ -99,3 +99,25 @@ def test_a_region_of_a_still_is_said_with_its_share(demo):
     ev = edited(demo, still)
     assert squash("A region of the still star_courier_ep01: about 25 % of its area.") in page1(demo, ev, "still")
     assert squash("静止画 star_courier_ep01 の一部（面積の約 25 %）が使われています。") in page1(demo, ev, "still", "ja")
+
+
+def _frame_quality(ev: dict, t: float, quality: float) -> None:
+    for f in ev["frames"]:
+        if abs(f["t"] - t) < 1e-3:
+            f["quality"] = {ch: quality for ch in f["quality"]}
+
+
+def test_page_one_shows_the_clearest_verified_pair_not_a_featureless_or_unverified_one(demo):
+    ev = demo["evidence"]
+    seg = ev["works"][0]["segments"][0]
+    best = max(seg["exhibits"], key=lambda x: seg["verification"]["pairs"][x["verification_pair"]]["inliers"])
+    other = next(x for x in seg["exhibits"] if x is not best)
+    shown = "Suspect clip at {:.2f} s (left)"
+    assert squash(shown.format(best["query_t"])) in page1(demo, ev, "clearest")
+    flat = copy.deepcopy(ev)  # the most inliers, on a frame too flat for the channel to vouch for
+    _frame_quality(flat, best["query_t"], 5.0)
+    for lang, said in (("en", shown), ("ja", "被疑クリップ {:.2f} 秒（左）")):
+        text = page1(demo, flat, "flat", lang)
+        assert squash(said.format(other["query_t"])) in text and squash(said.format(best["query_t"])) not in text
+    unverified = edited(demo, lambda s: s["verification"]["pairs"][best["verification_pair"]].update(verified=False))
+    assert squash(shown.format(other["query_t"])) in page1(demo, unverified, "unverified")
