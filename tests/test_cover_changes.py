@@ -121,3 +121,46 @@ def test_page_one_shows_the_clearest_verified_pair_not_a_featureless_or_unverifi
         assert squash(said.format(other["query_t"])) in text and squash(said.format(best["query_t"])) not in text
     unverified = edited(demo, lambda s: s["verification"]["pairs"][best["verification_pair"]].update(verified=False))
     assert squash(shown.format(other["query_t"])) in page1(demo, unverified, "unverified")
+
+
+def whole(demo, ev: dict, name: str, lang: str = "en") -> str:
+    """Every page's text of a report of `ev`, as laid out."""
+    path = demo["results"] / f"{name}.evidence.json"
+    path.write_text(json.dumps(ev), encoding="utf-8")
+    out = render_report(path, demo["results"] / f"{name}.{lang}.pdf", lang=lang)
+    return subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, check=True).stdout.decode()
+
+
+def test_the_segments_table_heads_the_reference_and_its_times_differently(demo):
+    for lang, ref, times in (("en", "Reference", "Reference (s)"), ("ja", "参照", "参照（秒）")):
+        text = whole(demo, demo["evidence"], "headers", lang)
+        header = next(line for line in text.splitlines() if times in line)
+        assert header.count(times) == 1 and ref in header.replace(times, ""), header
+
+
+def test_one_background_clip_is_one_clip_on_page_one(demo):
+    ev = copy.deepcopy(demo["evidence"])
+    ev["calibration"]["null"].update(method="background", clips=1, minutes=1.0, works=0)
+    en = page1(demo, ev, "one-clip")
+    assert squash("1 minute of background footage in 1 clip,") in en and "1clips" not in en and "1minutes" not in en
+    assert squash("背景映像 1 本・計 1 分") in page1(demo, ev, "one-clip", "ja")
+    ev["calibration"]["null"].update(clips=3, minutes=2.5)
+    assert squash("2.5 minutes of background footage in 3 clips,") in page1(demo, ev, "three-clips")
+
+
+@pytest.mark.parametrize("title", ["「長い配達」", "｢長い配達｣", "【長い配達】", "第1話「長い配達」", "“The Long Delivery”"])
+def test_a_title_that_carries_its_own_brackets_is_not_wrapped_again(demo, title):
+    ev = copy.deepcopy(demo["evidence"])
+    for r in ev["references"].values():
+        r["title"] = title
+    for lang in ("en", "ja"):
+        text = page1(demo, ev, "bracketed", lang)
+        assert squash(title) in text and squash(f"「{title}」") not in text and squash(f"“{title}”") not in text
+
+
+def test_frame_pairs_drawn_without_lines_do_not_say_they_are(demo):
+    for lang, drawn, appendix in (("en", "drawn as lines", "Appendix A"), ("ja", "線で表示", "付録 A")):
+        text = whole(demo, demo["evidence"], "captions", lang)
+        before, _, after = text.partition(appendix + "：" if lang == "ja" else appendix + ":")
+        assert "".join(before.split()).count(squash(drawn)) == 0
+        assert squash(drawn) in squash(after)  # the overlays, where the lines are

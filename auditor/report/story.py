@@ -23,7 +23,7 @@ from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
 from ..evidence.wording import count, level_name, odds, verdict_sentence
 from . import appendix, changes, sections
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, work_line
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, plurals, work_line
 from .pictures import LEVEL_COLOURS, exhibit_picture, png
 
 __all__ = ["ATTACHMENT_NAME", "build_story"]
@@ -211,7 +211,7 @@ def _meanings(ev: Evidence, k: Kit) -> list[str]:
     null = ev.calibration.null if ev.calibration else None
     if v.chance is not None and null is not None:
         c = v.chance
-        basis = (t["basis_background"].format(minutes=f"{null.minutes:g}", clips=null.clips)
+        basis = (t["basis_background"].format(minutes=f"{null.minutes:g}", clips=null.clips, **plurals(null))
                  if null.method == "background" else t["basis_lowo"].format(works=null.works))
         key = "meaning_chance_none" if c.null_closer == 0 else "meaning_chance_some"
         lines.append(t[key].format(n=count(c.null_frames, k.lang), k=count(c.null_closer, k.lang), basis=basis,
@@ -236,7 +236,7 @@ def _shortfall(ev: Evidence, null, k: Kit) -> list[str]:
                                                     min=count(cal["min_null_frames"], k.lang)))
     least = float(cal.get("min_background_minutes", 0))
     if null.method == "background" and null.minutes < least:
-        out.append(t["meaning_short_minutes"].format(minutes=f"{null.minutes:g}", min=f"{least:g}"))
+        out.append(t["meaning_short_minutes"].format(minutes=f"{null.minutes:g}", min=f"{least:g}", **plurals(null)))
     return out
 
 
