@@ -11,7 +11,7 @@ from .. import __version__
 from ..evidence.records import Evidence
 from ..evidence.rules import Level
 from ..evidence.wording import channel_description, count, level_name
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, file_name, flatten, fmt_p
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, channel_lines, file_name, flatten, fmt_p, plurals
 from .pictures import MAX_LINES, exhibit_picture, png
 from .sections import keep_last_two
 
@@ -37,7 +37,7 @@ def overlays(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) 
                 width, height = width * 62 * mm / height, 62 * mm
             cap = t["pair_caption"].format(qt=ex.query_t, ref=s.ref_id, rt=ex.ref_t)
             figures.append([Image(io.BytesIO(png(pic)), width=width, height=height), P(cap, small),
-                            P(t["inliers"].format(inliers=vpair.inliers, matches=vpair.matches), small), Spacer(1, 3 * mm)])
+                            P(t["inliers_drawn"].format(inliers=vpair.inliers, matches=vpair.matches), small), Spacer(1, 3 * mm)])
             drawn += 1
     story += keep_last_two(figures)
     if drawn:
@@ -133,7 +133,7 @@ def _null(ev: Evidence, cal, k: Kit) -> list:
     null, params = cal.null, ev.tool.parameters.get("calibration") or {}
     story = [P(t["null_heading"], k.h3)]
     if null.method == "background":
-        story.append(P(t["null_background"].format(clips=null.clips, minutes=f"{null.minutes:g}",
+        story.append(P(t["null_background"].format(clips=null.clips, minutes=f"{null.minutes:g}", **plurals(null),
                                                    frames=count(null.frames, k.lang)), small))
     else:
         story.append(P(t["null_lowo"].format(works=null.works, frames=count(null.frames, k.lang)), small))

@@ -124,6 +124,24 @@ def channel_lines(ev: Evidence, lang: str = "en") -> list[str]:
     return lines
 
 
+def plurals(null) -> dict[str, str]:
+    """English plural endings of a background's clips ({s}) and minutes ({ms}): '1 clip', '2 clips'
+    (Japanese counts take none, and its sentences leave them out)."""
+    return {"s": "" if null.clips == 1 else "s", "ms": "" if f"{null.minutes:g}" == "1" else "s"}
+
+
+def _quoted(title: str) -> bool:
+    """Whether a title already carries its quotes or brackets ('「長い配達」', '｢長い配達｣', '【長い配達】',
+    '第1話「長い配達」', '“Night Market”'): it is printed as it is, not wrapped again."""
+    import unicodedata
+
+    if not title:
+        return False
+    if title[0] in "\"'" or unicodedata.category(title[0]) in ("Ps", "Pi"):
+        return True
+    return unicodedata.category(title[-1]) in ("Pe", "Pf") and any(unicodedata.category(c) in ("Ps", "Pi") for c in title)
+
+
 def catalogue_words(ev: Evidence, ref_id: str, lang: str) -> str:
     """The catalogue's episode and title of a reference ('第1話 「長い配達」', 'episode 2 “Night
     Market”'), '' when it states neither."""
@@ -135,8 +153,8 @@ def catalogue_words(ev: Evidence, ref_id: str, lang: str) -> str:
         ep = r.episode.strip()
         parts.append((f"第{ep}話" if lang == "ja" else f"episode {ep}") if ep.isdigit() else ep)
     if r.title:
-        title = r.title.strip()
-        quoted = title[:1] in "「『“\"'(（"
+        title = r.title.strip().strip("\ufeff\u200b").strip()
+        quoted = _quoted(title)
         cjk = any(ord(c) >= 0x2E80 for c in title)  # a Japanese, Chinese or Korean title keeps its own brackets
         parts.append(title if quoted else (f"「{title}」" if lang == "ja" or cjk else f"“{title}”"))
     return " ".join(parts)

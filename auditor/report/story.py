@@ -1,9 +1,10 @@
 """The evidence PDF's contents, as reportlab flowables, in reading order.
 
 Page one is for people: the verdict in one sentence (the clip, the work with the catalogue's
-episode and title, timecodes on both sides), the strongest frame pair side by side without
-marks, the works, one line each on what the level, the score and the p-value mean, and the
-identification a reader checks against the files (the hashes `auditor verify` reads stay here).
+episode and title, timecodes on both sides), what was done to the clip as far as the evidence
+shows it (changes.py), the clearest verified frame pair side by side without marks, the works,
+one line each on what the level, the score and the p-value mean, and the identification a
+reader checks against the files (the hashes `auditor verify` reads stay here).
 Then the case details (the scan, the clip's provenance and collection), each work
 (sections.py), the review trail, and the appendices: local-feature overlays, methods and the
 chain of custody (appendix.py).
@@ -21,8 +22,8 @@ from pathlib import Path
 from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
 from ..evidence.wording import count, level_name, odds, verdict_sentence
-from . import appendix, sections
-from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, work_line
+from . import appendix, changes, sections
+from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, plurals, work_line
 from .pictures import LEVEL_COLOURS, exhibit_picture, png
 
 __all__ = ["ATTACHMENT_NAME", "build_story"]
@@ -97,31 +98,53 @@ def _best(ev: Evidence):
     return work, best
 
 
+def _featureless(ev: Evidence, t: float) -> bool:
+    """Whether the suspect frame at `t` scored below a channel's `min_quality` (a flat or blurred
+    frame: a poor picture of the match, whatever its inliers)."""
+    frames = [f for f in ev.frames if abs(f.t - t) < 1e-3]
+    settings = ev.tool.parameters.get("channels") or {}
+    for f in frames:
+        for ch, q in f.quality.items():
+            least = (settings.get(ch) or {}).get("min_quality") if isinstance(settings.get(ch), dict) else None
+            if least is not None and q < float(least):
+                return True
+    return False
+
+
+def clearest_exhibit(ev: Evidence):
+    """(segment, exhibit) of the strongest work's clearest frame pair: a verified pair first, of a
+    frame that is not featureless, then the most inliers; (None, None) without exhibits."""
+    for w in ev.works:
+        ranked = []
+        for s in w.segments:
+            checked = s.verification.pairs if s.verification else ()
+            for ex in s.exhibits:
+                i = ex.verification_pair
+                pair = checked[i] if i is not None and i < len(checked) else None
+                ranked.append(((bool(pair and pair.verified), not _featureless(ev, ex.query_t),
+                                pair.inliers if pair else -1), s, ex))
+        if ranked:
+            _, s, ex = max(ranked, key=lambda r: r[0])  # the first of equals: the stronger segment's
+            return s, ex
+    return None, None
+
+
 def _strongest_pair(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs: bool) -> list:
-    """The strongest segment's best-verified exhibit, side by side, without marks."""
+    """The clearest verified exhibit of the strongest work, side by side, without marks."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Image
 
-    for w in ev.works:
-        for s in w.segments:
-            if not s.exhibits:
-                continue
-            checked = s.verification.pairs if s.verification else ()
-
-            def inliers(ex, checked=checked):
-                i = ex.verification_pair
-                return checked[i].inliers if i is not None and i < len(checked) else -1
-
-            ex = max(s.exhibits, key=inliers)
-            pic, _ = exhibit_picture(s, ex, images.__getitem__, redact_refs, marks=False)
-            width = FRAME_W_MM * mm
-            height = width * pic.shape[0] / pic.shape[1]
-            if height > 62 * mm:
-                width, height = width * 62 * mm / height, 62 * mm
-            ref = f"{w.work} {catalogue_words(ev, s.ref_id, k.lang)} ({s.ref_id})".replace("  ", " ")
-            cap = (k.t["still_caption"] if s.kind == "still" else k.t["pair_clean"]).format(qt=ex.query_t, ref=ref, rt=ex.ref_t)
-            return [Image(io.BytesIO(png(pic)), width=width, height=height), k.P(cap, k.small)]
-    return []
+    s, ex = clearest_exhibit(ev)
+    if s is None or ex is None:
+        return []
+    pic, _ = exhibit_picture(s, ex, images.__getitem__, redact_refs, marks=False)
+    width = FRAME_W_MM * mm
+    height = width * pic.shape[0] / pic.shape[1]
+    if height > 62 * mm:
+        width, height = width * 62 * mm / height, 62 * mm
+    ref = f"{s.work} {catalogue_words(ev, s.ref_id, k.lang)} ({s.ref_id})".replace("  ", " ")
+    cap = (k.t["still_caption"] if s.kind == "still" else k.t["pair_clean"]).format(qt=ex.query_t, ref=ref, rt=ex.ref_t)
+    return [Image(io.BytesIO(png(pic)), width=width, height=height), k.P(cap, k.small)]
 
 
 def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, redact_refs: bool) -> list:
@@ -144,6 +167,9 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
         verdict.p_value, verdict.p_value_at_floor, verdict.expected_false_matches, k.lang, words=words,
     )
     story += [P(t["verdict"], k.h2), P(sentence, vstyle), P(t["flagged"] if verdict.flagged else t["not_flagged"])]
+    done = changes.what_was_done(ev, k.lang)
+    if done:
+        story += [P(changes.heading(k.lang), k.h3)] + [P(line, small) for line in done]
     pair = _strongest_pair(ev, images, k, redact_refs)
     if pair:
         story += [P(t["strongest_pair"], k.h3)] + pair
@@ -185,7 +211,7 @@ def _meanings(ev: Evidence, k: Kit) -> list[str]:
     null = ev.calibration.null if ev.calibration else None
     if v.chance is not None and null is not None:
         c = v.chance
-        basis = (t["basis_background"].format(minutes=f"{null.minutes:g}", clips=null.clips)
+        basis = (t["basis_background"].format(minutes=f"{null.minutes:g}", clips=null.clips, **plurals(null))
                  if null.method == "background" else t["basis_lowo"].format(works=null.works))
         key = "meaning_chance_none" if c.null_closer == 0 else "meaning_chance_some"
         lines.append(t[key].format(n=count(c.null_frames, k.lang), k=count(c.null_closer, k.lang), basis=basis,
@@ -210,7 +236,7 @@ def _shortfall(ev: Evidence, null, k: Kit) -> list[str]:
                                                     min=count(cal["min_null_frames"], k.lang)))
     least = float(cal.get("min_background_minutes", 0))
     if null.method == "background" and null.minutes < least:
-        out.append(t["meaning_short_minutes"].format(minutes=f"{null.minutes:g}", min=f"{least:g}"))
+        out.append(t["meaning_short_minutes"].format(minutes=f"{null.minutes:g}", min=f"{least:g}", **plurals(null)))
     return out
 
 

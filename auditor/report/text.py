@@ -40,7 +40,7 @@ TEXT = {
         "p_value": "p-value",
         "segments": "Segments",
         "query_time": "Suspect clip (s)",
-        "reference": "Reference (s)",
+        "reference": "Reference",
         "score": "Score",
         "frame_pairs": "Frame pairs",
         "region": "Region of the still",
@@ -55,7 +55,8 @@ TEXT = {
                           "Thin numbered frames: where each pair's suspect frame lands on it.",
         "pair_caption": "Suspect clip at {qt:.2f} s (left) and {ref} at {rt:.2f} s (right)",
         "still_caption": "Suspect clip at {qt:.2f} s (left) and the still {ref} (right)",
-        "inliers": "local features: {inliers} matches explained by one transform ({matches} candidates), drawn as lines",
+        "inliers": "local features: {inliers} matches explained by one transform ({matches} candidates)",
+        "inliers_drawn": "local features: {inliers} matches explained by one transform ({matches} candidates), drawn as lines",
         "no_ref": "reference frame not shown: {why}",
         "redacted_note": "Reference frames are downsampled and watermarked (redacted report).",
         "timeline": "Similarity over the clip",
@@ -136,7 +137,7 @@ TEXT = {
                                "catalogue came as close as this match.",
         "meaning_chance_some": "Chance: {k} of the {n} frames of unrelated footage ({basis}) compared with the "
                                "catalogue came as close as this match ({odds}).",
-        "basis_background": "{minutes} minutes of background footage in {clips} clips, listed in Appendix B",
+        "basis_background": "{minutes} minute{ms} of background footage in {clips} clip{s}, listed in Appendix B",
         "basis_lowo": "frames of the catalogue's other works, {works} works left out one at a time",
         "meaning_model": "For the match as a whole, a model fitted to the rarest scores puts a match this strong between "
                          "unrelated footage at {odds} such comparisons. That is an extrapolation beyond the count; "
@@ -144,11 +145,11 @@ TEXT = {
         "meaning_counted": "For the match as a whole, the p-value is {p}, within what the count supports (Appendix B).",
         "meaning_short_frames": "The calibration rests on {frames} null frames, fewer than the documented minimum of "
                                 "{min}: these figures rest on little footage.",
-        "meaning_short_minutes": "The background runs {minutes} minutes, less than the documented minimum of {min} "
+        "meaning_short_minutes": "The background runs {minutes} minute{ms}, less than the documented minimum of {min} "
                                  "minutes.",
         "null_heading": "What the p-values rest on",
         "null_background": "Null distributions from background footage known to contain none of the catalogue: "
-                           "{clips} clips, {minutes} minutes, {frames} null frames (each a background frame's best "
+                           "{clips} clip{s}, {minutes} minute{ms}, {frames} null frames (each a background frame's best "
                            "score against the whole catalogue).",
         "null_lowo": "Null distributions by leaving one work out: each of {works} works' frames compared with the other "
                      "works only; {frames} null frames.",
@@ -217,7 +218,7 @@ TEXT = {
         "p_value": "p 値",
         "segments": "一致区間",
         "query_time": "被疑クリップ（秒）",
-        "reference": "参照（秒）",
+        "reference": "参照",
         "score": "スコア",
         "frame_pairs": "フレームの対比",
         "region": "静止画の該当領域",
@@ -232,7 +233,8 @@ TEXT = {
                           "静止画上で対応する位置。",
         "pair_caption": "被疑クリップ {qt:.2f} 秒（左）と {ref} の {rt:.2f} 秒（右）",
         "still_caption": "被疑クリップ {qt:.2f} 秒（左）と静止画 {ref}（右）",
-        "inliers": "局所特徴：{matches} 個の候補のうち {inliers} 個が一つの変換で説明される対応（線で表示）",
+        "inliers": "局所特徴：{matches} 個の候補のうち {inliers} 個が一つの変換で説明される対応",
+        "inliers_drawn": "局所特徴：{matches} 個の候補のうち {inliers} 個が一つの変換で説明される対応（線で表示）",
         "no_ref": "参照フレームは表示できません：{why}",
         "redacted_note": "参照フレームは縮小し透かしを入れています（外部提出用の編集済み報告書）。",
         "timeline": "クリップ全体の類似度",
