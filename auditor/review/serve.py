@@ -138,14 +138,18 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
             return {"state": "original"}
         return desk.playable_status(path, ev.clip.sha256)
 
-    @app.get("/clip/{query_id}/ref/{ref_id}/playable")
-    def ref_playable(query_id: str, ref_id: str):
-        """How far the reference's playable copy is (the page polls this before it plays it)."""
+    def reference_file(query_id: str, ref_id: str) -> tuple[Path, str]:
+        """A reference the clip cites, as served (404 when it is not): its path and SHA-256."""
         ev = desk.clip(query_id)
         path = desk.reference(ev, ref_id)
         if path is None:
             raise HTTPException(404)
-        sha = ev.references[ref_id].sha256 or ref_id
+        return path, ev.references[ref_id].sha256 or ref_id
+
+    @app.get("/clip/{query_id}/ref/{ref_id}/playable")
+    def ref_playable(query_id: str, ref_id: str):
+        """How far the reference's playable copy is (the page polls this before it plays it)."""
+        path, sha = reference_file(query_id, ref_id)
         codec = desk.unplayable(path, sha)
         if codec is None:
             return {"state": "original"}
@@ -153,12 +157,7 @@ def add_file_routes(app: FastAPI, desk: Desk) -> None:
 
     @app.get("/clip/{query_id}/ref/{ref_id}/video")
     def ref_video(query_id: str, ref_id: str):
-        ev = desk.clip(query_id)
-        path = desk.reference(ev, ref_id)
-        if path is None:
-            raise HTTPException(404)
-        sha = ev.references[ref_id].sha256 or ref_id
-        return _playable_response(desk, path, sha)
+        return _playable_response(desk, *reference_file(query_id, ref_id))
 
     @app.get("/clip/{query_id}/thumb.jpg")
     def thumb(query_id: str):
