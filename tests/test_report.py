@@ -239,3 +239,34 @@ def test_a_stills_regions_show_on_white_key_art():
     h, w = pic.shape[:2]
     edge = pic[int(0.9 * (h - 1)) - 2: int(0.9 * (h - 1)) + 3, int(0.7 * w)]  # across the exhibit's lower edge
     assert edge.min() < 60  # drawn dark enough to see on white, not white on white
+
+
+def test_page_one_says_who_confirmed_the_match_and_when_and_what_reviewers_added(tmp_path):
+    import subprocess
+
+    from helpers import japanese_case
+
+    from auditor.report.pdf import render_report
+
+    _, _, results = japanese_case(tmp_path)
+    evidence = results / "generated_clip_0042.evidence.json"
+    trail = [
+        {"created_utc": "2026-12-08T01:00:00Z", "reviewer": "Sato A.", "decision": "second look", "note": ""},
+        {"created_utc": "2026-12-08T01:05:00Z", "reviewer": "Sato A.", "decision": "confirm", "note": "same shot"},
+        {"created_utc": "2026-12-08T01:06:00Z", "reviewer": "Sato A.", "decision": "missed match", "note": "",
+         "work": "Moonlit Garden", "ref_id": "garden_ep01", "query_start": 0.5, "query_end": 1.5,
+         "ref_start": 10.0, "ref_end": 11.0},
+    ]
+
+    def page1(pdf):
+        out = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True)
+        return " ".join(out.stdout.split())
+
+    plain = page1(render_report(evidence, tmp_path / "plain.pdf"))
+    assert "Flagged for review." in plain and "Reviewed:" not in plain
+    en = page1(render_report(evidence, tmp_path / "en.pdf", reviews=trail))
+    assert "Reviewed: confirmed as a match by Sato A. on 2026-12-08T01:05:00Z" in en
+    assert "Reviewers added 1 match(es) the scan did not report: Moonlit Garden (garden_ep01)" in en
+    ja = page1(render_report(evidence, tmp_path / "ja.pdf", lang="ja", reviews=trail)).replace(" ", "")
+    assert "2026-12-08T01:05:00Z に Sato A. が一致と確認しました".replace(" ", "") in ja
+    assert "スキャンが報告しなかった一致をレビュー担当者が1件追加しました" in ja

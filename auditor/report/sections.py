@@ -154,6 +154,23 @@ def review(reviews: list[dict], k: Kit) -> list:
     return story + [k.table(rows, [38 * mm, 35 * mm, 27 * mm, 74 * mm])]
 
 
+def outcome(flagged: bool, reviews: list[dict] | None, k: Kit) -> list[str]:
+    """Page 1's lines under the verdict: flagged or not, and with a review trail, the latest
+    decision (by whom and when) and the matches reviewers added that the scan missed."""
+    t = k.t
+    lines = [t["flagged"] if flagged else t["not_flagged"]]
+    outcomes = k.tables["review_outcomes"]
+    decided = [r for r in reviews or () if r["decision"] in outcomes]
+    if decided:
+        last = decided[-1]
+        lines[0] = t["review_outcome"].format(flagged=lines[0], decision=outcomes[last["decision"]],
+                                              who=last["reviewer"], when=last["created_utc"])
+    missed = [r for r in reviews or () if r.get("work")]
+    if missed:
+        lines.append(t["review_missed_cover"].format(n=len(missed), items="; ".join(_missed_words(r, k) for r in missed)))
+    return lines
+
+
 def _missed_words(r: dict, k: Kit) -> str:
     """A missed match in words: the work (reference), its times in the clip and, when given, in the reference."""
     unit = " 秒" if k.lang == "ja" else " s"

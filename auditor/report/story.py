@@ -147,7 +147,8 @@ def _strongest_pair(ev: Evidence, images: dict[str, bytes], k: Kit, redact_refs:
     return [Image(io.BytesIO(png(pic)), width=width, height=height), k.P(cap, k.small)]
 
 
-def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, redact_refs: bool) -> list:
+def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, redact_refs: bool,
+           reviews: list[dict] | None = None) -> list:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
@@ -166,7 +167,8 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
         name, best, work and work.work, work and work.owner, len(ev.segments()),
         verdict.p_value, verdict.p_value_at_floor, verdict.expected_false_matches, k.lang, words=words,
     )
-    story += [P(t["verdict"], k.h2), P(sentence, vstyle), P(t["flagged"] if verdict.flagged else t["not_flagged"])]
+    story += [P(t["verdict"], k.h2), P(sentence, vstyle)]
+    story += [P(line) for line in sections.outcome(verdict.flagged, reviews, k)]
     done = changes.what_was_done(ev, k.lang)
     if done:
         story += [P(changes.heading(k.lang), k.h3)] + [P(line, small) for line in done]
@@ -272,7 +274,7 @@ def build_story(ev: Evidence, evidence_sha: str, images: dict[str, bytes], lang:
                 reviews: list[dict] | None = None) -> tuple[list, str]:
     """(flowables, the regular font's name) of the whole report."""
     k = make_kit(lang)
-    story = _cover(ev, evidence_sha, images, k, redact_refs) + _case(ev, k) + sections.works(ev, images, k, redact_refs)
+    story = _cover(ev, evidence_sha, images, k, redact_refs, reviews) + _case(ev, k) + sections.works(ev, images, k, redact_refs)
     if reviews is not None:
         story += sections.review(reviews, k)
     story += appendix.overlays(ev, images, k, redact_refs) + appendix.methods(ev, k)

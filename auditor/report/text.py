@@ -84,6 +84,8 @@ TEXT = {
         "page": "Page {n}",
         "generated": "Report generated {when} by auditor {version} from the evidence JSON alone.",
         "flagged": "Flagged for review.",
+        "review_outcome": "{flagged} Reviewed: {decision} by {who} on {when} (the review trail follows the works).",
+        "review_missed_cover": "Reviewers added {n} match(es) the scan did not report: {items}.",
         "not_flagged": "Not flagged.",
         "rule": "Rule",
         "rule_quoted": "Rule (the evidence's own words)",
@@ -262,6 +264,8 @@ TEXT = {
         "page": "{n} ページ",
         "generated": "この報告書は {when} に auditor {version} により証拠 JSON のみから作成されました。",
         "flagged": "確認対象として指摘します。",
+        "review_outcome": "{flagged}レビュー：{when} に {who} が{decision}（レビュー記録は作品の節の後にあります）。",
+        "review_missed_cover": "スキャンが報告しなかった一致をレビュー担当者が {n} 件追加しました：{items}。",
         "not_flagged": "指摘なし。",
         "rule": "規則",
         "rule_quoted": "規則（証拠 JSON の原文）",
@@ -365,6 +369,7 @@ TEXT = {
 # the report's tables of words: what it prints for each value of a field, per language
 TABLES = {
     "en": {
+        "review_outcomes": {"confirm": "confirmed as a match", "dismiss": "dismissed", "second look": "set aside for a second look"},
         "review_decisions": {"confirm": "confirm", "dismiss": "dismiss", "second look": "second look",
                              "missed match": "missed match"},
         "cc_status": {
@@ -394,6 +399,7 @@ TABLES = {
         },
     },
     "ja": {
+        "review_outcomes": {"confirm": "一致と確認しました", "dismiss": "却下しました", "second look": "再確認としました"},
         "review_decisions": {"confirm": "確認（一致を認める）", "dismiss": "却下", "second look": "再確認",
                              "missed match": "見落とし"},
         "cc_status": {
