@@ -270,3 +270,43 @@ def test_page_one_says_who_confirmed_the_match_and_when_and_what_reviewers_added
     ja = page1(render_report(evidence, tmp_path / "ja.pdf", lang="ja", reviews=trail)).replace(" ", "")
     assert "2026-12-08T01:05:00Z に Sato A. が一致と確認しました".replace(" ", "") in ja
     assert "スキャンが報告しなかった一致をレビュー担当者が1件追加しました" in ja
+
+
+def test_page_one_notes_where_the_analysts_context_and_the_file_disagree(tmp_path):
+    import json
+    import subprocess
+
+    from helpers import japanese_case
+
+    from auditor.report.pdf import render_report
+
+    _, _, results = japanese_case(tmp_path)
+    data = json.loads((results / "generated_clip_0042.evidence.json").read_text(encoding="utf-8"))
+    made = []
+
+    def page1(lang, edit):
+        ev = json.loads(json.dumps(data))
+        edit(ev["provenance"])
+        path = results / f"case{len(made)}.evidence.json"  # beside its exhibit frames
+        made.append(path)
+        path.write_text(json.dumps(ev), encoding="utf-8")
+        pdf = render_report(path, tmp_path / f"case{len(made)}.{lang}.pdf", lang=lang)
+        out = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True)
+        return " ".join(out.stdout.split())
+
+    def sora_reencoded(prov):
+        prov["context"]["fields"]["generator"] = "Sora 2"
+        prov["container"]["encoder"] = "Lavf61.7.100"
+        prov["content_credentials"]["status"] = "absent"
+
+    en = page1("en", sora_reencoded)
+    assert "Points to note" in en
+    assert "names the generator Sora 2, but the file was last written by FFmpeg (encoder Lavf61.7.100)" in en
+    assert "no Content Credentials that show it (none present)" in en
+    ja = page1("ja", sora_reencoded).replace(" ", "")
+    assert "留意事項" in ja and "FFmpeg（エンコーダーLavf61.7.100）" in ja
+
+    def no_generator(prov):
+        prov["context"]["fields"].pop("generator", None)
+        prov["container"]["encoder"] = "Lavf61.7.100"
+    assert "Points to note" not in page1("en", no_generator)  # nothing named: nothing contradicted

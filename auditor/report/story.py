@@ -22,7 +22,7 @@ from pathlib import Path
 from ..evidence.records import Evidence, Provenance, Resemblance, SegmentSummary
 from ..evidence.rules import Level
 from ..evidence.wording import count, level_name, odds, verdict_sentence
-from . import appendix, changes, sections
+from . import appendix, changes, notes, sections
 from .kit import ATTACHMENT_NAME, FRAME_W_MM, Kit, catalogue_words, channel_lines, file_name, fmt_p, make_kit, plurals, work_line
 from .pictures import LEVEL_COLOURS, exhibit_picture, png
 
@@ -172,6 +172,9 @@ def _cover(ev: Evidence, evidence_sha: str, images: dict[str, bytes], k: Kit, re
     done = changes.what_was_done(ev, k.lang)
     if done:
         story += [P(changes.heading(k.lang), k.h3)] + [P(line, small) for line in done]
+    noted = notes.points_to_note(ev, k.lang)
+    if noted:
+        story += [P(notes.heading(k.lang), k.h3)] + [P("• " + line, small) for line in noted]
     pair = _strongest_pair(ev, images, k, redact_refs)
     if pair:
         story += [P(t["strongest_pair"], k.h3)] + pair
