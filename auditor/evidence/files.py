@@ -23,6 +23,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -41,6 +42,21 @@ SUMMARY_COLUMNS = (
     "owner", "episode", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "p_value", "first_published",
 )
 SUFFIX = ".evidence.json"
+
+
+def evidence_files(folder: str | Path) -> Iterator[tuple[str, tuple[int, int]]]:
+    """(file name, (size, modification time in ns)) of each evidence file in a folder, hidden ones
+    and those that vanish while listed left out: what a reader that remembers what it read by
+    that key needs to tell which files changed."""
+    with os.scandir(folder) as it:
+        for entry in it:
+            if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            yield entry.name, (st.st_size, st.st_mtime_ns)
 
 
 def check_writable(folder: str | Path, option: str, why: str = "results are written here") -> None:

@@ -8,14 +8,13 @@ A file that cannot be read is listed as unreadable with the reason, never silent
 from __future__ import annotations
 
 import csv
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..evidence.files import SUFFIX, read_evidence, unescape_cell
+from ..evidence.files import SUFFIX, evidence_files, read_evidence, unescape_cell
 from ..evidence.rules import Level
 from .store import DECISIONS
 
@@ -77,26 +76,18 @@ class Results:
         out = Listing()
         with self._lock:
             names = set()
-            with os.scandir(self.folder) as it:
-                for entry in it:
-                    if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
+            for name, key in evidence_files(self.folder):
+                names.add(name)
+                known = self._seen.get(name)
+                if known is None or known[0] != key:
+                    if self.blocks(self.folder / name):
+                        self._seen[name] = (key, "not evidence: the review trail or an index file")
                         continue
                     try:
-                        st = entry.stat()
-                    except OSError:
-                        continue
-                    names.add(entry.name)
-                    key = (st.st_size, st.st_mtime_ns)
-                    known = self._seen.get(entry.name)
-                    if known is None or known[0] != key:
-                        if self.blocks(self.folder / entry.name):
-                            self._seen[entry.name] = (key, "not evidence: the review trail or an index file")
-                            continue
-                        try:
-                            known = (key, _row(read_evidence(self.folder / entry.name)))
-                        except (InputError, OSError, ValueError) as exc:
-                            known = (key, str(exc) or type(exc).__name__)
-                        self._seen[entry.name] = known
+                        known = (key, _row(read_evidence(self.folder / name)))
+                    except (InputError, OSError, ValueError) as exc:
+                        known = (key, str(exc) or type(exc).__name__)
+                    self._seen[name] = known
             for gone in set(self._seen) - names:
                 del self._seen[gone]
             for name in sorted(self._seen):

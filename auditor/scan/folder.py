@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
-from ..evidence.files import SUFFIX, evidence_path, read_evidence, unescape_cell
+from ..evidence.files import SUFFIX, evidence_files, evidence_path, read_evidence, unescape_cell
 from ..evidence.records import Evidence
 from ..names import printable
 from .inputs import query_ids
@@ -118,23 +118,15 @@ class FolderEvidence:
     def read(self) -> dict[str, Evidence | str]:
         """{query id: its evidence, or why it cannot be read}."""
         found: dict[str, Evidence | str] = {}
-        with os.scandir(self.out) as it:
-            for entry in it:
-                if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
-                    continue
+        for name, key in evidence_files(self.out):
+            known = self._seen.get(name)
+            if known is None or known[0] != key:
                 try:
-                    st = entry.stat()
-                except OSError:
-                    continue
-                key = (st.st_size, st.st_mtime_ns)
-                known = self._seen.get(entry.name)
-                if known is None or known[0] != key:
-                    try:
-                        known = (key, read_evidence(self.out / entry.name))
-                    except InputError as exc:
-                        known = (key, exc.reason)
-                    self._seen[entry.name] = known
-                found[entry.name[: -len(SUFFIX)]] = known[1]
+                    known = (key, read_evidence(self.out / name))
+                except InputError as exc:
+                    known = (key, exc.reason)
+                self._seen[name] = known
+            found[name[: -len(SUFFIX)]] = known[1]
         return found
 
 
