@@ -119,24 +119,25 @@ def _playable_response(desk: Desk, path: Path, sha256: str) -> Response:
 def add_file_routes(app: FastAPI, desk: Desk) -> None:
     results = desk.results
 
-    @app.get("/clip/{query_id}/video")
-    def video(query_id: str):
+    def clip_file(query_id: str) -> tuple[Path, str]:
+        """The suspect clip, as served (404 when it may not be opened): its path and SHA-256."""
         ev = desk.clip(query_id)
         path = Path(ev.clip.path)
         if not desk.shield.may_open(path, desk.roots):
             raise HTTPException(404)
-        return _playable_response(desk, path, ev.clip.sha256)
+        return path, ev.clip.sha256
+
+    @app.get("/clip/{query_id}/video")
+    def video(query_id: str):
+        return _playable_response(desk, *clip_file(query_id))
 
     @app.get("/clip/{query_id}/playable")
     def playable(query_id: str):
         """How far the clip's playable copy is (the page polls this while it is made)."""
-        ev = desk.clip(query_id)
-        path = Path(ev.clip.path)
-        if not desk.shield.may_open(path, desk.roots):
-            raise HTTPException(404)
-        if desk.unplayable(path, ev.clip.sha256) is None:
+        path, sha = clip_file(query_id)
+        if desk.unplayable(path, sha) is None:
             return {"state": "original"}
-        return desk.playable_status(path, ev.clip.sha256)
+        return desk.playable_status(path, sha)
 
     def reference_file(query_id: str, ref_id: str) -> tuple[Path, str]:
         """A reference the clip cites, as served (404 when it is not): its path and SHA-256."""
