@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from ..channels import Meaning
 from ..settings import Configuration
-from .segments import Hit, Segment, channel_stats, evidence_score
+from .segments import Hit, Segment, best_per_frame, channel_stats, evidence_score
 
 
 def passes_rule(h: Hit, meanings: Mapping[str, Meaning]) -> bool:
@@ -86,11 +86,7 @@ def _candidate(run: list[Hit], meanings: Mapping[str, Meaning]) -> tuple[tuple, 
 
 def _moment(run: list[Hit], key: int, query_step: float, clip_duration: float, statistics: Mapping[str, str],
             prior: float) -> Segment:
-    best: dict[int, Hit] = {}
-    for h in run:
-        if h.q_index not in best or h.sim > best[h.q_index].sim:
-            best[h.q_index] = h
-    pairs = sorted(best.values(), key=lambda h: h.q_t)
+    pairs = best_per_frame(run)
     first = pairs[0]
     q_end = pairs[-1].q_t + query_step
     if clip_duration:

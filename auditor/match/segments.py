@@ -204,15 +204,21 @@ def _fit_line(pairs: list[Hit], lo: float, hi: float, min_baseline_share: float,
     return sign * a, sign * b
 
 
+def best_per_frame(hits: Iterable[Hit]) -> list[Hit]:
+    """Each query frame's most similar hit (the first of equals), in time order."""
+    best: dict[int, Hit] = {}
+    for h in hits:
+        if h.q_index not in best or h.sim > best[h.q_index].sim:
+            best[h.q_index] = h
+    return sorted(best.values(), key=lambda h: h.q_t)
+
+
 def channel_stats(hits: list[Hit], statistics_by_channel: Mapping[str, str]) -> dict[str, ChannelStat]:
     """Per channel: frames hit and the median of each frame's best raw score."""
     stats: dict[str, ChannelStat] = {}
     for name in sorted({h.channel for h in hits}):
-        per_frame: dict[int, Hit] = {}
-        for h in hits:
-            if h.channel == name and (h.q_index not in per_frame or h.sim > per_frame[h.q_index].sim):
-                per_frame[h.q_index] = h
-        raws = [h.raw for h in per_frame.values()]
+        per_frame = best_per_frame(h for h in hits if h.channel == name)
+        raws = [h.raw for h in per_frame]
         stats[name] = ChannelStat(frames=len(per_frame), statistic=statistics_by_channel.get(name, "median_raw"),
                                   value=round(float(statistics.median(raws)), 6))
     return stats
@@ -242,11 +248,7 @@ def _segment_from(run: list[Hit], ctx: _Context, sign: int = 1) -> Segment | Non
     if not run:
         return None
     seg = ctx.seg
-    best: dict[int, Hit] = {}
-    for h in run:
-        if h.q_index not in best or h.sim > best[h.q_index].sim:
-            best[h.q_index] = h
-    pairs = sorted(best.values(), key=lambda h: h.q_t)
+    pairs = best_per_frame(run)
     q_start = pairs[0].q_t
     q_end = pairs[-1].q_t + ctx.query_step
     if ctx.clip_duration:
