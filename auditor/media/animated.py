@@ -56,6 +56,18 @@ def shown_ms(duration) -> float:
     return float(DEFAULT_MS) if not np.isfinite(d) or d <= MIN_SHOWN_MS else d
 
 
+def shown_s(im) -> float:
+    """How long a viewer shows all of an open animated image's frames (s). WebP states a frame's
+    duration only once the frame is decoded; GIF and APNG as soon as it is sought."""
+    total = 0.0
+    for k in range(int(getattr(im, "n_frames", 1))):
+        im.seek(k)
+        if im.format == "WEBP":
+            im.load()
+        total += shown_ms(im.info.get("duration"))
+    return total / 1000.0
+
+
 def probe(path: Path, limits: Limits, check_size: Callable[[int, int], None]) -> tuple[int, int, int, float, int]:
     """(width, height, frames, duration in s, loop count: 0 = forever) of an animated image.
     The frame count and `check_size(width, height)` are checked before any frame is decoded
@@ -67,19 +79,15 @@ def probe(path: Path, limits: Limits, check_size: Callable[[int, int], None]) ->
             if n > limits.max_decoded_frames:
                 raise LimitExceeded(path, f"the file states {n} frames, over the limit of {limits.max_decoded_frames}")
             check_size(width, height)
-            total = 0.0
-            for k in range(n):
-                im.seek(k)
-                im.load()
-                total += shown_ms(im.info.get("duration"))
+            total = shown_s(im)
             loop = int(im.info.get("loop", 1) or 0)
     except (LimitExceeded, InputError):
         raise
     except Exception as exc:
         raise InputError(path, f"not a readable animated image ({type(exc).__name__})") from exc
-    if total / 1000.0 > limits.max_duration_s:
-        raise LimitExceeded(path, f"the file states {total / 1000:.0f} s, longer than the limit of {limits.max_duration_s:.0f} s")
-    return width, height, n, total / 1000.0, loop
+    if total > limits.max_duration_s:
+        raise LimitExceeded(path, f"the file states {total:.0f} s, longer than the limit of {limits.max_duration_s:.0f} s")
+    return width, height, n, total, loop
 
 
 def _on_white(im) -> np.ndarray:

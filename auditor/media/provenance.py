@@ -229,14 +229,7 @@ def _animated_image_metadata(path: Path) -> dict | None:
     try:
         with Image.open(path) as im:
             fmt, (width, height), frames = im.format, im.size, int(getattr(im, "n_frames", 1))
-            total = None
-            if frames <= MAX_TIMED_FRAMES:
-                total = 0.0
-                for k in range(frames):
-                    im.seek(k)
-                    if fmt == "WEBP":
-                        im.load()  # WebP states a frame's duration once it is decoded
-                    total += animated.shown_ms(im.info.get("duration")) / 1000.0
+            total = animated.shown_s(im) if frames <= MAX_TIMED_FRAMES else None
     except Exception:  # unreadable: the reader says why, as the clip's one error
         return {"readable": False}
     return {"readable": True, "container": path.suffix.lower().lstrip(".") or None, "codec": fmt, "width": width,
