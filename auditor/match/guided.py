@@ -253,7 +253,9 @@ def _compare_pictures(i: int, s: Segment, ref: _Reference, near: np.ndarray, far
     master, heavily compressed) may still show the same picture, in its layout and tones."""
     if guide.thumbs is None or guide.ref_thumbs is None or not cfg.guided_picture:
         return None
-    missing = [int(r) for r in np.union1d(ref.want, np.concatenate([near, far])) if int(r) not in ref.pictures]
+    asked = np.concatenate([near, far])
+    missing = [] if all(int(r) in ref.pictures for r in asked) else \
+        [int(r) for r in np.union1d(ref.want, asked) if int(r) not in ref.pictures]
     if missing:  # every frame the walk may compare with, read in one pass (segments.guided_picture)
         got = guide.ref_thumbs(s.ref_id, ref.times[missing])
         for r in missing:
